@@ -1,0 +1,126 @@
+import { parseIp, type Family } from '../net/index.ts';
+import type { Backend, FrontendType, Protocol, ServiceSpec, SessionAffinity, SnatMode } from './service.ts';
+
+/**
+ * One entry of the service table: `VIP:port/proto` and where its traffic goes. This is what a
+ * dataplane programs and what `vipgate service list` prints, one row each.
+ */
+export interface Frontend {
+  /** `address:port/proto`, IPv6 in brackets: unique in a table, stable across passes. */
+  readonly key: string;
+  /** The Service it belongs to (`namespace/name`). */
+  readonly service: string;
+  readonly type: FrontendType;
+  /** Canonical VIP text. */
+  readonly address: string;
+  readonly family: Family;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly backends: readonly Backend[];
+  readonly sessionAffinity: SessionAffinity;
+  /**
+   * Client CIDRs of this frontend's family allowed in (`loadBalancerSourceRanges`), or 'any'.
+   * An empty list admits nobody: a Service restricted to IPv4 clients is closed on its IPv6 VIP.
+   */
+  readonly allowedSources: readonly string[] | 'any';
+  readonly snat: SnatMode;
+}
+
+/**
+ * The whole desired dataplane state of an LB node. Plain data: sources and IPAM produce it,
+ * every dataplane engine takes it whole and works out the difference with the kernel itself.
+ */
+export interface ServiceTable {
+  /** Sorted by key. */
+  readonly frontends: readonly Frontend[];
+  /** Client CIDRs never served, whatever the Service says (by default the cluster nodes). */
+  readonly denySources: readonly string[];
+}
+
+/** The VIPs a Service may be served on, after IPAM and the externalIPs policy. */
+export interface ServiceVips {
+  readonly loadBalancer: readonly string[];
+  readonly externalIPs: readonly string[];
+}
+
+/** Something wrong with one Service; it is reported, and the others are served regardless. */
+export interface ServiceProblem {
+  readonly service: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export function frontendKey(address: string, port: number, protocol: Protocol): string {
+  return address.includes(':') ? `[${address}]:${port}/${protocol}` : `${address}:${port}/${protocol}`;
+}
+
+export const EMPTY_TABLE: ServiceTable = { frontends: [], denySources: [] };
+
+export interface BuiltTable {
+  readonly table: ServiceTable;
+  readonly problems: readonly ServiceProblem[];
+}
+
+/**
+ * Expands Services and their VIPs into frontends, one per VIP × port. When two Services claim
+ * the same `VIP:port/proto`, the first by key keeps it and the other gets a problem: a clash
+ * never takes both down.
+ */
+export function buildServiceTable(
+  services: readonly ServiceSpec[],
+  vipsByService: ReadonlyMap<string, ServiceVips>,
+  denySources: readonly string[],
+): BuiltTable {
+  const byKey = new Map<string, Frontend>();
+  const problems: ServiceProblem[] = [];
+  const sorted = [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const service of sorted) {
+    const vips = vipsByService.get(service.key);
+    if (vips === undefined) continue;
+    const typed: [string, FrontendType][] = [
+      ...vips.loadBalancer.map((a): [string, FrontendType] => [a, 'LoadBalancer']),
+      ...vips.externalIPs.map((a): [string, FrontendType] => [a, 'ExternalIPs']),
+    ];
+    for (const [address, type] of typed) {
+      const family = parseIp(address).family;
+      for (const port of service.ports) {
+        const key = frontendKey(address, port.port, port.protocol);
+        const holder = byKey.get(key);
+        if (holder !== undefined) {
+          if (holder.service !== service.key) {
+            problems.push({
+              service: service.key,
+              code: 'FRONTEND_CLASH',
+              message: `${key} is already served for ${holder.service}; this port is not served for ${service.key}`,
+            });
+          }
+          continue;
+        }
+        byKey.set(key, {
+          key,
+          service: service.key,
+          type,
+          address,
+          family,
+          port: port.port,
+          protocol: port.protocol,
+          // Backends of the other family can't be reached by DNAT from this VIP.
+          backends: port.backends.filter((b) => b.address.includes(':') === (family === 6)),
+          sessionAffinity: service.sessionAffinity,
+          allowedSources:
+            service.sourceRanges.length === 0
+              ? 'any'
+              : service.sourceRanges.filter((c) => c.includes(':') === (family === 6)),
+          snat: service.snat,
+        });
+      }
+    }
+  }
+  const frontends = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { table: { frontends, denySources: [...denySources] }, problems };
+}
+
+/** Backends that may take new flows. */
+export function readyBackends(frontend: Frontend): readonly Backend[] {
+  return frontend.backends.filter((b) => b.state === 'ready');
+}

@@ -1,0 +1,77 @@
+import type { Family } from '../net/index.ts';
+
+/** L4 protocols a frontend can carry. */
+export const Protocols = ['tcp', 'udp'] as const;
+export type Protocol = (typeof Protocols)[number];
+
+/**
+ * How a Service asked for its VIP, as `vipgate service list` shows it:
+ * the user named it in `spec.externalIPs`, or it is the Service's load-balancer address.
+ */
+export type FrontendType = 'ExternalIPs' | 'LoadBalancer';
+
+/** Backend choice for new flows: any backend, or one fixed by the client's address. */
+export type SessionAffinity = 'None' | 'ClientIP';
+
+/**
+ * Source NAT on the way to a backend. `masquerade`: the LB node's address, so backends need
+ * no route back to clients. `none`: the client's address is kept, and backends must route
+ * replies back through the LB node.
+ */
+export type SnatMode = 'masquerade' | 'none';
+
+/**
+ * Whether an endpoint takes traffic. `ready`: new and existing flows. `terminating`: it is
+ * shutting down; existing flows drain to it, new flows go elsewhere (EndpointSlice
+ * `serving && terminating`).
+ */
+export type BackendState = 'ready' | 'terminating';
+
+export interface Backend {
+  /** Canonical IP text (see net/formatIp). */
+  readonly address: string;
+  readonly port: number;
+  /** Relative share of new flows; 1 unless configured. */
+  readonly weight: number;
+  readonly state: BackendState;
+}
+
+export interface ServicePort {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  /** Backends for this port (their own target ports already resolved). */
+  readonly backends: readonly Backend[];
+}
+
+/**
+ * A Service as a source describes it, before VIPs are assigned: the requested addresses and
+ * the ports with their backends. Kubernetes and the standalone file both produce this shape.
+ */
+export interface ServiceSpec {
+  /** `namespace/name`: unique, stable, used as the key everywhere. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: 'ClusterIP' | 'LoadBalancer';
+  /** Addresses named in `spec.externalIPs`: served only where a pool allows it. */
+  readonly externalIPs: readonly string[];
+  /** For LoadBalancer: addresses asked for (empty: IPAM picks). */
+  readonly requestedIPs: readonly string[];
+  /** For LoadBalancer: which families get a VIP (dual-stack: both). */
+  readonly ipFamilies: readonly Family[];
+  /** For LoadBalancer: the pool to take addresses from (default: any pool that auto-assigns). */
+  readonly pool?: string;
+  /** Services with the same sharing key may share a VIP if their ports do not clash. */
+  readonly sharingKey?: string;
+  readonly ports: readonly ServicePort[];
+  readonly sessionAffinity: SessionAffinity;
+  /** CIDRs allowed to reach the VIPs; empty means everyone (except the deny list). */
+  readonly sourceRanges: readonly string[];
+  readonly snat: SnatMode;
+}
+
+/** Service key for a namespace and name. */
+export function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
