@@ -1,2 +1,3 @@
 export * from './service.ts';
 export * from './service-table.ts';
+export * from './pool.ts';
