@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what vipgate's demo and tests need on a fresh Debian 12 machine: Debian packages (the
+# kernel-facing tools and the lab's daemons) and the locked npm packages. Idempotent and quiet when
+# everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# nftables: the dataplane (libnftables1 comes with it); iproute2: namespaces, links, routes;
+# bird2: the lab's datacenter router; curl/wrk: the demo's clients and the benchmarks' load;
+# conntrack: flushing flows to removed backends; ethtool: veth offload settings; procps: sysctl.
+debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps)
+
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "vipgate: missing Debian packages: ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "vipgate: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lockfile changed since the last install (it is slow and deletes node_modules).
+stamp=node_modules/.vipgate-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "vipgate: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi

@@ -1,0 +1,292 @@
+import type { Logger } from 'pino';
+import type { ApplyReport, Dataplane } from '../dataplane/dataplane.ts';
+import type { ServiceProblem, ServiceTable } from '../model/index.ts';
+import { EMPTY_TABLE } from '../model/index.ts';
+import type { Announcer } from './announcer.ts';
+import { computeDesiredState, type DesiredInput } from './desired.ts';
+import { AgentErrorCode } from './errors.ts';
+import { FrontendIds } from './frontend-ids.ts';
+import type { AgentMetrics } from './metrics.ts';
+import type { AssignmentStore } from './state-store.ts';
+
+/** The VIP interface as the agent asks for it (see host/). */
+export interface VipInterfaceSpec {
+  readonly name: string;
+  readonly addresses: readonly string[];
+  readonly routes: readonly string[];
+}
+
+/** The host effect: owns the VIP interface; takes the whole spec, makes the difference. */
+export interface HostEffect {
+  apply(spec: VipInterfaceSpec): Promise<{ readonly kind: string; readonly changed: boolean }>;
+  cleanup(spec: VipInterfaceSpec): Promise<void>;
+}
+
+/** Everything a source hands the agent: cluster state plus this node's settings. */
+export interface AgentInput extends DesiredInput {
+  readonly vipInterface?: VipInterfaceSpec;
+}
+
+export interface AgentDeps {
+  readonly dataplane: Dataplane;
+  readonly host?: HostEffect;
+  readonly announcer: Announcer;
+  readonly store: AssignmentStore;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+  /** Wait between a change and the pass that handles it, so a burst becomes one pass. */
+  readonly debounceMs?: number;
+  /** How often the kernel is read back and drift repaired; 0 turns it off. */
+  readonly resyncMs?: number;
+  /** Wait before retrying a pass whose effect failed. */
+  readonly retryMs?: number;
+}
+
+export interface LastPass {
+  readonly at: string;
+  readonly durationMs: number;
+  readonly ok: boolean;
+  readonly errors: readonly string[];
+  readonly dataplane?: ApplyReport;
+}
+
+/** A snapshot for the API: what is served now, and what is wrong. */
+export interface AgentStatus {
+  readonly engine: string;
+  readonly announcer: string;
+  readonly table: ServiceTable;
+  readonly frontendIds: ReadonlyMap<string, number>;
+  readonly problems: readonly ServiceProblem[];
+  readonly advertisements: readonly string[];
+  readonly vipInterface?: { readonly name: string; readonly kind: string };
+  readonly lastPass?: LastPass;
+  readonly configError?: string;
+}
+
+/**
+ * The reconcile loop on an LB node. Level-triggered: every pass computes the whole desired state
+ * from the latest input and hands it, whole, to each effect (host, dataplane, announcer), which
+ * work out the difference themselves. Passes never overlap; changes during a pass cause one more
+ * pass. A failed effect is retried; the others still run. A bad Service is a problem on that
+ * Service, never a failed pass.
+ */
+export class Agent {
+  private input: AgentInput | undefined;
+  private assignments = new Map<string, readonly string[]>();
+  private assignmentsLoaded = false;
+  private readonly ids = new FrontendIds();
+  private served: ServiceTable = EMPTY_TABLE;
+  private problems: readonly ServiceProblem[] = [];
+  private advertisements: readonly string[] = [];
+  private hostKind: string | undefined;
+  private lastPass: LastPass | undefined;
+  private configError: string | undefined;
+  private frontendIds: ReadonlyMap<string, number> = new Map();
+
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private resyncWanted = true; // the first pass always reads the kernel back
+  private timer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: AgentDeps) {}
+
+  /** Hands the agent a new desired input; a pass follows after the debounce. */
+  setInput(input: AgentInput): void {
+    this.input = input;
+    this.configError = undefined;
+    this.schedule(this.deps.debounceMs ?? 50);
+  }
+
+  /** Records that the source's latest input was refused; the last good one keeps serving. */
+  setInputError(message: string): void {
+    this.configError = message;
+  }
+
+  start(): void {
+    const resyncMs = this.deps.resyncMs ?? 30_000;
+    if (resyncMs > 0) {
+      this.resyncTimer = setInterval(() => {
+        this.resyncWanted = true;
+        this.schedule(0);
+      }, resyncMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  /** Runs one pass now (after any pass in progress); resolves when it is done. */
+  async reconcileNow(options: { resync?: boolean } = {}): Promise<void> {
+    if (options.resync === true) this.resyncWanted = true;
+    this.dirty = true;
+    await this.drain();
+  }
+
+  /** Stops the loop. Rules stay in the kernel unless `cleanup`, so traffic survives a restart. */
+  async stop(options: { cleanup?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    await this.running;
+    await this.deps.announcer.stop();
+    if (options.cleanup === true) {
+      await this.deps.dataplane.cleanup();
+      if (this.deps.host && this.input?.vipInterface) await this.deps.host.cleanup(this.input.vipInterface);
+    }
+    await this.deps.dataplane.close();
+  }
+
+  status(): AgentStatus {
+    return {
+      engine: this.deps.dataplane.engine,
+      announcer: this.deps.announcer.kind,
+      table: this.served,
+      frontendIds: this.frontendIds,
+      problems: this.problems,
+      advertisements: this.advertisements,
+      ...(this.input?.vipInterface && this.hostKind !== undefined
+        ? { vipInterface: { name: this.input.vipInterface.name, kind: this.hostKind } }
+        : {}),
+      ...(this.lastPass ? { lastPass: this.lastPass } : {}),
+      ...(this.configError === undefined ? {} : { configError: this.configError }),
+    };
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.drain();
+    }, delayMs);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.running) await this.running;
+    if (!this.dirty || this.input === undefined) return;
+    this.running = (async () => {
+      while (this.dirty && !this.stopped) {
+        this.dirty = false;
+        await this.pass();
+      }
+    })();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const input = this.input;
+    if (input === undefined) return;
+    const { log, metrics } = this.deps;
+    const started = performance.now();
+    const errors: string[] = [];
+    const resync = this.resyncWanted;
+    this.resyncWanted = false;
+
+    if (!this.assignmentsLoaded) {
+      try {
+        this.assignments = await this.deps.store.load();
+        this.assignmentsLoaded = true;
+      } catch (error) {
+        // A damaged state file must not stop serving: allocation is deterministic anyway.
+        log.error({ err: error }, 'assignment state unreadable; allocating from the config alone');
+        this.assignmentsLoaded = true;
+      }
+    }
+
+    const desired = computeDesiredState(input, this.assignments);
+    for (const problem of desired.problems) log.warn({ service: problem.service, code: problem.code }, problem.message);
+
+    if (!sameAssignments(this.assignments, desired.assignments)) {
+      this.assignments = new Map(desired.assignments);
+      try {
+        await this.deps.store.save(this.assignments);
+      } catch (error) {
+        errors.push(`${AgentErrorCode.stateFile}: ${(error as Error).message}`);
+      }
+    }
+
+    if (this.deps.host && input.vipInterface) {
+      try {
+        const report = await this.deps.host.apply(input.vipInterface);
+        this.hostKind = report.kind;
+      } catch (error) {
+        metrics.reconcileErrors.inc({ effect: 'host' });
+        errors.push(`${AgentErrorCode.hostFailed}: ${(error as Error).message}`);
+      }
+    }
+
+    let dataplaneReport: ApplyReport | undefined;
+    try {
+      dataplaneReport = await this.deps.dataplane.apply(desired.table, { resync });
+      this.served = desired.table;
+      if (dataplaneReport.driftRepaired) {
+        metrics.driftRepairs.inc();
+        log.warn('the kernel state differed from what was applied (changed by hand?); repaired');
+      }
+    } catch (error) {
+      metrics.reconcileErrors.inc({ effect: 'dataplane' });
+      errors.push(`${AgentErrorCode.dataplaneFailed}: ${(error as Error).message}`);
+      this.resyncWanted = true; // after a failure, trust the kernel's view, not ours
+    }
+
+    // Announce only what the kernel has been programmed to serve.
+    if (dataplaneReport !== undefined) {
+      try {
+        await this.deps.announcer.setAdvertisements(desired.advertisements);
+        this.advertisements = desired.advertisements;
+      } catch (error) {
+        metrics.reconcileErrors.inc({ effect: 'announcer' });
+        errors.push(`announcer: ${(error as Error).message}`);
+      }
+    }
+
+    this.frontendIds = new Map(this.ids.update(this.served.frontends.map((f) => f.key)));
+    this.problems = desired.problems;
+    const durationMs = performance.now() - started;
+    this.lastPass = {
+      at: new Date().toISOString(),
+      durationMs,
+      ok: errors.length === 0,
+      errors,
+      ...(dataplaneReport ? { dataplane: dataplaneReport } : {}),
+    };
+    metrics.reconcileDuration.observe(durationMs / 1000);
+    metrics.frontends.set(this.served.frontends.length);
+    let ready = 0;
+    let terminating = 0;
+    for (const f of this.served.frontends) for (const b of f.backends) b.state === 'ready' ? ready++ : terminating++;
+    metrics.backends.set({ state: 'ready' }, ready);
+    metrics.backends.set({ state: 'terminating' }, terminating);
+    metrics.serviceProblems.set(new Set(desired.problems.map((p) => p.service)).size);
+    metrics.advertisedPrefixes.set(this.advertisements.length);
+
+    if (errors.length > 0) {
+      for (const e of errors) log.error(e);
+      this.schedule(this.deps.retryMs ?? 2000);
+    } else if (dataplaneReport?.changed === true) {
+      log.info(
+        {
+          frontends: this.served.frontends.length,
+          written: dataplaneReport.frontendsWritten,
+          removed: dataplaneReport.frontendsRemoved,
+          ms: Math.round(durationMs * 10) / 10,
+        },
+        'dataplane updated',
+      );
+    }
+  }
+}
+
+function sameAssignments(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, addresses] of a) {
+    const other = b.get(key);
+    if (other?.length !== addresses.length || other.some((x, i) => x !== addresses[i])) return false;
+  }
+  return true;
+}

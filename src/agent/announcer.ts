@@ -1,0 +1,27 @@
+/**
+ * The seam between the agent and route announcement. The agent hands over the whole set of
+ * prefixes it can serve right now (VIPs that are programmed and have a ready backend); an
+ * announcer makes the network know. BGP plugs in here; without it, clients use a static route
+ * (`vipgate routes` prints it).
+ */
+export interface Announcer {
+  readonly kind: string;
+  setAdvertisements(prefixes: readonly string[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** No routing protocol: remembers what would be announced, for the API and `vipgate routes`. */
+export function staticRoutesAnnouncer(): Announcer & { current(): readonly string[] } {
+  let prefixes: readonly string[] = [];
+  return {
+    kind: 'static',
+    setAdvertisements(next) {
+      prefixes = [...next];
+      return Promise.resolve();
+    },
+    stop() {
+      return Promise.resolve();
+    },
+    current: () => prefixes,
+  };
+}

@@ -1,0 +1,95 @@
+import { Allocator, allocateAll, type AllocationRequest } from '../ipam/index.ts';
+import {
+  buildServiceTable,
+  readyBackends,
+  type Pool,
+  type ServiceProblem,
+  type ServiceSpec,
+  type ServiceTable,
+  type ServiceVips,
+} from '../model/index.ts';
+import { AgentErrorCode } from './errors.ts';
+
+/** What a source says the LB node should serve: cluster state plus this node's policy. */
+export interface DesiredInput {
+  readonly pools: readonly Pool[];
+  readonly services: readonly ServiceSpec[];
+  /** Client CIDRs never served (the cluster nodes). */
+  readonly denySources: readonly string[];
+}
+
+/** One pass's whole desired state, computed purely from the input and earlier assignments. */
+export interface DesiredState {
+  readonly table: ServiceTable;
+  /** LoadBalancer addresses by service key: persisted so a restart never moves an address. */
+  readonly assignments: ReadonlyMap<string, readonly string[]>;
+  /** Host prefixes (/32, /128) of VIPs that have at least one ready backend. */
+  readonly advertisements: readonly string[];
+  readonly problems: readonly ServiceProblem[];
+}
+
+function requestFor(service: ServiceSpec): AllocationRequest {
+  return {
+    service: service.key,
+    namespace: service.namespace,
+    families: service.ipFamilies,
+    requested: service.requestedIPs,
+    ...(service.pool === undefined ? {} : { pool: service.pool }),
+    ...(service.sharingKey === undefined ? {} : { sharingKey: service.sharingKey }),
+    ports: service.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+  };
+}
+
+/**
+ * Assigns LoadBalancer VIPs (keeping earlier assignments), checks every external IP against the
+ * pools' policy, and expands the result into the service table. A Service that fails any step is
+ * reported in `problems` and left out; it never stops the others.
+ */
+export function computeDesiredState(
+  input: DesiredInput,
+  previous: ReadonlyMap<string, readonly string[]>,
+): DesiredState {
+  const problems: ServiceProblem[] = [];
+  const loadBalancers = input.services.filter((s) => s.type === 'LoadBalancer');
+  const results = allocateAll(input.pools, loadBalancers.map(requestFor), previous);
+
+  // The externalIPs check needs to know which addresses the LoadBalancers now hold.
+  const allocator = new Allocator(input.pools);
+  const assignments = new Map<string, readonly string[]>();
+  for (const service of loadBalancers) {
+    const result = results.get(service.key);
+    if (result === undefined) continue;
+    if (result.ok) {
+      assignments.set(service.key, result.addresses);
+      allocator.restore(requestFor(service), result.addresses);
+    } else {
+      problems.push({ service: service.key, code: AgentErrorCode.allocationFailed, message: result.error.message });
+    }
+  }
+
+  const vipsByService = new Map<string, ServiceVips>();
+  const sorted = [...input.services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const service of sorted) {
+    const externalIPs: string[] = [];
+    for (const address of service.externalIPs) {
+      const verdict = allocator.externalIPAllowed(service.namespace, address, service.key);
+      if (verdict.ok) externalIPs.push(address);
+      else problems.push({ service: service.key, code: AgentErrorCode.externalIPRejected, message: verdict.error.message });
+    }
+    vipsByService.set(service.key, { loadBalancer: assignments.get(service.key) ?? [], externalIPs });
+  }
+
+  const built = buildServiceTable(input.services, vipsByService, input.denySources);
+  problems.push(...built.problems);
+
+  const servable = new Set<string>();
+  for (const frontend of built.table.frontends) {
+    if (readyBackends(frontend).length > 0) servable.add(frontend.family === 4 ? `${frontend.address}/32` : `${frontend.address}/128`);
+  }
+  return {
+    table: built.table,
+    assignments,
+    advertisements: [...servable].sort(),
+    problems,
+  };
+}

@@ -1,0 +1,62 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Dataplane } from '../dataplane/dataplane.ts';
+
+/** The agent's Prometheus metrics, in a registry of its own (no global state). */
+export interface AgentMetrics {
+  readonly registry: Registry;
+  readonly frontends: Gauge;
+  readonly backends: Gauge;
+  readonly serviceProblems: Gauge;
+  readonly advertisedPrefixes: Gauge;
+  readonly reconcileDuration: Histogram;
+  readonly reconcileErrors: Counter<'effect'>;
+  readonly driftRepairs: Counter;
+  readonly configReloads: Counter<'result'>;
+}
+
+export function createAgentMetrics(dataplane: () => Dataplane | undefined): AgentMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'vipgate_process_' });
+  const metric = { registers: [registry] };
+  // Counters are read from the kernel at scrape time: the dataplane holds the truth.
+  new Gauge({
+    name: 'vipgate_frontend_packets',
+    help: 'Packets received for a frontend (VIP:port/proto), original direction, from the dataplane counters',
+    labelNames: ['frontend'],
+    ...metric,
+    async collect() {
+      const dp = dataplane();
+      if (dp === undefined) return;
+      this.reset();
+      for (const [key, c] of await dp.counters()) this.set({ frontend: key }, Number(c.packets));
+    },
+  });
+  new Gauge({
+    name: 'vipgate_frontend_bytes',
+    help: 'Bytes received for a frontend (VIP:port/proto), original direction, from the dataplane counters',
+    labelNames: ['frontend'],
+    ...metric,
+    async collect() {
+      const dp = dataplane();
+      if (dp === undefined) return;
+      this.reset();
+      for (const [key, c] of await dp.counters()) this.set({ frontend: key }, Number(c.bytes));
+    },
+  });
+  return {
+    registry,
+    frontends: new Gauge({ name: 'vipgate_frontends', help: 'Frontends (VIP:port/proto) in the service table', ...metric }),
+    backends: new Gauge({ name: 'vipgate_backends', help: 'Backends across all frontends, by state', labelNames: ['state'], ...metric }),
+    serviceProblems: new Gauge({ name: 'vipgate_service_problems', help: 'Services with a problem (not served, or partly)', ...metric }),
+    advertisedPrefixes: new Gauge({ name: 'vipgate_advertised_prefixes', help: 'VIP prefixes handed to the announcer', ...metric }),
+    reconcileDuration: new Histogram({
+      name: 'vipgate_reconcile_duration_seconds',
+      help: 'Time of one reconcile pass (desired state, host, dataplane, announcer)',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      ...metric,
+    }),
+    reconcileErrors: new Counter({ name: 'vipgate_reconcile_errors_total', help: 'Failed effect applications', labelNames: ['effect'], ...metric }),
+    driftRepairs: new Counter({ name: 'vipgate_drift_repairs_total', help: 'Passes that found the kernel changed behind the agent and repaired it', ...metric }),
+    configReloads: new Counter({ name: 'vipgate_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], ...metric }),
+  };
+}

@@ -1,0 +1,93 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AgentStatus } from '../agent/agent.ts';
+import type { FrontendCounters } from '../dataplane/dataplane.ts';
+import { servicesView } from './views.ts';
+
+export interface ApiDeps {
+  readonly status: () => AgentStatus;
+  readonly counters: () => Promise<ReadonlyMap<string, FrontendCounters>>;
+  /** Addresses of this node that clients can route VIP traffic to (for `vipgate routes`). */
+  readonly nodeAddresses: () => Promise<readonly string[]>;
+  readonly registry: Registry;
+  readonly log: Logger;
+}
+
+export interface RoutesView {
+  /** The CIDRs served from this node (the VIP interface's routes). */
+  readonly prefixes: readonly string[];
+  readonly via: readonly string[];
+  /** VIPs that are programmed and have a ready backend. */
+  readonly advertised: readonly string[];
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+/**
+ * The agent's HTTP API: /healthz, /metrics (Prometheus), and /v1/* for the CLI. Read-only: the
+ * config file (or Kubernetes) is the only way to change what is served.
+ */
+export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[]): Server {
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://agent').pathname;
+    if (req.method !== 'GET') {
+      json(res, 405, { error: 'only GET is served' });
+      return;
+    }
+    switch (path) {
+      case '/healthz': {
+        const status = deps.status();
+        const pass = status.lastPass;
+        const healthy = pass?.ok === true;
+        res.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain' });
+        res.end(healthy ? 'ok\n' : `not ready: ${pass === undefined ? 'no reconcile pass yet' : pass.errors.join('; ')}\n`);
+        return;
+      }
+      case '/metrics': {
+        const body = await deps.registry.metrics();
+        res.writeHead(200, { 'content-type': deps.registry.contentType });
+        res.end(body);
+        return;
+      }
+      case '/v1/services':
+        json(res, 200, servicesView(deps.status(), await deps.counters()));
+        return;
+      case '/v1/status': {
+        const s = deps.status();
+        json(res, 200, {
+          engine: s.engine,
+          announcer: s.announcer,
+          frontends: s.table.frontends.length,
+          problems: s.problems,
+          advertisements: s.advertisements,
+          vipInterface: s.vipInterface ?? null,
+          lastPass: s.lastPass ?? null,
+          configError: s.configError ?? null,
+        });
+        return;
+      }
+      case '/v1/routes': {
+        const view: RoutesView = {
+          prefixes: vipRoutes(),
+          via: await deps.nodeAddresses(),
+          advertised: deps.status().advertisements,
+        };
+        json(res, 200, view);
+        return;
+      }
+      default:
+        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes'] });
+    }
+  }
+  return createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      deps.log.error({ err: error }, 'API request failed');
+      if (!res.headersSent) json(res, 500, { error: (error as Error).message });
+      else res.end();
+    });
+  });
+}

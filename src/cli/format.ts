@@ -1,0 +1,60 @@
+import type { ServiceRow, ServicesView } from '../api/views.ts';
+
+/** Lays out rows as aligned columns; a cell may hold several lines (one backend each). */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const cells = rows.map((row) => row.map((cell) => cell.split('\n')));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => Math.max(...(row[i] ?? ['']).map((l) => l.length)))));
+  const line = (parts: readonly string[]): string =>
+    parts
+      .map((p, i) => (i === parts.length - 1 ? p : p.padEnd(widths[i] ?? 0)))
+      .join('   ')
+      .trimEnd();
+  const out = [line(header)];
+  for (const row of cells) {
+    const height = Math.max(...row.map((c) => c.length));
+    for (let k = 0; k < height; k++) out.push(line(row.map((c) => c[k] ?? '')));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function backendsCell(row: ServiceRow): string {
+  if (row.backends.length === 0) return '(none: new connections dropped)';
+  return row.backends
+    .map((b, i) => `${i + 1} => ${hostPort(b.address, b.port)}${b.state === 'terminating' ? ' (terminating)' : ''}${b.weight !== 1 ? ` w=${b.weight}` : ''}`)
+    .join('\n');
+}
+
+/** `vipgate service list`: one row per frontend, Cilium-style backends, and counters. */
+export function formatServiceList(view: ServicesView): string {
+  const rows = view.services.map((r) => [
+    String(r.id),
+    `${hostPort(r.address, r.port)}/${r.protocol.toUpperCase()}`,
+    r.service,
+    r.type,
+    backendsCell(r),
+    r.packets,
+    r.bytes,
+  ]);
+  let text = renderTable(['ID', 'FRONTEND', 'SERVICE', 'TYPE', 'BACKENDS', 'PACKETS', 'BYTES'], rows);
+  if (view.problems.length > 0) {
+    text += '\nNot served (fix the Service or the pools):\n';
+    for (const p of view.problems) text += `  ${p.service}: ${p.code}: ${p.message}\n`;
+  }
+  return text;
+}
+
+/** `vipgate routes`: the static route a client (or router) needs when BGP is not in use. */
+export function formatRoutes(prefixes: readonly string[], via: readonly string[]): string {
+  if (via.length === 0) return prefixes.map((p) => `ip route add ${p} via <this LB node's address>\n`).join('');
+  const lines: string[] = [];
+  for (const p of prefixes) {
+    const v6 = p.includes(':');
+    const hop = via.find((a) => a.includes(':') === v6);
+    if (hop !== undefined) lines.push(`ip ${v6 ? '-6 ' : ''}route add ${p} via ${hop}`);
+  }
+  return lines.map((l) => `${l}\n`).join('');
+}

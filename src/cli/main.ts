@@ -1,0 +1,120 @@
+import { Command, Option } from 'commander';
+import { apiGet, DEFAULT_API } from './client.ts';
+import { formatRoutes, formatServiceList } from './format.ts';
+import type { ServicesView } from '../api/views.ts';
+import type { RoutesView } from '../api/server.ts';
+
+/** Exit statuses: 0 fine, 1 runtime failure, 2 bad usage or bad config (nothing was started). */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+const program = new Command('vipgate')
+  .description(
+    'Virtual IPs for bare-metal Kubernetes: assigns VIPs from your pools, serves them from LB nodes\n' +
+      'with a kernel fast path (nftables), and tells clients how to reach them.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Quick start:
+  make demo                       build a lab of network namespaces and walk through vipgate
+  vipgate agent --config lb1.yaml run the agent on an LB node (standalone config)
+  vipgate service list            what the local agent serves
+
+Docs: README.md, docs/config.md`,
+  );
+
+const apiOption = new Option('--api <url>', "the agent's API").default(DEFAULT_API);
+
+program
+  .command('agent')
+  .description('run the LB node agent: reconcile the config into the VIP interface and the dataplane')
+  .requiredOption('-c, --config <file>', 'standalone config file (YAML); see docs/config.md')
+  .option('--state-file <file>', 'where LoadBalancer VIP assignments are kept across restarts', '/var/lib/vipgate/assignments.json')
+  .option('--api-listen <host:port>', "serve the API here (overrides the config's api.listen)")
+  .option('--cleanup', 'remove everything vipgate installed (nftables table, VIP interface) and exit', false)
+  .option('--once', 'run one reconcile pass and exit (rules stay in place)', false)
+  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+  .action(async (opts: { config: string; stateFile: string; apiListen?: string; cleanup: boolean; once: boolean; logLevel: string }) => {
+    const { runAgent } = await import('../agent/run.ts');
+    process.exitCode = await runAgent(opts);
+  });
+
+program
+  .command('check-config')
+  .description('validate a config file and print every problem with its file:line, field and allowed values')
+  .argument('<file>', 'config file (YAML)')
+  .action(async (file: string) => {
+    const { checkConfigFile } = await import('../agent/run.ts');
+    process.exitCode = await checkConfigFile(file);
+  });
+
+const service = program.command('service').description('the service table of the local agent');
+service
+  .command('list')
+  .description('one row per frontend (VIP:port/proto): type, backends, packets and bytes')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(apiOption)
+  .action(async (opts: { output: string; api: string }) => {
+    const view = await apiGet<ServicesView>(opts.api, '/v1/services');
+    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatServiceList(view));
+  });
+
+program
+  .command('status')
+  .description("the local agent's state: last reconcile, problems, VIP interface, config errors")
+  .addOption(apiOption)
+  .action(async (opts: { api: string }) => {
+    const status = await apiGet<unknown>(opts.api, '/v1/status');
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  });
+
+program
+  .command('routes')
+  .description('print the route a client or router needs to reach the VIPs through this LB node')
+  .option('--via <address>', 'next hop to print (default: the address of the node on its default route)')
+  .addOption(apiOption)
+  .action(async (opts: { api: string; via?: string }) => {
+    const view = await apiGet<RoutesView>(opts.api, '/v1/routes');
+    process.stdout.write(formatRoutes(view.prefixes, opts.via === undefined ? view.via : [opts.via]));
+  });
+
+const lab = program.command('lab').description('the network-namespace lab used by the demo, tests and benchmarks');
+lab
+  .command('up')
+  .description('build the demo topology (client, router, lb1, node1, node2 and pods) and leave it up')
+  .action(async () => {
+    const { labUp } = await import('./lab-commands.ts');
+    process.exitCode = await labUp();
+  });
+lab
+  .command('down')
+  .description('remove a lab (its namespaces and processes); with no prefix, every vipgate lab')
+  .argument('[prefix]', 'the lab prefix printed by `lab up` or `lab status`')
+  .option('--all', 'remove every vipgate lab on this machine', false)
+  .action(async (prefix: string | undefined, opts: { all: boolean }) => {
+    const { labDown } = await import('./lab-commands.ts');
+    process.exitCode = await labDown(prefix, opts.all || prefix === undefined);
+  });
+lab
+  .command('status')
+  .description('list the vipgate labs on this machine')
+  .action(async () => {
+    const { labStatus } = await import('./lab-commands.ts');
+    process.exitCode = await labStatus();
+  });
+
+program
+  .command('demo')
+  .description('run the walk-through in a lab: VIPs served by the agent, curl from a client, a cluster node refused, a backend removed')
+  .option('--keep', 'leave the lab up at the end (remove it later with `vipgate lab down`)', false)
+  .action(async (opts: { keep: boolean }) => {
+    const { runDemo } = await import('../../lab/demo.ts');
+    process.exitCode = await runDemo(opts);
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`vipgate: ${(error as Error).message}\n`);
+  process.exitCode = EXIT.failure;
+});
