@@ -211,7 +211,10 @@ describe('spec and parsing', () => {
       fc.property(fc.uniqueArray(v4, { maxLength: 5 }), fc.uniqueArray(v4, { maxLength: 5 }), (desired, observed) => {
         const plan = planAddresses('v', desired, observed);
         const after = new Set(observed);
-        for (const argv of plan) (argv[1] === 'addr' && argv[2] === 'add' ? after.add(argv[3]!) : after.delete(argv[3]!));
+        for (const argv of plan) {
+          if (argv[2] === 'add') after.add(argv[3]!);
+          else after.delete(argv[3]!);
+        }
         assert.deepEqual([...after].sort(), [...desired].sort());
         assert.deepEqual(planAddresses('v', desired, [...after]), []);
       }),
