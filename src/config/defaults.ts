@@ -1,0 +1,149 @@
+import type { Pool } from '../model/index.ts';
+import {
+  ADDRESS_BITS,
+  canonicalIp,
+  cidrOf,
+  cidrToRange,
+  formatCidr,
+  formatRange,
+  parseCidr,
+  parseRange,
+  type IpRange,
+} from '../net/index.ts';
+import { familiesOf, policyOf } from './families.ts';
+import { splitHostPort } from './formats.ts';
+import type { RawBackend, RawConfig, RawPool, RawPort, RawService } from './raw.ts';
+import {
+  CONFIG_API_VERSION,
+  CONFIG_KIND,
+  type AgentConfig,
+  type BackendConfig,
+  type InterfaceAddress,
+  type PortConfig,
+  type ServiceConfig,
+} from './types.ts';
+
+export const DEFAULT_LISTEN = '127.0.0.1:9470';
+export const DEFAULT_VIP_INTERFACE = 'vipgate0';
+export const DEFAULT_RESYNC_SECONDS = 30;
+export const DEFAULT_NAMESPACE = 'default';
+
+/**
+ * Fills every default and canonicalises every address. Only called on data that passed the
+ * schema and the semantic checks, so parsing here cannot fail.
+ */
+export function applyDefaults(raw: RawConfig, hostname: string): AgentConfig {
+  const listen = raw.api?.listen ?? DEFAULT_LISTEN;
+  const hostPort = splitHostPort(listen);
+  if (typeof hostPort === 'string') throw new Error(`invariant: listen ${listen} passed the schema: ${hostPort}`);
+  const snat = raw.dataplane?.snat ?? 'masquerade';
+  const pools = (raw.pools ?? []).map(poolOf);
+  return {
+    apiVersion: CONFIG_API_VERSION,
+    kind: CONFIG_KIND,
+    nodeName: raw.nodeName ?? hostname.toLowerCase(),
+    api: { listen, host: canonicalIp(hostPort.host), port: hostPort.port },
+    vipInterface: {
+      name: raw.vipInterface?.name ?? DEFAULT_VIP_INTERFACE,
+      addresses: (raw.vipInterface?.addresses ?? []).map(interfaceAddress),
+      routes:
+        raw.vipInterface?.routes?.map(canonicalCidr) ??
+        unique(pools.flatMap((p) => p.addresses.flatMap((a) => rangeToCidrs(parseRange(a))))),
+    },
+    dataplane: {
+      engine: raw.dataplane?.engine ?? 'nftables',
+      snat,
+      denySources: (raw.dataplane?.denySources ?? []).map(canonicalCidr),
+      resyncSeconds: raw.dataplane?.resyncSeconds ?? DEFAULT_RESYNC_SECONDS,
+    },
+    pools,
+    services: (raw.services ?? []).map((s) => serviceOf(s, snat)),
+    ...(raw.bgp === undefined ? {} : { bgp: raw.bgp }),
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+function canonicalCidr(text: string): string {
+  return formatCidr(parseCidr(text));
+}
+
+function interfaceAddress(text: string): InterfaceAddress {
+  const slash = text.indexOf('/');
+  return { address: canonicalIp(text.slice(0, slash)), prefixLength: Number(text.slice(slash + 1)) };
+}
+
+/** A pool entry in canonical text: a CIDR stays a CIDR, a range stays a range. */
+function canonicalPoolEntry(text: string): string {
+  return text.includes('-') ? formatRange(parseRange(text)) : canonicalCidr(text);
+}
+
+function poolOf(raw: RawPool): Pool {
+  return {
+    name: raw.name,
+    addresses: raw.addresses.map(canonicalPoolEntry),
+    autoAssign: raw.autoAssign ?? true,
+    avoidBuggyIPs: raw.avoidBuggyIPs ?? false,
+    allowExternalIPs: raw.allowExternalIPs ?? false,
+    namespaces: raw.namespaces ?? [],
+    reserved: unique((raw.reserved ?? []).map(canonicalIp)),
+    priority: raw.priority ?? 0,
+  };
+}
+
+function portOf(raw: RawPort): PortConfig {
+  return { name: raw.name ?? '', port: raw.port, protocol: raw.protocol ?? 'TCP', targetPort: raw.targetPort ?? raw.port };
+}
+
+function backendOf(raw: RawBackend): BackendConfig {
+  return {
+    address: canonicalIp(raw.address),
+    weight: raw.weight ?? 1,
+    state: raw.state ?? 'ready',
+    ports: raw.ports ?? {},
+  };
+}
+
+function serviceOf(raw: RawService, defaultSnat: 'masquerade' | 'none'): ServiceConfig {
+  const ipFamilyPolicy = policyOf(raw.ipFamilyPolicy, raw.ipFamilies);
+  return {
+    name: raw.name,
+    namespace: raw.namespace ?? DEFAULT_NAMESPACE,
+    type: raw.type ?? 'ClusterIP',
+    externalIPs: unique((raw.externalIPs ?? []).map(canonicalIp)),
+    loadBalancerIPs: (raw.loadBalancerIPs ?? []).map(canonicalIp),
+    ipFamilyPolicy,
+    ipFamilies: familiesOf(ipFamilyPolicy, raw.ipFamilies),
+    ...(raw.pool === undefined ? {} : { pool: raw.pool }),
+    ...(raw.sharingKey === undefined ? {} : { sharingKey: raw.sharingKey }),
+    ports: raw.ports.map(portOf),
+    backends: (raw.backends ?? []).map(backendOf),
+    sessionAffinity: raw.sessionAffinity ?? 'None',
+    loadBalancerSourceRanges: (raw.loadBalancerSourceRanges ?? []).map(canonicalCidr),
+    snat: raw.snat ?? defaultSnat,
+  };
+}
+
+/**
+ * The fewest CIDRs that cover exactly the range (a route can't name a range).
+ * TODO(net): this belongs in src/net beside parseRange.
+ */
+export function rangeToCidrs(range: IpRange): string[] {
+  const bits = ADDRESS_BITS[range.family];
+  const out: string[] = [];
+  let current = range.first;
+  while (current <= range.last) {
+    let prefixLength = 0;
+    // The shortest prefix that starts exactly here and ends inside the range.
+    for (; prefixLength < bits; prefixLength++) {
+      const cidr = cidrOf({ family: range.family, value: current }, prefixLength);
+      if (cidr.network === current && cidrToRange(cidr).last <= range.last) break;
+    }
+    const cidr = cidrOf({ family: range.family, value: current }, prefixLength);
+    out.push(formatCidr(cidr));
+    current = cidrToRange(cidr).last + 1n;
+  }
+  return out;
+}

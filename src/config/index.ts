@@ -1,0 +1,6 @@
+export * from './errors.ts';
+export * from './types.ts';
+export { parseConfig, loadConfigFile, readConfigText, type ParseOptions } from './load.ts';
+export { poolsFromConfig, servicesFromConfig } from './to-model.ts';
+export { configSchema } from './schema.ts';
+export { DEFAULT_LISTEN, DEFAULT_VIP_INTERFACE, DEFAULT_RESYNC_SECONDS, DEFAULT_NAMESPACE } from './defaults.ts';

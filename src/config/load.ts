@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { LineCounter, parseDocument } from 'yaml';
+import { applyDefaults } from './defaults.ts';
+import { ConfigError, ConfigErrorCode, ConfigIssueCode, type ConfigIssue } from './errors.ts';
+import { placeIssue, type IssueDraft } from './issue.ts';
+import { configValidator, schemaIssues } from './schema.ts';
+import { semanticIssues } from './semantic.ts';
+import type { AgentConfig } from './types.ts';
+
+export interface ParseOptions {
+  /** The default `nodeName`; the machine's host name unless given (tests pin it). */
+  readonly hostname?: string;
+}
+
+/**
+ * Parses and validates a config file's text. Throws ConfigError listing every problem found
+ * (syntax errors alone if the YAML is malformed, else schema and cross-field problems
+ * together), each with `fileName:line:column` and the field path.
+ */
+export function parseConfig(text: string, fileName: string, options: ParseOptions = {}): AgentConfig {
+  const lines = new LineCounter();
+  // YAML 1.2 core schema: `no`, `on`, `0755` are not booleans or octal surprises.
+  const doc = parseDocument(text, { lineCounter: lines, version: '1.2', uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((err): ConfigIssue => {
+      const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
+      return {
+        code: ConfigIssueCode.syntax,
+        file: fileName,
+        line: Math.max(pos.line, 1),
+        column: Math.max(pos.col, 1),
+        path: '',
+        value: undefined,
+        // The yaml package appends a source excerpt after the first line; the position says as much.
+        message: (err.message.split('\n')[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, ''),
+        allowed: '',
+      };
+    });
+    throw new ConfigError(ConfigErrorCode.syntax, fileName, issues);
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || data === undefined) {
+    throw new ConfigError(ConfigErrorCode.invalid, fileName, [
+      {
+        code: ConfigIssueCode.wrongType,
+        file: fileName,
+        line: 1,
+        column: 1,
+        path: '',
+        value: data,
+        message: 'the file is empty',
+        allowed: 'a mapping with at least apiVersion: vipgate.io/v1alpha1 and kind: AgentConfig',
+      },
+    ]);
+  }
+  const validate = configValidator();
+  const valid = validate(data);
+  const drafts: IssueDraft[] = [...(valid ? [] : schemaIssues(validate.errors ?? [])), ...semanticIssues(data)];
+  if (!valid || drafts.length > 0) {
+    const issues = drafts
+      .map((d) => placeIssue(d, fileName, doc, lines))
+      .sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new ConfigError(ConfigErrorCode.invalid, fileName, issues);
+  }
+  return applyDefaults(data, options.hostname ?? osHostname());
+}
+
+/** Reads and parses a config file; an unreadable file is a ConfigError too (code CONFIG_UNREADABLE). */
+export async function loadConfigFile(path: string, options: ParseOptions = {}): Promise<AgentConfig> {
+  return parseConfig(await readConfigText(path), path, options);
+}
+
+/** The file's text, or a ConfigError that says why it can't be read. */
+export async function readConfigText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error && 'code' in err ? String(err.code) : String(err);
+    throw new ConfigError(
+      ConfigErrorCode.unreadable,
+      path,
+      [
+        {
+          code: ConfigIssueCode.unreadable,
+          file: path,
+          line: 0,
+          column: 0,
+          path: '',
+          value: undefined,
+          message: `cannot read the file (${reason})`,
+          allowed: 'a readable YAML file',
+        },
+      ],
+      { cause: err },
+    );
+  }
+}

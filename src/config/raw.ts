@@ -1,0 +1,62 @@
+/**
+ * The file's shape as the schema admits it: everything optional that has a default, addresses
+ * as written. Only `applyDefaults` turns it into an AgentConfig.
+ */
+export interface RawConfig {
+  apiVersion: string;
+  kind: string;
+  nodeName?: string;
+  api?: { listen?: string };
+  vipInterface?: { name?: string; addresses?: string[]; routes?: string[] };
+  dataplane?: {
+    engine?: 'nftables' | 'xdp' | 'userspace';
+    snat?: 'masquerade' | 'none';
+    denySources?: string[];
+    resyncSeconds?: number;
+  };
+  pools?: RawPool[];
+  services?: RawService[];
+  bgp?: Record<string, unknown>;
+}
+
+export interface RawPool {
+  name: string;
+  addresses: string[];
+  autoAssign?: boolean;
+  avoidBuggyIPs?: boolean;
+  allowExternalIPs?: boolean;
+  namespaces?: string[];
+  reserved?: string[];
+  priority?: number;
+}
+
+export interface RawPort {
+  name?: string;
+  port: number;
+  protocol?: 'TCP' | 'UDP';
+  targetPort?: number;
+}
+
+export interface RawBackend {
+  address: string;
+  weight?: number;
+  state?: 'ready' | 'terminating';
+  ports?: Record<string, number>;
+}
+
+export interface RawService {
+  name: string;
+  namespace?: string;
+  type?: 'ClusterIP' | 'LoadBalancer';
+  externalIPs?: string[];
+  loadBalancerIPs?: string[];
+  ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
+  ipFamilies?: ('IPv4' | 'IPv6')[];
+  pool?: string;
+  sharingKey?: string;
+  ports: RawPort[];
+  backends?: RawBackend[];
+  sessionAffinity?: 'None' | 'ClientIP';
+  loadBalancerSourceRanges?: string[];
+  snat?: 'masquerade' | 'none';
+}

@@ -1,0 +1,258 @@
+import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ConfigIssueCode, showValue } from './errors.ts';
+import { stringFormats, type StringFormatName } from './formats.ts';
+import type { IssueDraft, PathSegment } from './issue.ts';
+import type { RawConfig } from './raw.ts';
+
+/**
+ * JSON Schema (draft-07) of the standalone config file. Every mapping is closed
+ * (`additionalProperties: false`) so a misspelt field is an error, not a silent default —
+ * except `bgp`, which the BGP module will close when it defines it. `x-allowed` is our own
+ * annotation: the text after "expected" in an error about that field.
+ */
+const ALLOWED = 'x-allowed';
+
+const port = { type: 'integer', minimum: 1, maximum: 65535, [ALLOWED]: 'an integer 1–65535' };
+
+function format(name: StringFormatName): AnySchemaObject {
+  return { type: 'string', format: name, [ALLOWED]: stringFormats[name].allowed };
+}
+
+function oneOf(...values: string[]): AnySchemaObject {
+  return { type: 'string', enum: values, [ALLOWED]: `one of ${values.join(', ')}` };
+}
+
+function list(items: AnySchemaObject, allowed: string): AnySchemaObject {
+  return { type: 'array', items, [ALLOWED]: `a list of ${allowed}` };
+}
+
+function mapping(properties: Record<string, AnySchemaObject>, required: string[] = []): AnySchemaObject {
+  return { type: 'object', additionalProperties: false, properties, required };
+}
+
+function named(pattern: string, allowed: string): AnySchemaObject {
+  return { type: 'string', pattern, [ALLOWED]: allowed };
+}
+
+// Kubernetes' own name rules, so a config can later become Kubernetes objects unchanged.
+const dnsLabel = named('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', 'a DNS label: 1–63 of a-z, 0-9, "-", starting and ending alphanumeric');
+const serviceName = named('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$', 'a DNS-1035 label: 1–63 of a-z, 0-9, "-", starting with a letter');
+const portName = named('^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$', 'a port name: 1–15 of a-z, 0-9, "-" (IANA service name)');
+const nodeName = named('^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', 'a DNS subdomain: up to 253 of a-z, 0-9, "-", "."');
+const flag = { type: 'boolean', [ALLOWED]: 'true or false' };
+const cidrs = list(format('cidr'), 'CIDRs');
+const ips = list(format('ip'), 'IP addresses');
+
+const pool = mapping(
+  {
+    name: dnsLabel,
+    addresses: { ...list(format('pool-range'), 'CIDRs or ranges'), minItems: 1 },
+    autoAssign: flag,
+    avoidBuggyIPs: flag,
+    allowExternalIPs: flag,
+    namespaces: list(dnsLabel, 'namespaces'),
+    reserved: ips,
+    priority: { type: 'integer', minimum: -1000, maximum: 1000, [ALLOWED]: 'an integer -1000–1000' },
+  },
+  ['name', 'addresses'],
+);
+
+const servicePort = mapping(
+  { name: portName, port, protocol: oneOf('TCP', 'UDP'), targetPort: port },
+  ['port'],
+);
+
+const backend = mapping(
+  {
+    address: format('ip'),
+    weight: { type: 'integer', minimum: 1, maximum: 65535, [ALLOWED]: 'an integer 1–65535' },
+    state: oneOf('ready', 'terminating'),
+    ports: { type: 'object', additionalProperties: port, [ALLOWED]: 'a mapping of port name to port number' },
+  },
+  ['address'],
+);
+
+const service = mapping(
+  {
+    name: serviceName,
+    namespace: dnsLabel,
+    type: oneOf('ClusterIP', 'LoadBalancer'),
+    externalIPs: ips,
+    loadBalancerIPs: ips,
+    ipFamilyPolicy: oneOf('SingleStack', 'PreferDualStack', 'RequireDualStack'),
+    ipFamilies: { ...list(oneOf('IPv4', 'IPv6'), 'IPv4, IPv6'), minItems: 1, maxItems: 2 },
+    pool: dnsLabel,
+    sharingKey: { type: 'string', minLength: 1, maxLength: 253, [ALLOWED]: 'a non-empty string' },
+    ports: { ...list(servicePort, 'ports'), minItems: 1 },
+    backends: list(backend, 'backends'),
+    sessionAffinity: oneOf('None', 'ClientIP'),
+    loadBalancerSourceRanges: cidrs,
+    snat: oneOf('masquerade', 'none'),
+  },
+  ['name', 'ports'],
+);
+
+export const configSchema: AnySchemaObject = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  ...mapping(
+    {
+      apiVersion: { const: 'vipgate.io/v1alpha1', [ALLOWED]: 'vipgate.io/v1alpha1' },
+      kind: { const: 'AgentConfig', [ALLOWED]: 'AgentConfig' },
+      nodeName,
+      api: mapping({ listen: format('listen') }),
+      vipInterface: mapping({
+        name: format('ifname'),
+        addresses: list(format('interface-address'), 'addresses with subnet length'),
+        routes: cidrs,
+      }),
+      dataplane: mapping({
+        engine: oneOf('nftables', 'xdp', 'userspace'),
+        snat: oneOf('masquerade', 'none'),
+        denySources: cidrs,
+        resyncSeconds: { type: 'integer', minimum: 1, maximum: 86400, [ALLOWED]: 'an integer 1–86400' },
+      }),
+      pools: list(pool, 'pools'),
+      services: list(service, 'services'),
+      bgp: { type: 'object', [ALLOWED]: 'a mapping' },
+    },
+    ['apiVersion', 'kind'],
+  ),
+};
+
+let compiled: ValidateFunction<RawConfig> | undefined;
+
+/** The compiled validator; built once, on first use (compiling costs a few milliseconds). */
+export function configValidator(): ValidateFunction<RawConfig> {
+  if (compiled !== undefined) return compiled;
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
+  ajv.addKeyword({ keyword: ALLOWED, schemaType: 'string' });
+  for (const [name, def] of Object.entries(stringFormats)) {
+    ajv.addFormat(name, { type: 'string', validate: (text: string) => def.check(text) === undefined });
+  }
+  compiled = ajv.compile<RawConfig>(configSchema);
+  return compiled;
+}
+
+/** Turns ajv's errors into issues: one per field, worded for the person editing the file. */
+export function schemaIssues(errors: readonly ErrorObject[]): IssueDraft[] {
+  const seen = new Set<string>();
+  const out: IssueDraft[] = [];
+  for (const err of errors) {
+    const draft = toDraft(err);
+    // Several keywords can fail on one value (pattern and length); one message per field is enough.
+    const key = draft.path.join('.');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(draft);
+  }
+  return out;
+}
+
+function parsePointer(pointer: string): PathSegment[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
+}
+
+function allowedOf(schema: unknown): string {
+  if (typeof schema !== 'object' || schema === null) return '';
+  const text = (schema as Record<string, unknown>)[ALLOWED];
+  if (typeof text === 'string') return text;
+  const type = (schema as Record<string, unknown>)['type'];
+  return type === 'object' ? 'a mapping' : type === 'array' ? 'a list' : '';
+}
+
+function toDraft(err: ErrorObject): IssueDraft {
+  const path = parsePointer(err.instancePath);
+  const parent = err.parentSchema;
+  const params = err.params as Record<string, unknown>;
+  if (err.keyword === 'additionalProperties') {
+    const field = String(params['additionalProperty']);
+    const known = Object.keys((parent?.['properties'] as Record<string, unknown> | undefined) ?? {});
+    const guess = closest(field, known);
+    return {
+      code: ConfigIssueCode.unknownField,
+      path: [...path, field],
+      at: 'key',
+      value: field,
+      message: 'unknown field',
+      allowed: `one of the fields ${known.join(', ')}`,
+      ...(guess === undefined ? {} : { hint: `did you mean \`${guess}\`?` }),
+    };
+  }
+  if (err.keyword === 'required') {
+    const field = String(params['missingProperty']);
+    const fieldSchema = (parent?.['properties'] as Record<string, unknown> | undefined)?.[field];
+    return {
+      code: ConfigIssueCode.missingField,
+      path: [...path, field],
+      at: 'parent',
+      value: undefined,
+      message: 'required field is missing',
+      allowed: allowedOf(fieldSchema),
+    };
+  }
+  const allowed = allowedOf(parent);
+  if (err.keyword === 'format') {
+    const name = String(params['format']) as StringFormatName;
+    const reason = typeof err.data === 'string' ? stringFormats[name].check(err.data) : undefined;
+    return {
+      code: ConfigIssueCode.badValue,
+      path,
+      at: 'value',
+      value: err.data,
+      message: reason ?? `${showValue(err.data)} is not allowed`,
+      allowed,
+    };
+  }
+  return {
+    code: err.keyword === 'type' ? ConfigIssueCode.wrongType : ConfigIssueCode.badValue,
+    path,
+    at: 'value',
+    value: err.data,
+    message: describe(err),
+    allowed,
+  };
+}
+
+function describe(err: ErrorObject): string {
+  const shown = showValue(err.data);
+  switch (err.keyword) {
+    case 'minItems':
+      return Array.isArray(err.data) && err.data.length === 0 ? 'an empty list is not allowed' : `${shown} is too short`;
+    case 'maxItems':
+      return `a list of ${Array.isArray(err.data) ? err.data.length : '?'} is too long`;
+    default:
+      return `${shown} is not allowed`;
+  }
+}
+
+/** The known name a typo most likely meant: same letters ignoring case, or within a small edit distance. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = candidate.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}

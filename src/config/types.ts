@@ -1,0 +1,102 @@
+import type { Pool } from '../model/index.ts';
+
+/**
+ * The standalone agent config after validation, with every default filled in and every
+ * address in canonical text (RFC 5952 for IPv6), so consumers never re-parse or re-default.
+ * See docs/config.md for the file format.
+ */
+export interface AgentConfig {
+  readonly apiVersion: typeof CONFIG_API_VERSION;
+  readonly kind: typeof CONFIG_KIND;
+  readonly nodeName: string;
+  readonly api: ApiConfig;
+  readonly vipInterface: VipInterfaceConfig;
+  readonly dataplane: DataplaneConfig;
+  /** As written, without the VIP interface's gateway reservations (poolsFromConfig adds them). */
+  readonly pools: readonly Pool[];
+  readonly services: readonly ServiceConfig[];
+  /**
+   * The `bgp:` section, accepted as an open mapping and not interpreted here: the BGP module
+   * owns its schema and semantics (router ID, local ASN, peers, advertisements).
+   */
+  readonly bgp?: Readonly<Record<string, unknown>>;
+}
+
+export const CONFIG_API_VERSION = 'vipgate.io/v1alpha1';
+export const CONFIG_KIND = 'AgentConfig';
+
+export interface ApiConfig {
+  /** `host:port` as written (IPv6 hosts in brackets). */
+  readonly listen: string;
+  /** Canonical address to bind. */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** An address held by the VIP interface, with the length of the subnet it sits in. */
+export interface InterfaceAddress {
+  /** Canonical address, e.g. `10.200.0.1`. */
+  readonly address: string;
+  readonly prefixLength: number;
+}
+
+export interface VipInterfaceConfig {
+  /** Linux interface name, at most 15 bytes. */
+  readonly name: string;
+  readonly addresses: readonly InterfaceAddress[];
+  /** Canonical CIDRs routed to the interface; defaults to the CIDRs covering the pools. */
+  readonly routes: readonly string[];
+}
+
+export const DataplaneEngines = ['nftables', 'xdp', 'userspace'] as const;
+export type DataplaneEngine = (typeof DataplaneEngines)[number];
+
+export interface DataplaneConfig {
+  readonly engine: DataplaneEngine;
+  readonly snat: 'masquerade' | 'none';
+  /** Canonical client CIDRs never served. */
+  readonly denySources: readonly string[];
+  /** How often the kernel state is read back and drift repaired. */
+  readonly resyncSeconds: number;
+}
+
+export type IpFamilyName = 'IPv4' | 'IPv6';
+export type IpFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
+
+export interface PortConfig {
+  /** Empty when the service has one unnamed port. */
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: 'TCP' | 'UDP';
+  readonly targetPort: number;
+}
+
+export interface BackendConfig {
+  /** Canonical address. */
+  readonly address: string;
+  readonly weight: number;
+  readonly state: 'ready' | 'terminating';
+  /** Port name → target port on this backend, overriding the port's `targetPort`. */
+  readonly ports: Readonly<Record<string, number>>;
+}
+
+export interface ServiceConfig {
+  readonly name: string;
+  readonly namespace: string;
+  readonly type: 'ClusterIP' | 'LoadBalancer';
+  /** Canonical addresses. */
+  readonly externalIPs: readonly string[];
+  /** Canonical addresses asked for (LoadBalancer only). */
+  readonly loadBalancerIPs: readonly string[];
+  readonly ipFamilyPolicy: IpFamilyPolicy;
+  readonly ipFamilies: readonly IpFamilyName[];
+  readonly pool?: string;
+  readonly sharingKey?: string;
+  readonly ports: readonly PortConfig[];
+  readonly backends: readonly BackendConfig[];
+  readonly sessionAffinity: 'None' | 'ClientIP';
+  /** Canonical CIDRs. */
+  readonly loadBalancerSourceRanges: readonly string[];
+  /** The service's own setting, or `dataplane.snat`. */
+  readonly snat: 'masquerade' | 'none';
+}
