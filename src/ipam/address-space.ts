@@ -28,6 +28,7 @@ export class AddressSpace {
   readonly #freed = new MinHeap();
   #segmentIndex = 0;
   #cursor: bigint;
+  #probes = 0;
   /** Addresses that can ever be handed out (reserved ones excluded). */
   readonly total: bigint;
 
@@ -53,6 +54,15 @@ export class AddressSpace {
   /** The pool's entries of this family, for messages: "10.200.0.0/30, 10.200.1.0/24". */
   describe(): string {
     return this.#segments.map((s) => s.text).join(', ');
+  }
+
+  /**
+   * How many addresses the cursor has examined so far. It only moves forward, so this stays
+   * below the pool's size plus one per `lowestFree` call: tests use it to prove allocation
+   * cost does not grow with the number of Services already served.
+   */
+  get probes(): number {
+    return this.#probes;
   }
 
   get used(): number {
@@ -119,6 +129,7 @@ export class AddressSpace {
         continue;
       }
       const v = this.#cursor;
+      this.#probes++;
       if (!this.#used.has(v) && this.reservedReason(v) === undefined) return v;
       this.#cursor = v + 1n;
     }
