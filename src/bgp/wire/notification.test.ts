@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BgpMessageError } from '../errors.ts';
+import { hex } from './bird-capture.fixture.ts';
+import { CeaseSubcode, ErrorCode, HeaderErrorSubcode } from './constants.ts';
+import {
+  MAX_SHUTDOWN_MESSAGE_BYTES,
+  decodeKeepalive,
+  decodeNotification,
+  decodeRouteRefresh,
+  encodeKeepalive,
+  encodeNotification,
+  encodeRouteRefresh,
+} from './notification.ts';
+
+const MARKER = 'ff'.repeat(16);
+
+test('NOTIFICATION hex fixture: Cease / Administrative Shutdown with an RFC 8203 message', () => {
+  const bytes = hex(
+    MARKER +
+      '001b' + // length 27
+      '03' + // type NOTIFICATION
+      '06' + // error code 6, Cease
+      '02' + // subcode 2, Administrative Shutdown
+      '05' + // shutdown communication length 5
+      '6d61696e74', // "maint"
+  );
+  assert.deepEqual(decodeNotification(bytes), {
+    type: 'notification',
+    code: ErrorCode.cease,
+    subcode: CeaseSubcode.administrativeShutdown,
+    data: Uint8Array.of(5, 0x6d, 0x61, 0x69, 0x6e, 0x74),
+    shutdownMessage: 'maint',
+  });
+  assert.deepEqual(encodeNotification({ code: 6, subcode: 2, shutdownMessage: 'maint' }), bytes);
+});
+
+test('NOTIFICATION round trip; a long shutdown message is cut at a character boundary', () => {
+  const plain = decodeNotification(encodeNotification({ code: 3, subcode: 11, data: Uint8Array.of(1, 2) }));
+  assert.deepEqual(plain, { type: 'notification', code: 3, subcode: 11, data: Uint8Array.of(1, 2) });
+  const long = 'é'.repeat(100); // 200 bytes of UTF-8
+  const n = decodeNotification(encodeNotification({ code: 6, subcode: 2, shutdownMessage: long }));
+  assert.equal(n.shutdownMessage, 'é'.repeat(MAX_SHUTDOWN_MESSAGE_BYTES / 2));
+  // Invalid UTF-8 in the message is not an error: it is just not shown as text.
+  const bad = decodeNotification(hex(MARKER + '0018' + '03' + '0602' + '02c328'));
+  assert.equal(bad.shutdownMessage, undefined);
+  assert.deepEqual([...bad.data], [2, 0xc3, 0x28]);
+});
+
+test('KEEPALIVE is exactly 19 bytes', () => {
+  assert.deepEqual(encodeKeepalive(), hex(MARKER + '0013' + '04'));
+  assert.deepEqual(decodeKeepalive(encodeKeepalive()), { type: 'keepalive' });
+  assert.throws(
+    () => decodeKeepalive(hex(MARKER + '0014' + '04' + '00')),
+    (e: unknown) => e instanceof BgpMessageError && e.code === ErrorCode.messageHeader && e.subcode === HeaderErrorSubcode.badMessageLength && e.data[1] === 20,
+  );
+});
+
+test('ROUTE-REFRESH hex fixture and round trip', () => {
+  const bytes = hex(MARKER + '0017' + '05' + '0002' + '00' + '01'); // AFI 2 (IPv6), reserved, SAFI 1
+  assert.deepEqual(decodeRouteRefresh(bytes), { type: 'route-refresh', afi: 2, safi: 1 });
+  assert.deepEqual(encodeRouteRefresh({ afi: 2, safi: 1 }), bytes);
+});
