@@ -41,8 +41,11 @@ export function allocateAll(
     results.set(request.service, { ok: false, error });
   }
   for (const request of unique) {
+    const before = previous.get(request.service) ?? [];
+    // The usual case after a restart: everything is still valid, and one call records it.
+    if (before.length === 0 || allocator.restore(request, before).ok) continue;
     const kept: string[] = [];
-    for (const text of previous.get(request.service) ?? []) {
+    for (const text of before) {
       // One by one: an address that became invalid must not cost the Service the others.
       const family = tryParseIp(text)?.family;
       if (family === undefined || kept.some((k) => tryParseIp(k)?.family === family)) continue;

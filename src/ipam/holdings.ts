@@ -61,7 +61,8 @@ export class Holdings {
    */
   conflict(claimant: Claimant, text: string): IpamError | undefined {
     const holders = this.#servicesByAddress.get(text);
-    if (holders === undefined) return undefined;
+    if (holders === undefined || (holders.size === 1 && holders.has(claimant.service))) return undefined;
+    // Sorted so that which holder an error names does not depend on history.
     for (const service of [...holders].sort()) {
       if (service === claimant.service) continue;
       const holder = this.#byService.get(service)!;
