@@ -141,13 +141,12 @@ export class Allocator {
     if (why !== undefined) {
       return { ok: false, error: new IpamError(IpamErrorCode.reserved, `service ${service}: external IP ${text} cannot be used: ${why}`, { address: text, pool: entry.pool.name }) };
     }
-    for (const holding of this.#holdings.services()) {
-      if (holding.service !== service && holding.addresses.some((a) => a.text === text)) {
-        return {
-          ok: false,
-          error: new IpamError(IpamErrorCode.addressInUse, `service ${service}: external IP ${text} is the load-balancer address of ${holding.service}`, { address: text, holder: holding.service, pool: entry.pool.name }),
-        };
-      }
+    const holder = this.#holdings.holdersOf(text).find((s) => s !== service);
+    if (holder !== undefined) {
+      return {
+        ok: false,
+        error: new IpamError(IpamErrorCode.addressInUse, `service ${service}: external IP ${text} is the load-balancer address of ${holder}`, { address: text, holder, pool: entry.pool.name }),
+      };
     }
     return { ok: true, pool: entry.pool.name };
   }

@@ -50,6 +50,11 @@ export class Holdings {
     return this.#byService.values();
   }
 
+  /** Services holding the address (canonical text), in key order. */
+  holdersOf(text: string): string[] {
+    return [...(this.#servicesByAddress.get(text) ?? [])].sort();
+  }
+
   addressesSharedUnder(sharingKey: string): Iterable<HeldAddress> {
     return this.#addressesBySharingKey.get(sharingKey)?.values() ?? [];
   }
