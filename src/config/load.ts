@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { LineCounter, parseDocument } from 'yaml';
+import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { applyDefaults } from './defaults.ts';
 import { ConfigError, ConfigErrorCode, ConfigIssueCode, type ConfigIssue } from './errors.ts';
 import { placeIssue, type IssueDraft } from './issue.ts';
@@ -39,7 +39,7 @@ export function parseConfig(text: string, fileName: string, options: ParseOption
     });
     throw new ConfigError(ConfigErrorCode.syntax, fileName, issues);
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const data = toPlainData(doc, lines, fileName);
   if (data === null || data === undefined) {
     throw new ConfigError(ConfigErrorCode.invalid, fileName, [
       {
@@ -64,6 +64,46 @@ export function parseConfig(text: string, fileName: string, options: ParseOption
     throw new ConfigError(ConfigErrorCode.invalid, fileName, issues);
   }
   return applyDefaults(data, options.hostname ?? osHostname());
+}
+
+/**
+ * The document as plain data. Aliases are resolved only here, so an alias to no anchor, or one
+ * that expands past a sane size (a "billion laughs" file), is reported as a syntax problem.
+ */
+function toPlainData(doc: Document, lines: LineCounter, fileName: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    let offset = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        if (isAlias(node) && node.resolve(doc) === undefined) {
+          offset = node.range?.[0] ?? 0;
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    const pos = lines.linePos(offset);
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(
+      ConfigErrorCode.syntax,
+      fileName,
+      [
+        {
+          code: ConfigIssueCode.syntax,
+          file: fileName,
+          line: Math.max(pos.line, 1),
+          column: Math.max(pos.col, 1),
+          path: '',
+          value: undefined,
+          message,
+          allowed: 'aliases that name an earlier anchor, expanding to at most 100 nodes',
+        },
+      ],
+      { cause: err },
+    );
+  }
 }
 
 /** Reads and parses a config file; an unreadable file is a ConfigError too (code CONFIG_UNREADABLE). */
