@@ -123,3 +123,14 @@ test('a restart keeps the addresses in the state file even when the config chang
   assert.equal(byService.get('default/aaa'), '10.200.0.2');
   assert.deepEqual((await store.load()).get('default/aaa'), ['10.200.0.2']);
 });
+
+test('an address claimed through externalIPs is never handed to a LoadBalancer', async () => {
+  const { agent, dataplane } = harness();
+  // 10.200.0.2 would be the first free address; nginx claims it as an external IP.
+  agent.setInput(input([service('nginx', { type: 'ClusterIP', externalIPs: ['10.200.0.2'] }), service('nginx2')]));
+  await agent.reconcileNow();
+  const byService = new Map(dataplane.tables.at(-1)!.frontends.map((f) => [f.service, f.address]));
+  assert.equal(byService.get('default/nginx'), '10.200.0.2');
+  assert.equal(byService.get('default/nginx2'), '10.200.0.3');
+  assert.deepEqual(agent.status().problems, []);
+});

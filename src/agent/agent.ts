@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ApplyReport, Dataplane } from '../dataplane/dataplane.ts';
+import type { Host, VipInterfaceSpec } from '../host/index.ts';
 import type { ServiceProblem, ServiceTable } from '../model/index.ts';
 import { EMPTY_TABLE } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
@@ -9,19 +10,6 @@ import { FrontendIds } from './frontend-ids.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { AssignmentStore } from './state-store.ts';
 
-/** The VIP interface as the agent asks for it (see host/). */
-export interface VipInterfaceSpec {
-  readonly name: string;
-  readonly addresses: readonly string[];
-  readonly routes: readonly string[];
-}
-
-/** The host effect: owns the VIP interface; takes the whole spec, makes the difference. */
-export interface HostEffect {
-  apply(spec: VipInterfaceSpec): Promise<{ readonly kind: string; readonly changed: boolean }>;
-  cleanup(spec: VipInterfaceSpec): Promise<void>;
-}
-
 /** Everything a source hands the agent: cluster state plus this node's settings. */
 export interface AgentInput extends DesiredInput {
   readonly vipInterface?: VipInterfaceSpec;
@@ -29,7 +17,7 @@ export interface AgentInput extends DesiredInput {
 
 export interface AgentDeps {
   readonly dataplane: Dataplane;
-  readonly host?: HostEffect;
+  readonly host?: Host;
   readonly announcer: Announcer;
   readonly store: AssignmentStore;
   readonly metrics: AgentMetrics;
@@ -154,10 +142,10 @@ export class Agent {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    this.dirty = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.dirty = true;
       void this.drain();
     }, delayMs);
   }

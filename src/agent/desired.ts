@@ -28,6 +28,18 @@ export interface DesiredState {
   readonly problems: readonly ServiceProblem[];
 }
 
+/**
+ * Addresses named in `spec.externalIPs` are kept out of automatic allocation, so a LoadBalancer
+ * never gets an address another Service is already served on. An address a LoadBalancer held
+ * first stays with it (the externalIPs claim is then the one refused).
+ */
+function withClaimedExternalIPs(input: DesiredInput, previous: ReadonlyMap<string, readonly string[]>): Pool[] {
+  const held = new Set([...previous.values()].flat());
+  const claimed = [...new Set(input.services.flatMap((s) => s.externalIPs))].filter((a) => !held.has(a));
+  if (claimed.length === 0) return [...input.pools];
+  return input.pools.map((pool) => ({ ...pool, reserved: [...pool.reserved, ...claimed] }));
+}
+
 function requestFor(service: ServiceSpec): AllocationRequest {
   return {
     service: service.key,
@@ -51,7 +63,7 @@ export function computeDesiredState(
 ): DesiredState {
   const problems: ServiceProblem[] = [];
   const loadBalancers = input.services.filter((s) => s.type === 'LoadBalancer');
-  const results = allocateAll(input.pools, loadBalancers.map(requestFor), previous);
+  const results = allocateAll(withClaimedExternalIPs(input, previous), loadBalancers.map(requestFor), previous);
 
   // The externalIPs check needs to know which addresses the LoadBalancers now hold.
   const allocator = new Allocator(input.pools);

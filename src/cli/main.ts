@@ -90,12 +90,12 @@ lab
   });
 lab
   .command('down')
-  .description('remove a lab (its namespaces and processes); with no prefix, every vipgate lab')
+  .description('remove a lab (its namespaces and processes); with no prefix, every leftover lab')
   .argument('[prefix]', 'the lab prefix printed by `lab up` or `lab status`')
-  .option('--all', 'remove every vipgate lab on this machine', false)
+  .option('--all', 'also remove labs whose owner process still runs', false)
   .action(async (prefix: string | undefined, opts: { all: boolean }) => {
     const { labDown } = await import('./lab-commands.ts');
-    process.exitCode = await labDown(prefix, opts.all || prefix === undefined);
+    process.exitCode = await labDown(prefix, opts.all);
   });
 lab
   .command('status')

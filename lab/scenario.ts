@@ -1,0 +1,193 @@
+// The walk-through lab shared by the demo and the integration tests: the demo topology, its
+// backend pods, a standalone config for lb1, and the vipgate agent running inside lb1. The demo
+// prints what happens; the tests assert it. Both drive the same code, so the demo can't drift
+// from what is tested.
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab, type LabOptions, type LabProcess } from './lab.ts';
+import { DEMO, demoTopology } from './topologies.ts';
+
+export const VIPGATE_BIN = fileURLToPath(new URL('../bin/vipgate', import.meta.url));
+
+/** A standalone service as the demo's config writes it. */
+export interface DemoService {
+  readonly name: string;
+  readonly yaml: string;
+}
+
+export interface DemoConfigOptions {
+  /** Backends of nginx2; the demo removes one of them. */
+  readonly nginx2Backends?: readonly string[];
+  readonly resyncSeconds?: number;
+  readonly extraServices?: string;
+}
+
+/** The agent config for lb1: the original walk-through's pools, VIP interface and services. */
+export function demoConfig(options: DemoConfigOptions = {}): string {
+  const nginx2 = options.nginx2Backends ?? [DEMO.pods.pod1b.v4, DEMO.pods.pod2a.v4];
+  return `# vipgate standalone config for the LB node lb1 (written by the demo)
+apiVersion: vipgate.io/v1alpha1
+kind: AgentConfig
+nodeName: lb1
+vipInterface:
+  name: cilium_ext
+  addresses: [10.200.0.1/24, fd00:200::1/64]
+  routes: [${DEMO.vipCidr.v4}, ${DEMO.vipCidr.v6}]
+dataplane:
+  engine: nftables
+  snat: masquerade
+  # The cluster nodes' network: in-cluster clients are not served external VIPs (CVE-2020-8554).
+  denySources: [10.180.1.0/24, fd00:180:1::/64]
+  resyncSeconds: ${options.resyncSeconds ?? 5}
+pools:
+  - name: default
+    addresses: [${DEMO.vipCidr.v4}]
+    allowExternalIPs: true
+  - name: v6
+    addresses: [${DEMO.vipCidr.v6}]
+    autoAssign: true
+services:
+  # The seed's first service: ClusterIP with a user-named external IP.
+  - name: nginx
+    type: ClusterIP
+    externalIPs: [10.200.0.5]
+    ports: [{ name: http, port: 80, targetPort: 80 }]
+    backends:
+      - { address: ${DEMO.pods.pod1a.v4} }
+  # The seed's second service: LoadBalancer; IPAM picks the address.
+  - name: nginx2
+    type: LoadBalancer
+    ports: [{ name: http, port: 80 }]
+    backends:
+${nginx2.map((a) => `      - { address: ${a} }`).join('\n')}
+  # Dual-stack: one VIP from each family's pool.
+  - name: web
+    type: LoadBalancer
+    ipFamilyPolicy: RequireDualStack
+    ipFamilies: [IPv4, IPv6]
+    ports: [{ name: http, port: 8080, targetPort: 80 }]
+    backends:
+      - { address: ${DEMO.pods.pod1a.v4} }
+      - { address: ${DEMO.pods.pod2a.v4} }
+      - { address: ${DEMO.pods.pod1a.v6} }
+      - { address: ${DEMO.pods.pod2a.v6} }
+${options.extraServices ?? ''}`;
+}
+
+export interface WalkthroughLab {
+  readonly lab: Lab;
+  readonly configPath: string;
+  readonly agentLog: string;
+  agent: LabProcess;
+  /** Runs `bin/vipgate …` inside lb1 (where the agent's API listens on 127.0.0.1). */
+  vipgate(args: readonly string[]): Promise<string>;
+  /** Replaces the config file the way an editor does (write a new file, rename over). */
+  writeConfig(text: string): Promise<void>;
+  /** Starts (or restarts) the agent in lb1 and waits until its API answers. */
+  startAgent(extraArgs?: readonly string[]): Promise<LabProcess>;
+  stopAgent(): Promise<void>;
+  /** Waits until `vipgate service list -o json` satisfies `check`, or throws after `timeoutMs`. */
+  waitForServices(check: (view: ServicesJson) => boolean, timeoutMs?: number): Promise<ServicesJson>;
+  down(): Promise<void>;
+}
+
+export interface ServicesJson {
+  readonly services: readonly {
+    readonly id: number;
+    readonly service: string;
+    readonly type: string;
+    readonly address: string;
+    readonly port: number;
+    readonly protocol: string;
+    readonly backends: readonly { address: string; port: number; state: string }[];
+    readonly packets: string;
+    readonly bytes: string;
+  }[];
+  readonly problems: readonly { service: string; code: string; message: string }[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Builds the lab, starts the pods and the agent. On failure, removes what it made. */
+export async function startWalkthrough(options: LabOptions & { config?: string } = {}): Promise<WalkthroughLab> {
+  const lab = await Lab.up(demoTopology(), options);
+  const dir = await mkdtemp(join(tmpdir(), `${lab.prefix}-`));
+  const configPath = join(dir, 'lb1.yaml');
+  const agentLog = join(dir, 'agent.log');
+  const statePath = join(dir, 'assignments.json');
+  try {
+    await lab.startBackends();
+    await writeFile(configPath, options.config ?? demoConfig());
+    let agent: LabProcess | undefined;
+    const self: WalkthroughLab = {
+      lab,
+      configPath,
+      agentLog,
+      get agent(): LabProcess {
+        if (agent === undefined) throw new Error('the agent is not running');
+        return agent;
+      },
+      set agent(p: LabProcess) {
+        agent = p;
+      },
+      vipgate: (args) => lab.exec('lb1', [VIPGATE_BIN, ...args], { timeoutMs: 20_000 }),
+      async writeConfig(text) {
+        const temporary = `${configPath}.new`;
+        await writeFile(temporary, text);
+        await rename(temporary, configPath);
+      },
+      async startAgent(extraArgs = []) {
+        // The agent logs to a file, so it can outlive the demo (--keep) without a broken pipe.
+        const command = [VIPGATE_BIN, 'agent', '--config', configPath, '--state-file', statePath, ...extraArgs]
+          .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+          .join(' ');
+        agent = await lab.spawn('lb1', ['sh', '-c', `exec ${command} >>'${agentLog}' 2>&1`]);
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          try {
+            await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']);
+            return agent;
+          } catch (error) {
+            if (agent.child.exitCode !== null || Date.now() > deadline) {
+              throw new Error(`the agent did not become healthy; see ${agentLog}`, { cause: error });
+            }
+            await sleep(200);
+          }
+        }
+      },
+      async stopAgent() {
+        if (agent === undefined || agent.child.exitCode !== null) return;
+        const exited = new Promise((r) => agent?.child.once('exit', r));
+        agent.child.kill('SIGTERM');
+        await Promise.race([exited, sleep(10_000)]);
+        agent = undefined;
+      },
+      async waitForServices(check, timeoutMs = 15_000) {
+        const deadline = Date.now() + timeoutMs;
+        let last: ServicesJson | undefined;
+        while (Date.now() < deadline) {
+          try {
+            last = JSON.parse(await self.vipgate(['service', 'list', '-o', 'json'])) as ServicesJson;
+            if (check(last)) return last;
+          } catch {
+            // the agent may be restarting
+          }
+          await sleep(200);
+        }
+        throw new Error(`timed out waiting for the service table; last seen: ${JSON.stringify(last)}`);
+      },
+      async down() {
+        await lab.down();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+    await self.startAgent();
+    return self;
+  } catch (error) {
+    await lab.down();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,170 @@
+import { once } from 'node:events';
+import pino, { type Logger } from 'pino';
+import { createApiServer } from '../api/server.ts';
+import { ConfigError, loadConfigFile, poolsFromConfig, servicesFromConfig, type AgentConfig } from '../config/index.ts';
+import { defaultRunner, nftablesDataplane } from '../dataplane/nftables/index.ts';
+import { createCommandRunner, createHost } from '../host/index.ts';
+import { FileSource } from '../sources/file.ts';
+import type { VipInterfaceSpec } from '../host/index.ts';
+import { Agent, type AgentInput } from './agent.ts';
+import { staticRoutesAnnouncer } from './announcer.ts';
+import { createAgentMetrics } from './metrics.ts';
+import { defaultRouteAddresses } from './node-addresses.ts';
+import { fileAssignmentStore } from './state-store.ts';
+
+export interface RunAgentOptions {
+  readonly config: string;
+  readonly stateFile: string;
+  readonly apiListen?: string;
+  readonly cleanup: boolean;
+  readonly once: boolean;
+  readonly logLevel: string;
+}
+
+/** Exit statuses of `vipgate agent`: 2 means the config was refused and nothing was started. */
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_BAD_CONFIG = 2;
+
+export function vipInterfaceFromConfig(config: AgentConfig): VipInterfaceSpec {
+  return {
+    name: config.vipInterface.name,
+    addresses: config.vipInterface.addresses.map((a) => `${a.address}/${a.prefixLength}`),
+    routes: config.vipInterface.routes,
+  };
+}
+
+/** The standalone file's view of the world, in the shape every source produces. */
+export function inputFromConfig(config: AgentConfig): AgentInput {
+  return {
+    pools: poolsFromConfig(config),
+    services: servicesFromConfig(config),
+    denySources: config.dataplane.denySources,
+    vipInterface: vipInterfaceFromConfig(config),
+  };
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(listen);
+  if (m === null) throw new Error(`--api-listen ${listen}: expected host:port, e.g. 127.0.0.1:9470`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** `vipgate check-config FILE`: 0 when valid, 2 with every problem printed otherwise. */
+export async function checkConfigFile(file: string): Promise<number> {
+  try {
+    const config = await loadConfigFile(file);
+    process.stdout.write(`${file}: valid (${config.pools.length} pools, ${config.services.length} services)\n`);
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT_BAD_CONFIG;
+    }
+    throw error;
+  }
+}
+
+/** `vipgate agent`: wires the file source, the effects and the API, and runs until a signal. */
+export async function runAgent(options: RunAgentOptions): Promise<number> {
+  const log: Logger = pino({ level: options.logLevel, base: { component: 'agent' } });
+  const applied: { input?: AgentInput } = {};
+  let agent: Agent | undefined;
+  const metricsHolder: { dataplane?: ReturnType<typeof nftablesDataplane> } = {};
+  const metrics = createAgentMetrics(() => metricsHolder.dataplane);
+
+  const source = new FileSource({
+    path: options.config,
+    onChange: (result) => {
+      if (!result.ok) {
+        metrics.configReloads.inc({ result: 'refused' });
+        log.error({ file: options.config, problems: result.error.issues.length }, `config refused; the last good config keeps serving:\n${result.error.format()}`);
+        agent?.setInputError(result.error.message);
+        return;
+      }
+      metrics.configReloads.inc({ result: 'applied' });
+      log.info({ file: options.config }, 'config changed; reconciling');
+      applied.input = inputFromConfig(result.config);
+      agent?.setInput(applied.input);
+    },
+    onWarning: (message) => log.warn(message),
+  });
+
+  const first = await source.start();
+  if (!first.ok) {
+    source.stop();
+    process.stderr.write(`vipgate agent: config refused, nothing started\n${first.error.message}\n`);
+    return EXIT_BAD_CONFIG;
+  }
+  const config = first.config;
+  if (config.dataplane.engine !== 'nftables') {
+    source.stop();
+    process.stderr.write(
+      `vipgate agent: ${options.config}: dataplane.engine: ${config.dataplane.engine} is not available yet; allowed: nftables\n`,
+    );
+    return EXIT_BAD_CONFIG;
+  }
+
+  const runner = defaultRunner({ log });
+  const dataplane = nftablesDataplane({ runner, log });
+  metricsHolder.dataplane = dataplane;
+  const host = createHost({
+    runner: createCommandRunner(),
+    logger: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+  });
+
+  if (options.cleanup) {
+    source.stop();
+    await dataplane.cleanup();
+    await host.cleanup(vipInterfaceFromConfig(config));
+    await dataplane.close();
+    log.info('removed the nftables table and the VIP interface');
+    return EXIT_OK;
+  }
+
+  const announcer = staticRoutesAnnouncer();
+  const live = new Agent({
+    dataplane,
+    host,
+    announcer,
+    store: fileAssignmentStore(options.stateFile),
+    metrics,
+    log,
+    resyncMs: config.dataplane.resyncSeconds * 1000,
+  });
+  agent = live;
+  applied.input = inputFromConfig(config);
+  live.setInput(applied.input);
+  await live.reconcileNow({ resync: true });
+  if (options.once) {
+    source.stop();
+    await live.stop();
+    return live.status().lastPass?.ok === true ? EXIT_OK : EXIT_FAILURE;
+  }
+  live.start();
+
+  const listen = options.apiListen === undefined ? { host: config.api.host, port: config.api.port } : splitListen(options.apiListen);
+  const server = createApiServer(
+    {
+      status: () => live.status(),
+      counters: () => dataplane.counters(),
+      nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
+      registry: metrics.registry,
+      log,
+    },
+    () => applied.input?.vipInterface?.routes ?? [],
+  );
+  server.listen(listen.port, listen.host);
+  await once(server, 'listening');
+  log.info({ api: `${listen.host}:${listen.port}`, engine: dataplane.engine, nft: runner.kind }, 'agent running');
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info({ signal }, 'stopping; rules stay in the kernel so traffic keeps flowing');
+  source.stop();
+  server.close();
+  await live.stop();
+  return EXIT_OK;
+}
