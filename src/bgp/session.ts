@@ -1,0 +1,373 @@
+/**
+ * One BGP session over TCP: carries out the FSM's actions (sockets, timers, messages) and turns
+ * what happens on the wire into FSM events. Active connect with connect-retry and backoff;
+ * optional passive accept with RFC 4271 §6.8 collision detection.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { BgpMessageError } from './errors.ts';
+import { DEFAULT_TIMINGS, FsmStateName, initialFsmState, transition, type FsmAction, type FsmEvent, type FsmState, type FsmTimings, type TimerName } from './fsm.ts';
+import { buildOpen, type Negotiated, type SessionParameters } from './negotiate.ts';
+import { realTimers, silentLogger, type BgpLogger, type CancelTimer, type Timers } from './runtime.ts';
+import { CeaseSubcode, ErrorCode } from './wire/constants.ts';
+import { MessageFramer } from './wire/header.ts';
+import { decodeMessage, type BgpMessage } from './wire/message.ts';
+import { encodeKeepalive, encodeNotification } from './wire/notification.ts';
+import { encodeOpen, type OpenMessage } from './wire/open.ts';
+import type { UpdateMessage } from './wire/update.ts';
+import { parseIp } from '../net/index.ts';
+
+export const BGP_PORT = 179;
+
+export interface SessionHandlers {
+  /** The session reached Established: send the whole Adj-RIB-Out. */
+  onEstablished(negotiated: Negotiated): void;
+  /** The session left Established: everything sent is forgotten by the peer. */
+  onDown(): void;
+  onUpdate(update: UpdateMessage): void;
+  onRouteRefresh(): void;
+}
+
+export interface ConnectTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly localAddress?: string;
+}
+
+/** Opens the TCP connection; replaced for TCP MD5 (the key must be set before the SYN). */
+export type ConnectFn = (target: ConnectTarget) => Socket;
+
+export interface SessionOptions {
+  readonly params: SessionParameters;
+  readonly peerAddress: string;
+  readonly port?: number;
+  readonly localAddress?: string;
+  /** Never connect; wait for the peer (RFC 4271 PassiveTcpEstablishment). */
+  readonly passive?: boolean;
+  readonly timings?: FsmTimings;
+  readonly timers?: Timers;
+  readonly connect?: ConnectFn;
+  readonly log?: BgpLogger;
+  readonly handlers: SessionHandlers;
+}
+
+interface Connection {
+  readonly socket: Socket;
+  readonly framer: MessageFramer;
+  readonly initiatedLocally: boolean;
+}
+
+/** How long a closing connection gets to flush its last NOTIFICATION before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+function u32(address: string): bigint {
+  return parseIp(address).value;
+}
+
+export class Session {
+  private fsm: FsmState;
+  private conn: Connection | undefined;
+  /** An incoming connection that arrived while ours was in OpenSent/OpenConfirm (RFC 4271 §6.8). */
+  private candidate: Connection | undefined;
+  private readonly running = new Map<TimerName, CancelTimer>();
+  private readonly closing = new Set<Promise<void>>();
+  private readonly timers: Timers;
+  private readonly timings: FsmTimings;
+  private readonly log: BgpLogger;
+  private readonly connectFn: ConnectFn;
+  private establishedSince: number | undefined;
+  private lastErrorText: string | undefined;
+
+  constructor(private readonly options: SessionOptions) {
+    this.timings = options.timings ?? DEFAULT_TIMINGS;
+    this.fsm = initialFsmState(this.timings);
+    this.timers = options.timers ?? realTimers;
+    this.log = options.log ?? silentLogger;
+    this.connectFn = options.connect ?? ((t) => netConnect({ host: t.host, port: t.port, ...(t.localAddress === undefined ? {} : { localAddress: t.localAddress }) }));
+  }
+
+  get state(): FsmStateName {
+    return this.fsm.name;
+  }
+
+  get negotiated(): Negotiated | undefined {
+    return this.fsm.negotiated;
+  }
+
+  /** Clock time (Timers.now) when the session became Established, if it is. */
+  get establishedAt(): number | undefined {
+    return this.establishedSince;
+  }
+
+  /** Last NOTIFICATION sent or received, or the last TCP error, as text for operators. */
+  get lastError(): string | undefined {
+    return this.lastErrorText;
+  }
+
+  start(): void {
+    this.dispatch({ type: 'ManualStart', passive: this.options.passive === true });
+  }
+
+  /** Sends Cease/Administrative Shutdown if a session is open, closes it, and stops retrying. */
+  async stop(shutdownMessage?: string): Promise<void> {
+    this.dispatch({ type: 'ManualStop', ...(shutdownMessage === undefined ? {} : { shutdownMessage }) });
+    if (this.candidate !== undefined) this.close(this.candidate);
+    this.candidate = undefined;
+    await Promise.all([...this.closing]);
+  }
+
+  /** Writes a message on the Established session; returns false (and sends nothing) otherwise. */
+  send(bytes: Uint8Array): boolean {
+    if (this.fsm.name !== FsmStateName.established || this.conn === undefined) return false;
+    this.conn.socket.write(bytes);
+    return true;
+  }
+
+  /** Hands the session a connection the peer opened to us (from the speaker's listener). */
+  accept(socket: Socket): void {
+    const name = this.fsm.name;
+    if (name === FsmStateName.idle) {
+      // RFC 4271 §8.2.2: Idle refuses all incoming connections.
+      socket.destroy();
+      return;
+    }
+    if (name === FsmStateName.connect || name === FsmStateName.active) {
+      // Our own attempt (if any) is abandoned: the peer's connection is already up.
+      if (this.conn !== undefined) this.conn.socket.destroy();
+      this.conn = this.attach(socket, false);
+      this.dispatch({ type: 'TcpConnectionConfirmed' });
+      return;
+    }
+    if (name === FsmStateName.established || this.candidate !== undefined) {
+      // RFC 4271 §6.8: a collision with an Established session closes the new connection.
+      this.reject(this.attach(socket, false));
+      return;
+    }
+    this.candidate = this.attach(socket, false);
+    this.candidate.socket.write(encodeOpen(buildOpen(this.options.params)));
+  }
+
+  private reject(c: Connection): void {
+    c.socket.write(encodeNotification({ code: ErrorCode.cease, subcode: CeaseSubcode.connectionCollisionResolution }));
+    this.close(c);
+  }
+
+  /** RFC 4271 §6.8: keep the connection opened by the speaker with the higher BGP Identifier. */
+  private resolveCollision(candidate: Connection, open: OpenMessage): void {
+    const main = this.conn;
+    this.candidate = undefined;
+    const keepRemoteInitiated = u32(this.options.params.routerId) < u32(open.bgpIdentifier);
+    if (main === undefined || (keepRemoteInitiated && main.initiatedLocally)) {
+      this.log.info({ reason: 'collision-keep-incoming' }, 'connection collision: keeping the connection the peer opened');
+      if (main !== undefined) this.reject(main);
+      for (const timer of [...this.running.keys()]) this.stopTimer(timer);
+      this.conn = candidate;
+      // Our OPEN already went out on the candidate: it is in OpenSent and has the peer's OPEN.
+      const { negotiated: _dropped, ...rest } = this.fsm;
+      this.fsm = { ...rest, name: FsmStateName.openSent };
+      this.dispatch({ type: 'BGPOpen', open });
+      return;
+    }
+    this.log.info({ reason: 'collision-keep-existing' }, 'connection collision: keeping the existing connection');
+    this.reject(candidate);
+  }
+
+  private attach(socket: Socket, initiatedLocally: boolean): Connection {
+    const c: Connection = { socket, framer: new MessageFramer(), initiatedLocally };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    socket.on('error', (err) => {
+      if (c === this.conn) this.lastErrorText = `tcp: ${err.message}`;
+    });
+    socket.on('close', () => {
+      if (c === this.candidate) this.candidate = undefined;
+      if (c !== this.conn) return;
+      this.conn = undefined;
+      this.dispatch({ type: 'TcpConnectionFails' });
+    });
+    return c;
+  }
+
+  private onData(c: Connection, chunk: Uint8Array): void {
+    let messages: Uint8Array[];
+    try {
+      messages = c.framer.push(chunk);
+    } catch (e) {
+      this.onBadBytes(c, e);
+      return;
+    }
+    const ctx = {
+      fourOctetAs: this.fsm.negotiated?.fourOctetAs ?? false,
+      external: this.options.params.peerAsn !== this.options.params.localAsn,
+    };
+    for (const bytes of messages) {
+      // A transition may have dropped this connection: the rest of the chunk is moot.
+      if (c !== this.conn && c !== this.candidate) return;
+      let message: BgpMessage;
+      try {
+        message = decodeMessage(bytes, ctx);
+      } catch (e) {
+        this.onBadBytes(c, e);
+        return;
+      }
+      if (c === this.candidate) {
+        if (message.type === 'open') this.resolveCollision(c, message);
+        continue;
+      }
+      this.onMessage(message);
+    }
+  }
+
+  private onBadBytes(c: Connection, e: unknown): void {
+    if (!(e instanceof BgpMessageError)) throw e;
+    if (c === this.candidate) {
+      this.candidate = undefined;
+      c.socket.destroy();
+      return;
+    }
+    this.lastErrorText = `sent NOTIFICATION ${e.code}/${e.subcode}: ${e.message}`;
+    this.dispatch({ type: 'MessageError', error: e });
+  }
+
+  private onMessage(m: BgpMessage): void {
+    switch (m.type) {
+      case 'open':
+        this.dispatch({ type: 'BGPOpen', open: m });
+        return;
+      case 'keepalive':
+        this.dispatch({ type: 'KeepAliveMsg' });
+        return;
+      case 'notification':
+        this.lastErrorText = `received NOTIFICATION ${m.code}/${m.subcode}${m.shutdownMessage === undefined ? '' : `: ${m.shutdownMessage}`}`;
+        this.dispatch({ type: 'NotifMsg', notification: m });
+        return;
+      case 'route-refresh':
+        this.dispatch({ type: 'RouteRefreshMsg' });
+        return;
+      case 'update':
+        for (const p of m.problems) this.log.warn({ code: p.code, subcode: p.subcode, treatment: p.treatment }, `malformed UPDATE: ${p.message}`);
+        this.dispatch({ type: 'UpdateMsg' });
+        if (this.fsm.name === FsmStateName.established) this.options.handlers.onUpdate(m);
+        return;
+    }
+  }
+
+  private dispatch(event: FsmEvent): void {
+    const before = this.fsm.name;
+    const t = transition(this.fsm, event, this.options.params, this.timings);
+    this.fsm = t.state;
+    if (t.state.name !== before) this.log.info({ from: before, to: t.state.name, reason: t.reason }, `${before} → ${t.state.name}: ${t.reason}`);
+    else this.log.debug({ state: before, reason: t.reason }, t.reason);
+    for (const action of t.actions) this.run(action);
+  }
+
+  private run(a: FsmAction): void {
+    switch (a.type) {
+      case 'connect':
+        this.openConnection();
+        return;
+      case 'disconnect':
+        if (this.conn !== undefined) this.close(this.conn);
+        this.conn = undefined;
+        if (this.candidate !== undefined) this.close(this.candidate);
+        this.candidate = undefined;
+        return;
+      case 'sendOpen':
+        this.conn?.socket.write(encodeOpen(buildOpen(this.options.params)));
+        return;
+      case 'sendKeepalive':
+        this.conn?.socket.write(encodeKeepalive());
+        return;
+      case 'sendNotification': {
+        const { type: _type, ...n } = a;
+        this.conn?.socket.write(encodeNotification(n));
+        if (a.code !== ErrorCode.cease || a.subcode !== CeaseSubcode.administrativeShutdown) this.lastErrorText = `sent NOTIFICATION ${a.code}/${a.subcode}`;
+        return;
+      }
+      case 'startTimer':
+        this.startTimer(a.timer, a.seconds);
+        return;
+      case 'stopTimer':
+        this.stopTimer(a.timer);
+        return;
+      case 'sessionUp':
+        this.establishedSince = this.timers.now();
+        this.options.handlers.onEstablished(a.negotiated);
+        return;
+      case 'sessionDown':
+        this.establishedSince = undefined;
+        this.options.handlers.onDown();
+        return;
+      case 'resendRoutes':
+        this.options.handlers.onRouteRefresh();
+        return;
+    }
+  }
+
+  private openConnection(): void {
+    const target: ConnectTarget = {
+      host: this.options.peerAddress,
+      port: this.options.port ?? BGP_PORT,
+      ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
+    };
+    let socket: Socket;
+    try {
+      socket = this.connectFn(target);
+    } catch (e) {
+      this.lastErrorText = `connect: ${e instanceof Error ? e.message : String(e)}`;
+      queueMicrotask(() => {
+        if (this.fsm.name === FsmStateName.connect) this.dispatch({ type: 'TcpConnectionFails' });
+      });
+      return;
+    }
+    const c = this.attach(socket, true);
+    this.conn = c;
+    socket.once('connect', () => {
+      if (c === this.conn) this.dispatch({ type: 'TcpCRAcked' });
+    });
+  }
+
+  /** Ends a connection after its queued bytes (a last NOTIFICATION) are flushed. */
+  private close(c: Connection): void {
+    const { socket } = c;
+    if (socket.destroyed) return;
+    if (socket.connecting) {
+      // Nothing was sent yet: no NOTIFICATION to flush.
+      socket.destroy();
+      return;
+    }
+    const closed = new Promise<void>((resolve) => {
+      const cancel = this.timers.setTimer(() => {
+        socket.destroy();
+        resolve();
+      }, CLOSE_GRACE_MS);
+      socket.once('close', () => {
+        cancel();
+        resolve();
+      });
+    });
+    this.closing.add(closed);
+    void closed.then(() => this.closing.delete(closed));
+    socket.end();
+  }
+
+  private startTimer(timer: TimerName, seconds: number): void {
+    this.stopTimer(timer);
+    const event: FsmEvent =
+      timer === 'connectRetry' ? { type: 'ConnectRetryTimerExpires' }
+      : timer === 'hold' ? { type: 'HoldTimerExpires' }
+      : timer === 'keepalive' ? { type: 'KeepaliveTimerExpires' }
+      : { type: 'AutomaticStart' };
+    this.running.set(
+      timer,
+      this.timers.setTimer(() => {
+        this.running.delete(timer);
+        this.dispatch(event);
+      }, seconds * 1000),
+    );
+  }
+
+  private stopTimer(timer: TimerName): void {
+    this.running.get(timer)?.();
+    this.running.delete(timer);
+  }
+}
