@@ -82,7 +82,7 @@ async function walk(w: WalkthroughLab): Promise<boolean> {
   step(7, 'Remove a backend of nginx2 under load: traffic moves, no request fails');
   if (nginx2 !== undefined) {
     const target = url(nginx2.address, nginx2.port);
-    const loop = lab.requestLoop('client', target, { count: 300, concurrency: 4, maxMs: 60_000 });
+    const loop = lab.requestLoop('client', target, { count: 6000, concurrency: 4, maxMs: 90_000 });
     await new Promise((r) => setTimeout(r, 700));
     say(`   editing ${w.configPath}: nginx2 backends ${DEMO.pods.pod1b.v4}, ${DEMO.pods.pod2a.v4} → ${DEMO.pods.pod2a.v4}`);
     await w.writeConfig(demoConfig({ nginx2Backends: [DEMO.pods.pod2a.v4] }));
