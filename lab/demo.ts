@@ -115,7 +115,7 @@ export async function runDemo(options: { keep: boolean }): Promise<number> {
   say(`   lab ${w.lab.prefix}: namespaces ${w.lab.plan.namespaces.join(' ')}`);
   say(`   agent: bin/vipgate agent --config ${w.configPath}   (log: ${w.agentLog})`);
   say(`   ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  let ok = false;
+  let ok: boolean;
   try {
     ok = await walk(w);
   } finally {

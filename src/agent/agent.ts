@@ -247,7 +247,12 @@ export class Agent {
     metrics.frontends.set(this.served.frontends.length);
     let ready = 0;
     let terminating = 0;
-    for (const f of this.served.frontends) for (const b of f.backends) b.state === 'ready' ? ready++ : terminating++;
+    for (const f of this.served.frontends) {
+      for (const b of f.backends) {
+        if (b.state === 'ready') ready++;
+        else terminating++;
+      }
+    }
     metrics.backends.set({ state: 'ready' }, ready);
     metrics.backends.set({ state: 'terminating' }, terminating);
     metrics.serviceProblems.set(new Set(desired.problems.map((p) => p.service)).size);

@@ -69,7 +69,8 @@ export async function checkConfigFile(file: string): Promise<number> {
 export async function runAgent(options: RunAgentOptions): Promise<number> {
   const log: Logger = pino({ level: options.logLevel, base: { component: 'agent' } });
   const applied: { input?: AgentInput } = {};
-  let agent: Agent | undefined;
+  // The source exists before the agent (its first load decides whether to start at all).
+  const agentRef: { current?: Agent } = {};
   const metricsHolder: { dataplane?: ReturnType<typeof nftablesDataplane> } = {};
   const metrics = createAgentMetrics(() => metricsHolder.dataplane);
 
@@ -79,13 +80,13 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       if (!result.ok) {
         metrics.configReloads.inc({ result: 'refused' });
         log.error({ file: options.config, problems: result.error.issues.length }, `config refused; the last good config keeps serving:\n${result.error.format()}`);
-        agent?.setInputError(result.error.message);
+        agentRef.current?.setInputError(result.error.message);
         return;
       }
       metrics.configReloads.inc({ result: 'applied' });
       log.info({ file: options.config }, 'config changed; reconciling');
       applied.input = inputFromConfig(result.config);
-      agent?.setInput(applied.input);
+      agentRef.current?.setInput(applied.input);
     },
     onWarning: (message) => log.warn(message),
   });
@@ -132,7 +133,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     log,
     resyncMs: config.dataplane.resyncSeconds * 1000,
   });
-  agent = live;
+  agentRef.current = live;
   applied.input = inputFromConfig(config);
   live.setInput(applied.input);
   await live.reconcileNow({ resync: true });

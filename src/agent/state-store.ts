@@ -17,6 +17,12 @@ interface StateFileV1 {
   readonly assignments: Record<string, readonly string[]>;
 }
 
+function isStateFileV1(value: unknown): value is StateFileV1 {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return v.version === 1 && typeof v.assignments === 'object' && v.assignments !== null;
+}
+
 /** A JSON file, replaced atomically (write to a temporary name, then rename). */
 export function fileAssignmentStore(path: string): AssignmentStore {
   return {
@@ -29,8 +35,8 @@ export function fileAssignmentStore(path: string): AssignmentStore {
         throw new AgentError(AgentErrorCode.stateFile, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
       }
       try {
-        const parsed = JSON.parse(text) as StateFileV1;
-        if (parsed.version !== 1 || typeof parsed.assignments !== 'object') throw new Error('not a vipgate state file (version 1)');
+        const parsed = JSON.parse(text) as unknown;
+        if (!isStateFileV1(parsed)) throw new Error('not a vipgate state file (version 1)');
         return new Map(
           Object.entries(parsed.assignments).filter(
             (entry): entry is [string, string[]] => Array.isArray(entry[1]) && entry[1].every((a) => typeof a === 'string'),

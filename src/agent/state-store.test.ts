@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileAssignmentStore } from './state-store.ts';
+
+test('assignments survive a save and load; a missing file is an empty start', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vipgate-state-'));
+  const store = fileAssignmentStore(join(dir, 'sub', 'assignments.json'));
+  assert.equal((await store.load()).size, 0);
+  await store.save(new Map([['default/web', ['10.200.0.3', 'fd00:200::2']]]));
+  assert.deepEqual([...(await store.load())], [['default/web', ['10.200.0.3', 'fd00:200::2']]]);
+  assert.match(await readFile(join(dir, 'sub', 'assignments.json'), 'utf8'), /"version": 1/);
+});
+
+test('a damaged state file is a STATE_FILE error naming the file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vipgate-state-'));
+  const path = join(dir, 'assignments.json');
+  await writeFile(path, '{"version": 7}');
+  await assert.rejects(fileAssignmentStore(path).load(), (e: Error & { code?: string }) => e.code === 'STATE_FILE' && e.message.includes(path));
+});
