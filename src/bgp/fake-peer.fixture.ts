@@ -47,13 +47,17 @@ export function peerOpen(over: Partial<Omit<OpenMessage, 'type' | 'version'>> = 
 
 export class FakePeer {
   readonly connections: PeerConnection[] = [];
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    readonly host: string,
+  ) {}
 
-  static async listen(): Promise<FakePeer> {
+  /** Listens on an ephemeral port of `host` (any 127.0.0.0/8 address works on Linux loopback). */
+  static async listen(host = '127.0.0.1'): Promise<FakePeer> {
     const server = createServer();
-    const peer = new FakePeer(server);
+    const peer = new FakePeer(server, host);
     server.on('connection', (socket) => peer.connections.push(watch(socket)));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     return peer;
   }
 

@@ -98,6 +98,11 @@ export class Session {
     return this.establishedSince;
   }
 
+  /** Our address on the current connection: the default next hop for routes. */
+  get localAddress(): string | undefined {
+    return this.conn?.socket.localAddress;
+  }
+
   /** Last NOTIFICATION sent or received, or the last TCP error, as text for operators. */
   get lastError(): string | undefined {
     return this.lastErrorText;

@@ -1,0 +1,138 @@
+/** The speaker's input: advertisements as the agent writes them, validated and per-peer shaped. */
+import { formatCidr, NetError, parseCidr, parseIp, type Cidr, type IpAddress } from '../net/index.ts';
+import { BgpError, BgpErrorCode } from './errors.ts';
+import type { AddressFamily } from './negotiate.ts';
+import type { OutRoute } from './rib-out.ts';
+import { community, type LargeCommunity, type PathAttributes } from './wire/attributes.ts';
+import { Origin } from './wire/constants.ts';
+import { asSequence } from './wire/update.ts';
+
+/** One route to announce, e.g. `{ prefix: "10.200.0.5/32", communities: ["65002:100"] }`. */
+export interface Advertisement {
+  readonly prefix: string;
+  /** Defaults to the peer's configured next hop, else our address on the session. */
+  readonly nextHop?: string;
+  /** RFC 1997 communities as "asn:value". */
+  readonly communities?: readonly string[];
+  /** RFC 8092 large communities as "global:local1:local2". */
+  readonly largeCommunities?: readonly string[];
+  /** Sent to iBGP peers only (RFC 4271 §5.1.5). */
+  readonly localPref?: number;
+  readonly med?: number;
+}
+
+/** An advertisement after validation. */
+export interface DesiredRoute {
+  readonly prefix: Cidr;
+  readonly nextHop?: IpAddress;
+  readonly communities: readonly number[];
+  readonly largeCommunities: readonly LargeCommunity[];
+  readonly localPref?: number;
+  readonly med?: number;
+}
+
+function bad(index: number, message: string): BgpError {
+  return new BgpError(BgpErrorCode.badAdvertisement, `advertisement ${index}: ${message}`);
+}
+
+function uint(text: string, max: number): number | undefined {
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(text)) return undefined;
+  const n = Number(text);
+  return n <= max ? n : undefined;
+}
+
+function parseCommunity(index: number, text: string): number {
+  const parts = text.split(':').map((p) => uint(p, 0xffff));
+  const [asn, value] = parts;
+  if (parts.length !== 2 || asn === undefined || value === undefined) throw bad(index, `community "${text}" must be "asn:value", each 0..65535`);
+  return community(asn, value);
+}
+
+function parseLargeCommunity(index: number, text: string): LargeCommunity {
+  const parts = text.split(':').map((p) => uint(p, 0xffffffff));
+  const [globalAdministrator, localData1, localData2] = parts;
+  if (parts.length !== 3 || globalAdministrator === undefined || localData1 === undefined || localData2 === undefined) {
+    throw bad(index, `large community "${text}" must be "global:local1:local2", each 0..4294967295`);
+  }
+  return { globalAdministrator, localData1, localData2 };
+}
+
+function checkUint32(index: number, name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 0xffffffff)) throw bad(index, `${name} ${value} must be an integer 0..4294967295`);
+}
+
+/**
+ * Validates the whole desired set. Any bad entry rejects the set (with the entry's index and
+ * what is allowed), so a half-applied announcement never happens.
+ */
+export function parseAdvertisements(advertisements: readonly Advertisement[]): DesiredRoute[] {
+  const seen = new Set<string>();
+  return advertisements.map((a, index) => {
+    let prefix: Cidr;
+    let nextHop: IpAddress | undefined;
+    try {
+      prefix = parseCidr(a.prefix);
+      nextHop = a.nextHop === undefined ? undefined : parseIp(a.nextHop);
+    } catch (e) {
+      if (e instanceof NetError) throw bad(index, e.message);
+      throw e;
+    }
+    const key = formatCidr(prefix);
+    if (seen.has(key)) throw bad(index, `prefix ${key} appears twice; each prefix may be advertised once`);
+    seen.add(key);
+    if (nextHop !== undefined && nextHop.family !== prefix.family) throw bad(index, `next hop ${a.nextHop} is not IPv${prefix.family} like ${key}`);
+    checkUint32(index, 'localPref', a.localPref);
+    checkUint32(index, 'med', a.med);
+    const communities = [...new Set((a.communities ?? []).map((c) => parseCommunity(index, c)))].sort((x, y) => x - y);
+    const large = (a.largeCommunities ?? []).map((c) => parseLargeCommunity(index, c));
+    return {
+      prefix,
+      communities,
+      largeCommunities: large,
+      ...(nextHop === undefined ? {} : { nextHop }),
+      ...(a.localPref === undefined ? {} : { localPref: a.localPref }),
+      ...(a.med === undefined ? {} : { med: a.med }),
+    };
+  });
+}
+
+/** What the speaker knows about one established peer that shapes its routes. */
+export interface PeerView {
+  readonly localAsn: number;
+  readonly peerAsn: number;
+  /** Families negotiated on the session. */
+  readonly families: readonly AddressFamily[];
+  readonly defaultNextHop: { readonly ipv4?: IpAddress; readonly ipv6?: IpAddress };
+}
+
+/**
+ * The routes one peer should receive: only negotiated families; AS_PATH with our AS for eBGP
+ * and empty for iBGP; LOCAL_PREF only to iBGP. Routes with no usable next hop are returned in
+ * `skipped` (an IPv6 VIP over an IPv4 session with no IPv6 next hop configured).
+ */
+export function routesForPeer(desired: readonly DesiredRoute[], view: PeerView): { routes: OutRoute[]; skipped: string[] } {
+  const ibgp = view.localAsn === view.peerAsn;
+  const routes: OutRoute[] = [];
+  const skipped: string[] = [];
+  for (const d of desired) {
+    const family: AddressFamily = d.prefix.family === 4 ? 'ipv4' : 'ipv6';
+    if (!view.families.includes(family)) continue;
+    const nextHop = d.nextHop ?? view.defaultNextHop[family];
+    if (nextHop === undefined) {
+      skipped.push(formatCidr(d.prefix));
+      continue;
+    }
+    const attributes: PathAttributes = {
+      origin: Origin.igp,
+      // RFC 4271 §5.1.2: an originating speaker sends its own AS to external peers, nothing to internal ones.
+      asPath: ibgp ? [] : asSequence(view.localAsn),
+      ...(d.med === undefined ? {} : { multiExitDisc: d.med }),
+      // RFC 4271 §5.1.5: LOCAL_PREF goes to internal peers (always: 100 unless set), never to external ones.
+      ...(ibgp ? { localPref: d.localPref ?? 100 } : {}),
+      ...(d.communities.length > 0 ? { communities: d.communities } : {}),
+      ...(d.largeCommunities.length > 0 ? { largeCommunities: d.largeCommunities } : {}),
+    };
+    routes.push({ prefix: d.prefix, attributes, nextHops: [nextHop] });
+  }
+  return { routes, skipped };
+}

@@ -1,0 +1,130 @@
+/**
+ * Adj-RIB-Out diffing, pure: given what a peer was told and what it should now know, the
+ * UPDATEs that make the difference — prefixes with identical attributes batched into as few
+ * UPDATEs as fit in 4096 bytes (IPv4 in NLRI/withdrawn, IPv6 in MP_REACH/MP_UNREACH).
+ */
+import { formatCidr, parseCidr, type Cidr, type IpAddress } from '../net/index.ts';
+import type { AttributeContext, PathAttributes } from './wire/attributes.ts';
+import { Afi, MAX_MESSAGE_LENGTH, Safi } from './wire/constants.ts';
+import { encodedPrefixSize } from './wire/nlri.ts';
+import { encodeUpdate } from './wire/update.ts';
+
+/** One route as one peer should receive it. */
+export interface OutRoute {
+  readonly prefix: Cidr;
+  /** Attributes other than the next hop and the MP attributes. */
+  readonly attributes: PathAttributes;
+  /** One IPv4 next hop, or an IPv6 global (+ optional link-local) next hop. */
+  readonly nextHops: readonly IpAddress[];
+}
+
+/** What a peer has been told: prefix (canonical text) → attributes key. */
+export type AdjRibOut = ReadonlyMap<string, string>;
+
+export interface UpdatePlan {
+  readonly updates: readonly Uint8Array[];
+  /** The Adj-RIB-Out once the updates are sent. */
+  readonly next: Map<string, string>;
+  readonly announced: number;
+  readonly withdrawn: number;
+}
+
+/** A stable text key for "same attributes": routes with equal keys share an UPDATE. */
+export function attributesKey(route: OutRoute): string {
+  return JSON.stringify({ a: route.attributes, n: route.nextHops.map((n) => `${n.family}:${n.value.toString(16)}`) }, (_k, v: unknown) =>
+    typeof v === 'bigint' ? v.toString(16) : v,
+  );
+}
+
+/** Splits prefixes into runs whose encoded size fits `room` bytes each. */
+function pack(prefixes: readonly Cidr[], room: number): Cidr[][] {
+  const chunks: Cidr[][] = [];
+  let chunk: Cidr[] = [];
+  let used = 0;
+  for (const p of prefixes) {
+    const size = encodedPrefixSize(p);
+    if (used + size > room && chunk.length > 0) {
+      chunks.push(chunk);
+      chunk = [];
+      used = 0;
+    }
+    chunk.push(p);
+    used += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** Room left for prefixes in an UPDATE whose other content encodes to `baseLength` bytes. */
+function roomAfter(baseLength: number): number {
+  // +1: an MP attribute may switch to the 2-byte extended length once prefixes are added.
+  return MAX_MESSAGE_LENGTH - baseLength - 1;
+}
+
+function withdrawals(prefixes: readonly Cidr[], ctx: AttributeContext): Uint8Array[] {
+  const v4 = prefixes.filter((p) => p.family === 4);
+  const v6 = prefixes.filter((p) => p.family === 6);
+  const out: Uint8Array[] = [];
+  for (const chunk of pack(v4, roomAfter(encodeUpdate({}, ctx).length))) out.push(encodeUpdate({ withdrawn: chunk }, ctx));
+  const mpBase = encodeUpdate({ attributes: { mpUnreach: { afi: Afi.ipv6, safi: Safi.unicast, withdrawn: [] } } }, ctx).length;
+  for (const chunk of pack(v6, roomAfter(mpBase))) {
+    out.push(encodeUpdate({ attributes: { mpUnreach: { afi: Afi.ipv6, safi: Safi.unicast, withdrawn: chunk } } }, ctx));
+  }
+  return out;
+}
+
+function announcements(routes: readonly OutRoute[], ctx: AttributeContext): Uint8Array[] {
+  const first = routes[0];
+  if (first === undefined) return [];
+  const prefixes = routes.map((r) => r.prefix);
+  if (first.prefix.family === 4) {
+    const attributes: PathAttributes = { ...first.attributes, ...(first.nextHops[0] === undefined ? {} : { nextHop: first.nextHops[0] }) };
+    const base = encodeUpdate({ attributes }, ctx).length;
+    return pack(prefixes, roomAfter(base)).map((nlri) => encodeUpdate({ attributes, nlri }, ctx));
+  }
+  const reach = (nlri: readonly Cidr[]): PathAttributes => ({
+    ...first.attributes,
+    mpReach: { afi: Afi.ipv6, safi: Safi.unicast, nextHops: first.nextHops, nlri },
+  });
+  const base = encodeUpdate({ attributes: reach([]) }, ctx).length;
+  return pack(prefixes, roomAfter(base)).map((nlri) => encodeUpdate({ attributes: reach(nlri) }, ctx));
+}
+
+/**
+ * The UPDATEs that turn `sent` into `desired`: withdraw what disappeared, (re)announce what is
+ * new or changed, nothing for what is unchanged. Withdrawals go first so that a prefix that
+ * moved never appears twice.
+ */
+export function planUpdates(sent: AdjRibOut, desired: readonly OutRoute[], ctx: AttributeContext): UpdatePlan {
+  const next = new Map<string, string>();
+  const groups = new Map<string, OutRoute[]>(); // attributes key → routes to announce with them
+  for (const route of desired) {
+    const prefix = formatCidr(route.prefix);
+    const key = attributesKey(route);
+    next.set(prefix, key);
+    if (sent.get(prefix) === key) continue;
+    // Grouped per family too: IPv4 and IPv6 never share an UPDATE.
+    const groupKey = `${route.prefix.family}|${key}`;
+    const group = groups.get(groupKey);
+    if (group === undefined) groups.set(groupKey, [route]);
+    else group.push(route);
+  }
+  const gone: Cidr[] = [];
+  for (const prefix of sent.keys()) {
+    if (!next.has(prefix)) gone.push(parseCidr(prefix));
+  }
+  const updates = withdrawals(gone, ctx);
+  let announced = 0;
+  for (const routes of groups.values()) {
+    announced += routes.length;
+    updates.push(...announcements(routes, ctx));
+  }
+  return { updates, next, announced, withdrawn: gone.length };
+}
+
+/** End-of-RIB markers for the families (RFC 4724 §2): the peer may now flush stale routes. */
+export function endOfRib(families: readonly (4 | 6)[], ctx: AttributeContext): Uint8Array[] {
+  return families.map((f) =>
+    f === 4 ? encodeUpdate({}, ctx) : encodeUpdate({ attributes: { mpUnreach: { afi: Afi.ipv6, safi: Safi.unicast, withdrawn: [] } } }, ctx),
+  );
+}

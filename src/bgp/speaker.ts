@@ -1,0 +1,274 @@
+/**
+ * The BGP speaker: peers, the desired set of advertisements, and per peer an Adj-RIB-Out so that
+ * only differences go on the wire. Received routes are counted, not kept (we only announce).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { formatCidr, formatIp, parseIp, tryParseIp, type IpAddress } from '../net/index.ts';
+import { parseAdvertisements, routesForPeer, type Advertisement, type DesiredRoute } from './advertisement.ts';
+import { BgpError, BgpErrorCode } from './errors.ts';
+import type { FsmStateName, FsmTimings } from './fsm.ts';
+import type { AddressFamily, Negotiated } from './negotiate.ts';
+import { endOfRib, planUpdates } from './rib-out.ts';
+import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
+import { BGP_PORT, Session, type ConnectFn } from './session.ts';
+import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
+
+export interface SpeakerOptions {
+  /** BGP Identifier, an IPv4 address (RFC 6286). */
+  readonly routerId: string;
+  readonly localAsn: number;
+  readonly log?: BgpLogger;
+  readonly timers?: Timers;
+  /** Accept connections from configured peers on this address (passive side); off by default. */
+  readonly listen?: { readonly host: string; readonly port?: number };
+  /** Replaces TCP connect (TCP MD5 sockets, tests). */
+  readonly connect?: ConnectFn;
+}
+
+export interface PeerConfig {
+  readonly address: string;
+  readonly asn: number;
+  readonly port?: number;
+  readonly localAddress?: string;
+  /** Proposed hold time in seconds: 0 or 3..65535. Default 90. */
+  readonly holdTimeSeconds?: number;
+  /** Only wait for the peer to connect. */
+  readonly passive?: boolean;
+  /** Families to offer. Default both. */
+  readonly families?: readonly AddressFamily[];
+  /** Next hops for routes that name none; default: our address on the session, if of that family. */
+  readonly nextHop?: { readonly ipv4?: string; readonly ipv6?: string };
+  /** RFC 4724: ask the peer to keep our routes this long while we restart. */
+  readonly gracefulRestartSeconds?: number;
+  readonly timings?: FsmTimings;
+}
+
+export interface PeerStatus {
+  readonly address: string;
+  readonly asn: number;
+  readonly state: FsmStateName;
+  readonly uptimeSeconds?: number;
+  readonly prefixesSent: number;
+  readonly prefixesReceived: number;
+  readonly updatesSent: number;
+  readonly updatesReceived: number;
+  readonly lastError?: string;
+  readonly holdTimeSeconds?: number;
+  readonly families?: readonly AddressFamily[];
+}
+
+interface Peer {
+  readonly config: PeerConfig;
+  readonly session: Session;
+  readonly log: BgpLogger;
+  /** What the peer has been told; undefined while not Established. */
+  sent: Map<string, string> | undefined;
+  /** Prefixes the peer announced to us (keys only: we keep no RIB-In). */
+  readonly received: Set<string>;
+  updatesSent: number;
+  updatesReceived: number;
+  skippedWarned: string;
+}
+
+const DEFAULT_HOLD_TIME_SECONDS = 90;
+
+function familyOf(address: string | undefined): IpAddress | undefined {
+  if (address === undefined) return undefined;
+  // Sockets report IPv4 peers on dual-stack listeners as "::ffff:a.b.c.d".
+  return tryParseIp(address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address);
+}
+
+export class Speaker {
+  private readonly peersByAddress = new Map<string, Peer>(); // canonical peer address → peer
+  private desired: readonly DesiredRoute[] = [];
+  private readonly log: BgpLogger;
+  private readonly timers: Timers;
+  private server: Server | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: SpeakerOptions) {
+    const id = tryParseIp(options.routerId);
+    if (id?.family !== 4 || id.value === 0n) throw new BgpError(BgpErrorCode.badSpeakerConfig, `routerId "${options.routerId}" must be a non-zero IPv4 address`);
+    if (!Number.isInteger(options.localAsn) || options.localAsn < 1 || options.localAsn > 0xffffffff) {
+      throw new BgpError(BgpErrorCode.badSpeakerConfig, `localAsn ${options.localAsn} must be 1..4294967295`);
+    }
+    this.log = options.log ?? silentLogger;
+    this.timers = options.timers ?? realTimers;
+    if (options.listen !== undefined) this.listen(options.listen.host, options.listen.port ?? BGP_PORT);
+  }
+
+  private listen(host: string, port: number): void {
+    this.server = createServer((socket: Socket) => {
+      const from = familyOf(socket.remoteAddress);
+      const peer = from === undefined ? undefined : this.peersByAddress.get(formatIp(from));
+      if (peer === undefined) {
+        this.log.warn({ remote: socket.remoteAddress }, 'connection from an address that is not a configured peer; closed');
+        socket.destroy();
+        return;
+      }
+      peer.session.accept(socket);
+    });
+    this.server.on('error', (err) => this.log.warn({ err: err.message }, 'BGP listener failed'));
+    this.server.listen(port, host);
+  }
+
+  /** Adds a peer and starts connecting to it (or waiting for it, if passive). */
+  addPeer(config: PeerConfig): void {
+    if (this.stopped) throw new BgpError(BgpErrorCode.stopped, 'the speaker is stopped');
+    const address = tryParseIp(config.address);
+    if (address === undefined) throw new BgpError(BgpErrorCode.badPeerConfig, `peer address "${config.address}" is not an IP address`);
+    const key = formatIp(address);
+    if (this.peersByAddress.has(key)) throw new BgpError(BgpErrorCode.duplicatePeer, `peer ${key} is already configured`);
+    if (!Number.isInteger(config.asn) || config.asn < 1 || config.asn > 0xffffffff) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: asn ${config.asn} must be 1..4294967295`);
+    const hold = config.holdTimeSeconds ?? DEFAULT_HOLD_TIME_SECONDS;
+    if (!Number.isInteger(hold) || (hold !== 0 && (hold < 3 || hold > 0xffff))) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: holdTimeSeconds ${hold} must be 0 or 3..65535`);
+    for (const [family, text] of Object.entries(config.nextHop ?? {})) {
+      if (tryParseIp(text)?.family !== (family === 'ipv4' ? 4 : 6)) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: nextHop.${family} "${text}" is not an ${family} address`);
+    }
+    const log = this.log.child({ peer: key });
+    const families = config.families ?? ['ipv4', 'ipv6'];
+    const gr = config.gracefulRestartSeconds;
+    const peer: Peer = {
+      config,
+      log,
+      sent: undefined,
+      received: new Set(),
+      updatesSent: 0,
+      updatesReceived: 0,
+      skippedWarned: '',
+      session: new Session({
+        params: {
+          localAsn: this.options.localAsn,
+          peerAsn: config.asn,
+          routerId: this.options.routerId,
+          holdTimeSeconds: hold,
+          families,
+          ...(gr === undefined ? {} : { gracefulRestart: { restartTimeSeconds: gr, restarting: false } }),
+        },
+        peerAddress: key,
+        timers: this.timers,
+        log,
+        ...(config.port === undefined ? {} : { port: config.port }),
+        ...(config.localAddress === undefined ? {} : { localAddress: config.localAddress }),
+        ...(config.passive === undefined ? {} : { passive: config.passive }),
+        ...(config.timings === undefined ? {} : { timings: config.timings }),
+        ...(this.options.connect === undefined ? {} : { connect: this.options.connect }),
+        handlers: {
+          onEstablished: (n) => this.onEstablished(peer, n),
+          onDown: () => {
+            peer.sent = undefined;
+            peer.received.clear();
+          },
+          onUpdate: (u) => this.onUpdate(peer, u),
+          onRouteRefresh: () => {
+            // RFC 2918: send everything again.
+            peer.sent = new Map();
+            this.sync(peer);
+          },
+        },
+      }),
+    };
+    this.peersByAddress.set(key, peer);
+    peer.session.start();
+  }
+
+  /** Removes a peer: Cease/Administrative Shutdown with an RFC 8203 message saying why. */
+  async removePeer(address: string): Promise<void> {
+    const key = formatIp(parseIp(address));
+    const peer = this.peersByAddress.get(key);
+    if (peer === undefined) throw new BgpError(BgpErrorCode.unknownPeer, `peer ${key} is not configured`);
+    this.peersByAddress.delete(key);
+    await peer.session.stop('peer removed from vipgate configuration');
+  }
+
+  /**
+   * Sets the WHOLE set of routes to announce. Each Established peer gets only the difference
+   * from what it was told; peers that come up later get the whole set. Throws BgpError
+   * (nothing changes) if any advertisement is invalid.
+   */
+  setAdvertisements(advertisements: readonly Advertisement[]): void {
+    this.desired = parseAdvertisements(advertisements);
+    for (const peer of this.peersByAddress.values()) this.sync(peer);
+  }
+
+  /** What each peer was told: prefix → attributes key, for `vipgate bgp routes`. */
+  routesSentTo(address: string): string[] {
+    const peer = this.peersByAddress.get(formatIp(parseIp(address)));
+    return [...(peer?.sent?.keys() ?? [])].sort();
+  }
+
+  peers(): PeerStatus[] {
+    const now = this.timers.now();
+    return [...this.peersByAddress.entries()].map(([address, p]) => {
+      const since = p.session.establishedAt;
+      const n = p.session.negotiated;
+      const lastError = p.session.lastError;
+      return {
+        address,
+        asn: p.config.asn,
+        state: p.session.state,
+        prefixesSent: p.sent?.size ?? 0,
+        prefixesReceived: p.received.size,
+        updatesSent: p.updatesSent,
+        updatesReceived: p.updatesReceived,
+        ...(since === undefined ? {} : { uptimeSeconds: Math.floor((now - since) / 1000) }),
+        ...(lastError === undefined ? {} : { lastError }),
+        ...(n === undefined ? {} : { holdTimeSeconds: n.holdTimeSeconds, families: n.families }),
+      };
+    });
+  }
+
+  /** Sends Cease/Administrative Shutdown (RFC 8203 message) to every peer and closes everything. */
+  async stop(message = 'vipgate BGP speaker stopping'): Promise<void> {
+    this.stopped = true;
+    const server = this.server;
+    this.server = undefined;
+    await Promise.all([
+      ...[...this.peersByAddress.values()].map((p) => p.session.stop(message)),
+      server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve())),
+    ]);
+  }
+
+  private onEstablished(peer: Peer, n: Negotiated): void {
+    peer.sent = new Map();
+    this.sync(peer);
+    // RFC 4724 §2: End-of-RIB tells a router that kept our routes over a restart what is current.
+    const ctx = { fourOctetAs: n.fourOctetAs };
+    for (const m of endOfRib(n.families.map((f) => (f === 'ipv4' ? 4 : 6)), ctx)) peer.session.send(m);
+  }
+
+  private sync(peer: Peer): void {
+    const n = peer.session.negotiated;
+    if (peer.sent === undefined || n === undefined) return;
+    const local = familyOf(peer.session.localAddress);
+    const configured = peer.config.nextHop ?? {};
+    const v4 = configured.ipv4 ?? (local?.family === 4 ? formatIp(local) : undefined);
+    const v6 = configured.ipv6 ?? (local?.family === 6 ? formatIp(local) : undefined);
+    const { routes, skipped } = routesForPeer(this.desired, {
+      localAsn: this.options.localAsn,
+      peerAsn: n.peerAsn,
+      families: n.families,
+      defaultNextHop: { ...(v4 === undefined ? {} : { ipv4: parseIp(v4) }), ...(v6 === undefined ? {} : { ipv6: parseIp(v6) }) },
+    });
+    const skippedText = skipped.join(',');
+    if (skippedText !== '' && skippedText !== peer.skippedWarned) {
+      peer.log.warn({ prefixes: skipped }, 'no next hop of the right family for these prefixes: set nextHop in the peer config');
+    }
+    peer.skippedWarned = skippedText;
+    const plan = planUpdates(peer.sent, routes, { fourOctetAs: n.fourOctetAs });
+    for (const update of plan.updates) peer.session.send(update);
+    peer.sent = plan.next;
+    peer.updatesSent += plan.updates.length;
+    if (plan.updates.length > 0) peer.log.info({ announced: plan.announced, withdrawn: plan.withdrawn, updates: plan.updates.length }, 'sent route changes');
+  }
+
+  private onUpdate(peer: Peer, u: UpdateMessage): void {
+    peer.updatesReceived++;
+    const withdrawAll = isTreatAsWithdraw(u);
+    for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) peer.received.delete(formatCidr(p));
+    for (const p of [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])]) {
+      if (withdrawAll) peer.received.delete(formatCidr(p));
+      else peer.received.add(formatCidr(p));
+    }
+  }
+}
