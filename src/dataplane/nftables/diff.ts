@@ -147,7 +147,9 @@ export function diffTables(installed: InstalledState, desired: RenderedTable): T
       writeChain(filterChain(f.id), f.filterRules, drifted, chainOps);
       chainsWritten.push(filterChain(f.id));
     }
-    if (diffElements(old, f) || natChanged || filterChanged) written.push(f.id);
+    // Same id means the same map key, so only the allow elements can differ.
+    const allowChanged = !sameList(old.allow, f.allow) && diffElements(old, f);
+    if (allowChanged || natChanged || filterChanged) written.push(f.id);
   }
 
   const desiredElements = stale.size > 0 ? setElements(desired) : undefined;

@@ -1,5 +1,5 @@
 import { readyBackends, type Backend, type Frontend, type Protocol, type ServiceTable } from '../../model/index.ts';
-import { cidrCovers, formatCidr, formatIp, parseCidr, parseIp, type Cidr, type Family } from '../../net/index.ts';
+import { cidrCovers, formatCidr, formatIp, parseCidr, parseIp, tryParseIp, type Cidr, type Family } from '../../net/index.ts';
 import { NftError, NftErrorCode } from './errors.ts';
 
 /** The one table vipgate owns; nothing outside it is ever touched. */
@@ -139,8 +139,8 @@ function seedOf(key: string): string {
 }
 
 function checkBackend(frontend: Frontend, b: Backend): void {
-  const address = parseIp(b.address);
-  if (address.family !== frontend.family || formatIp(address) !== b.address) {
+  const address = tryParseIp(b.address);
+  if (address?.family !== frontend.family || formatIp(address) !== b.address) {
     throw new NftError(
       NftErrorCode.badFrontend,
       `${frontend.key}: backend address "${b.address}" must be canonical IPv${frontend.family}`,
