@@ -48,7 +48,7 @@ test('an unchanged table gives an empty transaction', () => {
 test('adding and removing frontends edits elements and chains, deleting elements before chains', () => {
   const base = renderTable(MIXED, options);
   const gone = MIXED.frontends.filter((f) => f.key !== '10.200.0.6:443/tcp');
-  const next = renderTable(table([...gone, frontend('10.200.0.9', 8443)], MIXED.denySources), options);
+  const next = renderTable(table([...gone, frontend('10.200.0.9', 8443)], [...MIXED.denySources]), options);
   const tx = diffTables(installedFrom(base), next);
   const lines = tx.text.trim().split('\n');
   const at = (pattern: RegExp): number => lines.findIndex((l) => pattern.test(l));
