@@ -33,8 +33,11 @@ export interface ConnectTarget {
   readonly localAddress?: string;
 }
 
-/** Opens the TCP connection; replaced for TCP MD5 (the key must be set before the SYN). */
-export type ConnectFn = (target: ConnectTarget) => Socket;
+/**
+ * Opens the TCP connection; replaced for TCP MD5 (the key must be set before the SYN). A Socket
+ * is expected to emit 'connect'; a Promise resolves once the connection is up.
+ */
+export type ConnectFn = (target: ConnectTarget) => Socket | Promise<Socket>;
 
 export interface SessionOptions {
   readonly params: SessionParameters;
@@ -75,6 +78,8 @@ export class Session {
   private readonly log: BgpLogger;
   private readonly connectFn: ConnectFn;
   private establishedSince: number | undefined;
+  /** Numbers connection attempts, so that a late result of an abandoned one is ignored. */
+  private attempts = 0;
   private lastErrorText: string | undefined;
 
   constructor(private readonly options: SessionOptions) {
@@ -271,6 +276,7 @@ export class Session {
         this.openConnection();
         return;
       case 'disconnect':
+        this.attempts++;
         if (this.conn !== undefined) this.close(this.conn);
         this.conn = undefined;
         if (this.candidate !== undefined) this.close(this.candidate);
@@ -314,19 +320,37 @@ export class Session {
       port: this.options.port ?? BGP_PORT,
       ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
     };
-    let socket: Socket;
-    try {
-      socket = this.connectFn(target);
-    } catch (e) {
+    const attempt = ++this.attempts;
+    const failed = (e: unknown): void => {
+      if (attempt !== this.attempts || this.fsm.name !== FsmStateName.connect) return;
       this.lastErrorText = `connect: ${e instanceof Error ? e.message : String(e)}`;
-      queueMicrotask(() => {
-        if (this.fsm.name === FsmStateName.connect) this.dispatch({ type: 'TcpConnectionFails' });
-      });
+      this.dispatch({ type: 'TcpConnectionFails' });
+    };
+    let result: Socket | Promise<Socket>;
+    try {
+      result = this.connectFn(target);
+    } catch (e) {
+      queueMicrotask(() => failed(e));
       return;
     }
-    const c = this.attach(socket, true);
+    if (result instanceof Promise) {
+      result.then(
+        (socket) => {
+          // The attempt was abandoned (retry timer, stop, accepted connection) while it ran.
+          if (attempt !== this.attempts || this.fsm.name !== FsmStateName.connect || this.conn !== undefined) {
+            socket.destroy();
+            return;
+          }
+          this.conn = this.attach(socket, true);
+          this.dispatch({ type: 'TcpCRAcked' });
+        },
+        failed,
+      );
+      return;
+    }
+    const c = this.attach(result, true);
     this.conn = c;
-    socket.once('connect', () => {
+    result.once('connect', () => {
       if (c === this.conn) this.dispatch({ type: 'TcpCRAcked' });
     });
   }

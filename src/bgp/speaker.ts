@@ -11,6 +11,7 @@ import type { AddressFamily, Negotiated } from './negotiate.ts';
 import { endOfRib, planUpdates } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
+import { checkTcpMd5Password, serverFd, setTcpMd5Key, tcpMd5Connect } from './tcp-md5.ts';
 import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
 
 export interface SpeakerOptions {
@@ -34,6 +35,8 @@ export interface PeerConfig {
   readonly holdTimeSeconds?: number;
   /** Only wait for the peer to connect. */
   readonly passive?: boolean;
+  /** RFC 2385 TCP MD5 password (1..80 bytes). */
+  readonly password?: string;
   /** Families to offer. Default both. */
   readonly families?: readonly AddressFamily[];
   /** Next hops for routes that name none; default: our address on the session, if of that family. */
@@ -109,7 +112,13 @@ export class Speaker {
       peer.session.accept(socket);
     });
     this.server.on('error', (err) => this.log.warn({ err: err.message }, 'BGP listener failed'));
-    this.server.listen(port, host);
+    const server = this.server;
+    server.listen(port, host, () => {
+      // Peers added before the listener was up get their keys now.
+      for (const [address, peer] of this.peersByAddress) {
+        if (peer.config.password !== undefined) setTcpMd5Key(serverFd(server), address, peer.config.password);
+      }
+    });
   }
 
   /** Adds a peer and starts connecting to it (or waiting for it, if passive). */
@@ -125,6 +134,9 @@ export class Speaker {
     for (const [family, text] of Object.entries(config.nextHop ?? {})) {
       if (tryParseIp(text)?.family !== (family === 'ipv4' ? 4 : 6)) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: nextHop.${family} "${text}" is not an ${family} address`);
     }
+    const passwordProblem = config.password === undefined ? undefined : checkTcpMd5Password(config.password);
+    if (passwordProblem !== undefined) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: ${passwordProblem}`);
+    const connect = config.password === undefined ? this.options.connect : tcpMd5Connect(config.password);
     const log = this.log.child({ peer: key });
     const families = config.families ?? ['ipv4', 'ipv6'];
     const gr = config.gracefulRestartSeconds;
@@ -152,7 +164,7 @@ export class Speaker {
         ...(config.localAddress === undefined ? {} : { localAddress: config.localAddress }),
         ...(config.passive === undefined ? {} : { passive: config.passive }),
         ...(config.timings === undefined ? {} : { timings: config.timings }),
-        ...(this.options.connect === undefined ? {} : { connect: this.options.connect }),
+        ...(connect === undefined ? {} : { connect }),
         handlers: {
           onEstablished: (n) => this.onEstablished(peer, n),
           onDown: () => {
@@ -169,6 +181,7 @@ export class Speaker {
       }),
     };
     this.peersByAddress.set(key, peer);
+    if (config.password !== undefined && this.server?.listening === true) setTcpMd5Key(serverFd(this.server), key, config.password);
     peer.session.start();
   }
 
