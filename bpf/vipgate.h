@@ -1,0 +1,106 @@
+/* Map key/value layouts shared by the XDP program and the agent. Declared once here and mirrored
+ * in src/dataplane/xdp/layout.ts; test/xdp-layout pins both against this object's BTF.
+ * Byte order: addresses and ports are network order (as on the wire, so the program copies them
+ * without swapping); everything else is host order. IPv4 addresses are stored IPv4-mapped
+ * (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) so one 16-byte field serves both families. */
+#ifndef VIPGATE_H
+#define VIPGATE_H
+
+#include <linux/types.h>
+
+#define VG_MAX_SERVICES 65536
+#define VG_MAX_BACKENDS 65536
+#define VG_MAX_FLOWS 131072
+#define VG_MAX_SOURCE_RANGES 65536
+
+/* vg_service.flags */
+#define VG_SVC_SOURCES_RESTRICTED 1u /* only clients in vg_allowed_sources for this slot */
+#define VG_SVC_AFFINITY_CLIENT_IP 2u /* ring index from the client address alone */
+#define VG_SVC_SNAT 4u               /* nat mode: source becomes the LB's address */
+
+/* vg_backend.flags */
+#define VG_BACKEND_PRESENT 1u /* cleared when removed: flows pinned to it choose again */
+
+/* vg_config.mode */
+#define VG_MODE_NAT 0u
+#define VG_MODE_DSR_L2 1u
+
+/* vg_config.flags */
+#define VG_CFG_NO_FIB 1u /* never forward by FIB lookup: always XDP_PASS after rewriting */
+
+/* Frontend: VIP . port . protocol. */
+struct vg_service_key {
+	__u8 addr[16];  /* network order, v4-mapped */
+	__be16 port;    /* network order */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;       /* zero */
+};
+
+struct vg_service {
+	__u32 slot;      /* index into vg_rings, vg_counters, vg_allowed_sources keys */
+	__u32 ring_size; /* entries of this slot's Maglev ring (prime); 0: no backend takes new flows */
+	__u32 flags;     /* VG_SVC_* */
+	__u32 pad;
+	__u64 ring_hash; /* agent's digest of what built the ring, so a restarted agent can diff */
+};
+
+struct vg_backend {
+	__u8 addr[16]; /* network order, v4-mapped */
+	__be16 port;   /* network order */
+	__u8 family;   /* 4 or 6 */
+	__u8 flags;    /* VG_BACKEND_* */
+};
+
+/* A transport flow as seen on the wire (client→VIP, or backend→LB for replies). */
+struct vg_flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* Connection table entry: the backend a flow was given, and its translated source port. */
+struct vg_flow {
+	__u32 backend;     /* index into vg_backends */
+	__be16 snat_port;  /* network order; 0 without SNAT */
+	__u16 pad;
+};
+
+/* Reply translation (nat mode): what a backend's reply must look like to the client. */
+struct vg_reverse {
+	__u8 client[16];
+	__u8 vip[16];
+	__be16 client_port;
+	__be16 vip_port;
+	__u32 pad;
+};
+
+struct vg_lpm_key {
+	__u32 prefixlen; /* host order, as the LPM trie wants; v4 prefixes count the 96 mapped bits */
+	__u8 addr[16];
+};
+
+struct vg_allow_key {
+	__u32 prefixlen; /* 32 + address bits */
+	__be32 slot;     /* network order: the trie matches bytes most significant first */
+	__u8 addr[16];
+};
+
+struct vg_counters {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct vg_config {
+	__u8 snat4[16];      /* v4-mapped LB address used as source toward backends; zero: none */
+	__u8 snat6[16];
+	__u32 mode;          /* VG_MODE_* */
+	__u32 flags;         /* VG_CFG_* */
+	__u16 snat_port_min; /* host order, inclusive */
+	__u16 snat_port_max;
+	__u32 pad;
+};
+
+#endif
