@@ -77,12 +77,14 @@ export class Session {
   private readonly timings: FsmTimings;
   private readonly log: BgpLogger;
   private readonly connectFn: ConnectFn;
+  private params: SessionParameters;
   private establishedSince: number | undefined;
   /** Numbers connection attempts, so that a late result of an abandoned one is ignored. */
   private attempts = 0;
   private lastErrorText: string | undefined;
 
   constructor(private readonly options: SessionOptions) {
+    this.params = options.params;
     this.timings = options.timings ?? DEFAULT_TIMINGS;
     this.fsm = initialFsmState(this.timings);
     this.timers = options.timers ?? realTimers;
@@ -111,6 +113,11 @@ export class Session {
   /** Last NOTIFICATION sent or received, or the last TCP error, as text for operators. */
   get lastError(): string | undefined {
     return this.lastErrorText;
+  }
+
+  /** Replaces the parameters used from the next OPEN on (e.g. clearing the restart bit). */
+  setParameters(params: SessionParameters): void {
+    this.params = params;
   }
 
   start(): void {
@@ -153,7 +160,7 @@ export class Session {
       return;
     }
     this.candidate = this.attach(socket, false);
-    this.candidate.socket.write(encodeOpen(buildOpen(this.options.params)));
+    this.candidate.socket.write(encodeOpen(buildOpen(this.params)));
   }
 
   private reject(c: Connection): void {
@@ -165,7 +172,7 @@ export class Session {
   private resolveCollision(candidate: Connection, open: OpenMessage): void {
     const main = this.conn;
     this.candidate = undefined;
-    const keepRemoteInitiated = u32(this.options.params.routerId) < u32(open.bgpIdentifier);
+    const keepRemoteInitiated = u32(this.params.routerId) < u32(open.bgpIdentifier);
     if (main === undefined || (keepRemoteInitiated && main.initiatedLocally)) {
       this.log.info({ reason: 'collision-keep-incoming' }, 'connection collision: keeping the connection the peer opened');
       if (main !== undefined) this.reject(main);
@@ -207,7 +214,7 @@ export class Session {
     }
     const ctx = {
       fourOctetAs: this.fsm.negotiated?.fourOctetAs ?? false,
-      external: this.options.params.peerAsn !== this.options.params.localAsn,
+      external: this.params.peerAsn !== this.params.localAsn,
     };
     for (const bytes of messages) {
       // A transition may have dropped this connection: the rest of the chunk is moot.
@@ -263,7 +270,7 @@ export class Session {
 
   private dispatch(event: FsmEvent): void {
     const before = this.fsm.name;
-    const t = transition(this.fsm, event, this.options.params, this.timings);
+    const t = transition(this.fsm, event, this.params, this.timings);
     this.fsm = t.state;
     if (t.state.name !== before) this.log.info({ from: before, to: t.state.name, reason: t.reason }, `${before} → ${t.state.name}: ${t.reason}`);
     else this.log.debug({ state: before, reason: t.reason }, t.reason);
@@ -283,7 +290,7 @@ export class Session {
         this.candidate = undefined;
         return;
       case 'sendOpen':
-        this.conn?.socket.write(encodeOpen(buildOpen(this.options.params)));
+        this.conn?.socket.write(encodeOpen(buildOpen(this.params)));
         return;
       case 'sendKeepalive':
         this.conn?.socket.write(encodeKeepalive());

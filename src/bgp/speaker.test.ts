@@ -112,3 +112,36 @@ test('ROUTE-REFRESH makes the speaker send everything again', async () => {
   c.socket.write(Buffer.from('ffffffffffffffffffffffffffffffff0017050001' + '0001', 'hex'));
   await until(() => announced(c).length === 2, 'announced again');
 });
+
+test('graceful restart: the first OPEN after a restart sets the R bit, later ones do not', async () => {
+  const speaker = new Speaker({ routerId: '10.10.12.2', localAsn: 65002, restarted: true });
+  const peer = await FakePeer.listen('127.0.0.31');
+  cleanups.push(async () => {
+    await speaker.stop();
+    await peer.close();
+  });
+  speaker.addPeer({ address: peer.host, asn: 65001, port: peer.port, gracefulRestartSeconds: 60, families: ['ipv4'], timings: { connectRetrySeconds: 1, idleHoldMinSeconds: 0.05, idleHoldMaxSeconds: 0.05 } });
+  const grOf = (c: PeerConnection): unknown => {
+    const open = c.received.find((m) => m.type === 'open');
+    return open?.type === 'open' ? open.capabilities.find((x) => x.kind === 'graceful-restart') : undefined;
+  };
+  const first = await peer.handshake();
+  assert.deepEqual(grOf(first), { kind: 'graceful-restart', restarting: true, notification: false, restartTimeSeconds: 60, families: [{ afi: 1, safi: 1, forwardingPreserved: false }] });
+  await until(() => speaker.peers()[0]?.state === 'Established', 'Established');
+  first.socket.destroy(); // the router drops the session
+  await until(() => peer.connections.length === 2 && peer.last.received.some((m) => m.type === 'open'), 'the second OPEN');
+  assert.equal((grOf(peer.last) as { restarting: boolean }).restarting, false);
+  assert.throws(() => speaker.addPeer({ address: '192.0.2.9', asn: 1, gracefulRestartSeconds: 5000 }), { message: /1\.\.4095/ });
+});
+
+test('End-of-RIB waits for the first setAdvertisements, so a restart never flushes routes early', async () => {
+  const { speaker, peers } = await setup(1);
+  const c = await peers[0]!.handshake();
+  await until(() => speaker.peers()[0]?.state === 'Established', 'Established');
+  for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(updatesOf(c).length, 0, 'nothing sent while the desired set is unknown');
+  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }]);
+  await until(() => updatesOf(c).filter(isEndOfRib).length === 2, 'End-of-RIB after the set');
+  assert.deepEqual(announced(c), ['10.200.0.5/32']);
+  assert.ok(!isEndOfRib(updatesOf(c)[0]!), 'the routes come before the End-of-RIB');
+});

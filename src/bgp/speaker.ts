@@ -7,7 +7,7 @@ import { formatCidr, formatIp, parseIp, tryParseIp, type IpAddress } from '../ne
 import { parseAdvertisements, routesForPeer, type Advertisement, type DesiredRoute } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { FsmStateName, FsmTimings } from './fsm.ts';
-import type { AddressFamily, Negotiated } from './negotiate.ts';
+import type { AddressFamily, SessionParameters } from './negotiate.ts';
 import { endOfRib, planUpdates } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
@@ -22,6 +22,12 @@ export interface SpeakerOptions {
   readonly timers?: Timers;
   /** Accept connections from configured peers on this address (passive side); off by default. */
   readonly listen?: { readonly host: string; readonly port?: number };
+  /**
+   * This process replaces one that had sessions (RFC 4724 §4.1): the first OPEN to each peer
+   * with graceful restart sets the Restart State bit, so routers keep our routes until our
+   * End-of-RIB and then drop only what we no longer announce.
+   */
+  readonly restarted?: boolean;
   /** Replaces TCP connect (TCP MD5 sockets, tests). */
   readonly connect?: ConnectFn;
 }
@@ -84,6 +90,8 @@ function familyOf(address: string | undefined): IpAddress | undefined {
 export class Speaker {
   private readonly peersByAddress = new Map<string, Peer>(); // canonical peer address → peer
   private desired: readonly DesiredRoute[] = [];
+  /** False until the first setAdvertisements: until then we do not know the whole set. */
+  private desiredKnown = false;
   private readonly log: BgpLogger;
   private readonly timers: Timers;
   private server: Server | undefined;
@@ -130,6 +138,8 @@ export class Speaker {
     if (this.peersByAddress.has(key)) throw new BgpError(BgpErrorCode.duplicatePeer, `peer ${key} is already configured`);
     if (!Number.isInteger(config.asn) || config.asn < 1 || config.asn > 0xffffffff) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: asn ${config.asn} must be 1..4294967295`);
     const hold = config.holdTimeSeconds ?? DEFAULT_HOLD_TIME_SECONDS;
+    const gr = config.gracefulRestartSeconds;
+    if (gr !== undefined && (!Number.isInteger(gr) || gr < 1 || gr > 4095)) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: gracefulRestartSeconds ${gr} must be 1..4095 (12 bits, RFC 4724 §3)`);
     if (!Number.isInteger(hold) || (hold !== 0 && (hold < 3 || hold > 0xffff))) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: holdTimeSeconds ${hold} must be 0 or 3..65535`);
     for (const [family, text] of Object.entries(config.nextHop ?? {})) {
       if (tryParseIp(text)?.family !== (family === 'ipv4' ? 4 : 6)) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: nextHop.${family} "${text}" is not an ${family} address`);
@@ -138,8 +148,6 @@ export class Speaker {
     if (passwordProblem !== undefined) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: ${passwordProblem}`);
     const connect = config.password === undefined ? this.options.connect : tcpMd5Connect(config.password);
     const log = this.log.child({ peer: key });
-    const families = config.families ?? ['ipv4', 'ipv6'];
-    const gr = config.gracefulRestartSeconds;
     const peer: Peer = {
       config,
       log,
@@ -149,14 +157,7 @@ export class Speaker {
       updatesReceived: 0,
       skippedWarned: '',
       session: new Session({
-        params: {
-          localAsn: this.options.localAsn,
-          peerAsn: config.asn,
-          routerId: this.options.routerId,
-          holdTimeSeconds: hold,
-          families,
-          ...(gr === undefined ? {} : { gracefulRestart: { restartTimeSeconds: gr, restarting: false } }),
-        },
+        params: this.sessionParameters(config),
         peerAddress: key,
         timers: this.timers,
         log,
@@ -166,7 +167,7 @@ export class Speaker {
         ...(config.timings === undefined ? {} : { timings: config.timings }),
         ...(connect === undefined ? {} : { connect }),
         handlers: {
-          onEstablished: (n) => this.onEstablished(peer, n),
+          onEstablished: () => this.onEstablished(peer),
           onDown: () => {
             peer.sent = undefined;
             peer.received.clear();
@@ -201,7 +202,12 @@ export class Speaker {
    */
   setAdvertisements(advertisements: readonly Advertisement[]): void {
     this.desired = parseAdvertisements(advertisements);
-    for (const peer of this.peersByAddress.values()) this.sync(peer);
+    const first = !this.desiredKnown;
+    this.desiredKnown = true;
+    for (const peer of this.peersByAddress.values()) {
+      this.sync(peer);
+      if (first) this.sendEndOfRib(peer);
+    }
   }
 
   /** What each peer was told: prefix → attributes key, for `vipgate bgp routes`. */
@@ -242,12 +248,36 @@ export class Speaker {
     ]);
   }
 
-  private onEstablished(peer: Peer, n: Negotiated): void {
+  private sessionParameters(config: PeerConfig): SessionParameters {
+    const gr = config.gracefulRestartSeconds;
+    return {
+      localAsn: this.options.localAsn,
+      peerAsn: config.asn,
+      routerId: this.options.routerId,
+      holdTimeSeconds: config.holdTimeSeconds ?? DEFAULT_HOLD_TIME_SECONDS,
+      families: config.families ?? ['ipv4', 'ipv6'],
+      ...(gr === undefined ? {} : { gracefulRestart: { restartTimeSeconds: gr, restarting: this.options.restarted === true } }),
+    };
+  }
+
+  private onEstablished(peer: Peer): void {
+    const gr = peer.config.gracefulRestartSeconds;
+    if (gr !== undefined && this.options.restarted === true) {
+      // Only the first session after the restart is a restart; later ones are ordinary.
+      peer.session.setParameters({ ...this.sessionParameters(peer.config), gracefulRestart: { restartTimeSeconds: gr, restarting: false } });
+    }
     peer.sent = new Map();
     this.sync(peer);
-    // RFC 4724 §2: End-of-RIB tells a router that kept our routes over a restart what is current.
-    const ctx = { fourOctetAs: n.fourOctetAs };
-    for (const m of endOfRib(n.families.map((f) => (f === 'ipv4' ? 4 : 6)), ctx)) peer.session.send(m);
+    // Before the first setAdvertisements, End-of-RIB would tell a router that kept our routes
+    // over a restart that we have none: it waits until the whole set is known.
+    if (this.desiredKnown) this.sendEndOfRib(peer);
+  }
+
+  /** RFC 4724 §2: End-of-RIB tells a router that kept our routes over a restart what is current. */
+  private sendEndOfRib(peer: Peer): void {
+    const n = peer.session.negotiated;
+    if (n === undefined || peer.sent === undefined) return;
+    for (const m of endOfRib(n.families.map((f) => (f === 'ipv4' ? 4 : 6)), { fourOctetAs: n.fourOctetAs })) peer.session.send(m);
   }
 
   private sync(peer: Peer): void {
