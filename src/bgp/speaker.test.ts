@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, test } from 'node:test';
 import { formatCidr, parseCidr, parseIp } from '../net/index.ts';
-import { FakePeer, until, type PeerConnection } from './fake-peer.fixture.ts';
+import { FakePeer, peerOpen, until, watch, type PeerConnection } from './fake-peer.fixture.ts';
 import { Speaker } from './speaker.ts';
 import { CeaseSubcode, ErrorCode } from './wire/constants.ts';
+import { encodeKeepalive } from './wire/notification.ts';
 import { encodeUpdate, isEndOfRib, type UpdateMessage } from './wire/update.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -144,4 +146,29 @@ test('End-of-RIB waits for the first setAdvertisements, so a restart never flush
   await until(() => updatesOf(c).filter(isEndOfRib).length === 2, 'End-of-RIB after the set');
   assert.deepEqual(announced(c), ['10.200.0.5/32']);
   assert.ok(!isEndOfRib(updatesOf(c)[0]!), 'the routes come before the End-of-RIB');
+});
+
+test('passive listener: a configured peer is accepted and served; a stranger is closed; removePeer sends CEASE', async () => {
+  const speaker = new Speaker({ routerId: '10.10.12.2', localAsn: 65002, listen: { host: '127.0.0.41', port: 0 } });
+  cleanups.push(() => speaker.stop());
+  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }]);
+  speaker.addPeer({ address: '127.0.0.42', asn: 65001, passive: true, families: ['ipv4'] });
+  await until(() => speaker.listening !== undefined, 'the listener');
+  const { port } = speaker.listening!;
+  const dial = (from: string): PeerConnection => watch(connect({ host: '127.0.0.41', port, localAddress: from }));
+  const stranger = dial('127.0.0.43');
+  await until(() => stranger.closed, 'the stranger closed');
+  assert.equal(stranger.received.length, 0);
+  const c = dial('127.0.0.42');
+  await until(() => c.received.some((m) => m.type === 'open'), 'our OPEN');
+  c.socket.write(peerOpen());
+  c.socket.write(encodeKeepalive());
+  await until(() => announced(c).includes('10.200.0.5/32'), 'the route');
+  assert.equal(speaker.peers()[0]?.state, 'Established');
+  await speaker.removePeer('127.0.0.42');
+  await until(() => c.closed, 'closed');
+  const n = c.received.find((m) => m.type === 'notification');
+  assert.deepEqual(n?.type === 'notification' ? [n.code, n.subcode, n.shutdownMessage] : [], [ErrorCode.cease, CeaseSubcode.administrativeShutdown, 'peer removed from vipgate configuration']);
+  assert.deepEqual(speaker.peers(), []);
+  await assert.rejects(speaker.removePeer('127.0.0.42'), { code: 'BGP_UNKNOWN_PEER' });
 });

@@ -129,6 +129,12 @@ export class Speaker {
     });
   }
 
+  /** Where the passive listener is bound, once it is (port 0 in `listen` picks a free one). */
+  get listening(): { readonly address: string; readonly port: number } | undefined {
+    const a = this.server?.address();
+    return a === null || a === undefined || typeof a === 'string' ? undefined : { address: a.address, port: a.port };
+  }
+
   /** Adds a peer and starts connecting to it (or waiting for it, if passive). */
   addPeer(config: PeerConfig): void {
     if (this.stopped) throw new BgpError(BgpErrorCode.stopped, 'the speaker is stopped');
