@@ -3,7 +3,8 @@
  * what happens on the wire into FSM events. Active connect with connect-retry and backoff;
  * optional passive accept with RFC 4271 §6.8 collision detection.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { closeGracefully, defaultConnect, type ConnectFn, type ConnectTarget } from './connection.ts';
 import { BgpMessageError } from './errors.ts';
 import { DEFAULT_TIMINGS, FsmStateName, initialFsmState, transition, type FsmAction, type FsmEvent, type FsmState, type FsmTimings, type TimerName } from './fsm.ts';
 import { buildOpen, type Negotiated, type SessionParameters } from './negotiate.ts';
@@ -17,6 +18,7 @@ import type { UpdateMessage } from './wire/update.ts';
 import { parseIp } from '../net/index.ts';
 
 export const BGP_PORT = 179;
+export type { ConnectFn, ConnectTarget } from './connection.ts';
 
 export interface SessionHandlers {
   /** The session reached Established: send the whole Adj-RIB-Out. */
@@ -26,18 +28,6 @@ export interface SessionHandlers {
   onUpdate(update: UpdateMessage): void;
   onRouteRefresh(): void;
 }
-
-export interface ConnectTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly localAddress?: string;
-}
-
-/**
- * Opens the TCP connection; replaced for TCP MD5 (the key must be set before the SYN). A Socket
- * is expected to emit 'connect'; a Promise resolves once the connection is up.
- */
-export type ConnectFn = (target: ConnectTarget) => Socket | Promise<Socket>;
 
 export interface SessionOptions {
   readonly params: SessionParameters;
@@ -59,9 +49,6 @@ interface Connection {
   readonly initiatedLocally: boolean;
 }
 
-/** How long a closing connection gets to flush its last NOTIFICATION before it is destroyed. */
-const CLOSE_GRACE_MS = 2000;
-
 function u32(address: string): bigint {
   return parseIp(address).value;
 }
@@ -81,6 +68,7 @@ export class Session {
   private establishedSince: number | undefined;
   /** Numbers connection attempts, so that a late result of an abandoned one is ignored. */
   private attempts = 0;
+  private attemptAbort: AbortController | undefined;
   private lastErrorText: string | undefined;
 
   constructor(private readonly options: SessionOptions) {
@@ -89,7 +77,7 @@ export class Session {
     this.fsm = initialFsmState(this.timings);
     this.timers = options.timers ?? realTimers;
     this.log = options.log ?? silentLogger;
-    this.connectFn = options.connect ?? ((t) => netConnect({ host: t.host, port: t.port, ...(t.localAddress === undefined ? {} : { localAddress: t.localAddress }) }));
+    this.connectFn = options.connect ?? defaultConnect;
   }
 
   get state(): FsmStateName {
@@ -284,6 +272,8 @@ export class Session {
         return;
       case 'disconnect':
         this.attempts++;
+        this.attemptAbort?.abort();
+        this.attemptAbort = undefined;
         if (this.conn !== undefined) this.close(this.conn);
         this.conn = undefined;
         if (this.candidate !== undefined) this.close(this.candidate);
@@ -322,16 +312,20 @@ export class Session {
   }
 
   private openConnection(): void {
-    const target: ConnectTarget = {
-      host: this.options.peerAddress,
-      port: this.options.port ?? BGP_PORT,
-      ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
-    };
     const attempt = ++this.attempts;
+    this.attemptAbort?.abort();
+    const abort = new AbortController();
+    this.attemptAbort = abort;
     const failed = (e: unknown): void => {
       if (attempt !== this.attempts || this.fsm.name !== FsmStateName.connect) return;
       this.lastErrorText = `connect: ${e instanceof Error ? e.message : String(e)}`;
       this.dispatch({ type: 'TcpConnectionFails' });
+    };
+    const target: ConnectTarget = {
+      host: this.options.peerAddress,
+      port: this.options.port ?? BGP_PORT,
+      signal: abort.signal,
+      ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
     };
     let result: Socket | Promise<Socket>;
     try {
@@ -364,26 +358,9 @@ export class Session {
 
   /** Ends a connection after its queued bytes (a last NOTIFICATION) are flushed. */
   private close(c: Connection): void {
-    const { socket } = c;
-    if (socket.destroyed) return;
-    if (socket.connecting) {
-      // Nothing was sent yet: no NOTIFICATION to flush.
-      socket.destroy();
-      return;
-    }
-    const closed = new Promise<void>((resolve) => {
-      const cancel = this.timers.setTimer(() => {
-        socket.destroy();
-        resolve();
-      }, CLOSE_GRACE_MS);
-      socket.once('close', () => {
-        cancel();
-        resolve();
-      });
-    });
+    const closed = closeGracefully(c.socket, this.timers);
     this.closing.add(closed);
     void closed.then(() => this.closing.delete(closed));
-    socket.end();
   }
 
   private startTimer(timer: TimerName, seconds: number): void {

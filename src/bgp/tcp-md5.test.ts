@@ -49,6 +49,15 @@ test('a closed port looks the same as a wrong key: its unsigned RST is dropped (
   await assert.rejects(tcpMd5Connect('x')({ host: '127.0.0.1', port, localAddress: 'fd00::1' }), { message: /not of the peer's family/ });
 });
 
+test('an abandoned attempt stops polling and closes its socket at once', async () => {
+  const abort = new AbortController();
+  const attempt = tcpMd5Connect('wrong')({ host: '127.0.0.1', port, signal: abort.signal });
+  setTimeout(() => abort.abort(), 50);
+  const start = performance.now();
+  await assert.rejects(attempt, { message: /abandoned/ });
+  assert.ok(performance.now() - start < 1000);
+});
+
 test('passwords must be 1..80 bytes', () => {
   assert.equal(checkTcpMd5Password('x'.repeat(80)), undefined);
   assert.match(checkTcpMd5Password('x'.repeat(81)) ?? '', /1\.\.80 bytes; this one has 81/);

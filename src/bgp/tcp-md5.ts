@@ -9,7 +9,7 @@ import { Socket, type Server } from 'node:net';
 import { endianness } from 'node:os';
 import { ipToBytes, tryParseIp, type IpAddress } from '../net/index.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
-import type { ConnectTarget } from './session.ts';
+import type { ConnectTarget } from './connection.ts';
 
 /** linux/tcp.h */
 const TCP_MD5SIG = 14;
@@ -155,6 +155,7 @@ async function connectSigned(target: ConnectTarget, password: string, timeoutMs:
     for (;;) {
       pollfd.writeInt16LE(0, 6);
       if (c.poll(pollfd, 1, 0) > 0 && (pollfd.readInt16LE(6) & (POLLOUT | POLLERR | POLLHUP)) !== 0) break;
+      if (target.signal?.aborted === true) throw new BgpError(BgpErrorCode.tcpMd5, `connect(${target.host}:${target.port}) abandoned`);
       if (Date.now() > deadline) throw new BgpError(BgpErrorCode.tcpMd5, `connect(${target.host}:${target.port}) timed out after ${timeoutMs} ms (a password mismatch looks like this)`);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
