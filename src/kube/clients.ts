@@ -1,0 +1,141 @@
+import {
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, PatchStrategy, setHeaderOptions,
+  ListWatch, Watch, type KubernetesObject, type V1Lease, type CoreV1Event,
+} from '@kubernetes/client-node';
+import { KubeError, KubeErrorCode } from './errors.ts';
+import type { KubeEndpointSlice, KubeNode, KubeService, KubeVipPool } from './objects.ts';
+
+export const VIPGATE_GROUP = 'vipgate.io';
+export const VIPGATE_VERSION = 'v1alpha1';
+
+/** Where to find the cluster: a kubeconfig file, its text (tests), or the in-cluster service account. */
+export type KubeTarget = { readonly kubeconfig: string } | { readonly kubeconfigText: string } | { readonly inCluster: true };
+
+/** A Lease as vipgate reads and writes it (times as Date, as the client library models them). */
+export interface LeaseRecord {
+  readonly resourceVersion?: string;
+  readonly holderIdentity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly acquireTime?: Date;
+  readonly renewTime?: Date;
+  readonly leaseTransitions?: number;
+}
+
+export interface EventRecord {
+  readonly namespace: string;
+  readonly involved: { readonly kind: string; readonly name: string; readonly namespace: string; readonly uid?: string; readonly resourceVersion?: string };
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+  readonly component: string;
+  readonly at: Date;
+}
+
+export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools';
+export interface InformedObject {
+  services: KubeService;
+  endpointslices: KubeEndpointSlice;
+  nodes: KubeNode;
+  vippools: KubeVipPool;
+}
+
+/**
+ * Everything vipgate asks of the API server, behind one narrow interface: list+watch for the
+ * informers, a status write, events and leases. Nothing else imports the client library.
+ */
+export interface KubeClients {
+  /** A client-library informer (not started) for one kind, cluster-wide. */
+  informer<K extends InformedKind>(kind: K): ListWatch<InformedObject[K] & KubernetesObject>;
+  readService(namespace: string, name: string): Promise<KubeService>;
+  /** Merge-patches `status` on the status subresource; a resourceVersion makes it conditional (409 when stale). */
+  patchServiceStatus(namespace: string, name: string, status: object, resourceVersion?: string): Promise<KubeService>;
+  createEvent(event: EventRecord): Promise<void>;
+  readLease(namespace: string, name: string): Promise<LeaseRecord | undefined>;
+  /** Creates or (with resourceVersion) replaces the lease; 409 when someone else wrote it first. */
+  writeLease(namespace: string, name: string, lease: LeaseRecord): Promise<LeaseRecord>;
+}
+
+function loadConfig(target: KubeTarget): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if ('kubeconfig' in target) kc.loadFromFile(target.kubeconfig);
+    else if ('kubeconfigText' in target) kc.loadFromString(target.kubeconfigText);
+    else kc.loadFromCluster();
+  } catch (cause) {
+    const where = 'kubeconfig' in target ? `kubeconfig ${target.kubeconfig}` : 'kubeconfigText' in target ? 'the given kubeconfig' : 'the in-cluster service account';
+    throw new KubeError(KubeErrorCode.config, `cannot load ${where}: ${(cause as Error).message}`, { cause });
+  }
+  if (kc.getCurrentCluster() === null) throw new KubeError(KubeErrorCode.config, 'the kubeconfig has no current cluster; set current-context');
+  return kc;
+}
+
+function toLease(l: V1Lease): LeaseRecord {
+  const s = l.spec;
+  return {
+    ...(l.metadata?.resourceVersion === undefined ? {} : { resourceVersion: l.metadata.resourceVersion }),
+    ...(s?.holderIdentity === undefined ? {} : { holderIdentity: s.holderIdentity }),
+    ...(s?.leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds: s.leaseDurationSeconds }),
+    ...(s?.acquireTime === undefined ? {} : { acquireTime: new Date(s.acquireTime) }),
+    ...(s?.renewTime === undefined ? {} : { renewTime: new Date(s.renewTime) }),
+    ...(s?.leaseTransitions === undefined ? {} : { leaseTransitions: s.leaseTransitions }),
+  };
+}
+
+
+export function createKubeClients(target: KubeTarget): KubeClients {
+  const kc = loadConfig(target);
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const lists = {
+    services: { path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() },
+    endpointslices: { path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces() },
+    nodes: { path: '/api/v1/nodes', list: () => core.listNode() },
+    vippools: {
+      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/vippools`,
+      list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'vippools' }) as Promise<{ items: KubeVipPool[]; metadata?: { resourceVersion?: string } }>,
+    },
+  } as const;
+  return {
+    informer(kind) {
+      const { path, list } = lists[kind];
+      type T = InformedObject[typeof kind] & KubernetesObject;
+      // autoStart false: watchKind starts it once its handlers are in place.
+      return new ListWatch<T>(path, new Watch(kc), list as unknown as () => Promise<{ items: T[] }>, false);
+    },
+    readService: (namespace, name) => core.readNamespacedService({ namespace, name }),
+    patchServiceStatus: (namespace, name, status, resourceVersion) =>
+      core.patchNamespacedServiceStatus(
+        { namespace, name, body: { ...(resourceVersion === undefined ? {} : { metadata: { resourceVersion } }), status } },
+        merge,
+      ),
+    async createEvent(e) {
+      // The library's models are classes; plain JSON is what goes on the wire.
+      const event: object = {
+        metadata: { generateName: `${e.involved.name}.`, namespace: e.namespace },
+        involvedObject: { apiVersion: 'v1', ...e.involved }, type: e.type, reason: e.reason, message: e.message, count: 1,
+        firstTimestamp: e.at, lastTimestamp: e.at, source: { component: e.component }, reportingComponent: e.component,
+      };
+      await core.createNamespacedEvent({ namespace: e.namespace, body: event as CoreV1Event });
+    },
+    async readLease(namespace, name) {
+      try {
+        return toLease(await coordination.readNamespacedLease({ namespace, name }));
+      } catch (error) {
+        if ((error as { code?: number }).code === 404) return undefined;
+        throw error;
+      }
+    },
+    async writeLease(namespace, name, lease) {
+      const { resourceVersion, ...spec } = lease;
+      const json: object = { metadata: { name, namespace, ...(resourceVersion === undefined ? {} : { resourceVersion }) }, spec };
+      const body = json as V1Lease;
+      const written = resourceVersion === undefined
+        ? await coordination.createNamespacedLease({ namespace, body })
+        : await coordination.replaceNamespacedLease({ namespace, name, body });
+      return toLease(written);
+    },
+  };
+}

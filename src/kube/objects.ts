@@ -1,0 +1,87 @@
+/**
+ * The parts of Kubernetes objects vipgate reads, as plain read-only shapes. The client library's
+ * model classes satisfy them structurally, so nothing outside src/kube depends on the library,
+ * and pure code is tested with object literals.
+ */
+export interface ObjectMeta {
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+  readonly generation?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface KubeServicePort {
+  readonly name?: string;
+  readonly protocol?: string;
+  readonly port: number;
+  readonly targetPort?: number | string;
+  readonly nodePort?: number;
+}
+
+export interface KubeCondition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: Date | string;
+  readonly observedGeneration?: number;
+}
+
+export interface KubeIngress {
+  readonly ip?: string;
+  readonly hostname?: string;
+  readonly ipMode?: string;
+}
+
+export interface KubeService {
+  readonly metadata?: ObjectMeta;
+  readonly spec?: {
+    readonly type?: string;
+    readonly ports?: readonly KubeServicePort[];
+    readonly externalIPs?: readonly string[];
+    readonly loadBalancerIP?: string;
+    readonly loadBalancerClass?: string;
+    readonly loadBalancerSourceRanges?: readonly string[];
+    readonly ipFamilies?: readonly string[];
+    readonly ipFamilyPolicy?: string;
+    readonly sessionAffinity?: string;
+  };
+  readonly status?: {
+    readonly loadBalancer?: { readonly ingress?: readonly KubeIngress[] };
+    readonly conditions?: readonly KubeCondition[];
+  };
+}
+
+export interface KubeEndpoint {
+  readonly addresses: readonly string[];
+  readonly conditions?: { readonly ready?: boolean; readonly serving?: boolean; readonly terminating?: boolean };
+  readonly nodeName?: string;
+}
+
+export interface KubeEndpointSlice {
+  readonly metadata?: ObjectMeta;
+  readonly addressType: string;
+  readonly endpoints: readonly KubeEndpoint[];
+  readonly ports?: readonly { readonly name?: string; readonly port?: number; readonly protocol?: string }[];
+}
+
+export interface KubeNode {
+  readonly metadata?: ObjectMeta;
+  readonly status?: { readonly addresses?: readonly { readonly type: string; readonly address: string }[] };
+}
+
+/** A vipgate.io/v1alpha1 VIPPool as the API returns it (custom objects are plain JSON). */
+export interface KubeVipPool {
+  readonly metadata?: ObjectMeta;
+  readonly spec?: Readonly<Record<string, unknown>>;
+}
+
+/** `namespace/name` (or `name` for cluster-scoped objects): the key work queues and caches use. */
+export function objectKey(obj: { readonly metadata?: ObjectMeta }): string {
+  const ns = obj.metadata?.namespace;
+  const name = obj.metadata?.name ?? '';
+  return ns === undefined || ns === '' ? name : `${ns}/${name}`;
+}
