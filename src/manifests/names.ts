@@ -1,0 +1,26 @@
+/**
+ * The names the rendered objects and the running code agree on. The controller and the agent
+ * import these instead of repeating strings, so a rename can't leave one side behind.
+ */
+export const API_GROUP = 'vipgate.io';
+export const API_VERSION = 'v1alpha1';
+export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+
+/** Kinds and their plural resource names (the RBAC and URL spelling). */
+export const Kinds = {
+  VIPPool: { kind: 'VIPPool', plural: 'vippools', singular: 'vippool', shortNames: ['vpool'] },
+  BGPPeer: { kind: 'BGPPeer', plural: 'bgppeers', singular: 'bgppeer', shortNames: [] },
+  BGPAdvertisement: { kind: 'BGPAdvertisement', plural: 'bgpadvertisements', singular: 'bgpadvertisement', shortNames: ['bgpadv'] },
+  LBNodeConfig: { kind: 'LBNodeConfig', plural: 'lbnodeconfigs', singular: 'lbnodeconfig', shortNames: ['lbnc'] },
+  ExternalIPPolicy: { kind: 'ExternalIPPolicy', plural: 'externalippolicies', singular: 'externalippolicy', shortNames: [] },
+} as const;
+export type KindName = keyof typeof Kinds;
+
+/** The one ExternalIPPolicy object the controller keeps in sync and the admission policy reads. */
+export const EXTERNAL_IP_POLICY_NAME = 'vipgate';
+/** The Lease the controller replicas compete for. */
+export const CONTROLLER_LEASE_NAME = 'vipgate-controller';
+/** Annotation on a Service: requested addresses, comma-separated, at most one per family. */
+export const IPS_ANNOTATION = 'vipgate.io/ips';
+/** `spec.loadBalancerClass` value that selects vipgate. */
+export const LOAD_BALANCER_CLASS = 'vipgate.io/lb';
