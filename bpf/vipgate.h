@@ -9,7 +9,7 @@
 #include <linux/types.h>
 
 #define VG_MAX_SERVICES 65536
-#define VG_MAX_BACKENDS 65536
+#define VG_MAX_BACKENDS 131072
 #define VG_MAX_FLOWS 131072
 #define VG_MAX_SOURCE_RANGES 65536
 
@@ -49,6 +49,7 @@ struct vg_backend {
 	__be16 port;   /* network order */
 	__u8 family;   /* 4 or 6 */
 	__u8 flags;    /* VG_BACKEND_* */
+	__u32 slot;    /* the service it serves: a flow keeps it only while it still serves that one */
 };
 
 /* A transport flow as seen on the wire (client→VIP, or backend→LB for replies). */

@@ -428,7 +428,7 @@ static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_ser
 	if (flow) {
 		__u32 idx = flow->backend;
 		struct vg_backend *b = bpf_map_lookup_elem(&vg_backends, &idx);
-		if (b && (b->flags & VG_BACKEND_PRESENT)) {
+		if (b && (b->flags & VG_BACKEND_PRESENT) && b->slot == svc->slot) {
 			*backend_out = b;
 			return flow;
 		}

@@ -61,10 +61,11 @@ test('ports are network order, slots host order (annotated bytes)', () => {
   const allow = encodeAllowKey(3, '10.0.1.0/24');
   assert.deepEqual([...allow.subarray(0, 8)], [32 + 96 + 24, 0, 0, 0, /* slot BE */ 0, 0, 0, 3]);
   assert.equal(encodeLpmKey('fd00:1::/64')[0], 64);
-  assert.deepEqual(decodeBackend(encodeBackend({ address: 'fd00:100:1::41', port: 8080, present: true })), {
+  assert.deepEqual(decodeBackend(encodeBackend({ address: 'fd00:100:1::41', port: 8080, present: true, slot: 9 })), {
     address: 'fd00:100:1::41',
     port: 8080,
     present: true,
+    slot: 9,
   });
-  assert.equal(decodeBackend(new Uint8Array(20)), undefined);
+  assert.equal(decodeBackend(new Uint8Array(24)), undefined);
 });

@@ -26,7 +26,11 @@ export const LAYOUTS = {
     size: 24,
     fields: { slot: f(0, 4, 'host'), ring_size: f(4, 4, 'host'), flags: f(8, 4, 'host'), pad: f(12, 4, 'host'), ring_hash: f(16, 8, 'host') },
   },
-  backend: { name: 'vg_backend', size: 20, fields: { addr: f(0, 16, 'bytes'), port: f(16, 2, 'network'), family: f(18, 1, 'host'), flags: f(19, 1, 'host') } },
+  backend: {
+    name: 'vg_backend',
+    size: 24,
+    fields: { addr: f(0, 16, 'bytes'), port: f(16, 2, 'network'), family: f(18, 1, 'host'), flags: f(19, 1, 'host'), slot: f(20, 4, 'host') },
+  },
   flowKey: {
     name: 'vg_flow_key',
     size: 40,
@@ -61,7 +65,7 @@ export const SERVICE_FLAGS = { sourcesRestricted: 1, affinityClientIp: 2, snat: 
 export const BACKEND_FLAGS = { present: 1 } as const;
 export const MODES = { nat: 0, 'dsr-l2': 1 } as const;
 export const CONFIG_FLAGS = { noFib: 1 } as const;
-export const CAPACITY = { services: 65_536, backends: 65_536, flows: 131_072, sourceRanges: 65_536 } as const;
+export const CAPACITY = { services: 65_536, backends: 131_072, flows: 131_072, sourceRanges: 65_536 } as const;
 export const IPPROTO = { tcp: 6, udp: 17 } as const;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -138,6 +142,8 @@ export interface BackendValue {
   readonly address: string;
   readonly port: number;
   readonly present: boolean;
+  /** Slot of the service this entry serves. */
+  readonly slot: number;
 }
 
 export function encodeBackend(b: BackendValue): Uint8Array {
@@ -147,6 +153,7 @@ export function encodeBackend(b: BackendValue): Uint8Array {
   u16(view(out), L.fields.port.offset, b.port, L.fields.port.order);
   out[L.fields.family.offset] = parseIp(b.address).family;
   out[L.fields.flags.offset] = b.present ? BACKEND_FLAGS.present : 0;
+  u32(view(out), L.fields.slot.offset, b.slot, 'host');
   return out;
 }
 
@@ -159,6 +166,7 @@ export function decodeBackend(bytes: Uint8Array): BackendValue | undefined {
     address: addrFrom16(bytes.subarray(0, 16), family),
     port: view(bytes).getUint16(L.fields.port.offset, false),
     present: ((bytes[L.fields.flags.offset] ?? 0) & BACKEND_FLAGS.present) !== 0,
+    slot: view(bytes).getUint32(L.fields.slot.offset, LITTLE_ENDIAN),
   };
 }
 

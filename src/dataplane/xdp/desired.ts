@@ -1,0 +1,67 @@
+// Pure: what the maps should hold for a ServiceTable, before indices are allocated.
+import type { Frontend, ServiceTable } from '../../model/index.ts';
+import { maglevTableSize } from './maglev.ts';
+import { SERVICE_FLAGS, encodeServiceKey } from './layout.ts';
+
+/** Identity of a backend in vg_backends: one index per address and port, shared by services. */
+export function backendId(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export interface DesiredService {
+  readonly frontend: Frontend;
+  /** Hex of the vg_service_key bytes: the map key as a JS Map key. */
+  readonly keyHex: string;
+  readonly key: Uint8Array;
+  readonly flags: number;
+  /** Every backend flows may stay on (ready and terminating). */
+  readonly backendIds: readonly string[];
+  /** Backends that take new flows, with weights: the ring's input. */
+  readonly ringInput: readonly { readonly id: string; readonly weight: number }[];
+  /** 0 when nothing takes new flows. */
+  readonly ringSize: number;
+  /** Client CIDRs allowed in, or undefined for everyone. */
+  readonly allowedSources: readonly string[] | undefined;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export function desiredServices(table: ServiceTable): DesiredService[] {
+  return table.frontends.map((frontend) => {
+    const key = encodeServiceKey({ address: frontend.address, port: frontend.port, protocol: frontend.protocol });
+    // A weight of 0 means "no new flows" as in IPVS; fractional weights are rounded up.
+    const ringInput = frontend.backends
+      .filter((b) => b.state === 'ready' && b.weight > 0)
+      .map((b) => ({ id: backendId(b.address, b.port), weight: Math.ceil(b.weight) }));
+    const restricted = frontend.allowedSources !== 'any';
+    return {
+      frontend,
+      keyHex: toHex(key),
+      key,
+      flags:
+        (restricted ? SERVICE_FLAGS.sourcesRestricted : 0) |
+        (frontend.sessionAffinity === 'ClientIP' ? SERVICE_FLAGS.affinityClientIp : 0) |
+        (frontend.snat === 'masquerade' ? SERVICE_FLAGS.snat : 0),
+      backendIds: [...new Set(frontend.backends.map((b) => backendId(b.address, b.port)))],
+      ringInput,
+      ringSize: ringInput.length === 0 ? 0 : maglevTableSize(ringInput.length),
+      allowedSources: restricted ? frontend.allowedSources : undefined,
+    };
+  });
+}
+
+/**
+ * FNV-1a 64 of what a ring is built from (size, and each backend's id, index and weight): equal
+ * digests mean equal rings, so a restarted agent rewrites only rings that really changed.
+ */
+export function ringDigest(size: number, entries: readonly { readonly id: string; readonly index: number; readonly weight: number }[]): bigint {
+  const text = `${size};${[...entries].sort((a, b) => (a.id < b.id ? -1 : 1)).map((e) => `${e.id}#${e.index}*${e.weight}`).join(',')}`;
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < text.length; i++) {
+    h ^= BigInt(text.charCodeAt(i));
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h;
+}

@@ -1,0 +1,374 @@
+// The XDP engine behind the Dataplane interface: loads bpf/vipgate_xdp.o with its maps pinned in
+// bpffs, attaches it, and writes the maps from the whole ServiceTable, touching only what differs.
+import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
+import type { ServiceTable } from '../../model/index.ts';
+import { buildBpfObject } from './build.ts';
+import { backendId, desiredServices, ringDigest, toHex, type DesiredService } from './desired.ts';
+import { XdpError, XdpErrorCode } from './errors.ts';
+import {
+  CAPACITY,
+  CONFIG_FLAGS,
+  LAYOUTS,
+  decodeBackend,
+  decodeService,
+  encodeAllowKey,
+  encodeBackend,
+  encodeConfig,
+  encodeLpmKey,
+  encodeService,
+  encodeU32,
+  sumCounters,
+  type ServiceValue,
+} from './layout.ts';
+import { BPF_F_INNER_MAP, MAP_TYPES, XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
+import { maglevTable } from './maglev.ts';
+
+export { XdpError, XdpErrorCode } from './errors.ts';
+export { buildBpfObject, BPF_OBJECT } from './build.ts';
+
+export interface XdpLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface XdpDataplaneOptions {
+  /** Interfaces to attach to: client-facing, and (nat) the backend-facing ones replies come in on. */
+  readonly interfaces: readonly string[];
+  /** `auto`: native (driver) mode where the driver has it, generic otherwise; reported. */
+  readonly mode: 'native' | 'generic' | 'auto';
+  readonly forwarding: 'nat' | 'dsr-l2';
+  /** Directory on a bpf filesystem; maps pinned here outlive the agent (connection table too). */
+  readonly pinDir: string;
+  /** The LB node's own addresses toward backends, used as source for `snat: masquerade`. */
+  readonly snatAddresses?: { readonly v4?: string; readonly v6?: string };
+  /** Source ports for SNAT (inclusive); keep them out of net.ipv4.ip_local_port_range. */
+  readonly snatPorts?: { readonly min: number; readonly max: number };
+  /** false: hand every rewritten packet to the kernel's stack instead of forwarding by FIB lookup. */
+  readonly fib?: boolean;
+  /** Default: bpf/build/vipgate_xdp.o, built when missing or stale. */
+  readonly objectPath?: string;
+  readonly log?: XdpLogger;
+  readonly now?: () => number;
+  readonly libbpf?: Libbpf;
+}
+
+export interface XdpAttachment {
+  readonly interface: string;
+  readonly mode: 'native' | 'generic';
+}
+
+export interface XdpDataplane extends Dataplane {
+  /** Where the program is attached, and in which mode (after the first apply). */
+  readonly attachments: readonly XdpAttachment[];
+  /** Runs the loaded program on one packet in the kernel (BPF_PROG_TEST_RUN), for tests and benchmarks. */
+  testRun(packet: Uint8Array, repeat?: number): TestRunResult;
+}
+
+const BPF_FS_MAGIC = 0xcafe4a11;
+const MAP_NAMES = ['vg_services', 'vg_backends', 'vg_rings', 'vg_flows', 'vg_reverse', 'vg_deny_sources', 'vg_allowed_sources', 'vg_counters', 'vg_config'] as const;
+type MapName = (typeof MAP_NAMES)[number];
+
+interface InstalledService {
+  readonly value: ServiceValue;
+  /** Hex keys of this slot's vg_allowed_sources entries. */
+  readonly allowed: ReadonlySet<string>;
+  frontendKey: string | undefined;
+}
+
+/** What the maps hold, as far as this process knows (read back at start and on resync). */
+interface Installed {
+  readonly services: Map<string, InstalledService>; // service key hex → entry
+  readonly backends: Map<string, number>; // `slot/backend id` → index in vg_backends
+  readonly deny: Set<string>; // lpm key hex
+  config: string | undefined;
+}
+
+export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
+  if (options.interfaces.length === 0 && options.fib !== false) {
+    throw new XdpError(XdpErrorCode.badOptions, 'xdpDataplane needs at least one interface to attach to');
+  }
+  const ports = options.snatPorts ?? { min: 61_000, max: 65_535 };
+  if (!Number.isInteger(ports.min) || !Number.isInteger(ports.max) || ports.min < 1024 || ports.max > 65_535 || ports.min > ports.max) {
+    throw new XdpError(XdpErrorCode.badOptions, `snatPorts must be 1024 ≤ min ≤ max ≤ 65535, got ${ports.min}–${ports.max}`);
+  }
+  const now = options.now ?? (() => performance.now());
+  const log = options.log;
+  const attachments: XdpAttachment[] = [];
+  let bpf: Libbpf | undefined;
+  let obj: BpfObject | undefined;
+  const fds = new Map<MapName, number>();
+  let progFd = -1;
+  let cpus = 1;
+  let installed: Installed | undefined;
+  let closed = false;
+  let freeSlots: number[] = [];
+  let freeIndices: number[] = [];
+
+  const fd = (name: MapName): number => fds.get(name)!;
+
+  function load(): Libbpf {
+    if (closed) throw new XdpError(XdpErrorCode.closed, 'the XDP dataplane was used after close()');
+    if (bpf !== undefined) return bpf;
+    mkdirSync(options.pinDir, { recursive: true });
+    if (statfsSync(options.pinDir).type !== BPF_FS_MAGIC) {
+      throw new XdpError(XdpErrorCode.badOptions, `pinDir ${options.pinDir} is not on a bpf filesystem; mount one first (mount -t bpf bpf /sys/fs/bpf)`);
+    }
+    const lib = options.libbpf ?? loadLibbpf();
+    obj = lib.openObject(options.objectPath ?? buildBpfObject(), options.pinDir);
+    progFd = obj.programFd('vipgate_xdp');
+    for (const name of MAP_NAMES) fds.set(name, obj.mapFd(name));
+    cpus = lib.possibleCpus();
+    for (const name of options.interfaces) attachments.push(attach(lib, name));
+    bpf = lib;
+    return lib;
+  }
+
+  function attach(lib: Libbpf, name: string): XdpAttachment {
+    const ifindex = lib.ifIndex(name);
+    const tries: XdpAttachment['mode'][] = options.mode === 'auto' ? ['native', 'generic'] : [options.mode];
+    const errors: string[] = [];
+    for (const mode of tries) {
+      try {
+        // Replaces a program an earlier agent attached in the same mode: no gap in service.
+        lib.xdpAttach(ifindex, progFd, mode === 'native' ? XDP_FLAGS.drvMode : XDP_FLAGS.skbMode);
+        log?.info({ interface: name, mode }, 'xdp program attached');
+        return { interface: name, mode };
+      } catch (error) {
+        errors.push(`${mode}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    throw new XdpError(XdpErrorCode.attachFailed, `could not attach XDP to ${name} (${errors.join('; ')})`);
+  }
+
+  /** Reads the maps back: after a restart they hold the previous agent's state, still serving. */
+  function readBack(lib: Libbpf): Installed {
+    const services = new Map<string, InstalledService>();
+    const allowedBySlot = new Map<number, Set<string>>();
+    for (let k = lib.mapNextKey(fd('vg_allowed_sources'), undefined, LAYOUTS.allowKey.size); k !== undefined; k = lib.mapNextKey(fd('vg_allowed_sources'), k, LAYOUTS.allowKey.size)) {
+      const slot = Buffer.from(k).readUInt32BE(LAYOUTS.allowKey.fields.slot.offset);
+      const set = allowedBySlot.get(slot) ?? new Set<string>();
+      set.add(toHex(k));
+      allowedBySlot.set(slot, set);
+    }
+    for (let k = lib.mapNextKey(fd('vg_services'), undefined, LAYOUTS.serviceKey.size); k !== undefined; k = lib.mapNextKey(fd('vg_services'), k, LAYOUTS.serviceKey.size)) {
+      const raw = lib.mapLookup(fd('vg_services'), k, LAYOUTS.service.size);
+      if (raw === undefined) continue;
+      const value = decodeService(raw);
+      services.set(toHex(k), { value, allowed: allowedBySlot.get(value.slot) ?? new Set(), frontendKey: undefined });
+    }
+    const backends = new Map<string, number>();
+    const used = new Set<number>();
+    for (let i = 0; i < CAPACITY.backends; i++) {
+      const b = decodeBackend(lib.mapLookup(fd('vg_backends'), encodeU32(i), LAYOUTS.backend.size)!);
+      if (b?.present === true) {
+        backends.set(`${b.slot}/${backendId(b.address, b.port)}`, i);
+        used.add(i);
+      }
+    }
+    const deny = new Set<string>();
+    for (let k = lib.mapNextKey(fd('vg_deny_sources'), undefined, LAYOUTS.lpmKey.size); k !== undefined; k = lib.mapNextKey(fd('vg_deny_sources'), k, LAYOUTS.lpmKey.size)) deny.add(toHex(k));
+    const slots = new Set([...services.values()].map((s) => s.value.slot));
+    freeSlots = range(CAPACITY.services).filter((s) => !slots.has(s));
+    freeIndices = range(CAPACITY.backends).filter((i) => !used.has(i));
+    return { services, backends, deny, config: undefined };
+  }
+
+  function writeRing(lib: Libbpf, slot: number, d: DesiredService, indexOf: ReadonlyMap<string, number>): void {
+    // vg_backends entries are per service (see vg_backend.slot); the ring refers to this slot's.
+    const positions = maglevTable(d.ringInput, d.ringSize);
+    const keys = new Uint32Array(d.ringSize);
+    const values = new Uint32Array(d.ringSize);
+    for (let i = 0; i < d.ringSize; i++) {
+      keys[i] = i;
+      values[i] = indexOf.get(`${slot}/${d.ringInput[positions[i]!]!.id}`)!;
+    }
+    // A fresh inner map, filled, then swapped in: packets see the old ring or the new, never half.
+    const inner = lib.mapCreate(MAP_TYPES.array, 'vg_ring', 4, 4, d.ringSize, BPF_F_INNER_MAP);
+    try {
+      lib.mapUpdateBatch(inner, new Uint8Array(keys.buffer), new Uint8Array(values.buffer), d.ringSize);
+      lib.mapUpdate(fd('vg_rings'), encodeU32(slot), encodeU32(inner));
+    } finally {
+      lib.closeFd(inner);
+    }
+  }
+
+  function take(list: number[], what: string): number {
+    const next = list.shift();
+    if (next === undefined) throw new XdpError(XdpErrorCode.capacityExceeded, `no free ${what}: the maps hold ${what === 'slot' ? CAPACITY.services : CAPACITY.backends}`);
+    return next;
+  }
+
+  return {
+    engine: 'xdp',
+    get attachments() {
+      return attachments;
+    },
+
+    apply(table: ServiceTable, applyOptions: ApplyOptions = {}): Promise<ApplyReport> {
+      const started = now();
+      const lib = load();
+      let driftRepaired = false;
+      const known = installed;
+      if (known === undefined || applyOptions.resync === true) {
+        installed = readBack(lib);
+        if (known !== undefined) driftRepaired = !sameState(known, installed);
+      }
+      const state = installed!;
+      const desired = desiredServices(table);
+      let written = 0;
+      let removed = 0;
+      let changed = false;
+
+      // Slots first (new services get theirs now), then backends: rings refer to their indices.
+      const slotOf = new Map<string, number>();
+      for (const d of desired) slotOf.set(d.keyHex, state.services.get(d.keyHex)?.value.slot ?? take(freeSlots, 'slot'));
+      const wantedBackends = new Map<string, { address: string; port: number; slot: number }>();
+      for (const d of desired) {
+        const slot = slotOf.get(d.keyHex)!;
+        for (const b of d.frontend.backends) wantedBackends.set(`${slot}/${backendId(b.address, b.port)}`, { address: b.address, port: b.port, slot });
+      }
+      for (const [id, b] of wantedBackends) {
+        if (state.backends.has(id)) continue;
+        const index = take(freeIndices, 'backend index');
+        lib.mapUpdate(fd('vg_backends'), encodeU32(index), encodeBackend({ ...b, present: true }));
+        state.backends.set(id, index);
+        changed = true;
+      }
+
+      const wantedKeys = new Set<string>();
+      for (const d of desired) {
+        wantedKeys.add(d.keyHex);
+        const current = state.services.get(d.keyHex);
+        const slot = slotOf.get(d.keyHex)!;
+        if (current === undefined) lib.mapUpdate(fd('vg_counters'), encodeU32(slot), new Uint8Array(LAYOUTS.counters.size * cpus));
+        const allowed = new Map((d.allowedSources ?? []).map((c) => {
+          const k = encodeAllowKey(slot, c);
+          return [toHex(k), k] as const;
+        }));
+        for (const [hex, k] of allowed) if (current?.allowed.has(hex) !== true) lib.mapUpdate(fd('vg_allowed_sources'), k, new Uint8Array([1]));
+        for (const hex of current?.allowed ?? []) if (!allowed.has(hex)) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(hex, 'hex'));
+        const digest = d.ringSize === 0 ? 0n : ringDigest(d.ringSize, d.ringInput.map((e) => ({ ...e, index: state.backends.get(`${slot}/${e.id}`)! })));
+        if (current?.value.ringHash !== digest || current.value.ringSize !== d.ringSize) {
+          if (d.ringSize === 0) lib.mapDelete(fd('vg_rings'), encodeU32(slot));
+          else writeRing(lib, slot, d, state.backends);
+        }
+        const value: ServiceValue = { slot, ringSize: d.ringSize, flags: d.flags, ringHash: digest };
+        const sameAllowed = current !== undefined && current.allowed.size === allowed.size && [...allowed.keys()].every((h) => current.allowed.has(h));
+        if (current === undefined || !sameValue(current.value, value) || !sameAllowed) {
+          // The service key goes in last: the program never finds a frontend without its ring.
+          lib.mapUpdate(fd('vg_services'), d.key, encodeService(value));
+          written++;
+        }
+        state.services.set(d.keyHex, { value, allowed: new Set(allowed.keys()), frontendKey: d.frontend.key });
+      }
+      for (const [hex, current] of state.services) {
+        if (wantedKeys.has(hex)) continue;
+        lib.mapDelete(fd('vg_services'), Buffer.from(hex, 'hex'));
+        lib.mapDelete(fd('vg_rings'), encodeU32(current.value.slot));
+        for (const a of current.allowed) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(a, 'hex'));
+        freeSlots.push(current.value.slot);
+        state.services.delete(hex);
+        removed++;
+      }
+      // Backends last: a cleared entry sends its pinned flows back to the ring; its index is
+      // reused only after every fresh one, so a stale flow entry rarely meets a new backend.
+      for (const [id, index] of state.backends) {
+        if (wantedBackends.has(id)) continue;
+        lib.mapUpdate(fd('vg_backends'), encodeU32(index), new Uint8Array(LAYOUTS.backend.size));
+        state.backends.delete(id);
+        freeIndices.push(index);
+        changed = true;
+      }
+
+      const deny = new Map(table.denySources.map((c) => {
+        const k = encodeLpmKey(c);
+        return [toHex(k), k] as const;
+      }));
+      for (const [hex, k] of deny) if (!state.deny.has(hex)) lib.mapUpdate(fd('vg_deny_sources'), k, new Uint8Array([1]));
+      for (const hex of state.deny) if (!deny.has(hex)) lib.mapDelete(fd('vg_deny_sources'), Buffer.from(hex, 'hex'));
+      if (deny.size !== state.deny.size || [...deny.keys()].some((h) => !state.deny.has(h))) changed = true;
+      state.deny.clear();
+      for (const hex of deny.keys()) state.deny.add(hex);
+
+      const config = encodeConfig({
+        ...(options.snatAddresses?.v4 === undefined ? {} : { snat4: options.snatAddresses.v4 }),
+        ...(options.snatAddresses?.v6 === undefined ? {} : { snat6: options.snatAddresses.v6 }),
+        mode: options.forwarding,
+        flags: options.fib === false ? CONFIG_FLAGS.noFib : 0,
+        snatPortMin: ports.min,
+        snatPortMax: ports.max,
+      });
+      if (state.config !== toHex(config)) {
+        lib.mapUpdate(fd('vg_config'), encodeU32(0), config);
+        state.config = toHex(config);
+        changed = true;
+      }
+      return Promise.resolve({
+        changed: changed || written > 0 || removed > 0,
+        frontendsWritten: written,
+        frontendsRemoved: removed,
+        driftRepaired,
+        durationMs: now() - started,
+      });
+    },
+
+    counters(): Promise<ReadonlyMap<string, FrontendCounters>> {
+      const out = new Map<string, FrontendCounters>();
+      if (bpf === undefined || installed === undefined) return Promise.resolve(out);
+      for (const s of installed.services.values()) {
+        if (s.frontendKey === undefined) continue;
+        const raw = bpf.mapLookup(fd('vg_counters'), encodeU32(s.value.slot), LAYOUTS.counters.size * cpus);
+        if (raw !== undefined) out.set(s.frontendKey, sumCounters(raw, cpus));
+      }
+      return Promise.resolve(out);
+    },
+
+    testRun(packet: Uint8Array, repeat = 1): TestRunResult {
+      return load().testRun(progFd, packet, repeat);
+    },
+
+    cleanup(): Promise<void> {
+      const lib = load();
+      for (const a of attachments) {
+        try {
+          lib.xdpDetach(lib.ifIndex(a.interface), a.mode === 'native' ? XDP_FLAGS.drvMode : XDP_FLAGS.skbMode);
+        } catch (error) {
+          log?.warn({ interface: a.interface, err: error }, 'could not detach the xdp program');
+        }
+      }
+      attachments.length = 0;
+      // Unpinning frees the maps once the program and this process let go of them.
+      for (const name of readdirSync(options.pinDir)) if ((MAP_NAMES as readonly string[]).includes(name)) rmSync(join(options.pinDir, name));
+      installed = undefined;
+      return this.close();
+    },
+
+    close(): Promise<void> {
+      obj?.close();
+      obj = undefined;
+      bpf = undefined;
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function sameValue(a: ServiceValue, b: ServiceValue): boolean {
+  return a.slot === b.slot && a.ringSize === b.ringSize && a.flags === b.flags && a.ringHash === b.ringHash;
+}
+
+function sameState(a: Installed, b: Installed): boolean {
+  if (a.services.size !== b.services.size || a.backends.size !== b.backends.size || a.deny.size !== b.deny.size) return false;
+  for (const [k, s] of a.services) {
+    const o = b.services.get(k);
+    if (o === undefined || !sameValue(s.value, o.value) || o.allowed.size !== s.allowed.size) return false;
+  }
+  for (const [id, i] of a.backends) if (b.backends.get(id) !== i) return false;
+  return [...a.deny].every((d) => b.deny.has(d));
+}
