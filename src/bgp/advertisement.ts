@@ -2,7 +2,7 @@
 import { formatCidr, NetError, parseCidr, parseIp, type Cidr, type IpAddress } from '../net/index.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { AddressFamily } from './negotiate.ts';
-import type { OutRoute } from './rib-out.ts';
+import { attributesKey, type OutRoute } from './rib-out.ts';
 import { community, type LargeCommunity, type PathAttributes } from './wire/attributes.ts';
 import { Origin } from './wire/constants.ts';
 import { asSequence } from './wire/update.ts';
@@ -24,6 +24,8 @@ export interface Advertisement {
 /** An advertisement after validation. */
 export interface DesiredRoute {
   readonly prefix: Cidr;
+  /** Canonical prefix text: the Adj-RIB-Out key. */
+  readonly prefixKey: string;
   readonly nextHop?: IpAddress;
   readonly communities: readonly number[];
   readonly largeCommunities: readonly LargeCommunity[];
@@ -87,6 +89,7 @@ export function parseAdvertisements(advertisements: readonly Advertisement[]): D
     const large = (a.largeCommunities ?? []).map((c) => parseLargeCommunity(index, c));
     return {
       prefix,
+      prefixKey: key,
       communities,
       largeCommunities: large,
       ...(nextHop === undefined ? {} : { nextHop }),
@@ -114,12 +117,21 @@ export function routesForPeer(desired: readonly DesiredRoute[], view: PeerView):
   const ibgp = view.localAsn === view.peerAsn;
   const routes: OutRoute[] = [];
   const skipped: string[] = [];
+  // Routes with the same attributes share one attributes object and key: 10⁴ VIPs usually
+  // have a handful of distinct attribute sets, and keys are what the Adj-RIB-Out compares.
+  const shared = new Map<string, { attributes: PathAttributes; nextHops: IpAddress[]; key: string }>();
   for (const d of desired) {
     const family: AddressFamily = d.prefix.family === 4 ? 'ipv4' : 'ipv6';
     if (!view.families.includes(family)) continue;
     const nextHop = d.nextHop ?? view.defaultNextHop[family];
     if (nextHop === undefined) {
-      skipped.push(formatCidr(d.prefix));
+      skipped.push(d.prefixKey);
+      continue;
+    }
+    const signature = `${nextHop.family}:${nextHop.value}|${d.med}|${d.localPref}|${d.communities.join(',')}|${d.largeCommunities.map((c) => `${c.globalAdministrator}:${c.localData1}:${c.localData2}`).join(',')}`;
+    const known = shared.get(signature);
+    if (known !== undefined) {
+      routes.push({ prefix: d.prefix, prefixKey: d.prefixKey, ...known });
       continue;
     }
     const attributes: PathAttributes = {
@@ -132,7 +144,10 @@ export function routesForPeer(desired: readonly DesiredRoute[], view: PeerView):
       ...(d.communities.length > 0 ? { communities: d.communities } : {}),
       ...(d.largeCommunities.length > 0 ? { largeCommunities: d.largeCommunities } : {}),
     };
-    routes.push({ prefix: d.prefix, attributes, nextHops: [nextHop] });
+    const entry = { attributes, nextHops: [nextHop], key: '' };
+    entry.key = attributesKey({ prefix: d.prefix, ...entry });
+    shared.set(signature, entry);
+    routes.push({ prefix: d.prefix, prefixKey: d.prefixKey, ...entry });
   }
   return { routes, skipped };
 }

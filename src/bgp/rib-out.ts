@@ -16,6 +16,10 @@ export interface OutRoute {
   readonly attributes: PathAttributes;
   /** One IPv4 next hop, or an IPv6 global (+ optional link-local) next hop. */
   readonly nextHops: readonly IpAddress[];
+  /** Canonical prefix text, when the caller already has it (saves formatting 10⁴ prefixes). */
+  readonly prefixKey?: string;
+  /** attributesKey(this), when the caller already has it (routes sharing attributes share it). */
+  readonly key?: string;
 }
 
 /** What a peer has been told: prefix (canonical text) → attributes key. */
@@ -99,8 +103,8 @@ export function planUpdates(sent: AdjRibOut, desired: readonly OutRoute[], ctx: 
   const next = new Map<string, string>();
   const groups = new Map<string, OutRoute[]>(); // attributes key → routes to announce with them
   for (const route of desired) {
-    const prefix = formatCidr(route.prefix);
-    const key = attributesKey(route);
+    const prefix = route.prefixKey ?? formatCidr(route.prefix);
+    const key = route.key ?? attributesKey(route);
     next.set(prefix, key);
     if (sent.get(prefix) === key) continue;
     // Grouped per family too: IPv4 and IPv6 never share an UPDATE.
