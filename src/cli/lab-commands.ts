@@ -3,7 +3,13 @@ import { Lab, demoTopology } from '../../lab/index.ts';
 /** `vipgate lab up`: the demo network with its pods, left up for exploring (no agent). */
 export async function labUp(): Promise<number> {
   const lab = await Lab.up(demoTopology());
-  await lab.startBackends();
+  const backends = await lab.startBackends();
+  // The lab outlives this command: let go of the pods' pipes so the process can exit.
+  for (const b of backends) {
+    b.process.child.stdout?.destroy();
+    b.process.child.stderr?.destroy();
+    b.process.child.unref();
+  }
   process.stdout.write(
     `lab ${lab.prefix} is up: ${lab.plan.namespaces.join(' ')}\n` +
       `  ip netns exec ${lab.ns('client')} curl http://10.100.1.41/   # not routed yet: VIPs need an agent in lb1\n` +
