@@ -4,7 +4,7 @@ import type { Host, VipInterfaceSpec } from '../host/index.ts';
 import type { ServiceProblem, ServiceTable } from '../model/index.ts';
 import { EMPTY_TABLE } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
-import { computeDesiredState, type DesiredInput } from './desired.ts';
+import { computeDesiredState, type AllocationMemo, type DesiredInput } from './desired.ts';
 import { AgentErrorCode } from './errors.ts';
 import { FrontendIds } from './frontend-ids.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -70,6 +70,7 @@ export class Agent {
   private lastPass: LastPass | undefined;
   private configError: string | undefined;
   private frontendIds: ReadonlyMap<string, number> = new Map();
+  private allocationMemo: AllocationMemo | undefined;
 
   private running: Promise<void> | undefined;
   private dirty = false;
@@ -186,7 +187,8 @@ export class Agent {
       }
     }
 
-    const desired = computeDesiredState(input, this.assignments);
+    const desired = computeDesiredState(input, this.assignments, this.allocationMemo);
+    this.allocationMemo = desired.memo;
     for (const problem of desired.problems) log.warn({ service: problem.service, code: problem.code }, problem.message);
 
     if (!sameAssignments(this.assignments, desired.assignments)) {
