@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PeerStatus } from '../bgp/index.ts';
 import type { Dataplane } from '../dataplane/dataplane.ts';
 
 /** The agent's Prometheus metrics, in a registry of its own (no global state). */
@@ -59,4 +60,26 @@ export function createAgentMetrics(dataplane: () => Dataplane | undefined): Agen
     driftRepairs: new Counter({ name: 'vipgate_drift_repairs_total', help: 'Passes that found the kernel changed behind the agent and repaired it', ...metric }),
     configReloads: new Counter({ name: 'vipgate_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], ...metric }),
   };
+}
+
+/** BGP session metrics, read from the speaker at scrape time. */
+export function registerBgpMetrics(registry: Registry, peers: () => readonly PeerStatus[]): void {
+  const metric = { registers: [registry], labelNames: ['peer'] as const };
+  const gauge = (name: string, help: string, value: (p: PeerStatus) => number): void => {
+    new Gauge({
+      name,
+      help,
+      ...metric,
+      collect() {
+        this.reset();
+        for (const p of peers()) this.set({ peer: p.address }, value(p));
+      },
+    });
+  };
+  gauge('vipgate_bgp_session_established', '1 while the BGP session with the peer is Established', (p) => (p.state === 'Established' ? 1 : 0));
+  gauge('vipgate_bgp_session_uptime_seconds', 'Seconds since the session was Established (0 when down)', (p) => p.uptimeSeconds ?? 0);
+  gauge('vipgate_bgp_prefixes_sent', 'Prefixes the peer has been told about now (Adj-RIB-Out)', (p) => p.prefixesSent);
+  gauge('vipgate_bgp_prefixes_received', 'Prefixes the peer announced to us', (p) => p.prefixesReceived);
+  gauge('vipgate_bgp_updates_sent', 'UPDATE messages sent to the peer since the agent started', (p) => p.updatesSent);
+  gauge('vipgate_bgp_updates_received', 'UPDATE messages received from the peer since the agent started', (p) => p.updatesReceived);
 }

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { createApiServer } from '../api/server.ts';
 import { ConfigError, loadConfigFile, poolsFromConfig, servicesFromConfig, type AgentConfig } from '../config/index.ts';
@@ -7,8 +8,9 @@ import { createCommandRunner, createHost } from '../host/index.ts';
 import { FileSource } from '../sources/file.ts';
 import type { VipInterfaceSpec } from '../host/index.ts';
 import { Agent, type AgentInput } from './agent.ts';
-import { staticRoutesAnnouncer } from './announcer.ts';
-import { createAgentMetrics } from './metrics.ts';
+import { staticRoutesAnnouncer, type Announcer } from './announcer.ts';
+import { bgpAnnouncer, type BgpAnnouncer } from './bgp-announcer.ts';
+import { createAgentMetrics, registerBgpMetrics } from './metrics.ts';
 import { defaultRouteAddresses } from './node-addresses.ts';
 import { fileAssignmentStore } from './state-store.ts';
 
@@ -71,6 +73,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
   const applied: { input?: AgentInput } = {};
   // The source exists before the agent (its first load decides whether to start at all).
   const agentRef: { current?: Agent } = {};
+  const bgpRef: { current?: BgpAnnouncer } = {};
   const metricsHolder: { dataplane?: ReturnType<typeof nftablesDataplane> } = {};
   const metrics = createAgentMetrics(() => metricsHolder.dataplane);
 
@@ -87,6 +90,12 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       log.info({ file: options.config }, 'config changed; reconciling');
       applied.input = inputFromConfig(result.config);
       agentRef.current?.setInput(applied.input);
+      const bgp = bgpRef.current;
+      if (bgp !== undefined && result.config.bgp !== undefined) {
+        bgp.reconfigure(result.config.bgp).catch((error: unknown) => log.error({ err: error }, 'applying the new bgp section failed'));
+      } else if ((bgp === undefined) !== (result.config.bgp === undefined)) {
+        log.warn('the bgp section was added or removed: restart the agent to switch between BGP and static routes');
+      }
     },
     onWarning: (message) => log.warn(message),
   });
@@ -123,7 +132,15 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     return EXIT_OK;
   }
 
-  const announcer = staticRoutesAnnouncer();
+  // A state file left by an earlier run means routers may still hold our routes (RFC 4724).
+  const restarted = existsSync(options.stateFile);
+  let announcer: Announcer = staticRoutesAnnouncer();
+  if (config.bgp !== undefined) {
+    const bgp = bgpAnnouncer(config.bgp, { log, restarted, aggregates: () => applied.input?.vipInterface?.routes ?? [] });
+    bgpRef.current = bgp;
+    announcer = bgp;
+    registerBgpMetrics(metrics.registry, () => bgp.peers());
+  }
   const live = new Agent({
     dataplane,
     host,
@@ -150,6 +167,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       status: () => live.status(),
       counters: () => dataplane.counters(),
       nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
+      ...(bgpRef.current === undefined ? {} : { bgp: bgpRef.current }),
       registry: metrics.registry,
       log,
     },

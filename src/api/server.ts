@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentStatus } from '../agent/agent.ts';
+import type { PeerStatus } from '../bgp/index.ts';
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
 import { servicesView } from './views.ts';
 
@@ -12,6 +13,13 @@ export interface ApiDeps {
   readonly nodeAddresses: () => Promise<readonly string[]>;
   readonly registry: Registry;
   readonly log: Logger;
+  /** Present when the agent announces by BGP. */
+  readonly bgp?: { peers(): PeerStatus[]; routesSentTo(address: string): string[] };
+}
+
+/** `/v1/bgp/routes`: what each peer has been told. */
+export interface BgpRoutesView {
+  readonly peers: readonly { readonly address: string; readonly state: string; readonly routes: readonly string[] }[];
 }
 
 export interface RoutesView {
@@ -79,8 +87,24 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         json(res, 200, view);
         return;
       }
+      case '/v1/bgp/peers':
+        if (deps.bgp === undefined) json(res, 404, { error: 'this agent does not use BGP (no bgp section in its config)' });
+        else json(res, 200, { peers: deps.bgp.peers() });
+        return;
+      case '/v1/bgp/routes': {
+        const bgp = deps.bgp;
+        if (bgp === undefined) {
+          json(res, 404, { error: 'this agent does not use BGP (no bgp section in its config)' });
+          return;
+        }
+        const view: BgpRoutesView = {
+          peers: bgp.peers().map((p) => ({ address: p.address, state: p.state, routes: bgp.routesSentTo(p.address) })),
+        };
+        json(res, 200, view);
+        return;
+      }
       default:
-        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes'] });
+        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes', '/v1/bgp/peers', '/v1/bgp/routes'] });
     }
   }
   return createServer((req, res) => {

@@ -1,4 +1,6 @@
+import type { BgpRoutesView } from '../api/server.ts';
 import type { ServiceRow, ServicesView } from '../api/views.ts';
+import type { PeerStatus } from '../bgp/index.ts';
 
 /** Lays out rows as aligned columns; a cell may hold several lines (one backend each). */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -57,4 +59,28 @@ export function formatRoutes(prefixes: readonly string[], via: readonly string[]
     if (hop !== undefined) lines.push(`ip ${v6 ? '-6 ' : ''}route add ${p} via ${hop}`);
   }
   return lines.map((l) => `${l}\n`).join('');
+}
+
+function duration(seconds: number | undefined): string {
+  if (seconds === undefined) return '-';
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** `vipgate bgp peers`: one row per router. */
+export function formatBgpPeers(peers: readonly PeerStatus[]): string {
+  if (peers.length === 0) return 'no BGP peers configured\n';
+  return renderTable(
+    ['PEER', 'ASN', 'STATE', 'UPTIME', 'SENT', 'RECEIVED', 'LAST ERROR'],
+    peers.map((p) => [p.address, String(p.asn), p.state, duration(p.uptimeSeconds), String(p.prefixesSent), String(p.prefixesReceived), p.lastError ?? '']),
+  );
+}
+
+/** `vipgate bgp routes`: what each router has been told. */
+export function formatBgpRoutes(view: BgpRoutesView): string {
+  return view.peers
+    .map((p) => `${p.address} (${p.state}): ${p.routes.length} prefixes\n${p.routes.map((r) => `  ${r}\n`).join('')}`)
+    .join('');
 }

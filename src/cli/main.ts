@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { apiGet, DEFAULT_API } from './client.ts';
-import { formatRoutes, formatServiceList } from './format.ts';
+import { formatBgpPeers, formatBgpRoutes, formatRoutes, formatServiceList } from './format.ts';
 import type { ServicesView } from '../api/views.ts';
-import type { RoutesView } from '../api/server.ts';
+import type { BgpRoutesView, RoutesView } from '../api/server.ts';
+import type { PeerStatus } from '../bgp/index.ts';
 
 /** Exit statuses: 0 fine, 1 runtime failure, 2 bad usage or bad config (nothing was started). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -78,6 +79,26 @@ program
   .action(async (opts: { api: string; via?: string }) => {
     const view = await apiGet<RoutesView>(opts.api, '/v1/routes');
     process.stdout.write(formatRoutes(view.prefixes, opts.via === undefined ? view.via : [opts.via]));
+  });
+
+const bgp = program.command('bgp').description("the local agent's BGP sessions and what the routers were told");
+bgp
+  .command('peers')
+  .description('one row per router: state, uptime, prefixes sent and received, last error')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(apiOption)
+  .action(async (opts: { output: string; api: string }) => {
+    const view = await apiGet<{ peers: PeerStatus[] }>(opts.api, '/v1/bgp/peers');
+    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatBgpPeers(view.peers));
+  });
+bgp
+  .command('routes')
+  .description('the prefixes each router has been told about (Adj-RIB-Out)')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(apiOption)
+  .action(async (opts: { output: string; api: string }) => {
+    const view = await apiGet<BgpRoutesView>(opts.api, '/v1/bgp/routes');
+    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatBgpRoutes(view));
   });
 
 const lab = program.command('lab').description('the network-namespace lab used by the demo, tests and benchmarks');

@@ -12,12 +12,13 @@ import {
 } from '../net/index.ts';
 import { familiesOf, policyOf } from './families.ts';
 import { splitHostPort } from './formats.ts';
-import type { RawBackend, RawConfig, RawPool, RawPort, RawService } from './raw.ts';
+import type { RawBackend, RawBgp, RawConfig, RawPool, RawPort, RawService } from './raw.ts';
 import {
   CONFIG_API_VERSION,
   CONFIG_KIND,
   type AgentConfig,
   type BackendConfig,
+  type BgpConfig,
   type InterfaceAddress,
   type PortConfig,
   type ServiceConfig,
@@ -27,6 +28,34 @@ export const DEFAULT_LISTEN = '127.0.0.1:9470';
 export const DEFAULT_VIP_INTERFACE = 'vipgate0';
 export const DEFAULT_RESYNC_SECONDS = 30;
 export const DEFAULT_NAMESPACE = 'default';
+export const DEFAULT_BGP_HOLD_TIME = 90;
+export const DEFAULT_GRACEFUL_RESTART_SECONDS = 120;
+
+function bgpOf(raw: RawBgp): BgpConfig {
+  const advertise = raw.advertise ?? {};
+  return {
+    routerId: canonicalIp(raw.routerId),
+    localASN: raw.localASN,
+    gracefulRestartSeconds: raw.gracefulRestartSeconds ?? DEFAULT_GRACEFUL_RESTART_SECONDS,
+    peers: (raw.peers ?? []).map((p) => ({
+      address: canonicalIp(p.address),
+      asn: p.asn,
+      port: p.port ?? 179,
+      ...(p.localAddress === undefined ? {} : { localAddress: canonicalIp(p.localAddress) }),
+      holdTime: p.holdTime ?? DEFAULT_BGP_HOLD_TIME,
+      passive: p.passive ?? false,
+      ...(p.password === undefined ? {} : { password: p.password }),
+      families: p.families ?? ['ipv4', 'ipv6'],
+    })),
+    advertise: {
+      aggregate: advertise.aggregate ?? false,
+      communities: advertise.communities ?? [],
+      largeCommunities: advertise.largeCommunities ?? [],
+      ...(advertise.localPref === undefined ? {} : { localPref: advertise.localPref }),
+      ...(advertise.med === undefined ? {} : { med: advertise.med }),
+    },
+  };
+}
 
 /**
  * Fills every default and canonicalises every address. Only called on data that passed the
@@ -58,7 +87,7 @@ export function applyDefaults(raw: RawConfig, hostname: string): AgentConfig {
     },
     pools,
     services: (raw.services ?? []).map((s) => serviceOf(s, snat)),
-    ...(raw.bgp === undefined ? {} : { bgp: raw.bgp }),
+    ...(raw.bgp === undefined ? {} : { bgp: bgpOf(raw.bgp) }),
   };
 }
 

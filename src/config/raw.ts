@@ -16,7 +16,26 @@ export interface RawConfig {
   };
   pools?: RawPool[];
   services?: RawService[];
-  bgp?: Record<string, unknown>;
+  bgp?: RawBgp;
+}
+
+export interface RawBgpPeer {
+  address: string;
+  asn: number;
+  port?: number;
+  localAddress?: string;
+  holdTime?: number;
+  passive?: boolean;
+  password?: string;
+  families?: ('ipv4' | 'ipv6')[];
+}
+
+export interface RawBgp {
+  routerId: string;
+  localASN: number;
+  gracefulRestartSeconds?: number;
+  peers?: RawBgpPeer[];
+  advertise?: { aggregate?: boolean; communities?: string[]; largeCommunities?: string[]; localPref?: number; med?: number };
 }
 
 export interface RawPool {

@@ -6,8 +6,8 @@ import type { RawConfig } from './raw.ts';
 
 /**
  * JSON Schema (draft-07) of the standalone config file. Every mapping is closed
- * (`additionalProperties: false`) so a misspelt field is an error, not a silent default —
- * except `bgp`, which the BGP module will close when it defines it. `x-allowed` is our own
+ * (`additionalProperties: false`) so a misspelt field is an error, not a silent default.
+ * `x-allowed` is our own
  * annotation: the text after "expected" in an error about that field.
  */
 const ALLOWED = 'x-allowed';
@@ -92,6 +92,43 @@ const service = mapping(
   ['name', 'ports'],
 );
 
+// RFC 6793: four-octet AS numbers; 0 and AS_TRANS (23456) are refused in semantic checks.
+const asn = { type: 'integer', minimum: 1, maximum: 4294967295, [ALLOWED]: 'an AS number 1–4294967295' };
+const community = named('^[0-9]{1,5}:[0-9]{1,5}$', 'a community "ASN:value", each part 0–65535 (RFC 1997)');
+const largeCommunity = named('^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$', 'a large community "ASN:data1:data2" (RFC 8092)');
+const uint32 = { type: 'integer', minimum: 0, maximum: 4294967295, [ALLOWED]: 'an integer 0–4294967295' };
+
+const bgpPeer = mapping(
+  {
+    address: format('ip'),
+    asn,
+    port,
+    localAddress: format('ip'),
+    holdTime: { type: 'integer', minimum: 0, maximum: 65535, [ALLOWED]: 'seconds: 0, or 3–65535 (RFC 4271 §4.2)' },
+    passive: flag,
+    password: { type: 'string', minLength: 1, maxLength: 80, [ALLOWED]: 'a TCP MD5 key of 1–80 characters (RFC 2385)' },
+    families: { ...list(oneOf('ipv4', 'ipv6'), 'ipv4, ipv6'), minItems: 1, maxItems: 2 },
+  },
+  ['address', 'asn'],
+);
+
+const bgp = mapping(
+  {
+    routerId: format('ip'),
+    localASN: asn,
+    gracefulRestartSeconds: { type: 'integer', minimum: 0, maximum: 4095, [ALLOWED]: 'seconds 0–4095 (RFC 4724; 0 turns it off)' },
+    peers: list(bgpPeer, 'peers'),
+    advertise: mapping({
+      aggregate: flag,
+      communities: list(community, 'communities'),
+      largeCommunities: list(largeCommunity, 'large communities'),
+      localPref: uint32,
+      med: uint32,
+    }),
+  },
+  ['routerId', 'localASN'],
+);
+
 export const configSchema: AnySchemaObject = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   ...mapping(
@@ -113,7 +150,7 @@ export const configSchema: AnySchemaObject = {
       }),
       pools: list(pool, 'pools'),
       services: list(service, 'services'),
-      bgp: { type: 'object', [ALLOWED]: 'a mapping' },
+      bgp,
     },
     ['apiVersion', 'kind'],
   ),

@@ -15,11 +15,8 @@ export interface AgentConfig {
   /** As written, without the VIP interface's gateway reservations (poolsFromConfig adds them). */
   readonly pools: readonly Pool[];
   readonly services: readonly ServiceConfig[];
-  /**
-   * The `bgp:` section, accepted as an open mapping and not interpreted here: the BGP module
-   * owns its schema and semantics (router ID, local ASN, peers, advertisements).
-   */
-  readonly bgp?: Readonly<Record<string, unknown>>;
+  /** BGP announcement of the VIPs; absent: no routing protocol (clients use a static route). */
+  readonly bgp?: BgpConfig;
 }
 
 export const CONFIG_API_VERSION = 'vipgate.io/v1alpha1';
@@ -99,4 +96,37 @@ export interface ServiceConfig {
   readonly loadBalancerSourceRanges: readonly string[];
   /** The service's own setting, or `dataplane.snat`. */
   readonly snat: 'masquerade' | 'none';
+}
+
+export interface BgpPeerConfig {
+  /** Canonical address. */
+  readonly address: string;
+  readonly asn: number;
+  readonly port: number;
+  readonly localAddress?: string;
+  /** Seconds; 0 (no keepalives) or 3–65535. */
+  readonly holdTime: number;
+  readonly passive: boolean;
+  readonly password?: string;
+  readonly families: readonly ('ipv4' | 'ipv6')[];
+}
+
+export interface BgpAdvertiseConfig {
+  /** Announce the VIP interface's routes (the pools' CIDRs) instead of one /32 or /128 per VIP. */
+  readonly aggregate: boolean;
+  readonly communities: readonly string[];
+  readonly largeCommunities: readonly string[];
+  /** Sent to iBGP peers only (RFC 4271 §5.1.5). */
+  readonly localPref?: number;
+  readonly med?: number;
+}
+
+export interface BgpConfig {
+  /** Canonical IPv4 address. */
+  readonly routerId: string;
+  readonly localASN: number;
+  /** RFC 4724 restart time; 0: graceful restart off. */
+  readonly gracefulRestartSeconds: number;
+  readonly peers: readonly BgpPeerConfig[];
+  readonly advertise: BgpAdvertiseConfig;
 }
