@@ -1,0 +1,170 @@
+import type { Logger } from 'pino';
+import { Allocator } from '../ipam/index.ts';
+import {
+  ingressAddresses, keyOf, poolsFromResources, statusOf, watchKind, WorkQueue,
+  type ClassPolicy, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind,
+} from '../kube/index.ts';
+import { claimedExternalIPs, decide, desiredStatus, rebuildAllocator, type Decision } from './assign.ts';
+import { EventReason } from './errors.ts';
+
+export interface ControllerOptions extends ClassPolicy {
+  readonly clients: KubeClients;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  /** Status writes retried at once on 409 before the key goes back to the queue. */
+  readonly conflictRetries?: number;
+  readonly informerRestartMs?: number;
+}
+
+const COMPONENT = 'vipgate-controller';
+
+/**
+ * Assigns VIPs to Services while this replica leads. Level-triggered: watch handlers enqueue
+ * keys; `reconcile(key)` re-reads the Service from the cache and makes its status right.
+ * Nothing is assigned before the allocator is rebuilt from every Service's status.
+ */
+export class Controller {
+  readonly #o: ControllerOptions;
+  readonly #queue: WorkQueue;
+  #services: WatchedKind<KubeService> | undefined;
+  #pools: WatchedKind<KubeVipPool> | undefined;
+  #allocator: Allocator | undefined;
+  #checker: Allocator | undefined;
+  #claimed = '';
+  /** service → the last outcome we announced by Event, so a resync does not repeat it. */
+  readonly #announced = new Map<string, string>();
+  #ready = false;
+
+  constructor(options: ControllerOptions) {
+    this.#o = options;
+    this.#queue = new WorkQueue({
+      reconcile: (key) => this.reconcile(key),
+      baseDelayMs: 50,
+      maxDelayMs: 30_000,
+      onError: (key, error) => this.#o.log.warn({ service: key, err: error }, 'reconcile failed; retrying'),
+    });
+  }
+
+  /** Starts the informers; resolves once the allocator is rebuilt and every Service is queued. */
+  async start(): Promise<void> {
+    const { clients, log } = this.#o;
+    const restartDelayMs = this.#o.informerRestartMs ?? 500;
+    const onError = (what: string) => (error: unknown, ms: number) => log.warn({ err: error }, `${what} watch failed; restarting in ${ms} ms`);
+    this.#services = watchKind(clients, 'services', {
+      restartDelayMs,
+      onError: onError('service'),
+      onChange: (_type, svc) => {
+        if (!this.#ready) return;
+        const claimed = claimedExternalIPs(this.#services?.list() ?? []);
+        if (claimed !== this.#claimed) this.#rebuild(); // reservations changed: rebuild, then all keys
+        else this.#queue.add(keyOf(svc));
+      },
+    });
+    this.#pools = watchKind(clients, 'vippools', {
+      restartDelayMs,
+      onError: onError('VIPPool'),
+      onChange: () => {
+        if (this.#ready) this.#rebuild();
+      },
+    });
+    await Promise.all([this.#services.synced, this.#pools.synced]);
+    this.#rebuild();
+    this.#ready = true;
+  }
+
+  async stop(): Promise<void> {
+    this.#ready = false;
+    this.#queue.stop();
+    await Promise.all([this.#services?.stop(), this.#pools?.stop()]);
+  }
+
+  /** Resolves when no reconcile is queued or running. */
+  idle(): Promise<void> {
+    return this.#queue.idle();
+  }
+
+  /** service → its VIPs, as the allocator holds them now. */
+  assignments(): ReadonlyMap<string, readonly string[]> {
+    return this.#allocator?.assignments() ?? new Map();
+  }
+
+  #rebuild(): void {
+    const services = this.#services?.list() ?? [];
+    const { pools, problems } = poolsFromResources(this.#pools?.list() ?? []);
+    for (const p of problems) this.#o.log.warn({ pool: p.pool }, p.message);
+    this.#claimed = claimedExternalIPs(services);
+    this.#checker = new Allocator(pools);
+    // The first build trusts the Services' status; later ones what this replica has assigned.
+    this.#allocator = rebuildAllocator(pools, services, this.#o, this.#allocator?.assignments());
+    for (const svc of services) this.#queue.add(keyOf(svc));
+    this.#o.log.info({ services: services.length, pools: pools.length }, 'allocator rebuilt');
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const allocator = this.#allocator;
+    if (allocator === undefined) return 'retry';
+    let svc = this.#services?.get(key);
+    if (svc === undefined) {
+      allocator.release(key);
+      this.#announced.delete(key);
+      return 'done';
+    }
+    const retries = this.#o.conflictRetries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      const decision = decide(allocator, svc, this.#o, this.#checker);
+      const now = this.#o.now?.() ?? new Date();
+      const body = desiredStatus(svc, decision, now);
+      if (body === undefined) {
+        await this.#announce(svc, decision, false);
+        return 'done';
+      }
+      const before = ingressAddresses(svc).join(',');
+      try {
+        const [ns, name] = [svc.metadata?.namespace ?? '', svc.metadata?.name ?? ''];
+        svc = await this.#o.clients.patchServiceStatus(ns, name, body, svc.metadata?.resourceVersion);
+        await this.#announce(svc, decision, before !== decision.addresses.join(','));
+        return 'done';
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 404) {
+          allocator.release(key);
+          return 'done';
+        }
+        if (status !== 409 || attempt >= retries) throw error;
+        // Someone else wrote the Service since our cache saw it: decide again on the fresh one.
+        const [ns, name] = key.split('/') as [string, string];
+        svc = await this.#o.clients.readService(ns, name);
+      }
+    }
+  }
+
+  /**
+   * Events: VIPAllocated when the status got new VIPs; warnings when the outcome differs from
+   * the last one announced for this Service (so a resync or a restart does not repeat them).
+   */
+  async #announce(svc: KubeService, decision: Decision, vipsChanged: boolean): Promise<void> {
+    const key = keyOf(svc);
+    const events: { type: 'Normal' | 'Warning'; reason: string; message: string }[] = [];
+    if (decision.managed && decision.failure === undefined && decision.addresses.length > 0 && vipsChanged) {
+      events.push({ type: 'Normal', reason: EventReason.allocated, message: `assigned VIPs ${decision.addresses.join(', ')}` });
+    }
+    const signature = JSON.stringify([decision.failure?.message, decision.refusedExternalIPs]);
+    if (this.#announced.get(key) !== signature) {
+      this.#announced.set(key, signature);
+      if (decision.failure !== undefined) events.push({ type: 'Warning', reason: EventReason.allocationFailed, message: decision.failure.message });
+      for (const r of decision.refusedExternalIPs) events.push({ type: 'Warning', reason: EventReason.externalIPRejected, message: r.message });
+    }
+    for (const e of events) {
+      try {
+        await this.#o.clients.createEvent({
+          namespace: svc.metadata?.namespace ?? 'default',
+          involved: { kind: 'Service', name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', ...(svc.metadata?.uid === undefined ? {} : { uid: svc.metadata.uid }) },
+          ...e, component: COMPONENT, at: this.#o.now?.() ?? new Date(),
+        });
+      } catch (error) {
+        // Events are best effort: a lost one must not hold the status back.
+        this.#o.log.warn({ service: key, err: error }, `could not record event ${e.reason}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import { IpamErrorCode } from '../ipam/index.ts';
+
+/** Event reasons the controller puts on Services (`kubectl describe svc` shows them). */
+export const EventReason = {
+  allocated: 'VIPAllocated',
+  allocationFailed: 'AllocationFailed',
+  externalIPRejected: 'ExternalIPRejected',
+  released: 'VIPReleased',
+} as const;
+export type EventReason = (typeof EventReason)[keyof typeof EventReason];
+
+/** Condition types the controller keeps in `status.conditions`. */
+export const ConditionType = {
+  /** True when the Service has its VIPs; False says why not. */
+  vipAllocated: 'vipgate.io/VIPAllocated',
+  /** False when an address in spec.externalIPs is refused (CVE-2020-8554). */
+  externalIPsAllowed: 'vipgate.io/ExternalIPsAllowed',
+} as const;
+
+/** Condition reasons (CamelCase, as metav1.Condition requires) for each IPAM failure. */
+export const FailureReason: Readonly<Record<IpamErrorCode, string>> = {
+  [IpamErrorCode.badPool]: 'BadPool',
+  [IpamErrorCode.poolOverlap]: 'PoolOverlap',
+  [IpamErrorCode.badRequest]: 'BadRequest',
+  [IpamErrorCode.noPool]: 'NoPool',
+  [IpamErrorCode.namespaceNotAllowed]: 'NamespaceNotAllowed',
+  [IpamErrorCode.familyUnavailable]: 'FamilyUnavailable',
+  [IpamErrorCode.poolExhausted]: 'PoolExhausted',
+  [IpamErrorCode.notInPool]: 'NotInPool',
+  [IpamErrorCode.reserved]: 'Reserved',
+  [IpamErrorCode.addressInUse]: 'AddressInUse',
+  [IpamErrorCode.portClash]: 'PortClash',
+  [IpamErrorCode.externalIPNotAllowed]: 'ExternalIPNotAllowed',
+};

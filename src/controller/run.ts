@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { createKubeClients, type KubeClients, type KubeTarget } from '../kube/index.ts';
+import { Controller } from './controller.ts';
+import { LeaderElector } from './leader.ts';
+
+export interface RunControllerOptions {
+  /** A kubeconfig file; in-cluster service account when omitted. */
+  readonly kubeconfig?: string;
+  /** Tests: kubeconfig text, or ready clients. */
+  readonly kubeconfigText?: string;
+  readonly clients?: KubeClients;
+  readonly log: Logger;
+  /** Also take LoadBalancer Services without spec.loadBalancerClass. */
+  readonly isDefaultClass?: boolean;
+  readonly leaseNamespace?: string;
+  readonly leaseName?: string;
+  readonly identity?: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  readonly informerRestartMs?: number;
+}
+
+export interface RunningController {
+  readonly identity: string;
+  leading(): boolean;
+  /** The controller while this replica leads (and has finished its rebuild). */
+  current(): Controller | undefined;
+  /** Steps down (releasing the lease) and stops watching. */
+  stop(): Promise<void>;
+}
+
+function target(o: RunControllerOptions): KubeTarget {
+  if (o.kubeconfigText !== undefined) return { kubeconfigText: o.kubeconfigText };
+  if (o.kubeconfig !== undefined) return { kubeconfig: o.kubeconfig };
+  return { inCluster: true };
+}
+
+/**
+ * `vipgate controller`: campaigns for the Lease and runs a Controller while it leads. Losing
+ * the lease stops the controller at once; winning it again starts a fresh one, which rebuilds
+ * its view from the Services' status (the truth), not from memory that may be stale.
+ */
+export function runController(options: RunControllerOptions): RunningController {
+  const clients = options.clients ?? createKubeClients(target(options));
+  const identity = options.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
+  const log = options.log.child({ identity });
+  let controller: Controller | undefined;
+  let ready: Controller | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  // Start and stop run one after the other, so a quick lose-win never runs two controllers.
+  const serially = (step: () => Promise<void>): void => {
+    chain = chain.then(step).catch((error: unknown) => log.error({ err: error }, 'controller start/stop failed'));
+  };
+  const elector = new LeaderElector({
+    clients,
+    namespace: options.leaseNamespace ?? 'vipgate-system',
+    name: options.leaseName ?? 'vipgate-controller',
+    identity,
+    ...(options.leaseDurationMs === undefined ? {} : { leaseDurationMs: options.leaseDurationMs }),
+    ...(options.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: options.renewDeadlineMs }),
+    ...(options.retryPeriodMs === undefined ? {} : { retryPeriodMs: options.retryPeriodMs }),
+    log,
+    onStartedLeading: () =>
+      serially(async () => {
+        const c = new Controller({
+          clients, log, isDefaultClass: options.isDefaultClass ?? false,
+          ...(options.informerRestartMs === undefined ? {} : { informerRestartMs: options.informerRestartMs }),
+        });
+        controller = c;
+        await c.start();
+        if (controller === c) ready = c;
+      }),
+    onStoppedLeading: () =>
+      serially(async () => {
+        const c = controller;
+        controller = undefined;
+        ready = undefined;
+        await c?.stop();
+      }),
+  });
+  elector.start();
+  return {
+    identity,
+    leading: () => elector.leading,
+    current: () => ready,
+    async stop() {
+      await elector.stop();
+      serially(async () => {
+        await controller?.stop();
+        controller = undefined;
+        ready = undefined;
+      });
+      await chain;
+    },
+  };
+}
