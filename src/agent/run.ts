@@ -3,13 +3,14 @@ import { existsSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { createApiServer } from '../api/server.ts';
 import { ConfigError, loadConfigFile, poolsFromConfig, servicesFromConfig, type AgentConfig } from '../config/index.ts';
-import { defaultRunner, nftablesDataplane } from '../dataplane/nftables/index.ts';
+import type { Dataplane } from '../dataplane/dataplane.ts';
 import { createCommandRunner, createHost } from '../host/index.ts';
 import { FileSource } from '../sources/file.ts';
 import type { VipInterfaceSpec } from '../host/index.ts';
 import { Agent, type AgentInput } from './agent.ts';
 import { staticRoutesAnnouncer, type Announcer } from './announcer.ts';
 import { bgpAnnouncer, type BgpAnnouncer } from './bgp-announcer.ts';
+import { createDataplane } from './engines.ts';
 import { createAgentMetrics, registerBgpMetrics } from './metrics.ts';
 import { defaultRouteAddresses } from './node-addresses.ts';
 import { fileAssignmentStore } from './state-store.ts';
@@ -74,7 +75,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
   // The source exists before the agent (its first load decides whether to start at all).
   const agentRef: { current?: Agent } = {};
   const bgpRef: { current?: BgpAnnouncer } = {};
-  const metricsHolder: { dataplane?: ReturnType<typeof nftablesDataplane> } = {};
+  const metricsHolder: { dataplane?: Dataplane } = {};
   const metrics = createAgentMetrics(() => metricsHolder.dataplane);
 
   const source = new FileSource({
@@ -107,16 +108,15 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     return EXIT_BAD_CONFIG;
   }
   const config = first.config;
-  if (config.dataplane.engine !== 'nftables') {
+  let dataplane: Dataplane;
+  let detail: string;
+  try {
+    ({ dataplane, detail } = await createDataplane(config, log));
+  } catch (error) {
     source.stop();
-    process.stderr.write(
-      `vipgate agent: ${options.config}: dataplane.engine: ${config.dataplane.engine} is not available yet; allowed: nftables\n`,
-    );
+    process.stderr.write(`vipgate agent: ${options.config}: dataplane: ${(error as Error).message}\n`);
     return EXIT_BAD_CONFIG;
   }
-
-  const runner = defaultRunner({ log });
-  const dataplane = nftablesDataplane({ runner, log });
   metricsHolder.dataplane = dataplane;
   const host = createHost({
     runner: createCommandRunner(),
@@ -175,7 +175,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
   );
   server.listen(listen.port, listen.host);
   await once(server, 'listening');
-  log.info({ api: `${listen.host}:${listen.port}`, engine: dataplane.engine, nft: runner.kind }, 'agent running');
+  log.info({ api: `${listen.host}:${listen.port}`, engine: detail }, 'agent running');
 
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -29,6 +29,7 @@ export const DEFAULT_VIP_INTERFACE = 'vipgate0';
 export const DEFAULT_RESYNC_SECONDS = 30;
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_BGP_HOLD_TIME = 90;
+export const DEFAULT_XDP_PIN_DIR = '/sys/fs/bpf/vipgate';
 export const DEFAULT_GRACEFUL_RESTART_SECONDS = 120;
 
 function bgpOf(raw: RawBgp): BgpConfig {
@@ -84,6 +85,17 @@ export function applyDefaults(raw: RawConfig, hostname: string): AgentConfig {
       snat,
       denySources: (raw.dataplane?.denySources ?? []).map(canonicalCidr),
       resyncSeconds: raw.dataplane?.resyncSeconds ?? DEFAULT_RESYNC_SECONDS,
+      ...(raw.dataplane?.xdp === undefined
+        ? {}
+        : {
+            xdp: {
+              interfaces: raw.dataplane.xdp.interfaces,
+              mode: raw.dataplane.xdp.mode ?? 'auto',
+              forwarding: raw.dataplane.xdp.forwarding ?? 'nat',
+              pinDir: raw.dataplane.xdp.pinDir ?? DEFAULT_XDP_PIN_DIR,
+              snatAddresses: (raw.dataplane.xdp.snatAddresses ?? []).map(canonicalIp),
+            },
+          }),
     },
     pools,
     services: (raw.services ?? []).map((s) => serviceOf(s, snat)),

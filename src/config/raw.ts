@@ -13,6 +13,7 @@ export interface RawConfig {
     snat?: 'masquerade' | 'none';
     denySources?: string[];
     resyncSeconds?: number;
+    xdp?: { interfaces: string[]; mode?: 'auto' | 'native' | 'generic'; forwarding?: 'nat' | 'dsr-l2'; pinDir?: string; snatAddresses?: string[] };
   };
   pools?: RawPool[];
   services?: RawService[];

@@ -147,6 +147,16 @@ export const configSchema: AnySchemaObject = {
         snat: oneOf('masquerade', 'none'),
         denySources: cidrs,
         resyncSeconds: { type: 'integer', minimum: 1, maximum: 86400, [ALLOWED]: 'an integer 1–86400' },
+        xdp: mapping(
+          {
+            interfaces: { ...list(format('ifname'), 'interface names'), minItems: 1 },
+            mode: oneOf('auto', 'native', 'generic'),
+            forwarding: oneOf('nat', 'dsr-l2'),
+            pinDir: { type: 'string', pattern: '^/', [ALLOWED]: 'an absolute path on a bpf filesystem' },
+            snatAddresses: { ...ips, maxItems: 2 },
+          },
+          ['interfaces'],
+        ),
       }),
       pools: list(pool, 'pools'),
       services: list(service, 'services'),

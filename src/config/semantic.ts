@@ -16,7 +16,34 @@ export function semanticIssues(data: unknown): IssueDraft[] {
   const poolNames = checkPools(root['pools'], out);
   checkServices(root['services'], poolNames, out);
   checkBgp(asRecord(root['bgp']), out);
+  checkXdp(asRecord(root['dataplane']), out);
   return out;
+}
+
+/** The XDP engine needs to know where to attach; SNAT addresses are one per family. */
+function checkXdp(dataplane: Rec | undefined, out: IssueDraft[]): void {
+  if (dataplane === undefined) return;
+  const xdp = asRecord(dataplane['xdp']);
+  if (dataplane['engine'] === 'xdp' && xdp === undefined) {
+    out.push({
+      code: ConfigIssueCode.missingField,
+      path: ['dataplane', 'xdp'],
+      at: 'parent',
+      value: undefined,
+      message: 'engine xdp needs to know where to attach',
+      allowed: 'a mapping with at least `interfaces` (e.g. xdp: { interfaces: [eth0] })',
+    });
+  }
+  if (xdp === undefined) return;
+  const families = new Map<boolean, number>();
+  for (const [i, text] of strings(xdp['snatAddresses'])) {
+    const canonical = tryCanonical(text);
+    if (canonical === undefined) continue;
+    const v6 = canonical.includes(':');
+    const first = families.get(v6);
+    if (first === undefined) families.set(v6, i);
+    else out.push(duplicate(['dataplane', 'xdp', 'snatAddresses', i], text, `IPv${v6 ? 6 : 4} SNAT address`, `dataplane.xdp.snatAddresses[${first}]`));
+  }
 }
 
 /** Router ID is IPv4 (RFC 4271 §4.2), hold time is never 1 or 2, peers are unique, no AS_TRANS. */

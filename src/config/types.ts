@@ -55,6 +55,19 @@ export interface DataplaneConfig {
   readonly denySources: readonly string[];
   /** How often the kernel state is read back and drift repaired. */
   readonly resyncSeconds: number;
+  /** Settings of the XDP engine; present when the file has them. */
+  readonly xdp?: XdpConfig;
+}
+
+export interface XdpConfig {
+  /** Where the program attaches: the client-facing interfaces and, in nat mode, the backend-facing ones. */
+  readonly interfaces: readonly string[];
+  readonly mode: 'auto' | 'native' | 'generic';
+  readonly forwarding: 'nat' | 'dsr-l2';
+  /** Maps are pinned here (on a bpf filesystem) so a restarted agent keeps the connection table. */
+  readonly pinDir: string;
+  /** This node's addresses toward the backends (one per family): the source of masqueraded flows. */
+  readonly snatAddresses: readonly string[];
 }
 
 export type IpFamilyName = 'IPv4' | 'IPv6';
