@@ -180,6 +180,16 @@ test('LBNodeConfig: interface addresses keep host bits, routes must not; denySou
   assert.ok(!holds(prop(node, 'spec', 'vipInterface', 'name'), '..'));
 });
 
+test('LBNodeConfig: engine xdp needs the xdp settings; SNAT addresses at most one per family', () => {
+  const dataplane = prop(node, 'spec', 'dataplane');
+  assert.ok(holds(dataplane, { engine: 'nftables' }));
+  assert.ok(!holds(dataplane, { engine: 'xdp' }));
+  assert.ok(holds(dataplane, { engine: 'xdp', xdp: { interfaces: ['eth0'] } }));
+  const snat = prop(node, 'spec', 'dataplane', 'xdp', 'snatAddresses');
+  assert.ok(holds(snat, ['10.180.1.16', 'fd00:180::16']));
+  assert.ok(!holds(snat, ['10.180.1.16', '10.180.1.17']));
+});
+
 test('ExternalIPPolicy: only the one object named vipgate', () => {
   const root = rootSchema(crdNamed(objects, 'externalippolicies.vipgate.io'));
   assert.ok(holds(root, { metadata: { name: 'vipgate' } }));

@@ -1,19 +1,23 @@
 import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { crd } from './crd.ts';
-import { cidr, int, interfaceAddress, labelSelector, obj, set, str } from './schema.ts';
+import { cidr, int, interfaceAddress, ip, labelSelector, obj, set, str, type Schema } from './schema.ts';
+
+/** A Linux interface name, as the kernel's dev_valid_name() admits it. */
+function ifname(description: string): Schema {
+  return str(`${description} 1–15 bytes, no "/", ":" or white space.`, {
+    minLength: 1,
+    maxLength: 15,
+    pattern: '^[^/:\\s]+$',
+    'x-kubernetes-validations': [{ rule: "self != '.' && self != '..'", message: 'must not be "." or ".."' }],
+  });
+}
 
 /** The same fields and defaults as `vipInterface` and `dataplane` in the standalone file. */
 const nodeConfigSpec = obj(
   'How the selected LB nodes hold and serve VIPs.',
   {
     vipInterface: obj('The link holding the gateway addresses and the routes for the VIP CIDRs; the agent creates and repairs it.', {
-      name: str('A Linux interface name: 1–15 bytes, no "/", ":" or white space.', {
-        default: 'vipgate0',
-        minLength: 1,
-        maxLength: 15,
-        pattern: '^[^/:\\s]+$',
-        'x-kubernetes-validations': [{ rule: "self != '.' && self != '..'", message: 'must not be "." or ".."' }],
-      }),
+      name: { ...ifname('The interface name.'), default: 'vipgate0' },
       addresses: set('Gateway addresses with their subnet length (10.200.0.1/24); ones inside a pool are reserved there.', interfaceAddress('An address.'), 16),
       routes: set('CIDRs routed to the interface; default: the CIDRs of all pools.', cidr('A CIDR.'), 256),
     }),
@@ -25,6 +29,32 @@ const nodeConfigSpec = obj(
       }),
       denySources: set("Clients never served, whatever a Service allows (typically the cluster's own nodes).", cidr('A CIDR.'), 256),
       resyncSeconds: int('How often kernel state is read back and drift repaired.', 1, 86400, { default: 30 }),
+      xdp: obj(
+        'Settings of the XDP engine; required when engine is xdp.',
+        {
+          interfaces: set('Interfaces to attach to: the client-facing ones and, in nat mode, those replies from backends arrive on.', ifname('An interface.'), 16, { minItems: 1 }),
+          mode: str('auto (native where the driver has it, else generic), native or generic.', { enum: ['auto', 'native', 'generic'], default: 'auto' }),
+          forwarding: str('nat (DNAT to the backend, SNAT to the LB node) or dsr-l2 (backends on the same L2 segment hold the VIP and reply directly).', {
+            enum: ['nat', 'dsr-l2'],
+            default: 'nat',
+          }),
+          pinDir: str('A directory on a bpf filesystem; pinned maps keep the connection table across agent restarts.', {
+            pattern: '^/',
+            maxLength: 256,
+            default: '/sys/fs/bpf/vipgate',
+          }),
+          snatAddresses: set("This node's address toward the backends, at most one per family: the source of masqueraded flows.", ip('An address.'), 2, {
+            'x-kubernetes-validations': [
+              { rule: 'size(self) < 2 || ip(self[0]).family() != ip(self[1]).family()', message: 'at most one address per family' },
+            ],
+          }),
+        },
+        ['interfaces'],
+      ),
+    }, [], {
+      'x-kubernetes-validations': [
+        { rule: "!has(self.engine) || self.engine != 'xdp' || has(self.xdp)", message: 'engine xdp needs the xdp settings (at least xdp.interfaces)', fieldPath: '.xdp' },
+      ],
     }),
     nodeSelector: labelSelector('LB nodes this applies to; absent means every LB node. A node selected by two LBNodeConfigs gets neither, and the agent says so.'),
   },
