@@ -4,7 +4,6 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.ts';
 import type { Dataplane } from '../dataplane/dataplane.ts';
-import { defaultRunner, nftablesDataplane } from '../dataplane/nftables/index.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
 
 const run = promisify(execFile);
@@ -28,6 +27,7 @@ async function ensureBpffs(pinDir: string, log: Logger): Promise<void> {
 export async function createDataplane(config: AgentConfig, log: Logger): Promise<{ dataplane: Dataplane; detail: string }> {
   const { engine } = config.dataplane;
   if (engine === 'nftables') {
+    const { defaultRunner, nftablesDataplane } = await import('../dataplane/nftables/index.ts');
     const runner = defaultRunner({ log });
     return { dataplane: nftablesDataplane({ runner, log }), detail: `nftables via ${runner.kind}` };
   }
