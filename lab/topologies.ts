@@ -1,11 +1,13 @@
 // Ready-made networks. `demoTopology` mirrors the original walk-through address for address, so
 // the demo, the integration tests and the README tell the same story.
-import type { LabRoute, Pod, Topology } from './topology.ts';
+import type { LabHost, LabRoute, Pod, Topology } from './topology.ts';
 
 /** Addresses of the demo network, for tests and the demo script to refer to by name. */
 export const DEMO = {
   vipCidr: { v4: '10.200.0.0/16', v6: 'fd00:200::/64' },
   lbNode: { v4: '10.180.1.16', v6: 'fd00:180:1::16' },
+  /** The second LB node of the BGP variant: same VIPs, announced side by side (ECMP). */
+  lbNode2: { v4: '10.180.1.17', v6: 'fd00:180:1::17' },
   router: { client: { v4: '10.0.1.1', v6: 'fd00:1::1' }, datacenter: { v4: '10.180.1.1', v6: 'fd00:180:1::1' } },
   client: { v4: '10.0.1.2', v6: 'fd00:1::2' },
   nodes: { node1: { v4: '10.180.1.21', v6: 'fd00:180:1::21' }, node2: { v4: '10.180.1.22', v6: 'fd00:180:1::22' } },
@@ -21,34 +23,57 @@ const viaRouter: readonly LabRoute[] = [
   { to: 'default', via: DEMO.router.datacenter.v6 },
 ];
 
+export interface DemoTopologyOptions {
+  /** 1 (default): lb1 only. 2: also lb2 (10.180.1.17) on the dc bridge, routed like lb1. */
+  readonly lbNodes?: 1 | 2;
+  /**
+   * true (default): the router holds the seed's static route for the VIP CIDRs via lb1. false:
+   * it has none, and learns the VIPs by BGP (BIRD in the router, see lab/bird.ts).
+   */
+  readonly staticVipRoute?: boolean;
+}
+
+const lbRoutes: readonly LabRoute[] = [
+  ...viaRouter,
+  { to: '10.100.1.0/24', via: DEMO.nodes.node1.v4 },
+  { to: '10.100.2.0/24', via: DEMO.nodes.node2.v4 },
+  { to: 'fd00:100:1::/64', via: DEMO.nodes.node1.v6 },
+  { to: 'fd00:100:2::/64', via: DEMO.nodes.node2.v6 },
+];
+
 /**
  * client ─veth─ router ═bridge "dc" (in router)═ lb1, node1, node2; pods behind node1/node2.
- * The router holds the seed's static route for the VIP CIDR via lb1 (BGP replaces it later).
+ * By default the router holds the seed's static route for the VIP CIDR via lb1; the BGP variant
+ * (`{ lbNodes: 2, staticVipRoute: false }`) adds lb2 and leaves the router to learn the VIPs.
  */
-export function demoTopology(): Topology {
+export function demoTopology(options: DemoTopologyOptions = {}): Topology {
+  const lbNodes = options.lbNodes ?? 1;
+  const staticVipRoute = options.staticVipRoute ?? true;
   const pods: Pod[] = Object.entries(DEMO.pods).map(([name, p]) => ({ name, node: p.node, addresses: [p.v4, p.v6] }));
+  const lbHosts: LabHost[] = [{ name: 'lb1', forwarding: true, routes: lbRoutes }];
+  const lbMembers = [{ host: 'lb1', addresses: [`${DEMO.lbNode.v4}/24`, `${DEMO.lbNode.v6}/64`] }];
+  if (lbNodes === 2) {
+    lbHosts.push({ name: 'lb2', forwarding: true, routes: lbRoutes });
+    lbMembers.push({ host: 'lb2', addresses: [`${DEMO.lbNode2.v4}/24`, `${DEMO.lbNode2.v6}/64`] });
+  }
+  // With two LB nodes the router spreads flows over both (ECMP); hashing on L4 ports (policy 1)
+  // is what lets one client's connections use both, not only one per source address.
+  const multipath = lbNodes === 2 ? { sysctls: { 'net.ipv4.fib_multipath_hash_policy': '1', 'net.ipv6.fib_multipath_hash_policy': '1' } } : {};
   return {
     hosts: [
       { name: 'client', routes: [{ to: 'default', via: DEMO.router.client.v4 }, { to: 'default', via: DEMO.router.client.v6 }] },
       {
         name: 'router',
         forwarding: true,
-        routes: [
-          { to: DEMO.vipCidr.v4, via: DEMO.lbNode.v4 },
-          { to: DEMO.vipCidr.v6, via: DEMO.lbNode.v6 },
-        ],
+        ...multipath,
+        routes: staticVipRoute
+          ? [
+              { to: DEMO.vipCidr.v4, via: DEMO.lbNode.v4 },
+              { to: DEMO.vipCidr.v6, via: DEMO.lbNode.v6 },
+            ]
+          : [],
       },
-      {
-        name: 'lb1',
-        forwarding: true,
-        routes: [
-          ...viaRouter,
-          { to: '10.100.1.0/24', via: DEMO.nodes.node1.v4 },
-          { to: '10.100.2.0/24', via: DEMO.nodes.node2.v4 },
-          { to: 'fd00:100:1::/64', via: DEMO.nodes.node1.v6 },
-          { to: 'fd00:100:2::/64', via: DEMO.nodes.node2.v6 },
-        ],
-      },
+      ...lbHosts,
       { name: 'node1', forwarding: true, routes: viaRouter },
       { name: 'node2', forwarding: true, routes: viaRouter },
     ],
@@ -65,7 +90,7 @@ export function demoTopology(): Topology {
         bridgeIn: 'router',
         members: [
           { host: 'router', addresses: [`${DEMO.router.datacenter.v4}/24`, `${DEMO.router.datacenter.v6}/64`] },
-          { host: 'lb1', addresses: [`${DEMO.lbNode.v4}/24`, `${DEMO.lbNode.v6}/64`] },
+          ...lbMembers,
           { host: 'node1', addresses: [`${DEMO.nodes.node1.v4}/24`, `${DEMO.nodes.node1.v6}/64`] },
           { host: 'node2', addresses: [`${DEMO.nodes.node2.v4}/24`, `${DEMO.nodes.node2.v6}/64`] },
         ],

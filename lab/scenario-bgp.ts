@@ -1,0 +1,136 @@
+// The walk-through with BGP instead of the static route: two LB nodes (lb1, lb2) run the agent
+// with the same services and pools, each announcing the VIPs to BIRD in the router, which
+// installs them with two next hops (ECMP). No static VIP route exists anywhere. Shared by the
+// demo's BGP part, the BGP integration tests and the benchmarks.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEMO_ASN, demoBirdNeighbors, parseBirdProtocols, parseBirdRoutes, routerBirdConfig, startBird, type Bird } from './bird.ts';
+import { Lab, type LabOptions } from './lab.ts';
+import { demoConfig, lbAgent, type DemoConfigOptions, type LbAgent } from './scenario.ts';
+import { DEMO, demoTopology } from './topologies.ts';
+
+export type LbName = 'lb1' | 'lb2';
+
+export interface BgpSectionOptions {
+  /** Hold time each LB node offers; 3 s (the minimum) for quick failover in the lab. */
+  readonly holdTimeSeconds?: number;
+  /** RFC 4724 restart time; 0 turns graceful restart off. Default 60. */
+  readonly gracefulRestartSeconds?: number;
+  /** TCP MD5 key for the node's sessions (BIRD must have the same for it). */
+  readonly password?: string;
+}
+
+const ADDRESSES = { lb1: DEMO.lbNode, lb2: DEMO.lbNode2 } as const;
+
+/**
+ * The `bgp:` section of an LB node: one session per family with the router, IPv4 VIPs over the
+ * IPv4 one and IPv6 VIPs over the IPv6 one (MP-BGP), so each family's next hop is the node's own
+ * address of that family — the config has no per-peer next hop override.
+ */
+export function demoBgpSection(node: LbName, options: BgpSectionOptions = {}): string {
+  const hold = options.holdTimeSeconds ?? 3;
+  const password = options.password === undefined ? '' : `, password: ${JSON.stringify(options.password)}`;
+  return `bgp:
+  routerId: ${ADDRESSES[node].v4}
+  localASN: ${DEMO_ASN.lbNodes}
+  gracefulRestartSeconds: ${options.gracefulRestartSeconds ?? 60}
+  peers:
+    - { address: ${DEMO.router.datacenter.v4}, asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv4]${password} }
+    - { address: "${DEMO.router.datacenter.v6}", asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv6]${password} }
+`;
+}
+
+/** The agent config of `node` in the BGP walk-through: the demo's services, plus its `bgp:` section. */
+export function bgpDemoConfig(node: LbName, options: DemoConfigOptions & BgpSectionOptions = {}): string {
+  return demoConfig({ ...options, nodeName: node, bgp: demoBgpSection(node, options) });
+}
+
+/** `ip route` output → prefix ("10.200.0.5/32") → next hops; ECMP routes list each `nexthop via`. */
+export function parseKernelRoutes(text: string, family: 4 | 6): Map<string, string[]> {
+  const routes = new Map<string, string[]>();
+  let current: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    if (!/^\s/.test(line)) {
+      const [destination = ''] = line.split(/\s+/);
+      current = destination === 'default' ? destination : destination.includes('/') ? destination : `${destination}/${family === 4 ? 32 : 128}`;
+      const via = /\svia (?:inet6 )?(\S+)/.exec(line);
+      routes.set(current, via === null ? [] : [via[1]!]);
+      continue;
+    }
+    const hop = /^\s+nexthop via (?:inet6 )?(\S+)/.exec(line);
+    if (hop !== null && current !== undefined) routes.get(current)?.push(hop[1]!);
+  }
+  return routes;
+}
+
+export interface BgpWalkthroughLab {
+  readonly lab: Lab;
+  readonly dir: string;
+  readonly bird: Bird;
+  readonly lb1: LbAgent;
+  readonly lb2: LbAgent;
+  /** Routes BIRD installed in the router's kernel (`proto bird`): prefix → next hops. */
+  routerKernelRoutes(family: 4 | 6): Promise<Map<string, string[]>>;
+  /** `birdc show route`: prefix → next hops BIRD has for it (one per LB node announcing it). */
+  birdRoutes(): Promise<Map<string, string[]>>;
+  /** `birdc show protocols`: protocol ("lb1v4") → BGP state. */
+  birdProtocols(): Promise<Map<string, string>>;
+  down(): Promise<void>;
+}
+
+export interface BgpWalkthroughOptions extends LabOptions {
+  /** The agent config per node; default `bgpDemoConfig(node, bgpOptions)`. */
+  readonly config?: (node: LbName) => string;
+  readonly bgpOptions?: BgpSectionOptions;
+  /** BIRD requires this TCP MD5 key from lb1 (and the default config gives it to lb1). */
+  readonly lb1Password?: string;
+  /** Start the agents (default true); the demo starts them itself. */
+  readonly startAgents?: boolean;
+}
+
+/** Builds the two-LB lab with no static VIP route, starts BIRD in the router, the pods and both agents. */
+export async function startBgpWalkthrough(options: BgpWalkthroughOptions = {}): Promise<BgpWalkthroughLab> {
+  const lab = await Lab.up(demoTopology({ lbNodes: 2, staticVipRoute: false }), options);
+  const dir = await mkdtemp(join(tmpdir(), `${lab.prefix}-`));
+  try {
+    const password = options.lb1Password;
+    const configFor =
+      options.config ??
+      ((node: LbName) => bgpDemoConfig(node, { ...options.bgpOptions, ...(node === 'lb1' && password !== undefined ? { password } : {}) }));
+    const [bird] = await Promise.all([startBird(lab, 'router', demoRouterBirdConfig(password), dir), lab.startBackends()]);
+    const lb1 = await lbAgent(lab, 'lb1', dir, configFor('lb1'));
+    const lb2 = await lbAgent(lab, 'lb2', dir, configFor('lb2'));
+    const self: BgpWalkthroughLab = {
+      lab,
+      dir,
+      bird,
+      lb1,
+      lb2,
+      routerKernelRoutes: async (family) => parseKernelRoutes(await lab.exec('router', ['ip', `-${family}`, 'route', 'show', 'proto', 'bird']), family),
+      birdRoutes: async () => parseBirdRoutes(await bird.birdc(['show', 'route'])),
+      birdProtocols: async () => parseBirdProtocols(await bird.birdc(['show', 'protocols'])),
+      async down() {
+        await lab.down();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+    if (options.startAgents ?? true) await Promise.all([lb1.startAgent(), lb2.startAgent()]);
+    return self;
+  } catch (error) {
+    await lab.down();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** BIRD's config for the demo router: AS 65001, both LB nodes on both families, hold time 3 s. */
+export function demoRouterBirdConfig(lb1Password?: string, lbNodes: 1 | 2 = 2): string {
+  return routerBirdConfig({
+    routerId: DEMO.router.datacenter.v4,
+    localAsn: DEMO_ASN.router,
+    holdTimeSeconds: 3,
+    neighbors: demoBirdNeighbors({ lbNodes, ...(lb1Password === undefined ? {} : { lb1Password }) }),
+  });
+}
