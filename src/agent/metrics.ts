@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PeerStatus } from '../bgp/index.ts';
-import type { Dataplane } from '../dataplane/dataplane.ts';
+import type { Dataplane, FrontendCounters } from '../dataplane/dataplane.ts';
 
 /** The agent's Prometheus metrics, in a registry of its own (no global state). */
 export interface AgentMetrics {
@@ -20,30 +20,22 @@ export function createAgentMetrics(dataplane: () => Dataplane | undefined): Agen
   collectDefaultMetrics({ register: registry, prefix: 'vipgate_process_' });
   const metric = { registers: [registry] };
   // Counters are read from the kernel at scrape time: the dataplane holds the truth.
-  new Gauge({
-    name: 'vipgate_frontend_packets',
-    help: 'Packets received for a frontend (VIP:port/proto), original direction, from the dataplane counters',
-    labelNames: ['frontend'],
-    ...metric,
-    async collect() {
-      const dp = dataplane();
-      if (dp === undefined) return;
-      this.reset();
-      for (const [key, c] of await dp.counters()) this.set({ frontend: key }, Number(c.packets));
-    },
-  });
-  new Gauge({
-    name: 'vipgate_frontend_bytes',
-    help: 'Bytes received for a frontend (VIP:port/proto), original direction, from the dataplane counters',
-    labelNames: ['frontend'],
-    ...metric,
-    async collect() {
-      const dp = dataplane();
-      if (dp === undefined) return;
-      this.reset();
-      for (const [key, c] of await dp.counters()) this.set({ frontend: key }, Number(c.bytes));
-    },
-  });
+  const frontendGauge = (name: string, help: string, pick: (c: FrontendCounters) => bigint): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['frontend'],
+      ...metric,
+      async collect() {
+        const dp = dataplane();
+        if (dp === undefined) return;
+        this.reset();
+        for (const [key, c] of await dp.counters()) this.set({ frontend: key }, Number(pick(c)));
+      },
+    });
+  };
+  frontendGauge('vipgate_frontend_packets', 'Packets received for a frontend (VIP:port/proto), original direction, from the dataplane counters', (c) => c.packets);
+  frontendGauge('vipgate_frontend_bytes', 'Bytes received for a frontend (VIP:port/proto), original direction, from the dataplane counters', (c) => c.bytes);
   return {
     registry,
     frontends: new Gauge({ name: 'vipgate_frontends', help: 'Frontends (VIP:port/proto) in the service table', ...metric }),
