@@ -4,12 +4,14 @@ import { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { manifestsCommand, optionsFromFlags, parseNodeSelector, parseToleration, runManifests } from './cli.ts';
 import { ManifestsError, ManifestsErrorCode } from './errors.ts';
+import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import type { IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { renderManifests, type KubeObject } from './render.ts';
-import { podOf, the } from './test-objects.test-support.ts';
+import { crdNamed, podOf, the } from './test-objects.test-support.ts';
 
 function parseYaml(text: string): KubeObject[] {
   return parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
@@ -189,4 +191,23 @@ test('the command: defaults equal the default render; flags reach the objects; a
   assert.equal(bad.out, '');
   assert.equal(bad.exitCode, 2);
   assert.match(bad.err, /^vipgate manifests: --namespace: "Bad_NS" is not allowed; expected a DNS label.*\n$/);
+});
+
+test('admission: the binding enforces the policy with the controller-kept params, and fails closed without them', () => {
+  const objects = renderManifests();
+  const policy = the<IValidatingAdmissionPolicy>(objects, 'ValidatingAdmissionPolicy');
+  const binding = the<IValidatingAdmissionPolicyBinding>(objects, 'ValidatingAdmissionPolicyBinding');
+  const spec = policy.spec;
+  assert.ok(binding.spec);
+  assert.ok(spec);
+  assert.equal(binding.spec.policyName, policy.metadata?.name);
+  assert.deepEqual(binding.spec.validationActions, ['Deny']);
+  assert.deepEqual(binding.spec.paramRef, { name: 'vipgate', parameterNotFoundAction: 'Deny' });
+  assert.equal(spec.failurePolicy, 'Fail');
+  // The param kind is a CRD this install ships, in the group and version it serves.
+  const crd = crdNamed(objects, 'externalippolicies.vipgate.io');
+  assert.deepEqual(spec.paramKind, { apiVersion: `${crd.spec.group}/${crd.spec.versions[0]?.name ?? ''}`, kind: crd.spec.names.kind });
+  assert.deepEqual(spec.matchConstraints?.resourceRules, [
+    { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['services'] },
+  ]);
 });
