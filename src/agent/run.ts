@@ -8,6 +8,7 @@ import { createCommandRunner, createHost } from '../host/index.ts';
 import { FileSource } from '../sources/file.ts';
 import type { VipInterfaceSpec } from '../host/index.ts';
 import { Agent, type AgentInput } from './agent.ts';
+import type { DesiredInput } from './desired.ts';
 import { staticRoutesAnnouncer, type Announcer } from './announcer.ts';
 import { bgpAnnouncer, type BgpAnnouncer } from './bgp-announcer.ts';
 import { createDataplane } from './engines.ts';
@@ -22,6 +23,8 @@ export interface RunAgentOptions {
   readonly cleanup: boolean;
   readonly once: boolean;
   readonly logLevel: string;
+  /** Take Services, EndpointSlices and VIPPools from Kubernetes (a kubeconfig file, or 'in-cluster'). */
+  readonly kubeconfig?: string;
 }
 
 /** Exit statuses of `vipgate agent`: 2 means the config was refused and nothing was started. */
@@ -71,7 +74,20 @@ export async function checkConfigFile(file: string): Promise<number> {
 /** `vipgate agent`: wires the file source, the effects and the API, and runs until a signal. */
 export async function runAgent(options: RunAgentOptions): Promise<number> {
   const log: Logger = pino({ level: options.logLevel, base: { component: 'agent' } });
-  const applied: { input?: AgentInput } = {};
+  const applied: { input?: AgentInput; config?: AgentConfig; cluster?: DesiredInput } = {};
+  // In Kubernetes mode the file holds this node's settings and the cluster holds the Services.
+  const fromKubernetes = options.kubeconfig !== undefined;
+  const publish = (): void => {
+    const config = applied.config;
+    if (config === undefined) return;
+    if (!fromKubernetes) {
+      applied.input = inputFromConfig(config);
+    } else {
+      if (applied.cluster === undefined) return;
+      applied.input = { ...applied.cluster, denySources: config.dataplane.denySources, vipInterface: vipInterfaceFromConfig(config) };
+    }
+    agentRef.current?.setInput(applied.input);
+  };
   // The source exists before the agent (its first load decides whether to start at all).
   const agentRef: { current?: Agent } = {};
   const bgpRef: { current?: BgpAnnouncer } = {};
@@ -89,8 +105,8 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       }
       metrics.configReloads.inc({ result: 'applied' });
       log.info({ file: options.config }, 'config changed; reconciling');
-      applied.input = inputFromConfig(result.config);
-      agentRef.current?.setInput(applied.input);
+      applied.config = result.config;
+      publish();
       const bgp = bgpRef.current;
       if (bgp !== undefined && result.config.bgp !== undefined) {
         bgp.reconfigure(result.config.bgp).catch((error: unknown) => log.error({ err: error }, 'applying the new bgp section failed'));
@@ -108,6 +124,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     return EXIT_BAD_CONFIG;
   }
   const config = first.config;
+  applied.config = config;
   let dataplane: Dataplane;
   let detail: string;
   try {
@@ -151,8 +168,24 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     resyncMs: config.dataplane.resyncSeconds * 1000,
   });
   agentRef.current = live;
-  applied.input = inputFromConfig(config);
-  live.setInput(applied.input);
+  let kube: { stop(): Promise<void> } | undefined;
+  if (fromKubernetes) {
+    const { startKubernetesSource } = await import('../sources/kubernetes.ts');
+    const target = options.kubeconfig === 'in-cluster' ? {} : { kubeconfig: options.kubeconfig };
+    const source = startKubernetesSource({
+      ...target,
+      log,
+      onInput: (input, problems) => {
+        for (const p of problems) log.warn({ object: p }, 'a Kubernetes object was left out');
+        applied.cluster = input;
+        publish();
+      },
+    });
+    kube = source;
+    await source.ready;
+  } else {
+    publish();
+  }
   await live.reconcileNow({ resync: true });
   if (options.once) {
     source.stop();
@@ -183,6 +216,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
   });
   log.info({ signal }, 'stopping; rules stay in the kernel so traffic keeps flowing');
   source.stop();
+  await kube?.stop();
   server.close();
   await live.stop();
   return EXIT_OK;

@@ -4,14 +4,17 @@ import { formatBgpPeers, formatBgpRoutes, formatRoutes, formatServiceList } from
 import type { ServicesView } from '../api/views.ts';
 import type { BgpRoutesView, RoutesView } from '../api/server.ts';
 import type { PeerStatus } from '../bgp/index.ts';
+import { manifestsCommand } from '../manifests/cli.ts';
+import { migrateCommand } from '../migrate/cli.ts';
+import type { ControllerCommandOptions } from './controller-command.ts';
 
 /** Exit statuses: 0 fine, 1 runtime failure, 2 bad usage or bad config (nothing was started). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 const program = new Command('vipgate')
   .description(
-    'Virtual IPs for bare-metal Kubernetes: assigns VIPs from your pools, serves them from LB nodes\n' +
-      'with a kernel fast path (nftables), and tells clients how to reach them.',
+    'Virtual IPs for bare-metal Kubernetes: VIPs from your pools, served from LB nodes by a kernel\n' +
+      'fast path (nftables or XDP), announced to your routers by BGP.',
   )
   .version('0.1.0')
   .showHelpAfterError()
@@ -22,6 +25,7 @@ Quick start:
   make demo                       build a lab of network namespaces and walk through vipgate
   vipgate agent --config lb1.yaml run the agent on an LB node (standalone config)
   vipgate service list            what the local agent serves
+  vipgate manifests | kubectl apply -f -   install into a cluster (docs/kubernetes.md)
 
 Docs: README.md, docs/config.md`,
   );
@@ -36,11 +40,34 @@ program
   .option('--api-listen <host:port>', "serve the API here (overrides the config's api.listen)")
   .option('--cleanup', 'remove everything vipgate installed (nftables table, VIP interface) and exit', false)
   .option('--once', 'run one reconcile pass and exit (rules stay in place)', false)
+  .option(
+    '--kubeconfig <file>',
+    "take Services, EndpointSlices and VIPPools from Kubernetes ('in-cluster' for the pod's service account); the config file then gives only this node's settings (VIP interface, dataplane, bgp)",
+  )
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
-  .action(async (opts: { config: string; stateFile: string; apiListen?: string; cleanup: boolean; once: boolean; logLevel: string }) => {
+  .action(async (opts: { config: string; stateFile: string; apiListen?: string; cleanup: boolean; once: boolean; logLevel: string; kubeconfig?: string }) => {
     const { runAgent } = await import('../agent/run.ts');
     process.exitCode = await runAgent(opts);
   });
+
+program
+  .command('controller')
+  .description('assign VIPs to LoadBalancer Services and write them to their status (one active replica, by Lease)')
+  .option('--kubeconfig <file>', "kubeconfig file (default: the pod's service account)")
+  .option('--lease-name <name>', 'the Lease that elects the active replica', 'vipgate-controller')
+  .option('--lease-namespace <namespace>', 'namespace of the Lease', 'vipgate-system')
+  .option('--lease-identity <id>', 'this replica in the Lease (default: host name + random)')
+  .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', 'vipgate.io/lb')
+  .option('--default-load-balancer-class', 'also handle LoadBalancer Services with no loadBalancerClass', false)
+  .option('--metrics-listen <host:port>', 'serve /metrics and /healthz here', '0.0.0.0:9471')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+  .action(async (opts: ControllerCommandOptions) => {
+    const { runControllerCommand } = await import('./controller-command.ts');
+    process.exitCode = await runControllerCommand(opts);
+  });
+
+manifestsCommand(program);
+migrateCommand(program);
 
 program
   .command('check-config')

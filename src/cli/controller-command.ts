@@ -1,0 +1,75 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import pino from 'pino';
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { LOAD_BALANCER_CLASS } from '../manifests/names.ts';
+
+export interface ControllerCommandOptions {
+  readonly kubeconfig?: string;
+  readonly leaseName: string;
+  readonly leaseNamespace: string;
+  readonly leaseIdentity?: string;
+  readonly loadBalancerClass: string;
+  readonly defaultLoadBalancerClass: boolean;
+  readonly metricsListen: string;
+  readonly logLevel: string;
+}
+
+/** `vipgate controller`: assigns VIPs to Services while it holds the Lease; runs until a signal. */
+export async function runControllerCommand(o: ControllerCommandOptions): Promise<number> {
+  if (o.loadBalancerClass !== LOAD_BALANCER_CLASS) {
+    process.stderr.write(`vipgate controller: --load-balancer-class ${o.loadBalancerClass} is not supported yet; allowed: ${LOAD_BALANCER_CLASS}\n`);
+    return 2;
+  }
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(o.metricsListen);
+  if (m === null) {
+    process.stderr.write(`vipgate controller: --metrics-listen ${o.metricsListen}: expected host:port\n`);
+    return 2;
+  }
+  const log = pino({ level: o.logLevel, base: { component: 'controller' } });
+  const { runController } = await import('../controller/index.ts');
+  const running = runController({
+    log,
+    isDefaultClass: o.defaultLoadBalancerClass,
+    leaseName: o.leaseName,
+    leaseNamespace: o.leaseNamespace,
+    ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }),
+    ...(o.leaseIdentity === undefined ? {} : { identity: o.leaseIdentity }),
+  });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'vipgate_controller_process_' });
+  new Gauge({
+    name: 'vipgate_controller_leading',
+    help: '1 while this replica holds the Lease and assigns VIPs',
+    registers: [registry],
+    collect() {
+      this.set(running.leading() ? 1 : 0);
+    },
+  });
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        })
+        .catch(() => res.writeHead(500).end());
+    } else if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(running.leading() ? 'ok: leading\n' : 'ok: standby\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  server.listen(Number(m[2]), m[1]);
+  await once(server, 'listening');
+  log.info({ identity: running.identity, metrics: o.metricsListen }, 'controller running');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  log.info('stopping: releasing the lease so a standby takes over at once');
+  server.close();
+  await running.stop();
+  return 0;
+}
