@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// A lab backend "pod": answers HTTP with its name (body "<name>\n", header x-backend) and echoes
-// its name to any UDP datagram, on one port, IPv4 and IPv6. Plain Node (no tsx) so it starts
-// fast. Prints "listening <port>" once both sockets are bound; exits on SIGTERM/SIGINT.
+// A lab backend "pod": answers HTTP with its name (body "<name>\n", header x-backend; x-client
+// names the source address it saw) and echoes its name to any UDP datagram, on one port, IPv4
+// and IPv6. Plain Node (no tsx) so it starts fast. Prints "listening <port>" once both sockets are bound; exits on SIGTERM/SIGINT.
 //   node backend-server.mjs --name pod1a [--port 80]
 import { createServer } from 'node:http';
 import { createSocket } from 'node:dgram';
@@ -17,7 +17,10 @@ if (!name || !Number.isInteger(port) || port < 1 || port > 65535) {
 
 const http = createServer((req, res) => {
   req.resume();
-  res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
+  // x-client: the source the pod sees. Behind an LB with SNAT it is that LB node's address,
+  // which is how the BGP tests tell which LB node carried a request.
+  const client = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, 'x-client': client });
   res.end(`${name}\n`);
 });
 const udp = createSocket({ type: 'udp6', ipv6Only: false });

@@ -42,7 +42,10 @@ export function routerBirdConfig(options: RouterBirdOptions): string {
     'protocol device { scan time 10; }',
     'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; learn off; merge paths yes limit 8; }',
     'protocol kernel k6 { ipv6 { import none; export where source = RTS_BGP; }; learn off; merge paths yes limit 8; }',
-    `template bgp lbnode { local as ${options.localAsn}; hold time ${hold}; keepalive time ${Math.max(1, Math.floor(hold / 3))}; connect retry time 1; }`,
+    // error wait: BIRD waits 60 s by default before retrying a session that failed (hold timer
+    // expired); a lab node coming back should be picked up within a second or two.
+    `template bgp lbnode { local as ${options.localAsn}; hold time ${hold}; keepalive time ${Math.max(1, Math.floor(hold / 3))}; connect retry time 1;
+      error wait time 1, 5; }`,
   ];
   const names = new Set<string>();
   for (const n of options.neighbors) {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LabError, LabErrorCode } from './errors.ts';
-import { curlArgv, parseCurl, parseRequestLoop, requestLoopArgv, type CurlResult, type RequestLoopResult } from './probe.ts';
+import { curlArgv, parseCurl, parseFlowSamples, parseRequestLoop, requestLoopArgv, type CurlResult, type FlowSample, type RequestLoopResult } from './probe.ts';
 import { runCommand, type RunOptions } from './run.ts';
 import { DEFAULT_STATE_DIR, listStatePrefixes, processStartTime, readState, writeState, type LabState, type TrackedProcess } from './state.ts';
 import { planTopology, PREFIX, type LabPlan, type Topology } from './topology.ts';
@@ -54,6 +54,7 @@ export interface LabStatus {
 }
 
 const BACKEND_SERVER = fileURLToPath(new URL('./backend-server.mjs', import.meta.url));
+const FLOW_PROBE = fileURLToPath(new URL('./flow-probe.mjs', import.meta.url));
 
 const UDP_PROBE = `
 const dgram = require('node:dgram');
@@ -243,6 +244,18 @@ export class Lab {
     const argv = requestLoopArgv(url, count, concurrency, options.timeoutMs ?? 2000);
     const r = await runCommand(['ip', 'netns', 'exec', this.ns(host), ...argv], { timeoutMs: options.maxMs });
     return parseRequestLoop(r.stdout, count);
+  }
+
+  /**
+   * Requests from `host` for `durationMs` (at most 120 s), `concurrency` at a time, each on a new
+   * connection, every one timestamped: for measuring how long a failover interrupts traffic.
+   */
+  async flowProbe(host: string, url: string, options: { durationMs: number; concurrency?: number; timeoutMs?: number }): Promise<FlowSample[]> {
+    this.checkOpen();
+    const durationMs = Math.max(0, Math.min(options.durationMs, 120_000));
+    const argv = [process.execPath, FLOW_PROBE, url, String(durationMs), String(options.concurrency ?? 4), String(options.timeoutMs ?? 500)];
+    const r = await runCommand(['ip', 'netns', 'exec', this.ns(host), ...argv], { timeoutMs: durationMs + 15_000 });
+    return parseFlowSamples(r.stdout);
   }
 
   /** Stops the lab's processes and deletes its namespaces (and with them every veth and bridge). */

@@ -73,3 +73,46 @@ export function parseRequestLoop(stdout: string, count: number): RequestLoopResu
   const backends = new Set(outcomes.flatMap((o) => (o.ok && o.backend !== undefined ? [o.backend] : [])));
   return { outcomes, failed: outcomes.filter((o) => !o.ok).length, backends, cutShort: outcomes.length < count };
 }
+
+/** One request of `flow-probe.mjs`. `t` is its start, in ms since the epoch. */
+export interface FlowSample {
+  readonly t: number;
+  readonly ms: number;
+  readonly ok: boolean;
+  readonly backend?: string | null;
+  /** The source address the pod saw: with SNAT, the LB node that carried the request. */
+  readonly via?: string | null;
+  readonly error?: string;
+}
+
+export function parseFlowSamples(stdout: string): FlowSample[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as FlowSample)
+    .sort((a, b) => a.t - b.t);
+}
+
+export interface FailoverGap {
+  /** ms from `sinceMs` to the start of the first request after which every request was good; undefined if that never came. */
+  readonly gapMs: number | undefined;
+  /** Requests started after `sinceMs` that were not good. */
+  readonly bad: number;
+  /** Requests started after `sinceMs`. */
+  readonly total: number;
+}
+
+/**
+ * How long after an event (`sinceMs`) traffic took to settle: the start of the earliest request
+ * from which on every request was `good` (e.g. answered, and through lb2). Requests are taken in
+ * start order, so a slow failure that started before the settling point still counts against it.
+ */
+export function failoverGap(samples: readonly FlowSample[], sinceMs: number, good: (s: FlowSample) => boolean): FailoverGap {
+  const after = samples.filter((s) => s.t >= sinceMs).sort((a, b) => a.t - b.t);
+  let lastBad = -1;
+  after.forEach((s, i) => {
+    if (!good(s)) lastBad = i;
+  });
+  const settled = after[lastBad + 1];
+  return { gapMs: settled === undefined ? undefined : settled.t - sinceMs, bad: after.filter((s) => !good(s)).length, total: after.length };
+}
