@@ -1,0 +1,194 @@
+// Kubernetes mode end to end in the demo lab: the fake API server, `vipgate controller` and
+// `vipgate agent --kubeconfig` all run in lb1; objects are created through the API over HTTP (as
+// kubectl would), and the client curls the VIP the controller wrote into the Service's status.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { Lab } from '../lab/lab.ts';
+import { VIPGATE_BIN } from '../lab/scenario.ts';
+import { DEMO, demoTopology } from '../lab/topologies.ts';
+import type { JsonObject } from './support/fake-kube-api/index.ts';
+
+const FAKE_API_MAIN = fileURLToPath(new URL('./support/fake-kube-api/main.ts', import.meta.url));
+const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url));
+const POOL_CIDR = '10.200.0.128/26';
+const HIJACKED = '10.200.0.77';
+
+// This node's settings only: no pools, no services (those come from the cluster).
+const NODE_CONFIG = `apiVersion: vipgate.io/v1alpha1
+kind: AgentConfig
+nodeName: lb1
+vipInterface:
+  name: cilium_ext
+  addresses: [10.200.0.1/24, fd00:200::1/64]
+  routes: [${DEMO.vipCidr.v4}, ${DEMO.vipCidr.v6}]
+dataplane:
+  engine: nftables
+  snat: masquerade
+  denySources: [10.180.1.0/24, fd00:180:1::/64]
+  resyncSeconds: 5
+`;
+
+interface AgentStatusJson {
+  readonly frontends: number;
+  readonly problems: readonly { service: string; code: string; message: string }[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const quote = (argv: readonly string[]): string => argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 150): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
+    await sleep(intervalMs);
+  }
+}
+
+describe('Kubernetes mode in the lab: controller + agent against the API server', { concurrency: false, timeout: 90_000 }, () => {
+  let lab: Lab;
+  let dir: string;
+  let apiUrl = '';
+  let vip = '';
+
+  /** A request to the API from inside lb1, as kubectl would send it; API errors throw with their message. */
+  async function kube(method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> {
+    const argv = ['curl', '-sS', '-m', '5', '-X', method, '-H', `content-type: ${contentType}`, ...(body === undefined ? [] : ['--data-binary', '@-']), `${apiUrl}${path}`];
+    const out = await lab.exec('lb1', argv, body === undefined ? {} : { input: JSON.stringify(body) });
+    const reply = JSON.parse(out) as JsonObject;
+    if (reply['kind'] === 'Status' && reply['status'] === 'Failure') throw new Error(`${method} ${path}: ${JSON.stringify(reply['code'])} ${JSON.stringify(reply['message'])}`);
+    return reply;
+  }
+
+  /** `vipgate status` in lb1: how many frontends the agent serves and which Services it refused. */
+  async function agentStatus(): Promise<AgentStatusJson> {
+    return JSON.parse(await lab.exec('lb1', [VIPGATE_BIN, 'status'], { timeoutMs: 20_000 })) as AgentStatusJson;
+  }
+
+  /** Starts a vipgate process in lb1 that logs to `<dir>/<name>.log`. */
+  async function startLogged(name: string, argv: readonly string[]): Promise<void> {
+    await lab.spawn('lb1', ['sh', '-c', `exec ${quote(argv)} >>'${join(dir, `${name}.log`)}' 2>&1`]);
+  }
+
+  /** Backend names that answered `count` requests to the VIP (new connection each), failures as "-". */
+  async function answers(url: string, count: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = await lab.curl('client', url, { timeoutMs: 1000 });
+      out.push(r.ok ? r.body.trim() : '-');
+    }
+    return out;
+  }
+
+  const slice = (service: string, name: string, pods: readonly (keyof typeof DEMO.pods)[]): JsonObject => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': service } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+    endpoints: pods.map((p) => ({ addresses: [DEMO.pods[p].v4], nodeName: DEMO.pods[p].node, conditions: { ready: true, serving: true, terminating: false } })),
+  });
+
+  before(async () => {
+    lab = await Lab.up(demoTopology());
+    dir = await mkdtemp(join(tmpdir(), `${lab.prefix}-kube-`));
+    try {
+      await lab.startBackends();
+      const kubeconfig = join(dir, 'kubeconfig');
+      const fake = await lab.spawn('lb1', [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfig]);
+      apiUrl = (await fake.waitForLine(/^listening /, 15_000)).slice('listening '.length).trim();
+      const nodeConfig = join(dir, 'lb1.yaml');
+      await writeFile(nodeConfig, NODE_CONFIG);
+      // Both start at once: the lab has 2 cores, and each spends ~2 s loading TypeScript.
+      await Promise.all([
+        startLogged('controller', [VIPGATE_BIN, 'controller', '--kubeconfig', kubeconfig, '--lease-namespace', 'vipgate-system', '--metrics-listen', '127.0.0.1:9471']),
+        startLogged('agent', [VIPGATE_BIN, 'agent', '--config', nodeConfig, '--kubeconfig', kubeconfig, '--state-file', join(dir, 'assignments.json')]),
+      ]);
+      await eventually('the controller to lead', async () => ((await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9471/healthz'])).includes('leading') ? true : undefined), 20_000, 200);
+      await eventually('the agent to be healthy', async () => (await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']), true), 20_000, 200);
+    } catch (error) {
+      throw new Error(`setting up the lab failed; logs in ${dir}`, { cause: error });
+    }
+  });
+  after(async () => {
+    await lab.down();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a LoadBalancer Service gets a VIP in its status, and the client reaches its pods through it', async () => {
+    await kube('POST', '/apis/vipgate.io/v1alpha1/vippools', { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'default' }, spec: { addresses: [POOL_CIDR] } });
+    await kube('POST', '/api/v1/namespaces/default/services', {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 80 }] },
+    });
+    await kube('POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', slice('web', 'web-abc12', ['pod1b', 'pod2a']));
+
+    // What `kubectl get svc web` shows under EXTERNAL-IP.
+    const ingress = await eventually('status.loadBalancer.ingress', async () => {
+      const svc = await kube('GET', '/api/v1/namespaces/default/services/web');
+      const list = ((svc['status'] as JsonObject | undefined)?.['loadBalancer'] as JsonObject | undefined)?.['ingress'];
+      return Array.isArray(list) && list.length > 0 ? (list as JsonObject[]) : undefined;
+    }, 10_000);
+    assert.equal(ingress.length, 1, `one VIP for a single-stack Service: ${JSON.stringify(ingress)}`);
+    vip = ingress[0]!['ip'] as string;
+    assert.match(vip, /^10\.200\.0\.(1[2-8]\d|19[01])$/, `the VIP ${vip} comes from the pool ${POOL_CIDR}`);
+    assert.equal(ingress[0]!['ipMode'], 'VIP');
+
+    await eventually(`the VIP ${vip} to answer`, async () => ((await lab.curl('client', `http://${vip}/`, { timeoutMs: 1000 })).ok ? true : undefined), 15_000);
+    const seen = await answers(`http://${vip}/`, 12);
+    assert.deepEqual([...new Set(seen)].sort(), ['pod1b', 'pod2a'], `new connections spread over both ready pods: ${seen.join(' ')}`);
+  });
+
+  test('an EndpointSlice update removing a pod: only the other one answers', async () => {
+    assert.notEqual(vip, '', 'needs the VIP from the first test');
+    await kube('PATCH', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/web-abc12', { endpoints: slice('web', 'web-abc12', ['pod2a'])['endpoints']! }, 'application/merge-patch+json');
+    // Converged once a run of answers holds only pod2a; then every later one must too.
+    await eventually('pod1b to stop answering', async () => ((await answers(`http://${vip}/`, 4)).every((a) => a === 'pod2a') ? true : undefined), 10_000, 50);
+    const after = await answers(`http://${vip}/`, 10);
+    assert.deepEqual(after, Array<string>(10).fill('pod2a'));
+  });
+
+  test('a ClusterIP Service hijacking an address with externalIPs gets an ExternalIPRejected Event and is not served', async () => {
+    await kube('POST', '/api/v1/namespaces/default/services', {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'grab', namespace: 'default' },
+      spec: { type: 'ClusterIP', externalIPs: [HIJACKED], ports: [{ name: 'http', port: 80, targetPort: 80 }] },
+    });
+    await kube('POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', slice('grab', 'grab-xyz99', ['pod1b']));
+    // What `kubectl describe svc grab` shows under Events.
+    const event = await eventually('an ExternalIPRejected Event', async () => {
+      const events = (await kube('GET', '/api/v1/namespaces/default/events'))['items'] as JsonObject[];
+      return events.find((e) => (e['involvedObject'] as JsonObject)['name'] === 'grab' && e['reason'] === 'ExternalIPRejected');
+    }, 10_000);
+    assert.equal(event['type'], 'Warning');
+    assert.match(event['message'] as string, new RegExp(HIJACKED.replaceAll('.', '\\.')));
+    // The agent checks too (not only the controller): once it has seen the Service it names the
+    // refusal, and the address stays dark.
+    const status = await eventually('the agent to refuse default/grab', async () => {
+      const s = await agentStatus();
+      return s.problems.some((p) => p.service === 'default/grab') ? s : undefined;
+    }, 10_000);
+    assert.equal(status.problems.find((p) => p.service === 'default/grab')?.code, 'EXTERNAL_IP_REJECTED');
+    assert.equal(status.frontends, 1, 'only web:80 is served');
+    const r = await lab.curl('client', `http://${HIJACKED}/`, { timeoutMs: 1000 });
+    assert.equal(r.ok, false, `the hijacked address answered: ${r.body}`);
+    assert.deepEqual(await answers(`http://${vip}/`, 2), ['pod2a', 'pod2a'], 'the legitimate VIP keeps answering');
+  });
+
+  test('deleting the Service: the VIP stops answering', async () => {
+    assert.notEqual(vip, '', 'needs the VIP from the first test');
+    await kube('DELETE', '/api/v1/namespaces/default/services/web');
+    await eventually('the agent to drop default/web', async () => ((await agentStatus()).frontends === 0 ? true : undefined), 10_000);
+    const r = await lab.curl('client', `http://${vip}/`, { timeoutMs: 1000 });
+    assert.equal(r.ok, false, `${vip} still answered after the Service was deleted: ${r.body}`);
+  });
+});
