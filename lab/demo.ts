@@ -1,7 +1,10 @@
 // `vipgate demo`: the original walk-through, for real, in a lab of network namespaces. Every
 // line it prints comes from a command it ran just now (curl, vipgate, ip, nft): nothing canned.
+import { dirname } from 'node:path';
+import { startBird } from './bird.ts';
+import { demoConfig, lbAgent, startWalkthrough, type ServicesJson, type WalkthroughLab } from './scenario.ts';
+import { bgpDemoConfig, bgpWalkthroughOf, demoRouterBirdConfig, measureCableFailover } from './scenario-bgp.ts';
 import { DEMO } from './topologies.ts';
-import { demoConfig, startWalkthrough, type ServicesJson, type WalkthroughLab } from './scenario.ts';
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = ''): void => {
@@ -99,6 +102,92 @@ async function walk(w: WalkthroughLab): Promise<boolean> {
   step(8, 'The kernel state: one nftables table owned by vipgate (in lb1)');
   const listing = await lab.exec('lb1', ['nft', 'list', 'map', 'inet', 'vipgate', 'frontends4']).catch((e: unknown) => `(${(e as Error).message})`);
   say(indent(listing));
+  return (await walkBgp(w, view)) && ok;
+}
+
+const HOLD_SECONDS = 3;
+
+/** Steps 9–12: BGP replaces the static route; two LB nodes; one drops off, traffic goes on. */
+async function walkBgp(w: WalkthroughLab, view: ServicesJson): Promise<boolean> {
+  const { lab } = w;
+  let ok = true;
+  const check = (cond: boolean, what: string): void => {
+    if (!cond) {
+      ok = false;
+      say(`   !! ${what}`);
+    }
+  };
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const dir = dirname(w.configPath);
+  // The services as they are now (step 7 left nginx2 with pod2a only), the same on both nodes.
+  const nginx2Backends = [DEMO.pods.pod2a.v4];
+
+  step(9, 'BGP replaces the static route: BIRD in the router (AS 65001), lb1 and lb2 announce the VIPs (AS 65002)');
+  const bird = await startBird(lab, 'router', demoRouterBirdConfig(), dir);
+  say(`   bird -c ${bird.configPath}   (in router: merge paths → ECMP; fib_multipath_hash_policy=1)`);
+  const lb2 = await lbAgent(lab, 'lb2', dir, bgpDemoConfig('lb2', { nginx2Backends }));
+  await lb2.startAgent();
+  say(`   lb2: bin/vipgate agent --config ${lb2.configPath}   (same services and pools, its own bgp: section)`);
+  // The agent picks static routes or BGP at start, so lb1 restarts with its bgp: section; its
+  // rules stay in the kernel meanwhile, so traffic does not stop.
+  await w.writeConfig(bgpDemoConfig('lb1', { nginx2Backends }));
+  await w.stopAgent();
+  await w.startAgent();
+  say(`   lb1: bgp: section added to ${w.configPath}; agent restarted to switch from static routes to BGP`);
+  const b = bgpWalkthroughOf({ lab, dir, bird, lb1: w, lb2 }, () => w.down());
+  const vips = [...new Set(view.services.map((s) => (s.address.includes(':') ? `${s.address}/128` : `${s.address}/32`)))];
+  const ecmp = async (): Promise<boolean> => {
+    const [k4, k6] = await Promise.all([b.routerKernelRoutes(4), b.routerKernelRoutes(6)]);
+    return vips.every((p) => ((p.includes(':') ? k6 : k4).get(p) ?? []).length === 2);
+  };
+  for (let i = 0; i < 100 && !(await ecmp()); i++) await sleep(100);
+  say('   $ birdc show protocols');
+  say(indent(await bird.birdc(['show', 'protocols'])));
+  say('   $ vipgate bgp peers   (in lb1)');
+  say(indent(await w.vipgate(['bgp', 'peers'])));
+  say(`   $ ip route del ${DEMO.vipCidr.v4}; ip route del ${DEMO.vipCidr.v6}   (in router: the static routes go)`);
+  await lab.exec('router', ['ip', 'route', 'del', DEMO.vipCidr.v4]);
+  await lab.exec('router', ['ip', '-6', 'route', 'del', DEMO.vipCidr.v6]);
+  say('   $ birdc show route');
+  say(indent(await bird.birdc(['show', 'route'])));
+  say('   $ ip route; ip -6 route show proto bird   (in router: one route per VIP, two next hops)');
+  say(indent(await lab.exec('router', ['ip', 'route'])));
+  say(indent(await lab.exec('router', ['ip', '-6', 'route', 'show', 'proto', 'bird'])));
+  check(await ecmp(), 'not every VIP has two next hops in the router');
+
+  step(10, 'curl through each VIP: no static route anywhere; flows spread over lb1 and lb2 (the source the pod saw)');
+  const lbName = (via: string | null | undefined): string => (via === DEMO.lbNode.v4 || via === DEMO.lbNode.v6 ? 'lb1' : via === DEMO.lbNode2.v4 || via === DEMO.lbNode2.v6 ? 'lb2' : String(via));
+  for (const s of view.services) {
+    const target = url(s.address, s.port);
+    const samples = await lab.flowProbe('client', target, { durationMs: 600, concurrency: 2 });
+    const byLb = new Map<string, number>();
+    for (const x of samples) if (x.ok) byLb.set(lbName(x.via), (byLb.get(lbName(x.via)) ?? 0) + 1);
+    const failed = samples.filter((x) => !x.ok).length;
+    say(`   $ curl ${target.padEnd(28)} ${samples.length} requests, ${failed} failed; via ${[...byLb].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+    check(samples.length > 0 && failed === 0, `requests to ${target} failed`);
+  }
+
+  step(11, `lb1 drops off the network (its cable out: router port down); hold time ${HOLD_SECONDS} s`);
+  const nginx = view.services.find((s) => s.service === 'default/nginx' && !s.address.includes(':'));
+  if (nginx !== undefined) {
+    const target = url(nginx.address, nginx.port);
+    const f = await measureCableFailover(b, { node: 'lb1', url: target, prefix: `${nginx.address}/32`, holdSeconds: HOLD_SECONDS });
+    say(`   requests to ${target} from the client, 4 at a time, each on a new connection:`);
+    say(`   route via lb1 gone from the router kernel after ${f.routeGoneMs ?? 'never'} ms (BIRD's hold timer)`);
+    say(`   traffic through lb2 only after ${f.gap.gapMs ?? 'never'} ms; ${f.gap.bad} of ${f.gap.total} requests after the cut lost`);
+    check(f.gap.gapMs !== undefined && f.gap.gapMs < (HOLD_SECONDS + 2) * 1000, 'failover took longer than hold time + 2 s');
+  }
+
+  step(12, 'lb1 back: sessions re-established, ECMP again');
+  let back = false;
+  for (let i = 0; i < 150 && !back; i++) {
+    back = await ecmp();
+    if (!back) await sleep(100);
+  }
+  say(`   $ ip route show ${DEMO.vipCidr.v4}   (in router)`);
+  say(indent(await lab.exec('router', ['ip', 'route', 'show', 'root', DEMO.vipCidr.v4])));
+  check(back, 'lb1 did not come back into ECMP');
+  await lb2.stopAgent();
   return ok;
 }
 
@@ -110,7 +199,8 @@ export async function runDemo(options: { keep: boolean }): Promise<number> {
   say(bold('vipgate demo — the original walk-through, in network namespaces'));
   step(1, 'Build the lab: client, router, lb1 (LB node), node1 + node2 (cluster nodes) with pods; start the agent in lb1');
   const started = Date.now();
-  const w = await startWalkthrough();
+  // lb2 waits, unused, until the BGP part (step 9); the router's static route points at lb1.
+  const w = await startWalkthrough({ topology: { lbNodes: 2 } });
   const removeHandlers = w.lab.removeOnSignals();
   say(`   lab ${w.lab.prefix}: namespaces ${w.lab.plan.namespaces.join(' ')}`);
   say(`   agent: bin/vipgate agent --config ${w.configPath}   (log: ${w.agentLog})`);

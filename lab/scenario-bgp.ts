@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_ASN, demoBirdNeighbors, parseBirdProtocols, parseBirdRoutes, routerBirdConfig, startBird, type Bird } from './bird.ts';
 import { Lab, type LabOptions } from './lab.ts';
+import { failoverGap, type FailoverGap, type FlowSample } from './probe.ts';
 import { demoConfig, lbAgent, type DemoConfigOptions, type LbAgent } from './scenario.ts';
 import { DEMO, demoTopology } from './topologies.ts';
 
@@ -90,6 +91,18 @@ export interface BgpWalkthroughOptions extends LabOptions {
   readonly startAgents?: boolean;
 }
 
+/** The BGP walk-through's view over parts started elsewhere (the demo builds them step by step). */
+export function bgpWalkthroughOf(parts: Pick<BgpWalkthroughLab, 'lab' | 'dir' | 'bird' | 'lb1' | 'lb2'>, down: () => Promise<void>): BgpWalkthroughLab {
+  const { lab, bird } = parts;
+  return {
+    ...parts,
+    routerKernelRoutes: async (family) => parseKernelRoutes(await lab.exec('router', ['ip', `-${family}`, 'route', 'show', 'proto', 'bird']), family),
+    birdRoutes: async () => parseBirdRoutes(await bird.birdc(['show', 'route'])),
+    birdProtocols: async () => parseBirdProtocols(await bird.birdc(['show', 'protocols'])),
+    down,
+  };
+}
+
 /** Builds the two-LB lab with no static VIP route, starts BIRD in the router, the pods and both agents. */
 export async function startBgpWalkthrough(options: BgpWalkthroughOptions = {}): Promise<BgpWalkthroughLab> {
   const lab = await Lab.up(demoTopology({ lbNodes: 2, staticVipRoute: false }), options);
@@ -102,20 +115,10 @@ export async function startBgpWalkthrough(options: BgpWalkthroughOptions = {}): 
     const [bird] = await Promise.all([startBird(lab, 'router', demoRouterBirdConfig(password), dir), lab.startBackends()]);
     const lb1 = await lbAgent(lab, 'lb1', dir, configFor('lb1'));
     const lb2 = await lbAgent(lab, 'lb2', dir, configFor('lb2'));
-    const self: BgpWalkthroughLab = {
-      lab,
-      dir,
-      bird,
-      lb1,
-      lb2,
-      routerKernelRoutes: async (family) => parseKernelRoutes(await lab.exec('router', ['ip', `-${family}`, 'route', 'show', 'proto', 'bird']), family),
-      birdRoutes: async () => parseBirdRoutes(await bird.birdc(['show', 'route'])),
-      birdProtocols: async () => parseBirdProtocols(await bird.birdc(['show', 'protocols'])),
-      async down() {
-        await lab.down();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+    const self = bgpWalkthroughOf({ lab, dir, bird, lb1, lb2 }, async () => {
+      await lab.down();
+      await rm(dir, { recursive: true, force: true });
+    });
     if (options.startAgents ?? true) await Promise.all([lb1.startAgent(), lb2.startAgent()]);
     return self;
   } catch (error) {
@@ -133,4 +136,58 @@ export function demoRouterBirdConfig(lb1Password?: string, lbNodes: 1 | 2 = 2): 
     holdTimeSeconds: 3,
     neighbors: demoBirdNeighbors({ lbNodes, ...(lb1Password === undefined ? {} : { lb1Password }) }),
   });
+}
+
+/** The router's bridge port towards an LB node (members of "dc": router, lb1, lb2, …). */
+export function routerPortTowards(node: LbName): string {
+  return node === 'lb1' ? 'dc-1' : 'dc-2';
+}
+
+export interface CableFailover {
+  /** Requests during the whole measurement, in start order. */
+  readonly samples: readonly FlowSample[];
+  /** When the cable was pulled (ms since the epoch). */
+  readonly cutAt: number;
+  /** From the cut until every request went through the other node. */
+  readonly gap: FailoverGap;
+  /** From the cut until the router's kernel route for the probed VIP had lost the node. */
+  readonly routeGoneMs: number | undefined;
+}
+
+/**
+ * `node` drops off the network: its port on the router's bridge goes down (the cable comes out;
+ * the node itself, its agent and rules stay as they were, unreachable). A request stream to `url`
+ * runs across the cut; the result says how long until every request went through `survivor`.
+ * The port is back up when this returns.
+ */
+export async function measureCableFailover(
+  w: BgpWalkthroughLab,
+  options: { node: LbName; url: string; prefix: string; holdSeconds: number; concurrency?: number },
+): Promise<CableFailover> {
+  const survivor = options.node === 'lb1' ? ADDRESSES.lb2 : ADDRESSES.lb1;
+  const lost = ADDRESSES[options.node];
+  const durationMs = (options.holdSeconds + 4) * 1000;
+  const probe = w.lab.flowProbe('client', options.url, { durationMs, concurrency: options.concurrency ?? 4, timeoutMs: 300 });
+  await new Promise((r) => setTimeout(r, 800));
+  const port = routerPortTowards(options.node);
+  const cutAt = Date.now();
+  let routeGoneMs: number | undefined;
+  let samples: FlowSample[];
+  try {
+    await w.lab.exec('router', ['ip', 'link', 'set', port, 'down']);
+    const family = options.prefix.includes(':') ? 6 : 4;
+    while (Date.now() - cutAt < durationMs - 800) {
+      const hops = (await w.routerKernelRoutes(family)).get(options.prefix) ?? [];
+      if (!hops.includes(family === 4 ? lost.v4 : lost.v6)) {
+        routeGoneMs = Date.now() - cutAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    // The stream runs to its end either way; the port comes back up whatever happened.
+    samples = await probe.catch(() => []);
+    await w.lab.exec('router', ['ip', 'link', 'set', port, 'up']);
+  }
+  return { samples, cutAt, routeGoneMs, gap: failoverGap(samples, cutAt, (s) => s.ok && (s.via === survivor.v4 || s.via === survivor.v6)) };
 }
