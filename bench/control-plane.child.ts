@@ -12,7 +12,7 @@ import { syntheticTable, syntheticVip } from './lib/tables.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { services: { type: 'string' }, backends: { type: 'string', default: '10' }, reps: { type: 'string', default: '20' } },
+  options: { services: { type: 'string' }, backends: { type: 'string', default: '10' }, reps: { type: 'string', default: '20' }, step: { type: 'string' } },
 });
 const mode = positionals[0];
 const services = Number(values.services);
@@ -45,7 +45,8 @@ const runner: NftRunner = {
   },
   close: () => ffi.close(),
 };
-const dataplane = nftablesDataplane({ runner });
+// --step N: frontends per transaction (the dataplane's default when absent).
+const dataplane = nftablesDataplane(values.step === undefined ? { runner } : { runner, maxFrontendsPerTransaction: Number(values.step) });
 const ms = (from: number): number => performance.now() - from;
 
 try {

@@ -128,19 +128,20 @@ test('nftables dataplane serves VIPs and enforces policy in a real kernel', asyn
     assert.ok(bodies.some((b) => b.startsWith('b2 ')), 'b2 served before its removal');
   });
 
-  await t.test('a rule deleted by hand is put back by an apply with resync', async () => {
+  await t.test('a backend deleted by hand is put back by an apply with resync', async () => {
     const table = tableOf([web(), dns, web6]);
     await dataplane.apply(table);
-    const listing = nft(['-a', 'list', 'chain', 'inet', 'vipgate', 'fe_10_200_0_5_tcp_80']);
-    const handle = /dnat ip to 10\.20\.1\.2:8080 # handle (\d+)/.exec(listing)?.[1];
-    assert.ok(handle !== undefined, listing);
-    nft(['delete', 'rule', 'inet', 'vipgate', 'fe_10_200_0_5_tcp_80', 'handle', handle]);
-    assert.ok(!nft(['list', 'chain', 'inet', 'vipgate', 'fe_10_200_0_5_tcp_80']).includes('10.20.1.2'));
+    // Backends are elements of the shared backends4tcp map (slot → address), not rules.
+    const backends = (): string => nft(['list', 'map', 'inet', 'vipgate', 'backends4tcp']);
+    const slot = /10\.200\.0\.5 \. tcp \. 80 \. (\d+) : 10\.20\.1\.2 \. 8080/.exec(backends())?.[1];
+    assert.ok(slot !== undefined, backends());
+    nft(['delete', 'element', 'inet', 'vipgate', 'backends4tcp', `{ 10.200.0.5 . tcp . 80 . ${slot} }`]);
+    assert.ok(!/10\.200\.0\.5 \. tcp \. 80 \. \d+ : 10\.20\.1\.2 \. 8080/.test(backends()));
     const plain = await dataplane.apply(table);
     assert.equal(plain.changed, false, 'without resync the process trusts what it applied');
     const repaired = await dataplane.apply(table, { resync: true });
     assert.deepEqual([repaired.driftRepaired, repaired.frontendsWritten], [true, 1]);
-    assert.ok(nft(['list', 'chain', 'inet', 'vipgate', 'fe_10_200_0_5_tcp_80']).includes('dnat ip to 10.20.1.2:8080'));
+    assert.match(backends(), new RegExp(`10\\.200\\.0\\.5 \\. tcp \\. 80 \\. ${slot} : 10\\.20\\.1\\.2 \\. 8080`));
     assert.deepEqual([...names(await httpBatch(lab.ns.c1, 'http://10.200.0.5/', 20))].sort(), ['b1', 'b2']);
     // A deleted map element (the whole frontend unreachable) is repaired too.
     nft(['delete', 'element', 'inet', 'vipgate', 'frontends4', '{ 10.200.0.5 . udp . 53 }']);
@@ -155,6 +156,47 @@ test('nftables dataplane serves VIPs and enforces policy in a real kernel', asyn
     assert.ok(!nft(['list', 'tables']).includes('vipgate'));
     assert.match((await httpBatch(lab.ns.c1, 'http://10.200.0.5/', 1))[0]!, /^ERR/);
   });
+});
+
+test('an agent restart reconciles the table it finds: counters kept, only the difference written; an old layout is replaced', async () => {
+  const nft = (args: string[]): string => lab.exec(lab.ns.lb, ['nft', ...args]);
+  const fresh = () => nftablesDataplane({ runner: cliRunner({ netns: lab.ns.lb }) });
+  const table = tableOf([web(), dns, web6]);
+  const first = fresh();
+  try {
+    await first.apply(table);
+    await httpBatch(lab.ns.c1, 'http://10.200.0.5/', 3);
+    const before = (await first.counters()).get('10.200.0.5:80/tcp')!;
+    assert.ok(before.packets > 0n);
+    await first.close();
+
+    // The agent's first pass after a restart (it asks for a resync): nothing to write.
+    const second = fresh();
+    const again = await second.apply(table, { resync: true });
+    assert.deepEqual([again.changed, again.driftRepaired], [false, false]);
+    const kept = (await second.counters()).get('10.200.0.5:80/tcp')!;
+    assert.ok(kept.packets >= before.packets, `counter reset by the restart: ${before.packets} → ${kept.packets}`);
+
+    // A backend went away while the agent was down: the restart writes just that frontend.
+    const third = fresh();
+    const moved = await third.apply(tableOf([web({}, [b4(1)]), dns, web6]));
+    assert.deepEqual([moved.changed, moved.frontendsWritten, moved.frontendsRemoved], [true, 1, 0]);
+    assert.deepEqual([...names(await httpBatch(lab.ns.c1, 'http://10.200.0.5/', 6))], ['b1']);
+    assert.ok((await third.counters()).get('10.200.0.5:80/tcp')!.packets >= kept.packets);
+
+    // A table of an earlier layout (no layout comment, per-service chains) is replaced whole.
+    nft(['delete', 'table', 'inet', 'vipgate']);
+    nft(['add', 'table', 'inet', 'vipgate']);
+    nft(['add', 'chain', 'inet', 'vipgate', 'fe_10_200_0_5_tcp_80']);
+    const replaced = await fresh().apply(table);
+    assert.equal(replaced.changed, true);
+    const listing = nft(['list', 'table', 'inet', 'vipgate']);
+    assert.match(listing, /comment "vipgate nftables layout 2"/);
+    assert.doesNotMatch(listing, /fe_10_200_0_5_tcp_80/);
+    assert.deepEqual([...names(await httpBatch(lab.ns.c1, 'http://10.200.0.5/', 20))].sort(), ['b1', 'b2']);
+  } finally {
+    await first.cleanup().catch(() => undefined);
+  }
 });
 
 test('libnftables through koffi programs the table inside the namespace it runs in', async () => {

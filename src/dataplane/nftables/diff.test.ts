@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Frontend } from '../../model/index.ts';
-import { diffTables, installedFrom } from './diff.ts';
-import { findDrift } from './drift.ts';
-import { parseListing } from './listing.ts';
-import { renderTable, renderTableText, type RenderOptions } from './render.ts';
+import { EMPTY_INSTALLED, diffSteps, diffTables, renderReplace, type InstalledState } from './diff.ts';
+import { contentSignature, renderTable, type RenderOptions } from './render.ts';
 import { MIXED, backend, frontend, table } from './testdata/fixtures.ts';
 
 const options: RenderOptions = { masqueradeMark: 0x00100000 };
@@ -21,57 +19,63 @@ function bigTable(n: number, change?: (f: Frontend, i: number) => Frontend): Fro
   return out;
 }
 
-const chainsIn = (text: string): Set<string> => new Set([...text.matchAll(/\b(f[ew]_[0-9a-f_]+(?:tcp|udp)_\d+)/g)].map((m) => m[1]!));
+/** The state a committed replace of `frontends` leaves. */
+const installedOf = (t: ReturnType<typeof table>): InstalledState => renderReplace(renderTable(t), options).after;
 
-test('one backend change in a 10k-service table rewrites exactly one chain', () => {
-  const before = renderTable(table(bigTable(10_000)), options);
-  const after = renderTable(
-    table(bigTable(10_000, (f, i) => (i === 4321 ? { ...f, backends: f.backends.slice(1) } : f))),
-    options,
-  );
+test('one backend changed at 10k services: a few element commands, found without rendering the rest', () => {
+  const installed = installedOf(table(bigTable(10_000)));
+  const changed = table(bigTable(10_000, (f, i) => (i === 4321 ? { ...f, backends: [...f.backends.slice(0, 9), backend('10.100.9.99', 8080)] } : f)));
   const started = performance.now();
-  const tx = diffTables(installedFrom(before), after);
+  const desired = renderTable(changed, installed.frontends);
+  const tx = diffTables(installed, desired);
   const elapsed = performance.now() - started;
-  assert.deepEqual([...chainsIn(tx.text)], ['fe_10_200_16_225_tcp_80']);
-  assert.match(tx.text, /^flush chain inet vipgate fe_10_200_16_225_tcp_80$/m);
-  assert.ok(!tx.text.includes('10.100.0.226'), 'the removed backend is gone from the rewritten chain');
-  assert.ok(!/element/.test(tx.text), 'no map element changes');
-  assert.deepEqual(tx.written, ['10_200_16_225_tcp_80']);
-  assert.ok(elapsed < 200, `diff took ${elapsed} ms`);
+  assert.deepEqual(tx.lines, [
+    'delete element inet vipgate backends4tcp { 10.200.16.225 . tcp . 80 . 9 }',
+    'add element inet vipgate backends4tcp { 10.200.16.225 . tcp . 80 . 9 : 10.100.9.99 . 8080 }',
+  ]);
+  assert.deepEqual([tx.written, tx.removed], [['10.200.16.225:80/tcp'], []]);
+  assert.ok(elapsed < 250, `render + diff took ${elapsed} ms`);
+});
+
+test('a backend removed: the slots shift, the verdict moves to the smaller pick chain, the unused chain goes', () => {
+  const installed = installedOf(table([frontend('10.200.0.9', 80, { backends: [backend('10.0.0.1', 80), backend('10.0.0.2', 80), backend('10.0.0.3', 80)] })]));
+  const tx = diffTables(installed, renderTable(table([frontend('10.200.0.9', 80, { backends: [backend('10.0.0.2', 80), backend('10.0.0.3', 80)] })])));
+  assert.deepEqual(tx.lines, [
+    'delete element inet vipgate frontends4 { 10.200.0.9 . tcp . 80 }',
+    'delete element inet vipgate backends4tcp { 10.200.0.9 . tcp . 80 . 0, 10.200.0.9 . tcp . 80 . 1, 10.200.0.9 . tcp . 80 . 2 }',
+    'delete chain inet vipgate pick4_tcp_random_3',
+    'add chain inet vipgate pick4_tcp_random_2',
+    'flush chain inet vipgate pick4_tcp_random_2',
+    'add rule inet vipgate pick4_tcp_random_2 dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 2 map @backends4tcp',
+    'add element inet vipgate backends4tcp { 10.200.0.9 . tcp . 80 . 0 : 10.0.0.2 . 80, 10.200.0.9 . tcp . 80 . 1 : 10.0.0.3 . 80 }',
+    'add element inet vipgate frontends4 { 10.200.0.9 . tcp . 80 : goto pick4_tcp_random_2 }',
+  ]);
 });
 
 test('an unchanged table gives an empty transaction', () => {
-  const r = renderTable(MIXED, options);
-  assert.equal(diffTables(installedFrom(r), renderTable(MIXED, options)).text, '');
+  assert.deepEqual(diffTables(installedOf(MIXED), renderTable(MIXED)).lines, []);
 });
 
-test('adding and removing frontends edits elements and chains, deleting elements before chains', () => {
-  const base = renderTable(MIXED, options);
-  const gone = MIXED.frontends.filter((f) => f.key !== '10.200.0.6:443/tcp');
-  const next = renderTable(table([...gone, frontend('10.200.0.9', 8443)], [...MIXED.denySources]), options);
-  const tx = diffTables(installedFrom(base), next);
-  const lines = tx.text.trim().split('\n');
-  const at = (pattern: RegExp): number => lines.findIndex((l) => pattern.test(l));
-  assert.ok(at(/^delete element inet vipgate frontends4 \{ 10\.200\.0\.6 \. tcp \. 443 \}$/) >= 0);
-  assert.ok(at(/^delete element inet vipgate allow4 \{ 10\.200\.0\.6 \. tcp \. 443 \. 10\.1\.2\.3, /) >= 0);
-  assert.ok(at(/delete element inet vipgate frontends4/) < at(/^delete chain inet vipgate fe_10_200_0_6_tcp_443$/));
-  assert.ok(at(/^delete counter inet vipgate cnt_10_200_0_6_tcp_443$/) >= 0);
-  assert.ok(at(/^add chain inet vipgate fe_10_200_0_9_tcp_8443$/) < at(/^add element inet vipgate frontends4 \{ 10\.200\.0\.9 \. tcp \. 8443 : goto fe_10_200_0_9_tcp_8443 \}$/));
-  assert.deepEqual(tx.removed, ['10_200_0_6_tcp_443']);
-  assert.deepEqual(tx.written, ['10_200_0_9_tcp_8443']);
+test('adding and removing frontends: references go before what they point at goes, and come after it comes', () => {
+  const gone = MIXED.frontends.filter((f) => f.key !== '10.200.0.5:53/udp');
+  const tx = diffTables(installedOf(MIXED), renderTable(table([...gone, frontend('10.200.0.9', 8443, { protocol: 'udp' })], [...MIXED.denySources])));
+  const at = (pattern: RegExp): number => tx.lines.findIndex((l) => pattern.test(l));
+  assert.ok(at(/^delete element inet vipgate frontends4 \{ 10\.200\.0\.5 \. udp \. 53 \}$/) >= 0);
+  assert.ok(at(/delete element inet vipgate frontends4/) < at(/^delete chain inet vipgate pick4_udp_hash_3$/));
+  assert.ok(at(/^add rule inet vipgate pick4_udp_random_2 /) < at(/^add element inet vipgate frontends4 \{ 10\.200\.0\.9 \. udp \. 8443 : goto pick4_udp_random_2 \}$/));
+  const slots = at(/^add element inet vipgate backends4udp \{ 10\.200\.0\.9 \. udp \. 8443 \. 0 :/);
+  assert.ok(slots >= 0 && slots < at(/^add element inet vipgate frontends4/), tx.lines.join('\n'));
+  assert.deepEqual([tx.removed, tx.written], [['10.200.0.5:53/udp'], ['10.200.0.9:8443/udp']]);
 });
 
 test('a source-range change edits allow elements only; a deny-list change refills the set', () => {
-  const base = renderTable(MIXED, options);
   const next = renderTable(
     table(
       MIXED.frontends.map((f) => (f.key === '10.200.0.6:443/tcp' ? { ...f, allowedSources: ['192.168.0.0/16', '172.16.0.0/12'] } : f)),
       ['10.180.0.0/16'], // the IPv6 entry goes too
     ),
-    options,
   );
-  const tx = diffTables(installedFrom(base), next);
-  assert.deepEqual(tx.text.trim().split('\n'), [
+  assert.deepEqual(diffTables(installedOf(MIXED), next).lines, [
     'flush set inet vipgate deny4',
     'flush set inet vipgate deny6',
     'delete element inet vipgate allow4 { 10.200.0.6 . tcp . 443 . 10.1.2.3 }',
@@ -80,34 +84,39 @@ test('a source-range change edits allow elements only; a deny-list change refill
   ]);
 });
 
-test('drift: a rule deleted by hand marks its frontend stale, and the repair rewrites only it', () => {
-  const r = renderTable(MIXED, options);
-  const listed = renderTableText(r, options).replace('\t\tmeta l4proto tcp numgen random mod 2 < 1 dnat ip to 10.100.1.41:8080\n\t\tmeta l4proto tcp dnat ip to 10.100.1.42:8080\n\t}\n\tchain fw_10_200_0_5_tcp_80', '\t\tmeta l4proto tcp dnat ip to 10.100.1.42:8080\n\t}\n\tchain fw_10_200_0_5_tcp_80');
-  assert.notEqual(listed, renderTableText(r, options));
-  const clean = findDrift(parseListing(renderTableText(r, options)), installedFrom(r), options);
-  assert.deepEqual(clean.what, []);
-  const drift = findDrift(parseListing(listed), installedFrom(r), options);
-  assert.equal(drift.fullReplace, false);
-  assert.deepEqual([...drift.staleFrontends], ['10_200_0_5_tcp_80']);
-  const tx = diffTables({ ...installedFrom(r), staleFrontends: drift.staleFrontends }, r);
-  assert.deepEqual([...chainsIn(tx.text)], ['fe_10_200_0_5_tcp_80', 'fw_10_200_0_5_tcp_80']);
-  assert.match(tx.text, /^add counter inet vipgate cnt_10_200_0_5_tcp_80$/m);
+test('a backend running out closes the frontend: verdict and slots go, closed4 gets it; new ones reopen it', () => {
+  const open = installedOf(table([frontend('10.200.0.9', 80)]));
+  const shut = diffTables(open, renderTable(table([frontend('10.200.0.9', 80, { backends: [backend('10.100.1.41', 8080, { state: 'terminating' })] })])));
+  assert.ok(shut.lines.includes('add element inet vipgate closed4 { 10.200.0.9 . tcp . 80 }'));
+  assert.ok(shut.lines.includes('delete element inet vipgate frontends4 { 10.200.0.9 . tcp . 80 }'));
+  assert.ok(!shut.lines.some((l) => /counters4|known4|masq4/.test(l)), 'its counter and policy stay');
+  const reopened = diffTables(shut.after, renderTable(table([frontend('10.200.0.9', 80)])));
+  assert.ok(reopened.lines.includes('delete element inet vipgate closed4 { 10.200.0.9 . tcp . 80 }'));
 });
 
-test('drift: a missing map element makes the map stale; a changed base chain asks for a full replace', () => {
-  const r = renderTable(MIXED, options);
-  const text = renderTableText(r, options);
-  const noElement = text.replace('10.200.0.7 . tcp . 80 : goto fe_10_200_0_7_tcp_80,\n\t\t\t     ', '');
-  const drift = findDrift(parseListing(noElement), installedFrom(r), options);
-  assert.deepEqual([...drift.staleSets], ['frontends4']);
-  const tx = diffTables({ ...installedFrom(r), staleSets: drift.staleSets }, r);
-  assert.match(tx.text, /^flush map inet vipgate frontends4\nadd element inet vipgate frontends4 \{ 10\.200\.0\.5 \. udp/);
-  const baseChanged = text.replace('\t\tmeta mark & 0x00100000 == 0x00100000 masquerade\n', '');
-  assert.equal(findDrift(parseListing(baseChanged), installedFrom(r), options).fullReplace, true);
+test('steps: 4k new frontends in steps of 1500, each atomic step holding whole frontends, ending at the desired table', () => {
+  const installed = installedOf(table(bigTable(2)));
+  const desired = renderTable(table(bigTable(4000)), installed.frontends);
+  const steps = [...diffSteps(installed, desired, 1500, ['# first'])];
+  assert.equal(steps.length, Math.ceil(3998 / 1500));
+  assert.equal(steps[0]!.lines[0], '# first');
+  let state = installed;
+  for (const step of steps) {
+    // Every frontend that gets a verdict in this step gets all its slots in the same step.
+    const text = step.lines.join('\n');
+    for (const m of text.matchAll(/(10\.\d+\.\d+\.\d+) \. tcp \. 80 : goto pick4_tcp_random_10/g)) {
+      assert.ok(text.includes(`${m[1]} . tcp . 80 . 9 : `), `${m[1]} has a verdict without its slots in this step`);
+    }
+    assert.ok(step.written.length <= 1500);
+    state = step.after;
+  }
+  assert.equal(state.frontends.size, 4000);
+  for (const [key, entry] of desired.frontends) assert.equal(contentSignature(state.frontends.get(key)!.rendered), contentSignature(entry.rendered));
+  assert.deepEqual(diffTables(state, desired).lines, []);
 });
 
-test('drift: listed elements compare after normalizing address text', () => {
-  const r = renderTable(MIXED, options);
-  const text = renderTableText(r, options).replace('fd00:180::/64', 'fd00:180:0:0::/64');
-  assert.deepEqual(findDrift(parseListing(text), installedFrom(r), options).what, []);
+test('one transaction adding 10k frontends does not overflow the stack', () => {
+  const tx = diffTables(EMPTY_INSTALLED, renderTable(table(bigTable(10_000))));
+  assert.equal(tx.written.length, 10_000);
+  assert.ok(tx.lines.every((l) => l.length < 100_000), 'elements are batched');
 });

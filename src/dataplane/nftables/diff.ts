@@ -1,186 +1,218 @@
 import type { Family } from '../../net/index.ts';
 import {
-  SET_DECLARATIONS,
-  SetNames,
   TABLE,
-  counterName,
-  filterChain,
-  filterElement,
-  natChain,
-  natElement,
-  setElements,
+  backendsOf,
+  contentSignature,
+  pickRule,
+  setsOf,
+  skeletonText,
+  type FrontendEntry,
+  type RenderOptions,
   type RenderedFrontend,
   type RenderedTable,
   type SetName,
 } from './render.ts';
 
-/** What this process believes the kernel holds, plus what a drift check found unknown. */
+/** What the kernel holds: as this process applied it, or as read back from a listing. */
 export interface InstalledState {
-  readonly frontends: ReadonlyMap<string, RenderedFrontend>;
+  /** By frontend key. */
+  readonly frontends: ReadonlyMap<string, FrontendEntry>;
   readonly deny: Readonly<Record<Family, readonly string[]>>;
-  /** Sets/maps whose kernel content differs from `frontends`/`deny`: flushed and refilled whole. */
-  readonly staleSets?: ReadonlySet<SetName>;
-  /** Frontend ids whose chains or counter differ from what was applied: rewritten whole. */
-  readonly staleFrontends?: ReadonlySet<string>;
-  /** Chains and counters in the table that no frontend owns: deleted. */
-  readonly strayChains?: readonly string[];
-  readonly strayCounters?: readonly string[];
+  /** Chains other than the fixed ones (pick chains, or strays when read back): name → body. */
+  readonly chains: ReadonlyMap<string, string>;
 }
 
+export const EMPTY_INSTALLED: InstalledState = { frontends: new Map(), deny: { 4: [], 6: [] }, chains: new Map() };
+
 export interface Transaction {
-  /** nft text of one atomic transaction; empty when nothing differs. */
-  readonly text: string;
-  /** Frontend ids whose chains or elements were added or changed. */
+  /** nft commands of one atomic transaction, in order; empty when nothing differs. */
+  readonly lines: readonly string[];
+  /** Frontend keys whose elements were added or changed. */
   readonly written: readonly string[];
-  /** Frontend ids removed. */
+  /** Frontend keys removed. */
   readonly removed: readonly string[];
-  /** Chains this transaction (re)writes. */
-  readonly chainsWritten: readonly string[];
+  /** What the kernel holds once this transaction is committed. */
+  readonly after: InstalledState;
 }
+
+/** Elements per command, so that 100k elements don't become one huge line. */
+const BATCH = 1000;
 
 const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The element's key: for a map, the part before " : "; a map element is deleted by key. */
-const keyOf = (element: string): string => {
-  const at = element.indexOf(' : ');
-  return at < 0 ? element : element.slice(0, at);
-};
-
-/** Elements in batches, so that 100k elements don't become one huge line. */
-function elementCommands(verb: 'add' | 'delete', set: SetName, elements: readonly string[], out: string[]): void {
-  const BATCH = 1000;
-  for (let i = 0; i < elements.length; i += BATCH) {
-    out.push(`${verb} element ${TABLE} ${set} { ${elements.slice(i, i + BATCH).join(', ')} }`);
+/** Element commands collected per set, written out in a fixed order. */
+class ElementOps {
+  private readonly bySet = new Map<SetName, string[]>();
+  push(set: SetName, element: string): void {
+    const list = this.bySet.get(set);
+    if (list === undefined) this.bySet.set(set, [element]);
+    else list.push(element);
+  }
+  write(verb: 'add' | 'delete', order: readonly SetName[], out: string[]): void {
+    for (const set of order) {
+      const elements = this.bySet.get(set);
+      if (elements === undefined) continue;
+      for (let i = 0; i < elements.length; i += BATCH) {
+        out.push(`${verb} element ${TABLE} ${set} { ${elements.slice(i, i + BATCH).join(', ')} }`);
+      }
+    }
   }
 }
 
-function writeChain(name: string, rules: readonly string[], ensure: boolean, out: string[]): void {
-  // `add chain` is a no-op for an existing chain; it is only needed where the chain may be gone.
-  if (ensure) out.push(`add chain ${TABLE} ${name}`);
-  out.push(`flush chain ${TABLE} ${name}`);
-  for (const rule of rules) out.push(`add rule ${TABLE} ${name} ${rule}`);
-}
+// Deletes: verdict elements first, so nothing reaches a frontend while its slots go. Adds:
+// slots, counters and policy first, verdict elements last, so a frontend becomes reachable
+// only whole (this matters to a load split over several transactions).
+const DELETE_ORDER: readonly SetName[] = ['frontends4', 'frontends6', 'backends4tcp', 'backends4udp', 'backends6tcp', 'backends6udp', 'known4', 'known6', 'counters4', 'counters6', 'masq4', 'masq6', 'closed4', 'closed6', 'restricted4', 'restricted6', 'allow4', 'allow6'];
+const ADD_ORDER: readonly SetName[] = ['backends4tcp', 'backends4udp', 'backends6tcp', 'backends6udp', 'known4', 'known6', 'counters4', 'counters6', 'masq4', 'masq6', 'closed4', 'closed6', 'restricted4', 'restricted6', 'allow4', 'allow6', 'deny4', 'deny6', 'frontends4', 'frontends6'];
 
-/** Per-frontend elements of the sets whose content follows the frontend (not the deny sets). */
-function frontendElements(f: RenderedFrontend | undefined): [SetName, readonly string[]][] {
-  if (f === undefined) return [];
-  const v4 = f.family === 4;
-  return [
-    [v4 ? SetNames.nat4 : SetNames.nat6, [natElement(f)]],
-    [v4 ? SetNames.filter4 : SetNames.filter6, [filterElement(f)]],
-    [v4 ? SetNames.allow4 : SetNames.allow6, f.allow],
-  ];
+/** The element changes that turn one frontend's kernel content into another's. */
+function diffFrontend(old: RenderedFrontend | undefined, next: RenderedFrontend | undefined, dels: ElementOps, adds: ElementOps): void {
+  const some = (next ?? old)!;
+  const s = setsOf(some.family);
+  const backends = backendsOf(some.family, some.protocol);
+  const key = some.mapKey;
+  if (old?.verdict !== next?.verdict) {
+    // A map element whose value changes is deleted and added again in the same transaction.
+    if (old?.verdict !== undefined) dels.push(s.frontends, key);
+    if (next?.verdict !== undefined) adds.push(s.frontends, `${key} : ${next.verdict}`);
+  }
+  const was = old?.slots ?? [];
+  const now = next?.slots ?? [];
+  for (let i = 0; i < Math.max(was.length, now.length); i++) {
+    const a = was[i];
+    const b = now[i];
+    if (a === b) continue;
+    if (a !== undefined) dels.push(backends, `${key} . ${i}`);
+    if (b !== undefined) adds.push(backends, `${key} . ${i} : ${b}`);
+  }
+  const flag = (set: SetName, a: boolean | undefined, b: boolean | undefined): void => {
+    if (a === true && b !== true) dels.push(set, key);
+    if (b === true && a !== true) adds.push(set, key);
+  };
+  flag(s.known, old?.known, next?.known);
+  flag(s.counters, old?.counter, next?.counter);
+  flag(s.masq, old?.masquerade, next?.masquerade);
+  flag(s.closed, old?.closed, next?.closed);
+  flag(s.restricted, old?.restricted, next?.restricted);
+  const allowWas = old?.allow ?? [];
+  const allowNow = next?.allow ?? [];
+  if (!sameList(allowWas, allowNow)) {
+    const keep = new Set(allowNow);
+    const had = new Set(allowWas);
+    for (const p of allowWas) if (!keep.has(p)) dels.push(s.allow, `${key} . ${p}`);
+    for (const p of allowNow) if (!had.has(p)) adds.push(s.allow, `${key} . ${p}`);
+  }
 }
 
 /**
- * The one transaction that turns the installed state into the desired one, touching only what
- * differs: a frontend whose backends changed gets its nat chain flushed and rewritten, and
- * nothing else is mentioned.
- * Order inside the transaction: elements that point at chains go before those chains are
- * deleted, and new chains exist before elements point at them.
+ * The one transaction that turns the installed state into the desired one, mentioning only
+ * what differs: a frontend is skipped on identity (its rendering was reused because its input
+ * did not change) or on equal content, so one backend change at 10k services is a handful of
+ * element commands. Elements that point at a chain are deleted before it and added after it.
  */
 export function diffTables(installed: InstalledState, desired: RenderedTable): Transaction {
-  const stale = installed.staleSets ?? new Set<SetName>();
-  const staleFronts = installed.staleFrontends ?? new Set<string>();
-  const removed = [...installed.frontends.values()].filter((f) => !desired.frontends.has(f.id));
-  const deletes = new Map<SetName, string[]>();
-  const adds = new Map<SetName, string[]>();
-  const push = (m: Map<SetName, string[]>, set: SetName, items: Iterable<string>): void => {
-    const list = m.get(set) ?? [];
-    for (const item of items) list.push(item);
-    m.set(set, list);
-  };
-  const chainOps: string[] = [];
-  const deletions: string[] = [];
+  const dels = new ElementOps();
+  const adds = new ElementOps();
   const written: string[] = [];
-  const chainsWritten: string[] = [];
+  const removed: string[] = [];
+  const chainsNeeded = new Map<string, string>();
 
-  const diffElements = (old: RenderedFrontend | undefined, next: RenderedFrontend | undefined): boolean => {
-    const before = new Map(frontendElements(old));
-    const after = new Map(frontendElements(next));
-    let changed = false;
-    for (const set of new Set([...before.keys(), ...after.keys()])) {
-      if (stale.has(set)) continue; // refilled whole below
-      const was = before.get(set) ?? [];
-      const now = after.get(set) ?? [];
-      if (sameList(was, now)) continue;
-      changed = true;
-      const keep = new Set(now);
-      const gone = was.filter((e) => !keep.has(e));
-      const had = new Set(was);
-      const fresh = now.filter((e) => !had.has(e));
-      // A map element whose value changes is deleted and added again in the same transaction.
-      push(deletes, set, (SET_DECLARATIONS[set].kind === 'map' ? gone.map(keyOf) : gone));
-      push(adds, set, fresh);
-    }
-    return changed;
-  };
-
-  for (const f of removed) {
-    diffElements(f, undefined);
-    deletions.push(`delete chain ${TABLE} ${natChain(f.id)}`, `delete chain ${TABLE} ${filterChain(f.id)}`, `delete counter ${TABLE} ${counterName(f.id)}`);
+  for (const [key, entry] of desired.frontends) {
+    const next = entry.rendered;
+    const pick = next.verdict?.startsWith('goto ') === true ? next.verdict.slice(5) : undefined;
+    if (pick !== undefined && !chainsNeeded.has(pick)) chainsNeeded.set(pick, pickRule(pick)!);
+    const old = installed.frontends.get(key);
+    if (unchanged(old, entry)) continue;
+    diffFrontend(old?.rendered, next, dels, adds);
+    written.push(key);
   }
-  for (const name of installed.strayChains ?? []) deletions.push(`delete chain ${TABLE} ${name}`);
-  for (const name of installed.strayCounters ?? []) deletions.push(`delete counter ${TABLE} ${name}`);
-
-  for (const f of desired.frontends.values()) {
-    const old = installed.frontends.get(f.id);
-    if (old === undefined) {
-      chainOps.push(`add counter ${TABLE} ${counterName(f.id)}`, `add chain ${TABLE} ${natChain(f.id)}`, `add chain ${TABLE} ${filterChain(f.id)}`);
-      for (const rule of f.natRules) chainOps.push(`add rule ${TABLE} ${natChain(f.id)} ${rule}`);
-      for (const rule of f.filterRules) chainOps.push(`add rule ${TABLE} ${filterChain(f.id)} ${rule}`);
-      diffElements(undefined, f);
-      written.push(f.id);
-      chainsWritten.push(natChain(f.id), filterChain(f.id));
-      continue;
-    }
-    const drifted = staleFronts.has(f.id);
-    const natChanged = drifted || !sameList(old.natRules, f.natRules);
-    const filterChanged = drifted || !sameList(old.filterRules, f.filterRules);
-    // A drifted frontend may have lost its counter; `add counter` keeps an existing one's values.
-    if (drifted) chainOps.push(`add counter ${TABLE} ${counterName(f.id)}`);
-    if (natChanged) {
-      writeChain(natChain(f.id), f.natRules, drifted, chainOps);
-      chainsWritten.push(natChain(f.id));
-    }
-    if (filterChanged) {
-      writeChain(filterChain(f.id), f.filterRules, drifted, chainOps);
-      chainsWritten.push(filterChain(f.id));
-    }
-    // Same id means the same map key, so only the allow elements can differ.
-    const allowChanged = !sameList(old.allow, f.allow) && diffElements(old, f);
-    if (allowChanged || natChanged || filterChanged) written.push(f.id);
+  for (const [key, old] of installed.frontends) {
+    if (desired.frontends.has(key)) continue;
+    diffFrontend(old.rendered, undefined, dels, adds);
+    removed.push(key);
   }
 
-  const desiredElements = stale.size > 0 ? setElements(desired) : undefined;
-  const flushes: string[] = [];
-  for (const set of stale) {
-    flushes.push(`flush ${SET_DECLARATIONS[set].kind} ${TABLE} ${set}`);
-    push(adds, set, desiredElements?.[set] ?? []);
-  }
+  const lines: string[] = [];
   for (const family of [4, 6] as const) {
-    const set = family === 4 ? SetNames.deny4 : SetNames.deny6;
-    if (!stale.has(set) && !sameList(installed.deny[family], desired.deny[family])) {
+    if (!sameList(installed.deny[family], desired.deny[family])) {
       // A changed deny list is rewritten whole: it is short, and flush + refill in one
       // transaction never leaves a moment without it.
-      flushes.push(`flush set ${TABLE} ${set}`);
-      push(adds, set, desired.deny[family]);
+      const set = setsOf(family).deny;
+      lines.push(`flush set ${TABLE} ${set}`);
+      for (const element of desired.deny[family]) adds.push(set, element);
     }
   }
-
-  const lines: string[] = [...flushes];
-  for (const [set, elements] of deletes) elementCommands('delete', set, elements, lines);
-  lines.push(...deletions, ...chainOps);
-  for (const [set, elements] of adds) elementCommands('add', set, elements, lines);
+  dels.write('delete', DELETE_ORDER, lines);
+  for (const name of installed.chains.keys()) if (!chainsNeeded.has(name)) lines.push(`delete chain ${TABLE} ${name}`);
+  for (const [name, rule] of chainsNeeded) {
+    if (installed.chains.get(name) === rule) continue;
+    // `add chain` is a no-op for an existing (drifted) chain; flush then empties it.
+    lines.push(`add chain ${TABLE} ${name}`, `flush chain ${TABLE} ${name}`, `add rule ${TABLE} ${name} ${rule}`);
+  }
+  adds.write('add', ADD_ORDER, lines);
   return {
-    text: lines.length === 0 ? '' : `${lines.join('\n')}\n`,
+    lines,
     written,
-    removed: removed.map((f) => f.id),
-    chainsWritten,
+    removed,
+    after: { frontends: desired.frontends, deny: desired.deny, chains: chainsNeeded },
   };
 }
 
-/** The installed state that a successful apply of `rendered` leaves. */
-export function installedFrom(rendered: RenderedTable): InstalledState {
-  return { frontends: rendered.frontends, deny: rendered.deny };
+/** True when the installed entry already has the desired entry's content in the kernel. */
+function unchanged(old: FrontendEntry | undefined, next: FrontendEntry): boolean {
+  return old !== undefined && (old === next || old.rendered === next.rendered || contentSignature(old.rendered) === contentSignature(next.rendered));
 }
+
+/**
+ * The change from `installed` to `desired` as transactions of at most `maxFrontends` changed
+ * frontends each, made one at a time (a generator, so only one step's text exists at once):
+ * libnftables holds a whole parsed transaction in memory, ~3 KB per element, so one
+ * transaction of 100k elements costs hundreds of MB. Every step is atomic and carries whole
+ * frontends (slots and policy before the verdict element), so no frontend is ever
+ * half-present; the deny list changes in the first step. `first` is put before the first
+ * step's commands (the table's replace preamble).
+ */
+export function* diffSteps(installed: InstalledState, desired: RenderedTable, maxFrontends: number, first: readonly string[] = []): Generator<Transaction> {
+  const changed: string[] = [];
+  for (const [key, entry] of desired.frontends) if (!unchanged(installed.frontends.get(key), entry)) changed.push(key);
+  for (const key of installed.frontends.keys()) if (!desired.frontends.has(key)) changed.push(key);
+  if (changed.length <= maxFrontends) {
+    const tx = diffTables(installed, desired);
+    yield first.length === 0 ? tx : { ...tx, lines: [...first, ...tx.lines] };
+    return;
+  }
+  let current = installed;
+  for (let i = 0; i < changed.length; i += maxFrontends) {
+    const last = i + maxFrontends >= changed.length;
+    let frontends: ReadonlyMap<string, FrontendEntry> = desired.frontends;
+    if (!last) {
+      const next = new Map(current.frontends);
+      for (let j = i; j < i + maxFrontends; j++) {
+        const key = changed[j]!;
+        const entry = desired.frontends.get(key);
+        if (entry === undefined) next.delete(key);
+        else next.set(key, entry);
+      }
+      frontends = next;
+    }
+    const tx = diffTables(current, { frontends, deny: desired.deny, problems: [] });
+    yield i === 0 && first.length > 0 ? { ...tx, lines: [...first, ...tx.lines] } : tx;
+    current = tx.after;
+  }
+}
+
+/** The commands that replace whatever table is there by an empty one of this layout. */
+export function replacePreamble(options: RenderOptions): string[] {
+  // The leading `add table` makes the delete safe when no table exists; in one transaction
+  // with what follows, traffic never sees the table missing.
+  return [`add table ${TABLE}`, `delete table ${TABLE}`, skeletonText(options).trimEnd()];
+}
+
+/** One transaction that replaces whatever table is there by the desired one. */
+export function renderReplace(desired: RenderedTable, options: RenderOptions): Transaction {
+  const fill = diffTables(EMPTY_INSTALLED, desired);
+  return { ...fill, lines: [...replacePreamble(options), ...fill.lines] };
+}
+
+/** The text nft is given for a transaction. */
+export const transactionText = (tx: Pick<Transaction, 'lines'>): string => (tx.lines.length === 0 ? '' : `${tx.lines.join('\n')}\n`);

@@ -1,19 +1,11 @@
 import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
 import type { ServiceTable } from '../../model/index.ts';
-import { diffTables, installedFrom, type InstalledState, type Transaction } from './diff.ts';
-import { findDrift } from './drift.ts';
+import { EMPTY_INSTALLED, diffSteps, renderReplace, replacePreamble, transactionText, type InstalledState } from './diff.ts';
 import { NftError, NftErrorCode } from './errors.ts';
-import { parseListing } from './listing.ts';
+import { normalizeElement, parseListing } from './listing.ts';
 import type { NftLogger, NftRunner } from './nft.ts';
-import {
-  DEFAULT_MASQUERADE_MARK,
-  TABLE,
-  counterName,
-  renderReplace,
-  renderTable,
-  type RenderOptions,
-  type RenderedTable,
-} from './render.ts';
+import { compareInstalled, installedFromListing, skeletonDrift } from './readback.ts';
+import { DEFAULT_MASQUERADE_MARK, SetNames, TABLE, renderTable, type RenderOptions, type RenderedTable } from './render.ts';
 
 export { cliRunner, defaultRunner, ffiRunner, type NftLogger, type NftRunner } from './nft.ts';
 export { NftError, NftErrorCode } from './errors.ts';
@@ -25,11 +17,24 @@ export interface NftablesDataplaneOptions {
   readonly masqueradeMark?: number;
   /** Milliseconds, for durations; injectable for tests. */
   readonly now?: () => number;
+  /**
+   * Most frontends one transaction adds, changes or removes (default 1000). A bigger change
+   * (a cold start, a resync after a long outage) is made in several atomic steps, each with
+   * whole frontends, which bounds libnftables' memory (~30 MB a step of 10k elements).
+   */
+  readonly maxFrontendsPerTransaction?: number;
 }
 
+/** Frontends per transaction by default: ~10k elements, ~30 MB of libnftables memory. */
+const DEFAULT_STEP = 1000;
+
+/** The kernel's table as read back: absent, of another layout (or skeleton), or usable. */
+type KernelView = { readonly kind: 'missing' } | { readonly kind: 'incompatible'; readonly what: readonly string[] } | { readonly kind: 'usable'; readonly state: InstalledState };
+
 /**
- * The nftables engine: the `inet vipgate` table, one verdict-map lookup per packet, one chain
- * pair per frontend, and one atomic transaction per apply holding only what changed.
+ * The nftables engine: the `inet vipgate` table with a constant set of rules, every service
+ * being elements of shared maps and sets (docs/design/004-nftables-layout.md), and one atomic
+ * transaction per apply holding only the elements that changed.
  */
 export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane {
   const { runner, log } = options;
@@ -39,30 +44,48 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
     throw new RangeError(`masqueradeMark must be a single bit of a 32-bit mark, not ${mark}`);
   }
   const renderOptions: RenderOptions = { masqueradeMark: mark };
+  const stepSize = options.maxFrontendsPerTransaction ?? DEFAULT_STEP;
+  if (!Number.isInteger(stepSize) || stepSize < 1) throw new RangeError(`maxFrontendsPerTransaction must be a positive integer, not ${stepSize}`);
   /** What the kernel holds as far as this process knows; undefined until the first apply. */
   let installed: InstalledState | undefined;
 
+  /** Replaces the table whole, in one transaction, so traffic never sees it missing. */
   async function replaceAll(desired: RenderedTable): Promise<void> {
-    await runner.run(renderReplace(desired, renderOptions));
-    installed = installedFrom(desired);
+    const tx = renderReplace(desired, renderOptions);
+    await runner.run(transactionText(tx));
+    installed = tx.after;
   }
 
-  async function applyIncremental(tx: Transaction, desired: RenderedTable): Promise<void> {
-    await runner.run(tx.text);
-    installed = installedFrom(desired);
+  /** Applies the difference in steps; `installed` follows each committed step. */
+  async function applySteps(from: InstalledState, desired: RenderedTable, first: readonly string[] = []): Promise<{ written: number; removed: number; changed: boolean }> {
+    let written = 0;
+    let removed = 0;
+    let changed = false;
+    for (const tx of diffSteps(from, desired, stepSize, first)) {
+      if (tx.lines.length > 0) {
+        await runner.run(transactionText(tx));
+        changed = true;
+      }
+      installed = tx.after;
+      written += tx.written.length;
+      removed += tx.removed.length;
+    }
+    return { written, removed, changed };
   }
 
-  async function readDrift(): Promise<ReturnType<typeof findDrift> | 'missing'> {
+  async function readKernel(): Promise<KernelView> {
     let text: string;
     try {
       text = await runner.run(`list table ${TABLE}`);
     } catch (error) {
       if (error instanceof NftError && error.code === NftErrorCode.commandFailed && /No such file/.test(error.nftMessage ?? '')) {
-        return 'missing';
+        return { kind: 'missing' };
       }
       throw error;
     }
-    return findDrift(parseListing(text), installed!, renderOptions);
+    const listing = parseListing(text);
+    const what = skeletonDrift(listing, renderOptions);
+    return what.length > 0 ? { kind: 'incompatible', what } : { kind: 'usable', state: installedFromListing(listing) };
   }
 
   return {
@@ -70,66 +93,72 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
 
     async apply(table: ServiceTable, applyOptions: ApplyOptions = {}): Promise<ApplyReport> {
       const started = now();
-      const desired = renderTable(table, renderOptions);
-      for (const problem of desired.problems) log?.warn({ frontend: problem.key }, problem.message);
       const report = (fields: Omit<ApplyReport, 'durationMs'>): ApplyReport => ({ ...fields, durationMs: now() - started });
-
-      // First apply of this process: whatever an earlier agent left is replaced in one
-      // transaction (conntrack keeps open flows; the rules are back in the same instant).
-      if (installed === undefined) {
-        await replaceAll(desired);
-        return report({ changed: true, frontendsWritten: desired.frontends.size, frontendsRemoved: 0, driftRepaired: false });
-      }
-
-      let base: InstalledState = installed;
+      const known = installed;
+      let base: InstalledState | undefined = known;
       let driftRepaired = false;
-      if (applyOptions.resync === true) {
-        const drift = await readDrift();
-        if (drift === 'missing' || drift.fullReplace) {
-          log?.warn({ drift: drift === 'missing' ? ['table missing'] : drift.what }, 'nftables table drifted; replacing it whole');
-          const before = installed.frontends;
-          await replaceAll(desired);
-          const removed = [...before.keys()].filter((id) => !desired.frontends.has(id)).length;
-          return report({ changed: true, frontendsWritten: desired.frontends.size, frontendsRemoved: removed, driftRepaired: true });
-        }
-        if (drift.what.length > 0) {
-          log?.warn({ drift: drift.what.slice(0, 20), count: drift.what.length }, 'nftables table drifted; repairing');
-          driftRepaired = true;
-          base = {
-            ...installed,
-            staleFrontends: drift.staleFrontends,
-            staleSets: drift.staleSets,
-            strayChains: drift.strayChains,
-            strayCounters: drift.strayCounters,
-          };
-        }
-      }
 
-      const tx = diffTables(base, desired);
-      if (tx.text === '') {
-        installed = installedFrom(desired);
-        return report({ changed: false, frontendsWritten: 0, frontendsRemoved: 0, driftRepaired });
+      // The first apply of this process reads the kernel back: a table an earlier agent left
+      // is reconciled element by element (its counters and open flows untouched), not replaced.
+      if (known === undefined || applyOptions.resync === true) {
+        const kernel = await readKernel();
+        if (kernel.kind !== 'usable') {
+          const desired = renderTable(table, known?.frontends);
+          for (const problem of desired.problems) log?.warn({ frontend: problem.key }, problem.message);
+          if (kernel.kind === 'incompatible') {
+            // Another layout's table still serves traffic: swap it in one transaction.
+            log?.warn({ drift: kernel.what }, 'nftables table of another layout or changed skeleton; replacing it whole');
+            await replaceAll(desired);
+          } else {
+            // Nothing is served yet, so a load in steps interrupts nobody.
+            if (known !== undefined) log?.warn({ drift: ['table missing'] }, 'nftables table missing; writing it whole');
+            await applySteps(EMPTY_INSTALLED, desired, replacePreamble(renderOptions));
+          }
+          const removed = known === undefined ? 0 : [...known.frontends.keys()].filter((k) => !desired.frontends.has(k)).length;
+          return report({ changed: true, frontendsWritten: desired.frontends.size, frontendsRemoved: removed, driftRepaired: known !== undefined });
+        }
+        if (known === undefined) base = kernel.state;
+        else {
+          const { what, merged } = compareInstalled(known, kernel.state);
+          if (what.length > 0) {
+            log?.warn({ drift: what.slice(0, 20), count: what.length }, 'nftables table drifted; repairing');
+            driftRepaired = true;
+          }
+          base = merged;
+        }
       }
+      const from = base!;
+
+      const desired = renderTable(table, from.frontends);
+      for (const problem of desired.problems) log?.warn({ frontend: problem.key }, problem.message);
       try {
-        await applyIncremental(tx, desired);
+        const done = await applySteps(from, desired);
+        return report({ changed: done.changed, frontendsWritten: done.written, frontendsRemoved: done.removed, driftRepaired });
       } catch (error) {
         if (!(error instanceof NftError) || error.code !== NftErrorCode.commandFailed) throw error;
         // The kernel is not what this process thinks (changed behind its back between checks):
         // replacing the whole table is always possible and as atomic.
         log?.warn({ err: error.message }, 'incremental nftables update refused; replacing the table whole');
+        const before = installed;
         await replaceAll(desired);
-        driftRepaired = true;
+        const removed = before === undefined ? 0 : [...before.frontends.keys()].filter((k) => !desired.frontends.has(k)).length;
+        return report({ changed: true, frontendsWritten: desired.frontends.size, frontendsRemoved: removed, driftRepaired: true });
       }
-      return report({ changed: true, frontendsWritten: tx.written.length, frontendsRemoved: tx.removed.length, driftRepaired });
     },
 
     async counters(): Promise<ReadonlyMap<string, FrontendCounters>> {
       const result = new Map<string, FrontendCounters>();
       if (installed === undefined) return result;
-      const listed = parseListing(await runner.run(`list counters table ${TABLE}`)).counters;
-      for (const f of installed.frontends.values()) {
-        const c = listed.get(counterName(f.id));
-        if (c !== undefined) result.set(f.key, c);
+      const counts = new Map<string, FrontendCounters>();
+      for (const name of [SetNames.counters4, SetNames.counters6]) {
+        // One list per call: given two `list set` commands in one buffer, libnftables 1.0.6
+        // fetches only the last set and fails the first ("No such file or directory").
+        const listed = parseListing(await runner.run(`list set ${TABLE} ${name}`)).sets.get(name);
+        for (const [element, c] of listed?.counts ?? []) counts.set(normalizeElement(element), c);
+      }
+      for (const { rendered } of installed.frontends.values()) {
+        const c = counts.get(rendered.mapKey);
+        if (c !== undefined) result.set(rendered.key, c);
       }
       return result;
     },

@@ -1,50 +1,80 @@
 import { canonicalIp, parseCidr, tryParseIp } from '../../net/index.ts';
 import { cidrElement } from './render.ts';
 
-/** What `nft list table` (or `list chain`/`list counters`) printed, split by object. */
+/** Packet and byte counts of a set element declared with `counter`. */
+export interface ElementCounts {
+  readonly packets: bigint;
+  readonly bytes: bigint;
+}
+
+/** A set or map as listed: declaration lines, elements without their counters, and those. */
+export interface ListedSet {
+  /** type/typeof/flags/counter lines. */
+  readonly declaration: readonly string[];
+  readonly elements: readonly string[];
+  /** Element → its counts, for sets whose elements carry a counter. */
+  readonly counts: ReadonlyMap<string, ElementCounts>;
+}
+
+/** What `nft list table` (or `list set`) printed, split by object. */
 export interface Listing {
+  /** The table's `comment "…"`, without quotes; undefined when it has none. */
+  comment: string | undefined;
   /** Chain name → its body (type line and rules, one per line, trimmed). */
   readonly chains: Map<string, string>;
-  /** Set or map name → its elements, as printed. */
-  readonly sets: Map<string, string[]>;
-  readonly counters: Map<string, { readonly packets: bigint; readonly bytes: bigint }>;
+  /** Set or map name → what it holds, as printed. */
+  readonly sets: Map<string, ListedSet>;
 }
 
 const OBJECT_START = /^(chain|set|map|counter) (\S+) \{$/;
+const TABLE_COMMENT = /^comment "(.*)"$/;
 
 /**
  * Parses nft's text listing of the vipgate table. Only the shapes vipgate itself writes are
  * understood; anything else inside a chain is kept as text and so shows up as drift.
  */
 export function parseListing(text: string): Listing {
-  const listing: Listing = { chains: new Map(), sets: new Map(), counters: new Map() };
+  const listing: Listing = { comment: undefined, chains: new Map(), sets: new Map() };
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const start = OBJECT_START.exec(lines[i]!.trim());
+    const line = lines[i]!.trim();
+    const comment = TABLE_COMMENT.exec(line);
+    // Object bodies are skipped whole below, so a comment line seen here is the table's.
+    if (comment !== null) listing.comment = comment[1];
+    const start = OBJECT_START.exec(line);
     if (start === null) continue;
     const [, kind, name] = start as unknown as [string, string, string];
     const body: string[] = [];
     // Objects of a table never nest, so the first line that is only "}" closes this one.
     for (i++; i < lines.length && lines[i]!.trim() !== '}'; i++) body.push(lines[i]!.trim());
+    // Named objects (counters, quotas) are not part of this layout; they are ignored.
     if (kind === 'chain') listing.chains.set(name, body.join('\n'));
-    else if (kind === 'counter') {
-      const m = /packets (\d+) bytes (\d+)/.exec(body.join(' '));
-      listing.counters.set(name, { packets: BigInt(m?.[1] ?? 0), bytes: BigInt(m?.[2] ?? 0) });
-    } else listing.sets.set(name, elementsOf(body));
+    else if (kind !== 'counter') listing.sets.set(name, setBody(body));
   }
   return listing;
 }
 
-function elementsOf(body: readonly string[]): string[] {
-  const joined = body.join(' ');
-  const at = joined.indexOf('elements = {');
-  if (at < 0) return [];
+const COUNTED = /^(.*) counter packets (\d+) bytes (\d+)$/;
+
+function setBody(body: readonly string[]): ListedSet {
+  const at = body.findIndex((l) => l.startsWith('elements = {'));
+  const declaration = (at < 0 ? body : body.slice(0, at)).filter((l) => l !== '');
+  const counts = new Map<string, ElementCounts>();
+  if (at < 0) return { declaration, elements: [], counts };
+  const joined = body.slice(at).join(' ');
   const end = joined.lastIndexOf('}');
-  return joined
-    .slice(at + 'elements = {'.length, end < at ? undefined : end)
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
+  const elements: string[] = [];
+  for (const raw of joined.slice('elements = {'.length, end).split(',')) {
+    const e = raw.trim();
+    if (e === '') continue;
+    const m = COUNTED.exec(e);
+    if (m === null) elements.push(e);
+    else {
+      elements.push(m[1]!);
+      counts.set(m[1]!, { packets: BigInt(m[2]!), bytes: BigInt(m[3]!) });
+    }
+  }
+  return { declaration, elements, counts };
 }
 
 /**
@@ -56,6 +86,9 @@ export function normalizeElement(element: string): string {
   return element
     .split(' ')
     .map((token) => {
+      // nft prints IPv4 addresses canonically already; only prefixes and IPv6 text may differ
+      // from ours, and skipping the rest keeps a 100k-element listing cheap to read.
+      if (!token.includes(':') && !token.includes('/')) return token;
       if (token.includes('/')) {
         try {
           return cidrElement(parseCidr(token));

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { frontendId, normalizeCidrs, renderReplace, renderTable, type RenderOptions } from './render.ts';
+import { renderReplace, transactionText } from './diff.ts';
+import { MAX_SLOTS, normalizeCidrs, pickRule, renderTable, skeletonText, slotCounts, type RenderOptions, type RenderedFrontend } from './render.ts';
 import { MIXED, backend, frontend, table } from './testdata/fixtures.ts';
 
 const options: RenderOptions = { masqueradeMark: 0x00100000 };
@@ -14,73 +15,119 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(path, 'utf8'), `${name}.nft differs; rerun with UPDATE_GOLDEN=1 if the change is intended`);
 }
 
+const one = (f: Parameters<typeof renderTable>[0]['frontends'][number]): RenderedFrontend =>
+  renderTable(table([f])).frontends.get(f.key)!.rendered;
+
 test('a table with one frontend of each shape renders as the golden file', () => {
-  const rendered = renderTable(MIXED, options);
+  const rendered = renderTable(MIXED);
   assert.deepEqual(rendered.problems, []);
-  golden('mixed', renderReplace(rendered, options));
+  golden('mixed', transactionText(renderReplace(rendered, options)));
 });
 
 test('an empty table still has its skeleton, so that later applies only add elements', () => {
-  golden('empty', renderReplace(renderTable(table([]), options), options));
+  golden('empty', transactionText(renderReplace(renderTable(table([])), options)));
 });
 
-test('only ready backends with weight take new flows; with none, new flows are rejected', () => {
-  const r = renderTable(MIXED, options);
-  const udp = r.frontends.get('10_200_0_5_udp_53')!;
-  assert.ok(!udp.natRules.join('\n').includes('10.100.1.43'), 'terminating backend gets no new flows');
-  const draining = r.frontends.get('10_200_0_7_tcp_80')!;
-  assert.deepEqual(draining.natRules, []);
-  assert.ok(draining.filterRules.includes('ct state new reject'));
-  const open = r.frontends.get('10_200_0_5_tcp_80')!;
-  assert.ok(!open.filterRules.includes('ct state new reject'));
+test('the rules are the same whatever the services: only elements and pick chains follow them', () => {
+  const skeleton = skeletonText(options);
+  const big = transactionText(renderReplace(renderTable(table(Array.from({ length: 50 }, (_, i) => frontend(`10.200.1.${i + 1}`, 80)))), options));
+  assert.ok(big.includes(skeleton.trimEnd()));
+  const rules = big.split('\n').filter((l) => l.startsWith('add rule '));
+  assert.deepEqual(rules, [
+    'add rule inet vipgate pick4_tcp_random_2 dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 2 map @backends4tcp',
+  ]);
 });
 
-test('weights split new flows in proportion: random draws and ClientIP hash ranges', () => {
-  // Random: each rule takes w_i of the weight still left; simulate the chain exactly.
+test('only ready backends with weight take new flows; with none, the frontend is closed and has no verdict', () => {
+  const r = renderTable(MIXED);
+  const udp = r.frontends.get('10.200.0.5:53/udp')!.rendered;
+  assert.ok(!udp.slots.some((s) => s?.startsWith('10.100.1.43 ')), 'terminating backend gets no new flows');
+  const draining = r.frontends.get('10.200.0.7:80/tcp')!.rendered;
+  assert.deepEqual([draining.verdict, draining.slots, draining.closed, draining.known], [undefined, [], true, true]);
+  const open = r.frontends.get('10.200.0.5:80/tcp')!.rendered;
+  assert.deepEqual([open.verdict, open.closed], ['goto pick4_tcp_random_2', false]);
+  const zero = one(frontend('10.200.0.9', 80, { backends: [backend('10.0.0.1', 80, { weight: 0 })] }));
+  assert.equal(zero.closed, true);
+});
+
+test('weights become repeated slots: a backend gets new flows in proportion to its weight', () => {
   const f = frontend('10.200.0.9', 80, {
-    backends: [backend('10.0.0.1', 80, { weight: 1 }), backend('10.0.0.2', 80, { weight: 2 }), backend('10.0.0.3', 80, { weight: 3 })],
+    backends: [backend('10.0.0.3', 80, { weight: 3 }), backend('10.0.0.1', 80, { weight: 1 }), backend('10.0.0.2', 80, { weight: 2 })],
   });
-  const rules = renderTable(table([f]), options).frontends.get('10_200_0_9_tcp_80')!.natRules.filter((r) => r.includes('dnat'));
-  const share = new Map<string, number>();
-  let reach = 1;
-  for (const rule of rules) {
-    const m = /mod (\d+) < (\d+)/.exec(rule);
-    const p = m === null ? 1 : Number(m[2]) / Number(m[1]);
-    const target = /to (\S+)$/.exec(rule)![1]!;
-    share.set(target, reach * p);
-    reach *= 1 - p;
-  }
-  assert.ok(Math.abs(share.get('10.0.0.1:80')! - 1 / 6) < 1e-9);
-  assert.ok(Math.abs(share.get('10.0.0.2:80')! - 2 / 6) < 1e-9);
-  assert.ok(Math.abs(share.get('10.0.0.3:80')! - 3 / 6) < 1e-9);
-  const sticky = renderTable(table([{ ...f, sessionAffinity: 'ClientIP' }]), options).frontends.get('10_200_0_9_tcp_80')!;
-  assert.match(sticky.natRules[1]!, /jhash ip saddr mod 6 seed 0x[0-9a-f]+ < 1 dnat ip to 10\.0\.0\.1:80$/);
-  assert.match(sticky.natRules[2]!, /jhash ip saddr mod 6 seed 0x[0-9a-f]+ < 3 dnat ip to 10\.0\.0\.2:80$/);
-  assert.match(sticky.natRules[3]!, /^meta l4proto tcp dnat ip to 10\.0\.0\.3:80$/);
+  const r = one(f);
+  assert.equal(r.verdict, 'goto pick4_tcp_random_6');
+  const share = (value: string): number => r.slots.filter((s) => s === value).length / r.slots.length;
+  assert.deepEqual([share('10.0.0.1 . 80'), share('10.0.0.2 . 80'), share('10.0.0.3 . 80')], [1 / 6, 2 / 6, 3 / 6]);
+  assert.equal(one({ ...f, sessionAffinity: 'ClientIP' }).verdict, 'goto pick4_tcp_hash_6');
+  // Divided by their gcd: 10 and 30 are 1 and 3.
+  const g = one(frontend('10.200.0.9', 80, { snat: 'none', backends: [backend('10.0.0.1', 80, { weight: 10 }), backend('10.0.0.2', 80, { weight: 30 })] }));
+  assert.deepEqual(g.slots, ['10.0.0.1 . 80', '10.0.0.2 . 80', '10.0.0.2 . 80', '10.0.0.2 . 80']);
+  assert.equal(g.masquerade, false, 'snat none: no masquerade mark');
 });
 
-test('weights are divided by their gcd, and snat none sets no mark', () => {
-  const f = frontend('10.200.0.9', 80, { snat: 'none', backends: [backend('10.0.0.1', 80, { weight: 10 }), backend('10.0.0.2', 80, { weight: 30 })] });
-  const rules = renderTable(table([f]), options).frontends.get('10_200_0_9_tcp_80')!.natRules;
-  assert.deepEqual(rules, ['meta l4proto tcp numgen random mod 4 < 1 dnat ip to 10.0.0.1:80', 'meta l4proto tcp dnat ip to 10.0.0.2:80']);
+test('slot counts: at most MAX_SLOTS, at least one per backend, exact shares whenever they fit', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: MAX_SLOTS }), (weights) => {
+      const counts = slotCounts(weights);
+      const total = counts.reduce((a, b) => a + b, 0);
+      assert.equal(counts.length, weights.length);
+      assert.ok(total <= MAX_SLOTS && counts.every((c) => c >= 1));
+      const sum = weights.reduce((a, b) => a + b, 0);
+      const exact = weights.every((w, i) => counts[i]! * sum === w * total);
+      if (exact) return;
+      // Scaled: each share within one slot of its exact value (after the one-slot floor).
+      assert.equal(total, MAX_SLOTS);
+      weights.forEach((w, i) => assert.ok(Math.abs(counts[i]! - 1 - (w * (MAX_SLOTS - weights.length)) / sum) < 1 + 1e-9));
+    }),
+  );
 });
 
-test('a frontend with a bad backend is rendered closed and reported; the others are served', () => {
+test('more ready backends than MAX_SLOTS: the first MAX_SLOTS serve, and it is reported', () => {
+  const many = Array.from({ length: MAX_SLOTS + 4 }, (_, i) => backend(`10.0.${i >> 8}.${i & 255}`, 80));
+  const r = renderTable(table([frontend('10.200.0.9', 80, { backends: many })]));
+  const f = r.frontends.get('10.200.0.9:80/tcp')!.rendered;
+  assert.equal(f.slots.length, MAX_SLOTS);
+  assert.equal(f.verdict, `goto pick4_tcp_random_${MAX_SLOTS}`);
+  assert.match(r.problems[0]!.message, /260 ready backends; only the first 256/);
+});
+
+test('a frontend with a bad backend is rendered closed to everyone and reported; the others are served', () => {
   const bad = frontend('10.200.0.9', 80, { backends: [backend('10.0.0.01', 80)] });
   const good = frontend('10.200.0.10', 80);
-  const r = renderTable(table([bad, good]), options);
+  const r = renderTable(table([bad, good]));
   assert.equal(r.problems.length, 1);
   assert.match(r.problems[0]!.message, /10\.0\.0\.01/);
-  assert.deepEqual(r.frontends.get('10_200_0_9_tcp_80')!.filterRules[0], 'drop');
-  assert.equal(r.frontends.get('10_200_0_10_tcp_80')!.natRules.length, 3);
+  const closed = r.frontends.get('10.200.0.9:80/tcp')!.rendered;
+  assert.deepEqual([closed.verdict, closed.restricted, closed.allow, closed.closed], [undefined, true, [], true]);
+  assert.equal(r.frontends.get('10.200.0.10:80/tcp')!.rendered.slots.length, 2);
 });
 
 test('source ranges: covered prefixes dropped, an empty list admits nobody', () => {
-  const r = renderTable(MIXED, options);
-  assert.deepEqual(r.frontends.get('10_200_0_6_tcp_443')!.allow, ['10.200.0.6 . tcp . 443 . 10.1.2.3', '10.200.0.6 . tcp . 443 . 192.168.0.0/16']);
-  assert.ok(r.frontends.get('10_200_0_8_tcp_80')!.filterRules.includes('drop'));
+  const r = renderTable(MIXED);
+  const ranged = r.frontends.get('10.200.0.6:443/tcp')!.rendered;
+  assert.deepEqual([ranged.restricted, ranged.allow], [true, ['10.1.2.3', '192.168.0.0/16']]);
+  const nobody = r.frontends.get('10.200.0.8:80/tcp')!.rendered;
+  assert.deepEqual([nobody.restricted, nobody.allow], [true, []]);
+  assert.equal(r.frontends.get('10.200.0.5:80/tcp')!.rendered.restricted, false);
   assert.deepEqual(r.deny[4], ['10.180.0.0/16', '10.181.0.7']);
   assert.deepEqual(r.deny[6], ['fd00:180::/64']);
+});
+
+test('an unchanged frontend reuses its rendering; a changed one is rendered again', () => {
+  const first = renderTable(MIXED);
+  const changed = MIXED.frontends.map((f) => (f.key === '10.200.0.5:80/tcp' ? { ...f, backends: f.backends.slice(1) } : { ...f }));
+  const second = renderTable(table(changed, [...MIXED.denySources]), first.frontends);
+  for (const [key, entry] of second.frontends) {
+    assert.equal(entry === first.frontends.get(key), key !== '10.200.0.5:80/tcp', key);
+  }
+  assert.deepEqual(second.frontends.get('10.200.0.5:80/tcp')!.rendered.slots, ['10.100.1.42 . 8080']);
+});
+
+test('pick chain names map to one rule each; anything else is not a pick chain', () => {
+  assert.equal(pickRule('pick6_udp_hash_3'), 'dnat ip6 to ip6 daddr . meta l4proto . udp dport . jhash ip6 saddr mod 3 seed 0x76697067 map @backends6udp');
+  for (const name of ['pick4_tcp_random_0', `pick4_tcp_random_${MAX_SLOTS + 1}`, 'pick4_tcp_random_07', 'pick5_tcp_random_2', 'fe_x', 'pick4_sctp_random_2']) {
+    assert.equal(pickRule(name), undefined, name);
+  }
 });
 
 test('normalizeCidrs never keeps a prefix that another kept prefix covers', () => {
@@ -106,13 +153,4 @@ test('normalizeCidrs never keeps a prefix that another kept prefix covers', () =
       }
     }),
   );
-});
-
-test('frontend ids are valid nft names and distinct across families', () => {
-  assert.equal(frontendId({ address: '10.200.0.5', protocol: 'tcp', port: 80 }), '10_200_0_5_tcp_80');
-  assert.equal(frontendId({ address: 'fd00:200::5', protocol: 'udp', port: 53 }), 'fd00_200__5_udp_53');
-  assert.notEqual(frontendId({ address: '1.2.3.4', protocol: 'tcp', port: 80 }), frontendId({ address: '1:2:3:4::', protocol: 'tcp', port: 80 }));
-  const longest = `fe_${frontendId({ address: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', protocol: 'udp', port: 65535 })}`;
-  assert.ok(longest.length < 256, 'kernel chain names hold 255 bytes');
-  assert.match(longest, /^[a-zA-Z_][a-zA-Z0-9_]*$/);
 });

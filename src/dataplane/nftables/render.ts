@@ -1,93 +1,60 @@
 import { readyBackends, type Backend, type Frontend, type Protocol, type ServiceTable } from '../../model/index.ts';
 import { cidrCovers, formatCidr, formatIp, parseCidr, parseIp, tryParseIp, type Cidr, type Family } from '../../net/index.ts';
 import { NftError, NftErrorCode } from './errors.ts';
+import { MAX_SLOTS, pickChain } from './layout.ts';
 
-/** The one table vipgate owns; nothing outside it is ever touched. */
-export const TABLE = 'inet vipgate';
-
-/** Named sets and maps of the table, per family. */
-export const SetNames = {
-  nat4: 'frontends4',
-  nat6: 'frontends6',
-  filter4: 'filters4',
-  filter6: 'filters6',
-  allow4: 'allow4',
-  allow6: 'allow6',
-  deny4: 'deny4',
-  deny6: 'deny6',
-} as const;
-export type SetName = (typeof SetNames)[keyof typeof SetNames];
-
-/** Base chains: the only ones hooked into netfilter; everything else is reached through maps. */
-export const BaseChains = ['filter_prerouting', 'filter_output', 'nat_prerouting', 'nat_output', 'nat_postrouting'] as const;
-
-export const NAT_CHAIN_PREFIX = 'fe_';
-export const FILTER_CHAIN_PREFIX = 'fw_';
-export const COUNTER_PREFIX = 'cnt_';
+export * from './layout.ts';
 
 /**
- * Default packet-mark bit meaning "masquerade this flow". The mark is set by a frontend's nat
- * chain and read in postrouting: nft 1.0.6 can't put `ct original proto-dst` in a set key, so
- * the per-frontend SNAT choice has to travel with the packet. Not kube-proxy's 0x4000.
- */
-export const DEFAULT_MASQUERADE_MARK = 0x00100000;
-
-export interface RenderOptions {
-  readonly masqueradeMark: number;
-}
-
-/**
- * One frontend as nft text: a nat chain choosing the backend with one rule per backend (no
- * sets), a filter chain, and its elements in the shared maps/sets. Per-rule anonymous sets are
- * avoided on purpose: the kernel allocates each one's name by scanning all sets of the table,
- * so 10k of them take ~15 s to load; and a named data map shared by 10k rules costs
- * O(bindings) per element added (measured: 100k elements, 60 s).
+ * One frontend as elements of the shared sets and maps. Nothing here is a rule: a frontend
+ * is a key (`10.200.0.5 . tcp . 80`) present in some sets, plus its slots in the backends map.
+ * The same shape is read back from the kernel (readback.ts), so both compare field by field.
  */
 export interface RenderedFrontend {
+  /** The model's key, `10.200.0.5:80/tcp`. */
   readonly key: string;
-  /** Chain-name-safe id derived from the key, e.g. `10_200_0_5_tcp_80`. */
-  readonly id: string;
   readonly family: Family;
   readonly protocol: Protocol;
-  /** `10.200.0.5 . tcp . 80`: the key in the frontends/filters maps, as nft lists it. */
+  /** `10.200.0.5 . tcp . 80`: the key in every per-frontend set, as nft lists it. */
   readonly mapKey: string;
-  /** Rules of `fe_<id>` (nat: backend choice, DNAT, masquerade mark). */
-  readonly natRules: readonly string[];
-  /** Rules of `fw_<id>` (filter: deny list, source ranges, no-backend reject, counter). */
-  readonly filterRules: readonly string[];
-  /** Elements of `allow<family>`: `<mapKey> . <client prefix>`. */
+  /** Its element's verdict in frontends4/6, `goto <pick chain>`; undefined when no backend takes new flows. */
+  readonly verdict: string | undefined;
+  /** Slot → `backendIP . port`; a weight-w backend holds w slots. Holes only when read back. */
+  readonly slots: readonly (string | undefined)[];
+  /** In known4/6, so filter4/6 applies to it; false only when read back without it. */
+  readonly known: boolean;
+  /** Has its element (and so its packet counter) in counters4/6; false only when read back without one. */
+  readonly counter: boolean;
+  readonly masquerade: boolean;
+  /** In closed4/6: new flows rejected (no ready backend, or a frontend that can't be served). */
+  readonly closed: boolean;
+  /** In restricted4/6: only sources in `allow` are admitted (none: nobody is). */
+  readonly restricted: boolean;
+  /** Client prefixes admitted, as interval-set elements (host prefixes bare), sorted as text. */
   readonly allow: readonly string[];
 }
 
-/** Something in the table that could not be rendered as asked; it is rendered closed instead. */
+/** Something in the table that could not be served as asked. */
 export interface RenderProblem {
   readonly key: string;
   readonly message: string;
 }
 
+/** A rendered frontend with what it was rendered from, so that an unchanged one is not rendered again. */
+export interface FrontendEntry {
+  readonly rendered: RenderedFrontend;
+  /** inputSignature() of the model frontend; undefined when read back from the kernel. */
+  readonly input: string | undefined;
+  readonly problem: RenderProblem | undefined;
+}
+
 export interface RenderedTable {
-  /** By id, in table (key) order. */
-  readonly frontends: ReadonlyMap<string, RenderedFrontend>;
+  /** By frontend key, in table order. */
+  readonly frontends: ReadonlyMap<string, FrontendEntry>;
   /** Deny-list elements per family, as nft lists them (host prefixes as bare addresses). */
   readonly deny: Readonly<Record<Family, readonly string[]>>;
   readonly problems: readonly RenderProblem[];
 }
-
-/** `10.200.0.5:80/tcp` → `10_200_0_5_tcp_80`; IPv6 colons become underscores. */
-export function frontendId(frontend: Pick<Frontend, 'address' | 'protocol' | 'port'>): string {
-  // Canonical text makes the id stable; an IPv4 id has four non-empty parts and an IPv6 one
-  // either eight or an empty part ("::"), so the two families never collide.
-  return `${frontend.address.replace(/[.:]/g, '_')}_${frontend.protocol}_${frontend.port}`;
-}
-
-export const natChain = (id: string): string => `${NAT_CHAIN_PREFIX}${id}`;
-export const filterChain = (id: string): string => `${FILTER_CHAIN_PREFIX}${id}`;
-export const counterName = (id: string): string => `${COUNTER_PREFIX}${id}`;
-
-export const natElement = (f: RenderedFrontend): string => `${f.mapKey} : goto ${natChain(f.id)}`;
-export const filterElement = (f: RenderedFrontend): string => `${f.mapKey} : goto ${filterChain(f.id)}`;
-
-const ipKeyword = (family: Family): string => (family === 4 ? 'ip' : 'ip6');
 
 /** A prefix as nft lists an interval-set element: host prefixes without "/32" or "/128". */
 export function cidrElement(cidr: Cidr): string {
@@ -127,15 +94,45 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-/** FNV-1a of the key: the jhash seed must be the same on every LB node and every rewrite. */
-function seedOf(key: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+/**
+ * Slot counts for weights: divided by their gcd; if they still add up to more than MAX_SLOTS,
+ * scaled down to MAX_SLOTS by largest remainder, every backend keeping at least one slot (so
+ * shares are then approximate). Needs 1 ≤ weights.length ≤ MAX_SLOTS and weights ≥ 1.
+ */
+export function slotCounts(weights: readonly number[]): number[] {
+  const divisor = weights.reduce((g, w) => gcd(g, w), 0);
+  const reduced = weights.map((w) => w / divisor);
+  const total = reduced.reduce((sum, w) => sum + w, 0);
+  if (total <= MAX_SLOTS) return reduced;
+  const spare = MAX_SLOTS - reduced.length;
+  const exact = reduced.map((w) => (w * spare) / total);
+  const counts = exact.map((x) => 1 + Math.floor(x));
+  let left = MAX_SLOTS - counts.reduce((sum, c) => sum + c, 0);
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left === 0) break;
+    counts[i]! += 1;
+    left -= 1;
   }
-  // Unpadded: nft lists the seed that way, and drift checks compare text.
-  return `0x${h.toString(16)}`;
+  return counts;
+}
+
+/**
+ * Everything about a model frontend that its rendering depends on, as one string: equal
+ * signatures render equal, so a pass renders only the frontends whose signature changed.
+ */
+export function inputSignature(f: Frontend): string {
+  // Built with join, not +=: V8 keeps a += chain as a tree of cons strings (measured: 28 MB
+  // for 10k frontends), while join makes one flat string (3 MB).
+  const parts: (string | number)[] = [f.address, f.port, f.protocol, f.family, f.sessionAffinity, f.snat];
+  parts.push(f.allowedSources === 'any' ? '*' : f.allowedSources.join(','));
+  for (const b of f.backends) parts.push(b.address, b.port, b.weight, b.state);
+  return parts.join('|');
+}
+
+/** A rendered frontend's kernel content as one string: equal strings, nothing to write. */
+export function contentSignature(r: RenderedFrontend): string {
+  return `${r.verdict ?? '-'}|${r.slots.join(',')}|${r.known ? 'k' : ''}${r.counter ? 'n' : ''}|${r.masquerade ? 'm' : ''}${r.closed ? 'c' : ''}${r.restricted ? 'r' : ''}|${r.allow.join(',')}`;
 }
 
 function checkBackend(frontend: Frontend, b: Backend): void {
@@ -154,67 +151,6 @@ function checkBackend(frontend: Frontend, b: Backend): void {
   }
 }
 
-function backendRules(frontend: Frontend, options: RenderOptions): string[] {
-  for (const b of frontend.backends) checkBackend(frontend, b);
-  // Only ready backends take new flows; terminating ones keep theirs through conntrack, which
-  // never consults these rules again for an established flow. Weight 0 takes no new flows.
-  const ready = readyBackends(frontend)
-    .filter((b) => b.weight > 0)
-    .slice()
-    .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-  if (ready.length === 0) return [];
-  const ip = ipKeyword(frontend.family);
-  const divisor = ready.reduce((g, b) => gcd(g, b.weight), 0);
-  const weights = ready.map((b) => b.weight / divisor);
-  const total = weights.reduce((sum, w) => sum + w, 0);
-  const rules: string[] = [];
-  if (frontend.snat === 'masquerade') rules.push(`meta mark set meta mark | 0x${options.masqueradeMark.toString(16).padStart(8, '0')}`);
-  // DNAT ends the chain, so the first matching rule picks the backend. ClientIP: one hash of
-  // the client, split into cumulative weight ranges. Random: rule i draws afresh and takes
-  // w_i out of the weight still left, which gives each backend w_i / total overall.
-  let remaining = total;
-  let cumulative = 0;
-  ready.forEach((b, i) => {
-    const w = weights[i]!;
-    cumulative += w;
-    const target = frontend.family === 4 ? `${b.address}:${b.port}` : `[${b.address}]:${b.port}`;
-    // In a chain reached through a map, nft needs the protocol stated before a DNAT with ports.
-    const head = `meta l4proto ${frontend.protocol}`;
-    const last = i === ready.length - 1;
-    const pick = last
-      ? ''
-      : frontend.sessionAffinity === 'ClientIP'
-        ? ` jhash ${ip} saddr mod ${total} seed ${seedOf(frontend.key)} < ${cumulative}`
-        : ` numgen random mod ${remaining} < ${w}`;
-    rules.push(`${head}${pick} dnat ${ip} to ${target}`);
-    remaining -= w;
-  });
-  return rules;
-}
-
-function filterRules(frontend: Frontend, id: string, mapKey: string): { rules: string[]; allow: string[] } {
-  const ip = ipKeyword(frontend.family);
-  // Checked for every packet, not just new flows: narrowing the source ranges or growing the
-  // deny list cuts flows already open, which is what an operator closing access expects.
-  const rules = [`${ip} saddr @deny${frontend.family} drop`];
-  let allow: string[] = [];
-  if (frontend.allowedSources !== 'any') {
-    const { cidrs, bad } = normalizeCidrs(frontend.allowedSources, frontend.family);
-    if (bad.length > 0) {
-      throw new NftError(NftErrorCode.badFrontend, `${frontend.key}: source range "${bad[0]}" is not a CIDR`);
-    }
-    allow = cidrs.map((c) => `${mapKey} . ${cidrElement(c)}`);
-    // An empty list admits nobody (see Frontend.allowedSources).
-    rules.push(cidrs.length === 0 ? 'drop' : `${ip} daddr . meta l4proto . th dport . ${ip} saddr != @allow${frontend.family} drop`);
-  }
-  // Reject (not drop) so that clients fail fast; only new flows, so that flows to terminating
-  // backends drain.
-  if (!readyBackends(frontend).some((b) => b.weight > 0)) rules.push('ct state new reject');
-  // Last, so the counter counts what was admitted.
-  rules.push(`counter name "${counterName(id)}"`);
-  return { rules, allow };
-}
-
 function checkFrontend(frontend: Frontend): void {
   const address = parseIp(frontend.address);
   if (address.family !== frontend.family || formatIp(address) !== frontend.address) {
@@ -225,37 +161,92 @@ function checkFrontend(frontend: Frontend): void {
   }
 }
 
+function slotsOf(frontend: Frontend): { slots: string[]; problem?: string } {
+  for (const b of frontend.backends) checkBackend(frontend, b);
+  // Only ready backends take new flows; terminating ones keep theirs through conntrack, which
+  // never consults the backends map again for an established flow. Weight 0 takes no new flows.
+  let ready = readyBackends(frontend)
+    .filter((b) => b.weight > 0)
+    .slice()
+    .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+  let problem: string | undefined;
+  if (ready.length > MAX_SLOTS) {
+    problem = `${frontend.key}: ${ready.length} ready backends; only the first ${MAX_SLOTS} (by address) take new flows`;
+    ready = ready.slice(0, MAX_SLOTS);
+  }
+  const counts = ready.length === 0 ? [] : slotCounts(ready.map((b) => b.weight));
+  const slots: string[] = [];
+  ready.forEach((b, i) => {
+    const value = [b.address, b.port].join(' . '); // flat, see inputSignature
+    for (let k = 0; k < counts[i]!; k++) slots.push(value);
+  });
+  return problem === undefined ? { slots } : { slots, problem };
+}
+
 /**
  * Renders one frontend. A frontend that can't be rendered as asked (bad backend, weights) is
- * rendered closed — every packet dropped — and its problem returned: one bad Service must
- * neither stop the others nor be served in a way nobody asked for.
+ * rendered closed — restricted with nobody allowed, so every packet is dropped — and its
+ * problem returned: one bad Service must neither stop the others nor be served in a way
+ * nobody asked for.
  */
-export function renderFrontend(frontend: Frontend, options: RenderOptions): { rendered: RenderedFrontend; problem?: RenderProblem } {
+export function renderFrontend(frontend: Frontend): { rendered: RenderedFrontend; problem?: RenderProblem } {
   checkFrontend(frontend); // the map key itself must be valid: this throws, it can't fail closed
-  const id = frontendId(frontend);
-  const mapKey = `${frontend.address} . ${frontend.protocol} . ${frontend.port}`;
-  const base = { key: frontend.key, id, family: frontend.family, protocol: frontend.protocol, mapKey };
+  const base = {
+    key: frontend.key,
+    family: frontend.family,
+    protocol: frontend.protocol,
+    mapKey: [frontend.address, frontend.protocol, frontend.port].join(' . '),
+    known: true,
+    counter: true,
+  };
   try {
-    const natRules = backendRules(frontend, options);
-    const filter = filterRules(frontend, id, mapKey);
-    return { rendered: { ...base, natRules, filterRules: filter.rules, allow: filter.allow } };
+    const { slots, problem } = slotsOf(frontend);
+    let allow: string[] = [];
+    if (frontend.allowedSources !== 'any') {
+      const { cidrs, bad } = normalizeCidrs(frontend.allowedSources, frontend.family);
+      if (bad.length > 0) throw new NftError(NftErrorCode.badFrontend, `${frontend.key}: source range "${bad[0]}" is not a CIDR`);
+      allow = cidrs.map(cidrElement).sort();
+    }
+    const method = frontend.sessionAffinity === 'ClientIP' ? 'hash' : 'random';
+    const rendered: RenderedFrontend = {
+      ...base,
+      verdict: slots.length === 0 ? undefined : `goto ${pickChain(frontend.family, frontend.protocol, method, slots.length)}`,
+      slots,
+      masquerade: frontend.snat === 'masquerade',
+      closed: slots.length === 0,
+      // An empty list admits nobody (see Frontend.allowedSources).
+      restricted: frontend.allowedSources !== 'any',
+      allow,
+    };
+    return problem === undefined ? { rendered } : { rendered, problem: { key: frontend.key, message: problem } };
   } catch (error) {
     if (!(error instanceof NftError)) throw error;
     return {
-      rendered: { ...base, natRules: [], filterRules: ['drop', `counter name "${counterName(id)}"`], allow: [] },
+      rendered: { ...base, verdict: undefined, slots: [], masquerade: false, closed: true, restricted: true, allow: [] },
       problem: { key: frontend.key, message: error.message },
     };
   }
 }
 
-/** Renders the whole desired table. Pure: the same table always gives the same text. */
-export function renderTable(table: ServiceTable, options: RenderOptions): RenderedTable {
-  const frontends = new Map<string, RenderedFrontend>();
+/**
+ * Renders the whole desired table. Pure: the same table always gives the same result.
+ * `previous` (what was last installed) lets a frontend whose input did not change reuse its
+ * rendering, so a pass over 10k unchanged frontends costs string compares, not renders.
+ */
+export function renderTable(table: ServiceTable, previous?: ReadonlyMap<string, FrontendEntry>): RenderedTable {
+  const frontends = new Map<string, FrontendEntry>();
   const problems: RenderProblem[] = [];
   for (const frontend of table.frontends) {
-    const { rendered, problem } = renderFrontend(frontend, options);
-    frontends.set(rendered.id, rendered);
-    if (problem !== undefined) problems.push(problem);
+    const input = inputSignature(frontend);
+    const old = previous?.get(frontend.key);
+    let entry: FrontendEntry;
+    if (old !== undefined && old.input === input) entry = old;
+    else {
+      const { rendered, problem } = renderFrontend(frontend);
+      entry = { rendered, input, problem };
+    }
+    frontends.set(frontend.key, entry);
+    if (entry.problem !== undefined) problems.push(entry.problem);
   }
   const deny = {} as Record<Family, string[]>;
   for (const family of [4, 6] as const) {
@@ -266,88 +257,4 @@ export function renderTable(table: ServiceTable, options: RenderOptions): Render
     }
   }
   return { frontends, deny, problems };
-}
-
-function chainBlock(name: string, rules: readonly string[]): string {
-  return [`\tchain ${name} {`, ...rules.map((r) => `\t\t${r}`), '\t}'].join('\n');
-}
-
-const KEY_TYPE = { 4: 'ipv4_addr . inet_proto . inet_service', 6: 'ipv6_addr . inet_proto . inet_service' } as const;
-
-/** Declarations of the named sets and maps (their `type`/`typeof` and `flags` lines). */
-export const SET_DECLARATIONS: Record<SetName, { readonly kind: 'set' | 'map'; readonly lines: readonly string[] }> = {
-  frontends4: { kind: 'map', lines: [`type ${KEY_TYPE[4]} : verdict`] },
-  frontends6: { kind: 'map', lines: [`type ${KEY_TYPE[6]} : verdict`] },
-  filters4: { kind: 'map', lines: [`type ${KEY_TYPE[4]} : verdict`] },
-  filters6: { kind: 'map', lines: [`type ${KEY_TYPE[6]} : verdict`] },
-  allow4: { kind: 'set', lines: [`type ${KEY_TYPE[4]} . ipv4_addr`, 'flags interval'] },
-  allow6: { kind: 'set', lines: [`type ${KEY_TYPE[6]} . ipv6_addr`, 'flags interval'] },
-  deny4: { kind: 'set', lines: ['type ipv4_addr', 'flags interval'] },
-  deny6: { kind: 'set', lines: ['type ipv6_addr', 'flags interval'] },
-};
-
-/** The elements each named set/map holds for a rendered table. */
-export function setElements(rendered: Pick<RenderedTable, 'frontends' | 'deny'>): Record<SetName, string[]> {
-  const out: Record<SetName, string[]> = {
-    frontends4: [], frontends6: [], filters4: [], filters6: [], allow4: [], allow6: [],
-    deny4: [...rendered.deny[4]],
-    deny6: [...rendered.deny[6]],
-  };
-  for (const f of rendered.frontends.values()) {
-    const v4 = f.family === 4;
-    out[v4 ? 'frontends4' : 'frontends6'].push(natElement(f));
-    out[v4 ? 'filters4' : 'filters6'].push(filterElement(f));
-    for (const element of f.allow) out[v4 ? 'allow4' : 'allow6'].push(element);
-  }
-  return out;
-}
-
-/** Rules of the base chains; exported for drift checks and tests. */
-export function baseChainRules(options: RenderOptions): Record<(typeof BaseChains)[number], string[]> {
-  const lookup = (map4: string, map6: string): string[] => [
-    `ip daddr . meta l4proto . th dport vmap @${map4}`,
-    `ip6 daddr . meta l4proto . th dport vmap @${map6}`,
-  ];
-  const mark = `0x${options.masqueradeMark.toString(16).padStart(8, '0')}`;
-  return {
-    // dstnat - 10: after conntrack, before DNAT rewrites the destination, like kube-proxy's
-    // nftables mode, so that policy sees the VIP. The output hooks serve clients on the LB
-    // node itself (health checks, `curl` by an operator).
-    filter_prerouting: ['type filter hook prerouting priority dstnat - 10; policy accept;', ...lookup(SetNames.filter4, SetNames.filter6)],
-    // nft accepts the name "dstnat" in output only for nat chains, hence the numbers there.
-    filter_output: ['type filter hook output priority -110; policy accept;', ...lookup(SetNames.filter4, SetNames.filter6)],
-    nat_prerouting: ['type nat hook prerouting priority dstnat; policy accept;', ...lookup(SetNames.nat4, SetNames.nat6)],
-    nat_output: ['type nat hook output priority -100; policy accept;', ...lookup(SetNames.nat4, SetNames.nat6)],
-    nat_postrouting: ['type nat hook postrouting priority srcnat; policy accept;', `meta mark & ${mark} == ${mark} masquerade`],
-  };
-}
-
-/** The whole table as one nft block (without the replace preamble). */
-export function renderTableText(rendered: RenderedTable, options: RenderOptions): string {
-  const parts: string[] = [`table ${TABLE} {`];
-  const elements = setElements(rendered);
-  for (const name of Object.values(SetNames)) {
-    const { kind, lines } = SET_DECLARATIONS[name];
-    const body = lines.map((l) => `\t\t${l}`);
-    if (elements[name].length > 0) body.push(`\t\telements = { ${elements[name].join(',\n\t\t\t     ')} }`);
-    parts.push([`\t${kind} ${name} {`, ...body, '\t}'].join('\n'));
-  }
-  for (const f of rendered.frontends.values()) {
-    parts.push(`\tcounter ${counterName(f.id)} {\n\t}`);
-    parts.push(chainBlock(natChain(f.id), f.natRules));
-    parts.push(chainBlock(filterChain(f.id), f.filterRules));
-  }
-  const base = baseChainRules(options);
-  for (const name of BaseChains) parts.push(chainBlock(name, base[name]));
-  parts.push('}');
-  return `${parts.join('\n')}\n`;
-}
-
-/**
- * One transaction that replaces whatever table is there by the rendered one. The leading
- * `add table` makes the delete safe when no table exists; the kernel applies all of it or
- * nothing, so traffic never sees the table missing.
- */
-export function renderReplace(rendered: RenderedTable, options: RenderOptions): string {
-  return `add table ${TABLE}\ndelete table ${TABLE}\n${renderTableText(rendered, options)}`;
 }

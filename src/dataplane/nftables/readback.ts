@@ -1,0 +1,166 @@
+// The kernel's table, read back into the same shape this process keeps of what it applied, so
+// that an agent restart or a periodic drift check is just a diff against it.
+import { frontendKey, Protocols, type Protocol } from '../../model/index.ts';
+import type { Family } from '../../net/index.ts';
+import type { InstalledState } from './diff.ts';
+import { normalizeElement, type Listing } from './listing.ts';
+import {
+  FixedChains,
+  LAYOUT_VERSION,
+  SET_DECLARATIONS,
+  SetNames,
+  backendsOf,
+  cidrElement,
+  contentSignature,
+  fixedChainRules,
+  normalizeCidrs,
+  setsOf,
+  type FrontendEntry,
+  type RenderOptions,
+  type RenderedFrontend,
+} from './render.ts';
+
+/**
+ * What makes an installed table unusable as a base for element-level changes: another layout
+ * version, or a fixed chain or set declaration that differs. Empty when it can be reconciled.
+ */
+export function skeletonDrift(listing: Listing, options: RenderOptions): string[] {
+  if (listing.comment !== LAYOUT_VERSION) return [`layout "${listing.comment ?? '(none)'}", not "${LAYOUT_VERSION}"`];
+  const what: string[] = [];
+  const fixed = fixedChainRules(options);
+  for (const name of FixedChains) {
+    if (listing.chains.get(name) !== fixed[name].join('\n')) what.push(`chain ${name}`);
+  }
+  for (const name of Object.values(SetNames)) {
+    const listed = listing.sets.get(name);
+    if (listed === undefined) what.push(`set ${name} missing`);
+    else if (listed.declaration.join('\n') !== SET_DECLARATIONS[name].lines.join('\n')) what.push(`set ${name} declared differently`);
+  }
+  return what;
+}
+
+interface Draft {
+  key: string;
+  family: Family;
+  protocol: Protocol;
+  mapKey: string;
+  verdict: string | undefined;
+  slots: (string | undefined)[];
+  known: boolean;
+  counter: boolean;
+  masquerade: boolean;
+  closed: boolean;
+  restricted: boolean;
+  allow: string[];
+}
+
+const SEP = ' . ';
+
+/**
+ * The installed state as the listing shows it. Elements are grouped by their frontend key
+ * (`VIP . proto . port`); elements of no frontend vipgate could have written (an unknown
+ * protocol, say) are left out, and so are not touched.
+ */
+export function installedFromListing(listing: Listing): InstalledState {
+  const drafts = new Map<string, Draft>();
+  const draft = (family: Family, parts: readonly string[]): Draft | undefined => {
+    const [address, protocol, port] = parts as [string, string, string];
+    if (!(Protocols as readonly string[]).includes(protocol) || !/^\d+$/.test(port)) return undefined;
+    const mapKey = `${address}${SEP}${protocol}${SEP}${port}`;
+    let d = drafts.get(mapKey);
+    if (d === undefined) {
+      const p = protocol as Protocol;
+      d = {
+        key: frontendKey(address, Number(port), p),
+        family,
+        protocol: p,
+        mapKey,
+        verdict: undefined,
+        slots: [],
+        known: false,
+        counter: false,
+        masquerade: false,
+        closed: false,
+        restricted: false,
+        allow: [],
+      };
+      drafts.set(mapKey, d);
+    }
+    return d;
+  };
+  const elements = (name: string): string[] => (listing.sets.get(name)?.elements ?? []).map(normalizeElement);
+  /** Splits `k1 . k2 . k3 … : v` into key parts and value. */
+  const split = (element: string): { parts: string[]; value: string | undefined } => {
+    const at = element.indexOf(' : ');
+    return { parts: (at < 0 ? element : element.slice(0, at)).split(SEP), value: at < 0 ? undefined : element.slice(at + 3) };
+  };
+
+  const deny = { 4: [] as string[], 6: [] as string[] };
+  for (const family of [4, 6] as const) {
+    const s = setsOf(family);
+    for (const e of elements(s.frontends)) {
+      const { parts, value } = split(e);
+      const d = draft(family, parts);
+      if (d !== undefined) d.verdict = value;
+    }
+    for (const protocol of Protocols) {
+      for (const e of elements(backendsOf(family, protocol))) {
+        const { parts, value } = split(e);
+        const slot = Number(parts[3]);
+        // An element under the other protocol's key can't have been written by us: left alone.
+        if (parts[1] !== protocol) continue;
+        const d = draft(family, parts);
+        if (d !== undefined && parts.length === 4 && Number.isInteger(slot) && slot >= 0) d.slots[slot] = value;
+      }
+    }
+    for (const [set, field] of [[s.known, 'known'], [s.counters, 'counter'], [s.masq, 'masquerade'], [s.closed, 'closed'], [s.restricted, 'restricted']] as const) {
+      for (const e of elements(set)) {
+        const d = draft(family, split(e).parts);
+        if (d !== undefined) d[field] = true;
+      }
+    }
+    for (const e of elements(s.allow)) {
+      const { parts } = split(e);
+      const d = draft(family, parts);
+      if (d !== undefined && parts.length === 4) d.allow.push(parts[3]!);
+    }
+    // Sorted and de-overlapped the way renderTable writes it, so that equal lists compare equal.
+    deny[family] = normalizeCidrs(elements(s.deny), family).cidrs.map(cidrElement);
+  }
+
+  const frontends = new Map<string, FrontendEntry>();
+  for (const d of drafts.values()) {
+    // A hole in the slots is kept as one, so it differs from any rendering and gets rewritten.
+    const slots = Array.from({ length: d.slots.length }, (_, i) => d.slots[i]);
+    const rendered: RenderedFrontend = { ...d, slots, allow: d.allow.sort() };
+    frontends.set(d.key, { rendered, input: undefined, problem: undefined });
+  }
+  const fixed = new Set<string>(FixedChains);
+  const chains = new Map([...listing.chains].filter(([name]) => !fixed.has(name)));
+  return { frontends, deny, chains };
+}
+
+/**
+ * The frontends, deny lists and chains in which `kernel` differs from `ours` (what this process
+ * applied), for the log; empty when they agree. Where they agree, `merge` keeps our entries,
+ * whose input signatures let the next diff skip them without rendering.
+ */
+export function compareInstalled(ours: InstalledState, kernel: InstalledState): { what: string[]; merged: InstalledState } {
+  const what: string[] = [];
+  const frontends = new Map<string, FrontendEntry>();
+  for (const [key, k] of kernel.frontends) {
+    const o = ours.frontends.get(key);
+    if (o !== undefined && contentSignature(o.rendered) === contentSignature(k.rendered)) frontends.set(key, o);
+    else {
+      frontends.set(key, k);
+      what.push(o === undefined ? `stray frontend ${key}` : `frontend ${key}`);
+    }
+  }
+  for (const key of ours.frontends.keys()) if (!kernel.frontends.has(key)) what.push(`frontend ${key} missing`);
+  for (const family of [4, 6] as const) {
+    if (ours.deny[family].join(',') !== kernel.deny[family].join(',')) what.push(`deny${family}`);
+  }
+  for (const [name, body] of ours.chains) if (kernel.chains.get(name) !== body) what.push(`chain ${name}`);
+  for (const name of kernel.chains.keys()) if (!ours.chains.has(name)) what.push(`stray chain ${name}`);
+  return { what, merged: { ...kernel, frontends } };
+}
