@@ -18,4 +18,20 @@ export interface Pool {
   readonly reserved: readonly string[];
   /** Higher first when several pools could serve a request; ties by name. */
   readonly priority: number;
+  /** Services (by their labels) that may use this pool; absent or empty means all. */
+  readonly serviceSelector?: LabelSelector;
+}
+
+/** The operators of a Kubernetes label selector requirement (metav1.LabelSelectorOperator). */
+export const SelectorOperators = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
+export type SelectorOperator = (typeof SelectorOperators)[number];
+
+/** A Kubernetes label selector (metav1.LabelSelector): every term must hold. */
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: readonly {
+    readonly key: string;
+    readonly operator: SelectorOperator;
+    readonly values?: readonly string[];
+  }[];
 }
