@@ -3,7 +3,7 @@ import {
   ListWatch, Watch, type KubernetesObject, type V1Lease, type CoreV1Event,
 } from '@kubernetes/client-node';
 import { KubeError, KubeErrorCode } from './errors.ts';
-import type { KubeEndpointSlice, KubeNode, KubeService, KubeVipPool } from './objects.ts';
+import type { KubeEndpointSlice, KubeLbNodeConfig, KubeNode, KubeService, KubeVipPool } from './objects.ts';
 
 export const VIPGATE_GROUP = 'vipgate.io';
 export const VIPGATE_VERSION = 'v1alpha1';
@@ -31,12 +31,13 @@ export interface EventRecord {
   readonly at: Date;
 }
 
-export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools';
+export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools' | 'lbnodeconfigs';
 export interface InformedObject {
   services: KubeService;
   endpointslices: KubeEndpointSlice;
   nodes: KubeNode;
   vippools: KubeVipPool;
+  lbnodeconfigs: KubeLbNodeConfig;
 }
 
 /**
@@ -57,6 +58,10 @@ export interface KubeClients {
 
 function loadConfig(target: KubeTarget): KubeConfig {
   const kc = new KubeConfig();
+  // The library builds "https://undefined:undefined" without it and retries that forever.
+  if ('inCluster' in target && (process.env['KUBERNETES_SERVICE_HOST'] ?? '') === '') {
+    throw new KubeError(KubeErrorCode.config, 'cannot load the in-cluster service account: KUBERNETES_SERVICE_HOST is unset (not running in a pod?); pass --kubeconfig FILE instead');
+  }
   try {
     if ('kubeconfig' in target) kc.loadFromFile(target.kubeconfig);
     else if ('kubeconfigText' in target) kc.loadFromString(target.kubeconfigText);
@@ -96,6 +101,10 @@ export function createKubeClients(target: KubeTarget): KubeClients {
     vippools: {
       path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/vippools`,
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'vippools' }) as Promise<{ items: KubeVipPool[]; metadata?: { resourceVersion?: string } }>,
+    },
+    lbnodeconfigs: {
+      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/lbnodeconfigs`,
+      list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'lbnodeconfigs' }) as Promise<{ items: KubeLbNodeConfig[]; metadata?: { resourceVersion?: string } }>,
     },
   } as const;
   return {

@@ -79,6 +79,12 @@ export interface KubeVipPool {
   readonly spec?: Readonly<Record<string, unknown>>;
 }
 
+/** A vipgate.io/v1alpha1 LBNodeConfig: one LB node's VIP interface and dataplane settings. */
+export interface KubeLbNodeConfig {
+  readonly metadata?: ObjectMeta;
+  readonly spec?: Readonly<Record<string, unknown>>;
+}
+
 /** `namespace/name` (or `name` for cluster-scoped objects): the key work queues and caches use. */
 export function objectKey(obj: { readonly metadata?: ObjectMeta }): string {
   const ns = obj.metadata?.namespace;

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { AgentInput } from '../agent/agent.ts';
+import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, parseConfig, type AgentConfig } from '../config/index.ts';
+import { selectorMatches, selectorProblem } from '../ipam/index.ts';
 import {
   Annotations, createKubeClients, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, watchKind,
-  type ClassPolicy, type KubeClients, type KubeEndpointSlice, type KubeNode, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind,
+  type ClassPolicy, type KubeClients, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind,
 } from '../kube/index.ts';
 import type { Backend, ServicePort, ServiceSpec } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family } from '../net/index.ts';
@@ -118,6 +120,57 @@ export function inputFromCluster(state: ClusterState, policy: ClassPolicy): { in
   return { input: { pools, services, denySources: [...denySources].sort() }, problems };
 }
 
+/** This node's settings from the cluster, or why there are none (for the log and the exit status). */
+export type NodeSettings =
+  | { readonly ok: true; readonly config: AgentConfig; /** `LBNodeConfig <name>` */ readonly from: string }
+  | { readonly ok: false; readonly message: string };
+
+const NODE_SPEC_FIELDS = ['vipInterface', 'dataplane', 'nodeSelector'] as const;
+
+/**
+ * The node's settings from the LBNodeConfig that selects it (by the Node's labels; no
+ * nodeSelector selects every node), as the same `AgentConfig` the standalone file gives, so
+ * defaults and checks are the file's own. None, or more than one, selecting the node is an
+ * error that names them: guessing which of two configs was meant would be worse.
+ */
+export function nodeSettingsFromCluster(nodeName: string, nodes: readonly KubeNode[], configs: readonly KubeLbNodeConfig[]): NodeSettings {
+  const node = nodes.find((n) => n.metadata?.name === nodeName);
+  if (node === undefined) return { ok: false, message: `Node ${nodeName} does not exist; --node-name must name this node's Node object` };
+  const labels = node.metadata?.labels ?? {};
+  const selecting: KubeLbNodeConfig[] = [];
+  for (const c of configs) {
+    const selector = c.spec?.['nodeSelector'];
+    if (selector === undefined || selector === null) {
+      selecting.push(c);
+      continue;
+    }
+    const problem = selectorProblem(selector);
+    if (problem !== undefined) return { ok: false, message: `LBNodeConfig ${c.metadata?.name ?? ''}: spec.nodeSelector ${problem}` };
+    if (selectorMatches(selector, labels)) selecting.push(c);
+  }
+  const names = selecting.map((c) => c.metadata?.name ?? '').sort();
+  const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
+  if (selecting.length === 0) return { ok: false, message: `no LBNodeConfig selects Node ${nodeName} (its labels: ${shown}); create one whose spec.nodeSelector matches` };
+  if (selecting.length > 1) return { ok: false, message: `Node ${nodeName} is selected by ${selecting.length} LBNodeConfigs (${names.join(', ')}); narrow their nodeSelectors so exactly one does` };
+  const chosen = selecting[0]!;
+  const from = `LBNodeConfig ${names[0]!}`;
+  const spec = chosen.spec ?? {};
+  const unknown = Object.keys(spec).filter((k) => !(NODE_SPEC_FIELDS as readonly string[]).includes(k));
+  if (unknown.length > 0) return { ok: false, message: `${from}: spec.${unknown[0]!} is not an LBNodeConfig field; allowed: ${NODE_SPEC_FIELDS.join(', ')}` };
+  const raw = {
+    apiVersion: CONFIG_API_VERSION, kind: CONFIG_KIND, nodeName,
+    ...(spec['vipInterface'] === undefined ? {} : { vipInterface: spec['vipInterface'] }),
+    ...(spec['dataplane'] === undefined ? {} : { dataplane: spec['dataplane'] }),
+  };
+  try {
+    // JSON is YAML: the file's parser, schema, checks and defaults apply unchanged.
+    return { ok: true, config: parseConfig(JSON.stringify(raw, null, 1), from, { hostname: nodeName }), from };
+  } catch (error) {
+    if (error instanceof ConfigError) return { ok: false, message: error.message };
+    throw error;
+  }
+}
+
 export interface KubernetesSourceOptions {
   /** A kubeconfig file; the in-cluster service account when omitted (and no clients given). */
   readonly kubeconfig?: string;
@@ -129,11 +182,19 @@ export interface KubernetesSourceOptions {
   readonly debounceMs?: number;
   readonly isDefaultClass?: boolean;
   readonly informerRestartMs?: number;
+  /**
+   * Take this node's settings from the LBNodeConfig selecting it (watched: `onNodeSettings` is
+   * called with the first result and whenever it changes).
+   */
+  readonly nodeName?: string;
+  readonly onNodeSettings?: (settings: NodeSettings) => void;
 }
 
 export interface KubernetesSource {
   /** Resolves after the first input was emitted (every informer listed once). */
   readonly ready: Promise<void>;
+  /** This node's settings as last computed (undefined without `nodeName` or before `ready`). */
+  nodeSettings(): NodeSettings | undefined;
   stop(): Promise<void>;
 }
 
@@ -150,9 +211,22 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   let timer: NodeJS.Timeout | undefined;
   let synced = false;
   let stopped = false;
+  let settings: NodeSettings | undefined;
+  let settingsText = '';
+  const emitNodeSettings = (): void => {
+    if (options.nodeName === undefined || nodeConfigs === undefined) return;
+    const next = nodeSettingsFromCluster(options.nodeName, nodes.list(), nodeConfigs.list());
+    // Node status churns (heartbeats); only a change in the outcome is news.
+    const text = JSON.stringify(next);
+    if (text === settingsText) return;
+    settings = next;
+    settingsText = text;
+    options.onNodeSettings?.(next);
+  };
   const emit = (): void => {
     timer = undefined;
     if (stopped) return;
+    emitNodeSettings();
     const { input, problems } = inputFromCluster(
       { services: services.list(), endpointSlices: slices.list(), nodes: nodes.list(), pools: pools.list() },
       policy,
@@ -172,16 +246,18 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   const slices: WatchedKind<KubeEndpointSlice> = watchKind(clients, 'endpointslices', common);
   const nodes: WatchedKind<KubeNode> = watchKind(clients, 'nodes', common);
   const pools: WatchedKind<KubeVipPool> = watchKind(clients, 'vippools', common);
-  const ready = Promise.all([services.synced, slices.synced, nodes.synced, pools.synced]).then(() => {
+  const nodeConfigs: WatchedKind<KubeLbNodeConfig> | undefined = options.nodeName === undefined ? undefined : watchKind(clients, 'lbnodeconfigs', common);
+  const ready = Promise.all([services.synced, slices.synced, nodes.synced, pools.synced, nodeConfigs?.synced]).then(() => {
     synced = true;
     emit();
   });
   return {
     ready,
+    nodeSettings: () => settings,
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await Promise.all([services.stop(), slices.stop(), nodes.stop(), pools.stop()]);
+      await Promise.all([services.stop(), slices.stop(), nodes.stop(), pools.stop(), nodeConfigs?.stop()]);
     },
   };
 }
