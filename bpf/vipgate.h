@@ -25,6 +25,13 @@
 #define VG_MODE_NAT 0u
 #define VG_MODE_DSR_L2 1u
 
+/* vg_stats indices: where packets for a VIP (or replies to one) went after translation. */
+#define VG_STAT_FORWARDED 0u    /* sent by XDP_TX / redirect after a FIB hit */
+#define VG_STAT_KERNEL_NEIGH 1u /* handed to the kernel translated: next hop's neighbour unresolved */
+#define VG_STAT_KERNEL_FIB 2u   /* handed to the kernel translated: any other FIB answer (no route, MTU...) */
+#define VG_STAT_DROPPED 3u      /* dropped: denied source, no backend, family mismatch, SNAT ports exhausted */
+#define VG_STAT_COUNT 4u
+
 /* vg_config.flags */
 #define VG_CFG_NO_FIB 1u /* never forward by FIB lookup: always XDP_PASS after rewriting */
 
@@ -75,8 +82,13 @@ struct vg_reverse {
 	__u8 vip[16];
 	__be16 client_port;
 	__be16 vip_port;
-	__u32 pad;
+	__u32 closing; /* 0 while open; else VG_CLOCK() + 1 when a FIN or RST was seen: the SNAT
+			* port may go to another flow VG_SNAT_REUSE_TICKS later */
 };
+
+/* Coarse clock for SNAT port reuse: ~1.07 s ticks (ns >> 30). */
+#define VG_CLOCK_SHIFT 30
+#define VG_SNAT_REUSE_TICKS 2
 
 struct vg_lpm_key {
 	__u32 prefixlen; /* host order, as the LPM trie wants; v4 prefixes count the 96 mapped bits */

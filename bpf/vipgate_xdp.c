@@ -115,6 +115,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vg_config SEC(".maps");
 
+/* Per-CPU totals by VG_STAT_*: shows whether VIP traffic takes the XDP path or the kernel's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VG_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vg_stats SEC(".maps");
+
+/* `key` is stack space the caller no longer needs: the combined stack of the program and
+ * forward() is within a few bytes of the verifier's 512-byte limit. */
+static __always_inline void count(__u32 *key, __u32 what)
+{
+	*key = what;
+	__u64 *n = bpf_map_lookup_elem(&vg_stats, key);
+	if (n)
+		*n += 1;
+}
+
 /* Per-CPU scratch for the reply-translation entry being built: the BPF stack (512 bytes for the
  * whole call chain) can't hold it next to the parsed packet and the FIB query. */
 struct nat_scratch {
@@ -137,7 +156,9 @@ struct pkt {
 	__u8 family;
 	__u8 proto;
 	__u16 l3_len;     /* bytes from the IP header on, for counters */
-	struct vg_flow_key flow;
+	struct vg_flow_key flow; /* 4-byte aligned: flow_hash reads its addresses as __u32 */
+	__u8 closing;     /* TCP FIN or RST: the flow is ending */
+	__u8 syn;         /* TCP SYN without ACK: a flow (re)starting */
 };
 
 static __always_inline void map_v4(__u8 *dst, __be32 addr)
@@ -173,6 +194,35 @@ static __always_inline bool same_addr(const __u8 *a, const __u8 *b)
 {
 	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
 	return x[0] == y[0] && x[1] == y[1];
+}
+
+static __always_inline __u32 clock_ticks(void)
+{
+	return (__u32)(bpf_ktime_get_coarse_ns() >> VG_CLOCK_SHIFT);
+}
+
+/* The same client flow to the same VIP owns a reply entry. */
+static __always_inline bool same_owner(const struct vg_reverse *a, const struct vg_reverse *b)
+{
+	return same_addr(a->client, b->client) && a->client_port == b->client_port && same_addr(a->vip, b->vip) &&
+	       a->vip_port == b->vip_port;
+}
+
+/* A reply entry whose flow ended (FIN/RST) a while ago: its SNAT port may serve another flow.
+ * Without this, every SNAT port ever used stays held until LRU pressure, and a busy
+ * (backend, LB address) pair runs out of ports within minutes. */
+static __always_inline bool released(const struct vg_reverse *r)
+{
+	return r->closing && clock_ticks() + 1 - r->closing >= VG_SNAT_REUSE_TICKS;
+}
+
+/* Marks the entry as ending on FIN/RST, and as open again when the same flow restarts (SYN). */
+static __always_inline void note_state(struct vg_reverse *r, const struct pkt *p)
+{
+	if (p->closing && !r->closing)
+		r->closing = clock_ticks() + 1;
+	else if (p->syn)
+		r->closing = 0;
 }
 
 static __always_inline __u32 mix32(__u32 h, __u32 k)
@@ -267,6 +317,8 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		p->flow.sport = tcp->source;
 		p->flow.dport = tcp->dest;
 		p->l4_csum = &tcp->check;
+		p->closing = tcp->fin | tcp->rst;
+		p->syn = tcp->syn & !tcp->ack;
 	} else if (p->proto == IPPROTO_UDP) {
 		struct udphdr *udp = p->l4;
 		if ((void *)(udp + 1) > end)
@@ -349,13 +401,24 @@ static __always_inline void decrement_ttl(struct pkt *p)
 }
 
 /* Sends the packet toward `dst` by the kernel's FIB, as a router would: `routed` (nat) means the
- * IP header is ours to age; in dsr-l2 the frame only changes hands on the same segment. Where the
- * FIB can't say (no route, neighbour not resolved yet), the kernel takes the packet. */
+ * IP header is ours to age; in dsr-l2 the frame only changes hands on the same segment.
+ *
+ * Where the FIB can't finish the job the *translated* packet goes to the kernel, which forwards
+ * it as it would any routed packet. That is the slow path that makes the fast one work: XDP
+ * cannot resolve a neighbour, the kernel can, and does so by queueing this very packet until
+ * the ARP/ND answer comes (nothing is lost). The next packets of the flow then find the
+ * neighbour and stay in XDP. Handing over the *original* packet instead would not help: the
+ * kernel would route it to the VIP, not toward the backend, so nothing would ever resolve the
+ * backend's next hop. An SNATed IPv4 packet carries one of the node's own addresses as source,
+ * which the kernel drops as martian unless the interface has accept_local=1; the agent sets
+ * that on every interface it attaches to (docs/design/002-xdp-dataplane.md, "Slow path"). */
 static __noinline int forward(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg, const __u8 *dst, bool routed)
 {
-	if (cfg->flags & VG_CFG_NO_FIB)
-		return XDP_PASS;
 	struct bpf_fib_lookup fib = {};
+	if (cfg->flags & VG_CFG_NO_FIB) {
+		count(&fib.ifindex, VG_STAT_KERNEL_FIB);
+		return XDP_PASS;
+	}
 	fib.ifindex = ctx->ingress_ifindex;
 	if (p->family == 4) {
 		struct iphdr *ip = p->l3;
@@ -381,8 +444,11 @@ static __noinline int forward(struct xdp_md *ctx, struct pkt *p, const struct vg
 		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
 		__builtin_memcpy(fib.ipv6_dst, dst, 16);
 	}
-	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		count(&fib.ifindex, rc == BPF_FIB_LKUP_RET_NO_NEIGH ? VG_STAT_KERNEL_NEIGH : VG_STAT_KERNEL_FIB);
 		return XDP_PASS;
+	}
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
@@ -392,9 +458,11 @@ static __noinline int forward(struct xdp_md *ctx, struct pkt *p, const struct vg
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	if (routed)
 		decrement_ttl(p);
-	if (fib.ifindex == ctx->ingress_ifindex)
+	__u32 out = fib.ifindex;
+	count(&fib.ifindex, VG_STAT_FORWARDED);
+	if (out == ctx->ingress_ifindex)
 		return XDP_TX;
-	return bpf_redirect(fib.ifindex, 0);
+	return bpf_redirect(out, 0);
 }
 
 /* A reply from a backend of a translated flow: make it come from the VIP, to the client. */
@@ -403,6 +471,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct
 	struct vg_reverse *r = bpf_map_lookup_elem(&vg_reverse, &p->flow);
 	if (!r)
 		return XDP_PASS;
+	note_state(r, p);
 	if (rewrite(p, r->vip, r->vip_port, r->client, r->client_port) < 0)
 		return XDP_DROP;
 	return forward(ctx, p, cfg, r->client, true);
@@ -454,21 +523,25 @@ static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_ser
 	return bpf_map_lookup_elem(&vg_flows, &p->flow);
 }
 
-/* Picks the translated source port: a hash of the client flow, probing a few neighbours so two
- * clients never share one (backend, LB address, port) — their replies would be confused. */
+/* Picks the translated source port, probing a few neighbours so two live flows never share one
+ * (backend, LB address, port) — their replies would be confused. A port whose flow ended
+ * (FIN/RST, see released()) is free again. */
 static __always_inline int snat_port(struct pkt *p, const struct vg_config *cfg, struct vg_flow_key *rkey,
 				      const struct vg_reverse *rev)
 {
 	__u32 span = (__u32)cfg->snat_port_max - cfg->snat_port_min + 1;
 	if (cfg->snat_port_max < cfg->snat_port_min)
 		return -1;
-	__u32 h = flow_hash(&p->flow, false);
+	/* Start from the client's own port, offset per client address: one client's concurrent
+	 * flows (distinct ports, handed out in sequence by its kernel) land on distinct SNAT ports
+	 * and rarely need a probe; a hash of the whole 5-tuple would collide by the birthday bound. */
+	__u32 h = flow_hash(&p->flow, true) + bpf_ntohs(p->flow.sport);
 #pragma unroll
 	for (int i = 0; i < 8; i++) {
 		__u16 port = cfg->snat_port_min + (h + i) % span;
 		rkey->dport = bpf_htons(port);
 		struct vg_reverse *held = bpf_map_lookup_elem(&vg_reverse, rkey);
-		if (held && (!same_addr(held->client, rev->client) || held->client_port != rev->client_port))
+		if (held && !same_owner(held, rev) && !released(held))
 			continue;
 		if (bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY))
 			return -1;
@@ -498,8 +571,10 @@ int vipgate_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	struct vg_service *svc = svcp;
-	if (source_denied(&p, svc))
+	if (source_denied(&p, svc)) {
+		count(&zero, VG_STAT_DROPPED);
 		return XDP_DROP;
+	}
 
 	__u32 slot = svc->slot;
 	struct vg_counters *c = bpf_map_lookup_elem(&vg_counters, &slot);
@@ -510,10 +585,10 @@ int vipgate_xdp(struct xdp_md *ctx)
 
 	struct vg_backend *b = NULL;
 	struct vg_flow *flow = choose(&p, svc, &b);
-	if (!flow || !b)
-		return XDP_DROP; /* no backend for a new flow: nothing behind the VIP to answer */
-	if (b->family != p.family)
+	if (!flow || !b || b->family != p.family) {
+		count(&zero, VG_STAT_DROPPED); /* no backend for a new flow: nothing behind the VIP to answer */
 		return XDP_DROP;
+	}
 
 	/* dsr-l2: the backend owns the VIP too; only the frame's destination changes. */
 	if (cfg->mode == VG_MODE_DSR_L2)
@@ -541,10 +616,21 @@ int vipgate_xdp(struct xdp_md *ctx)
 	if (snat) {
 		__builtin_memcpy(rkey->dst, lb, 16);
 		new_src = lb;
+		struct vg_reverse *held = NULL;
 		if (flow->snat_port) {
 			rkey->dport = flow->snat_port;
-			bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY);
+			held = bpf_map_lookup_elem(&vg_reverse, rkey);
+			/* Its port went to another flow after this one ended: choose afresh. */
+			if (held && !same_owner(held, rev))
+				held = NULL, flow->snat_port = 0;
+		}
+		if (held) {
+			note_state(held, &p); /* the lookup also keeps the entry recent in the LRU */
+		} else if (flow->snat_port) {
+			note_state(rev, &p);
+			bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY); /* evicted: put it back */
 		} else if (snat_port(&p, cfg, rkey, rev) < 0) {
+			count(&zero, VG_STAT_DROPPED);
 			return XDP_DROP; /* port range exhausted around this hash: the client retries */
 		}
 		flow->snat_port = rkey->dport;

@@ -180,3 +180,46 @@ test('apply is idempotent: the same table again writes nothing', async () => {
   assert.equal(report.changed, false);
   assert.equal(report.frontendsWritten, 0);
 });
+
+test('a resync that finds what was applied reports no change and keeps every flow', async () => {
+  const flow = { src: CLIENT.v4, dst: VIP.v4, sport: 47_000, dport: 80, protocol: 'tcp' } as const;
+  const first = sourcePort(run(flow).out);
+  const report = await dp.apply(baseTable(), { resync: true });
+  assert.deepEqual({ changed: report.changed, written: report.frontendsWritten, drift: report.driftRepaired }, { changed: false, written: 0, drift: false });
+  assert.equal(sourcePort(run({ ...flow, tcpFlags: 0x10 }).out), first);
+});
+
+test('vg_stats counts drops and kernel hand-overs', () => {
+  const before = dp.stats();
+  run({ src: '10.180.1.21', dst: VIP.v4, sport: 48_000, dport: 80, protocol: 'tcp' });
+  run({ src: CLIENT.v4, dst: VIP.v4, sport: 48_001, dport: 80, protocol: 'tcp' });
+  const after = dp.stats();
+  assert.equal(after.dropped - before.dropped, 1n, 'the denied source');
+  assert.equal(after.kernelFib - before.kernelFib, 1n, 'fib: false hands the translated packet to the kernel');
+  assert.equal(after.forwarded, 0n);
+});
+
+test('a SNAT port is reused by another client flow only after its own flow ended (FIN/RST)', async () => {
+  // One SNAT port in all: the second flow must wait for the first to end.
+  const dir = join(bpffs, 'one-port');
+  const one = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: dir, snatAddresses: LB, snatPorts: { min: 61_000, max: 61_000 }, fib: false });
+  try {
+    await one.apply(baseTable());
+    const a = { src: CLIENT.v4, dst: VIP.v4, sport: 49_000, dport: 80, protocol: 'tcp', tcpFlags: 0x02 } as const;
+    const b = { ...a, sport: 49_001 };
+    assert.equal(sourcePort(one.testRun(packet(a)).packet), 61_000);
+    assert.equal(one.testRun(packet(b)).verdict, 'XDP_DROP', 'the port is held by a live flow');
+    // The pod ends the first flow (FIN); the port is free about two seconds later.
+    one.testRun(packet({ src: POD.v4, dst: LB.v4, sport: 8080, dport: 61_000, protocol: 'tcp', tcpFlags: 0x11 }));
+    assert.equal(one.testRun(packet(b)).verdict, 'XDP_DROP', 'reused at once: the last ACK of the old flow would reach the new client');
+    await new Promise((r) => setTimeout(r, 2300));
+    const reused = one.testRun(packet(b));
+    assert.equal(reused.verdict, 'XDP_PASS');
+    assert.equal(sourcePort(reused.packet), 61_000);
+    const reply = one.testRun(packet({ src: POD.v4, dst: LB.v4, sport: 8080, dport: 61_000, protocol: 'tcp', tcpFlags: 0x12 }));
+    assert.equal(destination(reply.packet), CLIENT.v4);
+    assert.deepEqual([...reply.packet.subarray(36, 38)], [49_001 >> 8, 49_001 & 0xff], 'the reply goes to the new flow');
+  } finally {
+    await one.cleanup();
+  }
+});

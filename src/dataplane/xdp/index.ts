@@ -1,6 +1,6 @@
 // The XDP engine behind the Dataplane interface: loads bpf/vipgate_xdp.o with its maps pinned in
 // bpffs, attaches it, and writes the maps from the whole ServiceTable, touching only what differs.
-import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
 import type { ServiceTable } from '../../model/index.ts';
@@ -11,8 +11,6 @@ import {
   CAPACITY,
   CONFIG_FLAGS,
   LAYOUTS,
-  decodeBackend,
-  decodeService,
   encodeAllowKey,
   encodeBackend,
   encodeConfig,
@@ -24,6 +22,7 @@ import {
 } from './layout.ts';
 import { BPF_F_INNER_MAP, MAP_TYPES, XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
 import { maglevTable } from './maglev.ts';
+import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type MapName } from './readback.ts';
 
 export { XdpError, XdpErrorCode } from './errors.ts';
 export { buildBpfObject, BPF_OBJECT } from './build.ts';
@@ -52,6 +51,19 @@ export interface XdpDataplaneOptions {
   readonly log?: XdpLogger;
   readonly now?: () => number;
   readonly libbpf?: Libbpf;
+  /** Writes a sysctl of this network namespace (`net/ipv4/conf/dc/accept_local`); default: /proc/sys. */
+  readonly sysctl?: (key: string, value: string) => void;
+}
+
+/** What happened to translated packets, summed over CPUs (vg_stats, see bpf/vipgate.h). */
+export interface XdpStats {
+  /** Sent by XDP itself after a FIB hit: the fast path. */
+  readonly forwarded: bigint;
+  /** Handed to the kernel (translated) because the next hop's neighbour was unresolved. */
+  readonly kernelNeighbour: bigint;
+  /** Handed to the kernel (translated) for any other FIB answer, or with `fib: false`. */
+  readonly kernelFib: bigint;
+  readonly dropped: bigint;
 }
 
 export interface XdpAttachment {
@@ -64,25 +76,14 @@ export interface XdpDataplane extends Dataplane {
   readonly attachments: readonly XdpAttachment[];
   /** Runs the loaded program on one packet in the kernel (BPF_PROG_TEST_RUN), for tests and benchmarks. */
   testRun(packet: Uint8Array, repeat?: number): TestRunResult;
+  stats(): XdpStats;
 }
 
 const BPF_FS_MAGIC = 0xcafe4a11;
-const MAP_NAMES = ['vg_services', 'vg_backends', 'vg_rings', 'vg_flows', 'vg_reverse', 'vg_deny_sources', 'vg_allowed_sources', 'vg_counters', 'vg_config'] as const;
-type MapName = (typeof MAP_NAMES)[number];
+const STAT_COUNT = 4;
 
-interface InstalledService {
-  readonly value: ServiceValue;
-  /** Hex keys of this slot's vg_allowed_sources entries. */
-  readonly allowed: ReadonlySet<string>;
-  frontendKey: string | undefined;
-}
-
-/** What the maps hold, as far as this process knows (read back at start and on resync). */
-interface Installed {
-  readonly services: Map<string, InstalledService>; // service key hex → entry
-  readonly backends: Map<string, number>; // `slot/backend id` → index in vg_backends
-  readonly deny: Set<string>; // lpm key hex
-  config: string | undefined;
+function writeProcSys(key: string, value: string): void {
+  writeFileSync(join('/proc/sys', key), value);
 }
 
 export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
@@ -116,8 +117,14 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       throw new XdpError(XdpErrorCode.badOptions, `pinDir ${options.pinDir} is not on a bpf filesystem; mount one first (mount -t bpf bpf /sys/fs/bpf)`);
     }
     const lib = options.libbpf ?? loadLibbpf();
-    obj = lib.openObject(options.objectPath ?? buildBpfObject(), options.pinDir);
-    progFd = obj.programFd('vipgate_xdp');
+    const running = runningMaps(lib, options.interfaces, options.pinDir);
+    try {
+      obj = lib.openObject(options.objectPath ?? buildBpfObject(), options.pinDir, running);
+    } finally {
+      for (const mapFd of running.values()) lib.closeFd(mapFd);
+    }
+    if (obj.reused.length > 0) log?.info({ maps: obj.reused, pinDir: options.pinDir }, 'took over the maps of the xdp program already attached (none were pinned here)');
+    progFd = obj.programFd(PROGRAM_NAME);
     for (const name of MAP_NAMES) fds.set(name, obj.mapFd(name));
     cpus = lib.possibleCpus();
     for (const name of options.interfaces) attachments.push(attach(lib, name));
@@ -127,6 +134,12 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
 
   function attach(lib: Libbpf, name: string): XdpAttachment {
     const ifindex = lib.ifIndex(name);
+    if (options.forwarding === 'nat' && options.snatAddresses?.v4 !== undefined) {
+      // The slow path (bpf/vipgate_xdp.c, forward()): until the next hop's neighbour is known the
+      // kernel forwards the translated packet, whose source is this node's own address. Without
+      // accept_local the kernel drops it as martian and never resolves the neighbour.
+      (options.sysctl ?? writeProcSys)(`net/ipv4/conf/${name}/accept_local`, '1');
+    }
     const tries: XdpAttachment['mode'][] = options.mode === 'auto' ? ['native', 'generic'] : [options.mode];
     const errors: string[] = [];
     for (const mode of tries) {
@@ -140,39 +153,6 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       }
     }
     throw new XdpError(XdpErrorCode.attachFailed, `could not attach XDP to ${name} (${errors.join('; ')})`);
-  }
-
-  /** Reads the maps back: after a restart they hold the previous agent's state, still serving. */
-  function readBack(lib: Libbpf): Installed {
-    const services = new Map<string, InstalledService>();
-    const allowedBySlot = new Map<number, Set<string>>();
-    for (let k = lib.mapNextKey(fd('vg_allowed_sources'), undefined, LAYOUTS.allowKey.size); k !== undefined; k = lib.mapNextKey(fd('vg_allowed_sources'), k, LAYOUTS.allowKey.size)) {
-      const slot = Buffer.from(k).readUInt32BE(LAYOUTS.allowKey.fields.slot.offset);
-      const set = allowedBySlot.get(slot) ?? new Set<string>();
-      set.add(toHex(k));
-      allowedBySlot.set(slot, set);
-    }
-    for (let k = lib.mapNextKey(fd('vg_services'), undefined, LAYOUTS.serviceKey.size); k !== undefined; k = lib.mapNextKey(fd('vg_services'), k, LAYOUTS.serviceKey.size)) {
-      const raw = lib.mapLookup(fd('vg_services'), k, LAYOUTS.service.size);
-      if (raw === undefined) continue;
-      const value = decodeService(raw);
-      services.set(toHex(k), { value, allowed: allowedBySlot.get(value.slot) ?? new Set(), frontendKey: undefined });
-    }
-    const backends = new Map<string, number>();
-    const used = new Set<number>();
-    for (let i = 0; i < CAPACITY.backends; i++) {
-      const b = decodeBackend(lib.mapLookup(fd('vg_backends'), encodeU32(i), LAYOUTS.backend.size)!);
-      if (b?.present === true) {
-        backends.set(`${b.slot}/${backendId(b.address, b.port)}`, i);
-        used.add(i);
-      }
-    }
-    const deny = new Set<string>();
-    for (let k = lib.mapNextKey(fd('vg_deny_sources'), undefined, LAYOUTS.lpmKey.size); k !== undefined; k = lib.mapNextKey(fd('vg_deny_sources'), k, LAYOUTS.lpmKey.size)) deny.add(toHex(k));
-    const slots = new Set([...services.values()].map((s) => s.value.slot));
-    freeSlots = range(CAPACITY.services).filter((s) => !slots.has(s));
-    freeIndices = range(CAPACITY.backends).filter((i) => !used.has(i));
-    return { services, backends, deny, config: undefined };
   }
 
   function writeRing(lib: Libbpf, slot: number, d: DesiredService, indexOf: ReadonlyMap<string, number>): void {
@@ -212,8 +192,14 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       let driftRepaired = false;
       const known = installed;
       if (known === undefined || applyOptions.resync === true) {
-        installed = readBack(lib);
+        const read = readInstalled(lib, fd, known?.backends);
+        installed = read.installed;
         if (known !== undefined) driftRepaired = !sameState(known, installed);
+        // The free lists change only with the installed state (and rebuilding them costs ms).
+        if (known === undefined || driftRepaired) {
+          freeSlots = range(CAPACITY.services).filter((x) => !read.usedSlots.has(x));
+          freeIndices = range(CAPACITY.backends).filter((i) => !read.usedIndices.has(i));
+        }
       }
       const state = installed!;
       const desired = desiredServices(table);
@@ -323,6 +309,20 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
         if (raw !== undefined) out.set(s.frontendKey, sumCounters(raw, cpus));
       }
       return Promise.resolve(out);
+    },
+
+    stats(): XdpStats {
+      const lib = load();
+      const sum = (i: number): bigint => {
+        const raw = lib.mapLookup(fd('vg_stats'), encodeU32(i), 8 * cpus);
+        if (raw === undefined) return 0n;
+        const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+        let total = 0n;
+        for (let cpu = 0; cpu < cpus; cpu++) total += v.getBigUint64(cpu * 8, true);
+        return total;
+      };
+      const [forwarded, kernelNeighbour, kernelFib, dropped] = range(STAT_COUNT).map(sum) as [bigint, bigint, bigint, bigint];
+      return { forwarded, kernelNeighbour, kernelFib, dropped };
     },
 
     testRun(packet: Uint8Array, repeat = 1): TestRunResult {

@@ -40,7 +40,7 @@ export const LAYOUTS = {
   reverse: {
     name: 'vg_reverse',
     size: 40,
-    fields: { client: f(0, 16, 'bytes'), vip: f(16, 16, 'bytes'), client_port: f(32, 2, 'network'), vip_port: f(34, 2, 'network'), pad: f(36, 4, 'host') },
+    fields: { client: f(0, 16, 'bytes'), vip: f(16, 16, 'bytes'), client_port: f(32, 2, 'network'), vip_port: f(34, 2, 'network'), closing: f(36, 4, 'host') },
   },
   lpmKey: { name: 'vg_lpm_key', size: 20, fields: { prefixlen: f(0, 4, 'host'), addr: f(4, 16, 'bytes') } },
   allowKey: { name: 'vg_allow_key', size: 24, fields: { prefixlen: f(0, 4, 'host'), slot: f(4, 4, 'network'), addr: f(8, 16, 'bytes') } },

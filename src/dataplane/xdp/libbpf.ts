@@ -43,12 +43,36 @@ export interface TestRunResult {
 export interface BpfObject {
   programFd(name: string): number;
   mapFd(name: string): number;
+  /** Maps taken over from `reuse` (same type, key, value and size as the object declares). */
+  readonly reused: readonly string[];
   close(): void;
 }
 
+/** A map of a loaded program, as the kernel describes it (bpf_map_info). */
+export interface LoadedMap {
+  /** The kernel keeps the first 15 characters of a map's name. */
+  readonly name: string;
+  readonly fd: number;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+}
+
+/** Entries read by one lookup-batch pass: keys and values back to back. */
+export interface BatchEntries {
+  readonly count: number;
+  readonly keys: Uint8Array;
+  readonly values: Uint8Array;
+}
+
 export interface Libbpf {
-  /** Opens and loads an object; maps marked for pinning are reused from (or pinned to) pinRoot. */
-  openObject(path: string, pinRoot: string): BpfObject;
+  /**
+   * Opens and loads an object; maps marked for pinning are reused from (or pinned to) pinRoot.
+   * `reuse` (map name → fd) hands over maps of a program already running, used where no pin
+   * exists; each is taken only if it matches the declaration, and is then pinned under pinRoot.
+   */
+  openObject(path: string, pinRoot: string, reuse?: ReadonlyMap<string, number>): BpfObject;
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array): void;
   /** Returns undefined when the key is absent. */
   mapLookup(fd: number, key: Uint8Array, valueSize: number): Uint8Array | undefined;
@@ -56,6 +80,10 @@ export interface Libbpf {
   mapDelete(fd: number, key: Uint8Array): boolean;
   /** Key after `key` (or the first one), undefined at the end. */
   mapNextKey(fd: number, key: Uint8Array | undefined, keySize: number): Uint8Array | undefined;
+  /** Every entry of a map (array or hash), read `chunk` at a time: a few syscalls, not one per key. */
+  mapLookupAll(fd: number, keySize: number, valueSize: number, chunk: number): BatchEntries;
+  /** The program's name and its maps (fds the caller must close). */
+  programMaps(progId: number): { readonly name: string; readonly maps: readonly LoadedMap[] };
   /** Writes `count` entries at once (keys and values back to back): one syscall. */
   mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number): void;
   mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
@@ -119,6 +147,15 @@ export function loadLibbpf(library: string = LIBBPF): Libbpf {
   const queryId = lib.func('int bpf_xdp_query_id(int ifindex, int flags, uint32_t *prog_id)');
   const testRun = lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)');
   const possibleCpus = lib.func('int libbpf_num_possible_cpus(void)');
+  const reuseFd = lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)');
+  const mapType = lib.func('int bpf_map__type(bpf_map *map)');
+  const mapKeySize = lib.func('uint32_t bpf_map__key_size(bpf_map *map)');
+  const mapValueSize = lib.func('uint32_t bpf_map__value_size(bpf_map *map)');
+  const mapMaxEntries = lib.func('uint32_t bpf_map__max_entries(bpf_map *map)');
+  const lookupBatch = lib.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, const void *opts)');
+  const progFdById = lib.func('int bpf_prog_get_fd_by_id(uint32_t id)');
+  const mapFdById = lib.func('int bpf_map_get_fd_by_id(uint32_t id)');
+  const objInfo = lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *len)');
   const closeFd = libc.func('int close(int fd)');
   const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)');
 
@@ -126,8 +163,25 @@ export function loadLibbpf(library: string = LIBBPF): Libbpf {
     if (typeof rc === 'number' && rc < 0) fail(call, rc);
   };
 
+  const cString = (bytes: Uint8Array): string => {
+    const end = bytes.indexOf(0);
+    return Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString('utf8');
+  };
+  // struct bpf_map_info (linux/bpf.h): type, id, key_size, value_size, max_entries, map_flags, name[16].
+  const mapInfo = (fd: number): Omit<LoadedMap, 'fd'> => {
+    const info = Buffer.alloc(40);
+    check('bpf_obj_get_info_by_fd(map)', objInfo(fd, info, new Uint32Array([info.length])));
+    return {
+      type: info.readUInt32LE(0),
+      keySize: info.readUInt32LE(8),
+      valueSize: info.readUInt32LE(12),
+      maxEntries: info.readUInt32LE(16),
+      name: cString(info.subarray(24, 40)),
+    };
+  };
+
   cached = {
-    openObject(path, pinRoot) {
+    openObject(path, pinRoot, reuse) {
       // struct bpf_object_open_opts up to pin_root_path (libbpf reads only `sz` bytes of it).
       const pinText = Buffer.from(`${pinRoot}\0`);
       const pinPtr = koffi.alloc('uint8_t', pinText.length);
@@ -138,6 +192,16 @@ export function loadLibbpf(library: string = LIBBPF): Libbpf {
       try {
         const obj = openFile(path, opts);
         if (obj === null) fail(`bpf_object__open_file(${path})`, koffi.errno());
+        const reused: string[] = [];
+        for (const [name, fd] of reuse ?? []) {
+          const map = findMap(obj, name);
+          if (map === null) continue;
+          const have = mapInfo(fd);
+          // A map from an older object with another layout must not be handed to this program.
+          if (have.type !== mapType(map) || have.keySize !== mapKeySize(map) || have.valueSize !== mapValueSize(map) || have.maxEntries !== mapMaxEntries(map)) continue;
+          check(`bpf_map__reuse_fd(${name})`, reuseFd(map, fd)); // libbpf keeps a dup of fd
+          reused.push(name);
+        }
         const rc = load(obj) as number;
         if (rc < 0) {
           closeObject(obj);
@@ -154,6 +218,7 @@ export function loadLibbpf(library: string = LIBBPF): Libbpf {
             if (map === null) throw new XdpError(XdpErrorCode.kernelCallFailed, `map ${name} is not in ${path}`);
             return mapFd(map) as number;
           },
+          reused,
           close: () => closeObject(obj),
         };
       } finally {
@@ -182,6 +247,62 @@ export function loadLibbpf(library: string = LIBBPF): Libbpf {
       if (rc === -osConstants.errno.ENOENT) return undefined;
       check('bpf_map_get_next_key', rc);
       return out;
+    },
+    mapLookupAll(fd, keySize, valueSize, chunk) {
+      const keyParts: Uint8Array[] = [];
+      const valueParts: Uint8Array[] = [];
+      let total = 0;
+      // The batch cursor is opaque; for hash maps it is a bucket number (4 bytes), for arrays a key.
+      const cursor = Math.max(keySize, 8);
+      let inBatch: Uint8Array | null = null;
+      for (;;) {
+        const outBatch = new Uint8Array(cursor);
+        const keys = new Uint8Array(keySize * chunk);
+        const values = new Uint8Array(valueSize * chunk);
+        const count = new Uint32Array([chunk]);
+        const rc = lookupBatch(fd, inBatch, outBatch, keys, values, count, null) as number;
+        const got = count[0]!;
+        if (rc < 0 && rc !== -osConstants.errno.ENOENT) fail('bpf_map_lookup_batch', rc);
+        if (got > 0) {
+          keyParts.push(keys.subarray(0, got * keySize));
+          valueParts.push(values.subarray(0, got * valueSize));
+          total += got;
+        }
+        if (rc === -osConstants.errno.ENOENT) break; // the end of the map
+        inBatch = outBatch;
+      }
+      return { count: total, keys: Buffer.concat(keyParts), values: Buffer.concat(valueParts) };
+    },
+    programMaps(progId) {
+      const progFd = progFdById(progId) as number;
+      check(`bpf_prog_get_fd_by_id(${progId})`, progFd);
+      try {
+        // struct bpf_prog_info: nr_map_ids at 52, map_ids (pointer) at 56, name[16] at 64.
+        const probe = Buffer.alloc(80);
+        check('bpf_obj_get_info_by_fd(prog)', objInfo(progFd, probe, new Uint32Array([probe.length])));
+        const name = cString(probe.subarray(64, 80));
+        const n = probe.readUInt32LE(52);
+        const idsPtr = koffi.alloc('uint32_t', Math.max(1, n));
+        let ids: number[];
+        try {
+          const info = Buffer.alloc(80);
+          info.writeUInt32LE(n, 52);
+          info.writeBigUInt64LE(koffi.address(idsPtr), 56);
+          check('bpf_obj_get_info_by_fd(prog)', objInfo(progFd, info, new Uint32Array([info.length])));
+          ids = n === 0 ? [] : (koffi.decode(idsPtr, 'uint32_t', n) as number[]);
+        } finally {
+          koffi.free(idsPtr);
+        }
+        const maps: LoadedMap[] = [];
+        for (const id of ids) {
+          const fd = mapFdById(id) as number;
+          if (fd < 0) continue; // freed meanwhile
+          maps.push({ fd, ...mapInfo(fd) });
+        }
+        return { name, maps };
+      } finally {
+        closeFd(progFd);
+      }
     },
     mapUpdateBatch(fd, keys, values, count) {
       const n = new Uint32Array([count]);

@@ -1,0 +1,178 @@
+// The user's walk-through on the XDP dataplane: the demo lab (one-armed: lb1 has one interface,
+// `dc`, shared with the router and the nodes), the agent in lb1 with `engine: xdp`, generic mode,
+// nat with SNAT. Asserts what a user sees (answers through every VIP, a refused cluster node, no
+// failed request while a backend is removed or the agent restarts) and, from the program's own
+// counters, that the XDP path carried the traffic rather than the kernel's slow path.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { DEMO } from '../lab/topologies.ts';
+import { demoConfig, startWalkthrough, type ServicesJson, type WalkthroughLab } from '../lab/scenario.ts';
+import { buildBpfObject } from '../src/dataplane/xdp/index.ts';
+
+const UDP_SERVICE = `  - name: dns
+    type: ClusterIP
+    externalIPs: [10.200.0.53]
+    ports: [{ name: dns, port: 53, protocol: UDP, targetPort: 80 }]
+    backends:
+      - { address: ${DEMO.pods.pod2a.v4} }
+`;
+const XDP = `  engine: xdp\n  xdp: { interfaces: [dc], mode: generic, snatAddresses: [${DEMO.lbNode.v4}, "${DEMO.lbNode.v6}"] }\n`;
+
+function config(nginx2Backends?: string[]): string {
+  const text = demoConfig({ resyncSeconds: 1, extraServices: UDP_SERVICE, ...(nginx2Backends ? { nginx2Backends } : {}) });
+  assert.ok(text.includes('  engine: nftables\n'), 'demoConfig no longer names its engine the way this test replaces it');
+  return text.replace('  engine: nftables\n', XDP);
+}
+
+// One keep-alive HTTP connection, a request every `interval` ms for `duration` ms. Prints a JSON
+// summary: requests, failures, and every local port used (one port = one connection throughout).
+const KEEPALIVE_CLIENT = `
+const http = require('node:http');
+const [url, duration, interval] = process.argv.slice(1);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const ports = new Set(); let ok = 0; const errors = [];
+const deadline = Date.now() + Number(duration);
+const once = () => new Promise((resolve) => {
+  const req = http.get(url, { agent, timeout: 1000 }, (res) => { res.resume(); res.on('end', () => { ok++; resolve(); }); });
+  req.on('socket', (s) => s.once('connect', () => ports.add(s.localPort)));
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', (e) => { errors.push(e.message); resolve(); });
+});
+(async () => {
+  while (Date.now() < deadline) { await once(); await new Promise((r) => setTimeout(r, Number(interval))); }
+  console.log(JSON.stringify({ ok, errors, ports: [...ports] }));
+  agent.destroy();
+})();
+`;
+
+interface Stats {
+  forwarded: number;
+  kernelNeighbour: number;
+  kernelFib: number;
+  dropped: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('walk-through on the XDP dataplane (one-armed lb1, generic mode, nat)', { concurrency: false }, () => {
+  let w: WalkthroughLab;
+  let view: ServicesJson;
+
+  /** vg_stats of the program attached to lb1's dc, found through the link (maps are global). */
+  async function stats(): Promise<Stats> {
+    const link = JSON.parse(await w.lab.exec('lb1', ['ip', '-j', '-d', 'link', 'show', 'dc'])) as { xdp?: { prog?: { id: number } } }[];
+    const progId = link[0]?.xdp?.prog?.id;
+    assert.ok(progId !== undefined, `no XDP program on lb1's dc: ${JSON.stringify(link[0]?.xdp)}`);
+    const prog = JSON.parse(await w.lab.exec('lb1', ['bpftool', '-j', 'prog', 'show', 'id', String(progId)])) as { map_ids: number[] };
+    for (const id of prog.map_ids) {
+      const map = JSON.parse(await w.lab.exec('lb1', ['bpftool', '-j', 'map', 'show', 'id', String(id)])) as { name: string };
+      if (map.name !== 'vg_stats') continue;
+      // With BTF, bpftool adds a decoded `formatted` view of each per-CPU entry.
+      const dump = JSON.parse(await w.lab.exec('lb1', ['bpftool', '-j', 'map', 'dump', 'id', String(id)])) as { formatted: { key: number; values: { value: number }[] } }[];
+      const total = (k: number): number => (dump.find((e) => e.formatted.key === k)?.formatted.values ?? []).reduce((sum, v) => sum + v.value, 0);
+      return { forwarded: total(0), kernelNeighbour: total(1), kernelFib: total(2), dropped: total(3) };
+    }
+    throw new Error(`program ${progId} has no vg_stats map`);
+  }
+
+  function url(service: string, family: 4 | 6 = 4): string {
+    const row = view.services.find((s) => s.service === service && s.address.includes(':') === (family === 6));
+    assert.ok(row, `${service} has no IPv${family} frontend`);
+    return row.address.includes(':') ? `http://[${row.address}]:${row.port}/` : `http://${row.address}:${row.port}/`;
+  }
+
+  before(async () => {
+    buildBpfObject();
+    w = await startWalkthrough({ config: config() });
+    view = await w.waitForServices((v) => v.services.length >= 5);
+  });
+  after(async () => {
+    await w.down();
+  });
+
+  test('curl through every VIP, IPv4 and IPv6, gets a pod; after the first packets XDP forwards them', async () => {
+    assert.equal((await w.lab.curl('client', 'http://10.200.0.5/')).body, 'pod1a\n');
+    const before = await stats();
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const r = await w.lab.curl('client', url('default/nginx2'));
+      assert.ok(r.ok, `request ${i} to nginx2: ${r.error ?? r.status}`);
+      seen.add(r.body.trim());
+    }
+    assert.deepEqual([...seen].sort(), ['pod1b', 'pod2a'], 'Maglev spreads new connections over both backends');
+    for (const family of [4, 6] as const) {
+      const r = await w.lab.curl('client', url('default/web', family));
+      assert.ok(['pod1a\n', 'pod2a\n'].includes(r.body), `web over IPv${family}: ${JSON.stringify(r)}`);
+    }
+    const after = await stats();
+    // 22 connections of ≥ 4 packets each way went through the VIPs.
+    assert.ok(after.forwarded - before.forwarded >= 22 * 4 * 2, `forwarded by XDP: ${before.forwarded} → ${after.forwarded}`);
+    // Only packets toward a next hop not yet resolved (a handful) took the kernel's slow path.
+    assert.ok(after.kernelNeighbour <= 12, `slow-path packets: ${after.kernelNeighbour}`);
+  });
+
+  test('UDP through a VIP reaches a pod', async () => {
+    assert.equal(await w.lab.udp('client', '10.200.0.53', 53), 'pod2a\n');
+  });
+
+  test('a cluster node is refused (dropped in XDP) while the client is served', async () => {
+    const before = await stats();
+    const fromNode = await w.lab.curl('node1', 'http://10.200.0.5/', { timeoutMs: 1500 });
+    assert.equal(fromNode.ok, false, `node1 got an answer: ${fromNode.body}`);
+    assert.ok((await stats()).dropped > before.dropped, 'the refused SYNs were not counted as dropped');
+    assert.equal((await w.lab.curl('client', 'http://10.200.0.5/')).ok, true);
+  });
+
+  test('a resync that changes nothing writes nothing and reports no change', async () => {
+    const log = await readFile(w.agentLog, 'utf8');
+    const updates = (text: string): number => text.split('\n').filter((l) => l.includes('"dataplane updated"')).length;
+    await sleep(3000); // three resyncs at resyncSeconds: 1
+    assert.equal(updates(await readFile(w.agentLog, 'utf8')), updates(log), 'a no-op resync logged "dataplane updated"');
+    const status = JSON.parse(await w.vipgate(['status'])) as { lastPass: { dataplane: { changed: boolean; durationMs: number } } };
+    assert.equal(status.lastPass.dataplane.changed, false, JSON.stringify(status.lastPass));
+    assert.ok(status.lastPass.dataplane.durationMs < 100, `resync took ${status.lastPass.dataplane.durationMs} ms`);
+  });
+
+  // Known failure, kept strict: with 8,000 connections at ~800/s, 2–5 new connections time out
+  // (their SYN and its retransmit are lost), in pairs about 2,200 connections apart, only when a
+  // backend is removed mid-loop (16,000 connections without a removal: none lost). Not found yet;
+  // see docs/design/002-xdp-dataplane.md, "Open".
+  test('removing a backend under load moves traffic with no failed request', { todo: 'connections lost after a backend removal (see 002)' }, async () => {
+    const target = url('default/nginx2');
+    const loop = w.lab.requestLoop('client', target, { count: 8000, concurrency: 4, maxMs: 90_000 });
+    await sleep(500);
+    await w.writeConfig(config([DEMO.pods.pod2a.v4]));
+    await w.waitForServices((v) => v.services.find((s) => s.service === 'default/nginx2')?.backends.length === 1);
+    const during = await loop;
+    assert.equal(during.cutShort, false);
+    assert.equal(during.failed, 0, `failed requests: ${JSON.stringify(during.outcomes.filter((o) => !o.ok).slice(0, 3))}`);
+    assert.ok(during.outcomes.slice(0, 100).some((o) => o.backend === 'pod1b'), 'pod1b never answered before the change');
+    assert.deepEqual([...new Set(during.outcomes.slice(-100).map((o) => o.backend))], ['pod2a'], 'the loop ended before the change took effect');
+    const afterLoop = await w.lab.requestLoop('client', target, { count: 30, concurrency: 3, maxMs: 30_000 });
+    assert.equal(afterLoop.failed, 0);
+    assert.deepEqual([...afterLoop.backends], ['pod2a']);
+  });
+
+  test('an agent restart under load drops nothing: program and maps stay attached, the connection table carries over', async () => {
+    const target = url('default/web');
+    const keepalive = w.lab.exec('client', [process.execPath, '-e', KEEPALIVE_CLIENT, target, '9000', '50'], { timeoutMs: 30_000 });
+    const probe = w.lab.flowProbe('client', 'http://10.200.0.5/', { durationMs: 9000, concurrency: 2, timeoutMs: 1000 });
+    await sleep(1500);
+    await w.stopAgent();
+    await sleep(1000); // no agent at all for a second: the kernel keeps serving
+    await w.startAgent().catch(async (error: unknown) => {
+      throw new Error(`restart failed; agent log:\n${(await readFile(w.agentLog, 'utf8')).slice(-3000)}`, { cause: error });
+    });
+    const [kept, samples] = await Promise.all([keepalive, probe]);
+    const summary = JSON.parse(kept) as { ok: number; errors: string[]; ports: number[] };
+    assert.deepEqual(summary.errors, [], 'the long-lived connection saw errors');
+    assert.equal(summary.ports.length, 1, `the long-lived connection was replaced: local ports ${summary.ports.join(', ')}`);
+    assert.ok(summary.ok >= 50, `only ${summary.ok} requests on the long-lived connection`);
+    const bad = samples.filter((s) => !s.ok);
+    assert.ok(samples.length >= 100, `only ${samples.length} new connections across the restart`);
+    assert.deepEqual(bad.slice(0, 3), [], `${bad.length} of ${samples.length} new connections failed across the restart`);
+    const log = await readFile(w.agentLog, 'utf8');
+    assert.match(log, /took over the maps of the xdp program already attached/, 'the new agent did not reuse the running maps');
+  });
+});
