@@ -24,6 +24,7 @@ export const FailureReason: Readonly<Record<IpamErrorCode, string>> = {
   [IpamErrorCode.badRequest]: 'BadRequest',
   [IpamErrorCode.noPool]: 'NoPool',
   [IpamErrorCode.namespaceNotAllowed]: 'NamespaceNotAllowed',
+  [IpamErrorCode.serviceNotSelected]: 'ServiceNotSelected',
   [IpamErrorCode.familyUnavailable]: 'FamilyUnavailable',
   [IpamErrorCode.poolExhausted]: 'PoolExhausted',
   [IpamErrorCode.notInPool]: 'NotInPool',

@@ -255,3 +255,34 @@ test('externalIPs are allowed only from pools that allow them, for their namespa
   assert.equal(verdict('shop', '10.201.0.7'), IpamErrorCode.addressInUse);
   assert.equal(verdict('shop', '10.201.0.7', 'shop/lb'), 'ok');
 });
+
+test('serviceSelector: only Services with matching labels get VIPs from the pool, automatically or by name', () => {
+  const a = new Allocator([
+    pool('gold', ['10.0.0.0/30'], { priority: 10, serviceSelector: { matchLabels: { tier: 'gold' } } }),
+    pool('general', ['10.0.1.0/30']),
+  ]);
+  const gold = a.allocate(req('shop/pay', { labels: { tier: 'gold' } }));
+  assert.deepEqual(gold, { ok: true, addresses: ['10.0.0.1'] });
+  // Not selected: the higher-priority pool is skipped, not an error.
+  assert.deepEqual(a.allocate(req('shop/blog', { labels: { tier: 'bronze' } })), { ok: true, addresses: ['10.0.1.1'] });
+  assert.deepEqual(a.allocate(req('shop/nolabels')), { ok: true, addresses: ['10.0.1.2'] });
+  const named = a.allocate(req('shop/sneaky', { pool: 'gold' }));
+  assert.equal(named.ok, false);
+  assert.equal(!named.ok && named.error.code, IpamErrorCode.serviceNotSelected);
+  assert.match(!named.ok ? named.error.message : '', /pool gold selects Services labelled tier=gold only/);
+  const requested = a.allocate(req('shop/asks', { requested: ['10.0.0.2'] }));
+  assert.equal(!requested.ok && requested.error.code, IpamErrorCode.serviceNotSelected);
+});
+
+test('serviceSelector: when no auto-assigning pool selects the Service, the error says so', () => {
+  const a = new Allocator([pool('only', ['10.0.0.0/30'], { serviceSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] } })]);
+  const r = a.allocate(req('shop/db', { labels: { app: 'db' } }));
+  assert.equal(!r.ok && r.error.code, IpamErrorCode.noPool);
+  assert.match(!r.ok ? r.error.message : '', /no pool with autoAssign admits namespace shop and selects the service's labels/);
+  assert.equal(a.allocate(req('shop/api', { labels: { app: 'api' } })).ok, true);
+});
+
+test('serviceSelector does not govern external IP claims (allowExternalIPs and namespaces do, as in admission)', () => {
+  const a = new Allocator([pool('ext', ['10.0.0.0/30'], { allowExternalIPs: true, serviceSelector: { matchLabels: { tier: 'gold' } } })]);
+  assert.equal(a.externalIPAllowed('shop', '10.0.0.2', 'shop/web').ok, true);
+});

@@ -2,7 +2,7 @@ import type { Pool } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family, type IpAddress } from '../net/index.ts';
 import { IpamError, IpamErrorCode } from './errors.ts';
 import { Holdings, type HeldAddress, type Holding } from './holdings.ts';
-import { PoolCatalog, admitsNamespace, type PoolEntry } from './pools.ts';
+import { PoolCatalog, admitsNamespace, describeSelector, selectsService, type PoolEntry } from './pools.ts';
 import { normalizeRequest, type AllocationRequest, type AllocationResult, type NormalizedRequest } from './request.ts';
 
 export interface PoolStats {
@@ -198,6 +198,9 @@ export class Allocator {
     if (!admitsNamespace(entry.pool, request.namespace)) {
       return new IpamError(IpamErrorCode.namespaceNotAllowed, `service ${request.service}: cannot use ${text}: pool ${entry.pool.name} admits namespaces ${entry.pool.namespaces.join(', ')} only`, { address: text, pool: entry.pool.name });
     }
+    if (!selectsService(entry.pool, request.labels)) {
+      return new IpamError(IpamErrorCode.serviceNotSelected, `service ${request.service}: cannot use ${text}: pool ${entry.pool.name} selects Services labelled ${describeSelector(entry.pool)} only`, { address: text, pool: entry.pool.name });
+    }
     const why = space.reservedReason(address.value);
     if (why !== undefined) {
       return new IpamError(IpamErrorCode.reserved, `service ${request.service}: cannot use ${text}: ${why}`, { address: text, pool: entry.pool.name });
@@ -210,7 +213,7 @@ export class Allocator {
   /** Pools any address of this Service may come from (requested ones need not auto-assign). */
   #usablePools(norm: NormalizedRequest): PoolEntry[] {
     const { request } = norm;
-    return this.#pools.ordered.filter((e) => (request.pool === undefined || e.pool.name === request.pool) && admitsNamespace(e.pool, request.namespace));
+    return this.#pools.ordered.filter((e) => (request.pool === undefined || e.pool.name === request.pool) && admitsNamespace(e.pool, request.namespace) && selectsService(e.pool, request.labels));
   }
 
   /** Pools automatic allocation may draw from, in preference order. */
@@ -225,11 +228,16 @@ export class Allocator {
       if (!admitsNamespace(entry.pool, request.namespace)) {
         return new IpamError(IpamErrorCode.namespaceNotAllowed, `service ${request.service}: pool ${request.pool} admits namespaces ${entry.pool.namespaces.join(', ')} only, not ${request.namespace}`, { pool: request.pool, field: 'pool' });
       }
+      if (!selectsService(entry.pool, request.labels)) {
+        return new IpamError(IpamErrorCode.serviceNotSelected, `service ${request.service}: pool ${request.pool} selects Services labelled ${describeSelector(entry.pool)} only`, { pool: request.pool, field: 'pool' });
+      }
       return [entry];
     }
-    const auto = this.#pools.ordered.filter((e) => e.pool.autoAssign && admitsNamespace(e.pool, request.namespace));
+    const auto = this.#pools.ordered.filter((e) => e.pool.autoAssign && admitsNamespace(e.pool, request.namespace) && selectsService(e.pool, request.labels));
     if (auto.length === 0) {
-      return new IpamError(IpamErrorCode.noPool, `service ${request.service}: no pool with autoAssign admits namespace ${request.namespace}; name a pool or request an address`, { field: 'pool' });
+      const bySelector = this.#pools.ordered.some((e) => e.pool.autoAssign && admitsNamespace(e.pool, request.namespace));
+      const why = bySelector ? `admits namespace ${request.namespace} and selects the service's labels` : `admits namespace ${request.namespace}`;
+      return new IpamError(IpamErrorCode.noPool, `service ${request.service}: no pool with autoAssign ${why}; name a pool or request an address`, { field: 'pool' });
     }
     return auto;
   }

@@ -13,6 +13,8 @@ export const IpamErrorCode = {
   noPool: 'IPAM_NO_POOL',
   /** The named pool exists but does not admit the Service's namespace. */
   namespaceNotAllowed: 'IPAM_NAMESPACE_NOT_ALLOWED',
+  /** The pool's serviceSelector does not select the Service's labels. */
+  serviceNotSelected: 'IPAM_SERVICE_NOT_SELECTED',
   /** No usable pool has addresses of the asked-for family (IPv6 for a v4-only pool, say). */
   familyUnavailable: 'IPAM_FAMILY_UNAVAILABLE',
   /** Every usable pool of the family is full. Reported on the one Service, never thrown. */

@@ -10,11 +10,31 @@ import {
 } from '../net/index.ts';
 import { AddressSpace, type Segment } from './address-space.ts';
 import { IpamError, IpamErrorCode } from './errors.ts';
+import { selectorMatches } from './selector.ts';
 
 /** A validated pool with its address spaces (one per family it has addresses of). */
 export interface PoolEntry {
   readonly pool: Pool;
   readonly spaces: ReadonlyMap<Family, AddressSpace>;
+}
+
+/**
+ * Whether the pool's serviceSelector picks a Service with these labels; no selector picks all.
+ * It governs which pool a load-balancer VIP comes from; external IP claims are governed by
+ * allowExternalIPs and namespaces alone, as the admission policy sees them.
+ */
+export function selectsService(pool: Pool, labels: Readonly<Record<string, string>> | undefined): boolean {
+  return pool.serviceSelector === undefined || selectorMatches(pool.serviceSelector, labels ?? {});
+}
+
+/** `app=web, tier in (a, b)`: a selector as a person writes it, for messages. */
+export function describeSelector(pool: Pool): string {
+  const s = pool.serviceSelector ?? {};
+  const terms = [
+    ...Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(s.matchExpressions ?? []).map((e) => (e.operator === 'Exists' ? e.key : e.operator === 'DoesNotExist' ? `!${e.key}` : `${e.key} ${e.operator === 'In' ? 'in' : 'notin'} (${(e.values ?? []).join(', ')})`)),
+  ];
+  return terms.join(', ') || 'any labels';
 }
 
 /** An empty namespace list means every namespace may use the pool. */

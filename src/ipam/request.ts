@@ -16,6 +16,8 @@ export interface AllocationRequest {
   readonly pool?: string;
   /** Services with the same key may share a VIP when no (port, protocol) clashes. */
   readonly sharingKey?: string;
+  /** The Service's labels, for pools with a serviceSelector; absent: none. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly ports: readonly { readonly port: number; readonly protocol: Protocol }[];
 }
 

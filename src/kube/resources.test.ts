@@ -38,3 +38,18 @@ test('Service fields: class, requested addresses, families, status', () => {
   });
   assert.deepEqual(ingressAddresses(svc), ['10.200.0.5', 'fd00::5']);
 });
+
+test('a VIPPool serviceSelector becomes the Pool\'s; {} is no selector; a malformed one is refused naming the field', () => {
+  const selector = { matchLabels: { tier: 'gold' }, matchExpressions: [{ key: 'app', operator: 'Exists' }] };
+  assert.deepEqual(poolFromResource({ metadata: { name: 'gold' }, spec: { addresses: ['10.0.0.0/24'], serviceSelector: selector } }).serviceSelector, selector);
+  assert.equal('serviceSelector' in poolFromResource({ metadata: { name: 'p' }, spec: { addresses: ['10.0.0.0/24'], serviceSelector: {} } }), false);
+  assert.throws(() => poolFromResource({ metadata: { name: 'p' }, spec: { addresses: ['10.0.0.0/24'], serviceSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } }), {
+    code: KubeErrorCode.badResource,
+    message: /VIPPool p: spec.serviceSelector matchExpressions\[0\]: operator In needs at least one value/,
+  });
+});
+
+test('a Service\'s labels go with its allocation request (for pools with a serviceSelector)', () => {
+  const r = allocationRequest({ metadata: { name: 'web', namespace: 'a', labels: { tier: 'gold' } }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } });
+  assert.deepEqual(r.labels, { tier: 'gold' });
+});

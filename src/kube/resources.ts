@@ -1,5 +1,5 @@
-import { Allocator, IpamError } from '../ipam/index.ts';
-import type { Pool } from '../model/index.ts';
+import { Allocator, IpamError, selectorProblem } from '../ipam/index.ts';
+import type { LabelSelector, Pool } from '../model/index.ts';
 import { KubeError, KubeErrorCode } from './errors.ts';
 import type { KubeVipPool } from './objects.ts';
 
@@ -27,8 +27,7 @@ function flag(name: string, spec: Readonly<Record<string, unknown>>, field: stri
  * A VIPPool custom resource as the IPAM `Pool` (defaults as in deploy/crds: autoAssign true, the
  * rest off or empty). Throws KubeError (KUBE_BAD_RESOURCE) naming the field; the CRD schema
  * should make that impossible, but the API server is not the only writer we trust less than
- * ourselves. `serviceSelector` is not part of `Pool` yet, so a pool that sets one is refused
- * rather than silently offered to every Service.
+ * ourselves.
  */
 export function poolFromResource(resource: KubeVipPool): Pool {
   const name = resource.metadata?.name ?? '';
@@ -42,8 +41,13 @@ export function poolFromResource(resource: KubeVipPool): Pool {
   const priority = spec['priority'] ?? 0;
   if (typeof priority !== 'number' || !Number.isInteger(priority)) throw bad(name, 'priority', `must be an integer, got ${JSON.stringify(priority)}`);
   const selector = spec['serviceSelector'];
-  if (selector !== undefined && selector !== null && JSON.stringify(selector) !== '{}') {
-    throw bad(name, 'serviceSelector', 'is not supported yet; use spec.namespaces or the vipgate.io/pool annotation');
+  let serviceSelector: LabelSelector | undefined;
+  if (selector !== undefined && selector !== null) {
+    const problem = selectorProblem(selector);
+    if (problem !== undefined) throw bad(name, 'serviceSelector', problem);
+    // {} selects every Service, like no selector: kept out so both read the same everywhere.
+    const s = selector as LabelSelector;
+    if (Object.keys(s.matchLabels ?? {}).length > 0 || (s.matchExpressions ?? []).length > 0) serviceSelector = s;
   }
   return {
     name,
@@ -54,6 +58,7 @@ export function poolFromResource(resource: KubeVipPool): Pool {
     namespaces: strings(name, spec, 'namespaces'),
     reserved: strings(name, spec, 'reserved'),
     priority,
+    ...(serviceSelector === undefined ? {} : { serviceSelector }),
   };
 }
 

@@ -74,6 +74,7 @@ export function allocationRequest(svc: KubeService): AllocationRequest {
     requested: requestedAddresses(svc),
     ...(pool === undefined || pool === '' ? {} : { pool }),
     ...(sharingKey === undefined || sharingKey === '' ? {} : { sharingKey }),
+    ...(svc.metadata?.labels === undefined ? {} : { labels: svc.metadata.labels }),
     ports,
   };
 }

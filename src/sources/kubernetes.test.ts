@@ -68,3 +68,13 @@ test('externalIPs are passed on as claims on any Service type; other classes are
   const { input } = inputFromCluster(state({ services: [ext, other] }), policy);
   assert.deepEqual(input.services.map((s) => `${s.key} ${s.type} ${s.externalIPs.join(',')}`), ['shop/ext ClusterIP 10.200.0.5']);
 });
+
+test('a pool with a serviceSelector: the agent serves the VIP the controller chose from it (it has no labels to re-judge)', () => {
+  const pools = [{ metadata: { name: 'gold' }, spec: { addresses: ['10.200.0.0/24'], serviceSelector: { matchLabels: { tier: 'gold' } } } }];
+  const { input, problems } = inputFromCluster(state({ pools }), policy);
+  assert.deepEqual(problems, []);
+  assert.equal(input.pools[0]?.serviceSelector, undefined);
+  const desired = computeDesiredState(input, new Map());
+  assert.deepEqual(desired.problems, []);
+  assert.deepEqual(desired.table.frontends.map((f) => f.key), ['10.200.0.7:53/udp', '10.200.0.7:80/tcp']);
+});

@@ -68,7 +68,10 @@ function backendsFor(port: { name?: string; protocol?: string }, slices: readonl
  */
 export function inputFromCluster(state: ClusterState, policy: ClassPolicy): { input: AgentInput; problems: KubernetesSourceProblem[] } {
   const problems: KubernetesSourceProblem[] = [];
-  const { pools, problems: poolProblems } = poolsFromResources(state.pools);
+  const { pools: clusterPools, problems: poolProblems } = poolsFromResources(state.pools);
+  // Which pool a VIP comes from (serviceSelector) is the controller's choice, already made in
+  // the status; the agent, which has no Service labels, keeps the address it was given.
+  const pools = clusterPools.map(({ serviceSelector: _chosenByController, ...pool }) => pool);
   for (const p of poolProblems) problems.push({ object: `VIPPool ${p.pool}`, message: p.message });
   const slicesByService = new Map<string, KubeEndpointSlice[]>();
   for (const slice of state.endpointSlices) {
