@@ -268,8 +268,8 @@ test('serviceSelector: only Services with matching labels get VIPs from the pool
   assert.deepEqual(a.allocate(req('shop/nolabels')), { ok: true, addresses: ['10.0.1.2'] });
   const named = a.allocate(req('shop/sneaky', { pool: 'gold' }));
   assert.equal(named.ok, false);
-  assert.equal(!named.ok && named.error.code, IpamErrorCode.serviceNotSelected);
-  assert.match(!named.ok ? named.error.message : '', /pool gold selects Services labelled tier=gold only/);
+  assert.equal(named.error.code, IpamErrorCode.serviceNotSelected);
+  assert.match(named.error.message, /pool gold selects Services labelled tier=gold only/);
   const requested = a.allocate(req('shop/asks', { requested: ['10.0.0.2'] }));
   assert.equal(!requested.ok && requested.error.code, IpamErrorCode.serviceNotSelected);
 });
