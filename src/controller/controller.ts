@@ -4,8 +4,12 @@ import {
   ingressAddresses, keyOf, poolsFromResources, statusOf, watchKind, WorkQueue,
   type ClassPolicy, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind,
 } from '../kube/index.ts';
+import { externalIPPolicyFromPools } from '../manifests/external-ip-policy.ts';
+import { Kinds } from '../manifests/names.ts';
+import type { Pool } from '../model/index.ts';
 import { claimedExternalIPs, decide, desiredStatus, rebuildAllocator, type Decision } from './assign.ts';
 import { EventReason } from './errors.ts';
+import { desiredPoolStatus, poolConflicts } from './pool-status.ts';
 
 export interface ControllerOptions extends ClassPolicy {
   readonly clients: KubeClients;
@@ -14,6 +18,11 @@ export interface ControllerOptions extends ClassPolicy {
   /** Status writes retried at once on 409 before the key goes back to the queue. */
   readonly conflictRetries?: number;
   readonly informerRestartMs?: number;
+  /**
+   * Quiet time before VIPPool status and the ExternalIPPolicy are brought up to date, so a burst
+   * of assignments is one write per pool, not one per Service.
+   */
+  readonly poolSyncDelayMs?: number;
 }
 
 const COMPONENT = 'vipgate-controller';
@@ -34,6 +43,10 @@ export class Controller {
   /** service → the last outcome we announced by Event, so a resync does not repeat it. */
   readonly #announced = new Map<string, string>();
   #ready = false;
+  #poolView: { pools: Pool[]; problems: Map<string, string>; specs: string } = { pools: [], problems: new Map(), specs: '' };
+  #poolTimer: NodeJS.Timeout | undefined;
+  /** The ExternalIPPolicy spec last written, so only a real change is written. */
+  #policyWritten = '';
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -64,7 +77,8 @@ export class Controller {
       restartDelayMs,
       onError: onError('VIPPool'),
       onChange: () => {
-        if (this.#ready) this.#rebuild();
+        // Our own status writes come back as changes too: only a spec change is news.
+        if (this.#ready && this.#poolSpecs() !== this.#poolView.specs) this.#rebuild();
       },
     });
     await Promise.all([this.#services.synced, this.#pools.synced]);
@@ -74,6 +88,8 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.#ready = false;
+    clearTimeout(this.#poolTimer);
+    this.#poolTimer = undefined;
     this.#queue.stop();
     await Promise.all([this.#services?.stop(), this.#pools?.stop()]);
   }
@@ -92,17 +108,66 @@ export class Controller {
     const services = this.#services?.list() ?? [];
     const { pools, problems } = poolsFromResources(this.#pools?.list() ?? []);
     for (const p of problems) this.#o.log.warn({ pool: p.pool }, p.message);
+    this.#poolView = { pools, problems: new Map(problems.map((p) => [p.pool, p.message])), specs: this.#poolSpecs() };
     this.#claimed = claimedExternalIPs(services);
     this.#checker = new Allocator(pools);
     // The first build trusts the Services' status; later ones what this replica has assigned.
     this.#allocator = rebuildAllocator(pools, services, this.#o, this.#allocator?.assignments());
     for (const svc of services) this.#queue.add(keyOf(svc));
     this.#o.log.info({ services: services.length, pools: pools.length }, 'allocator rebuilt');
+    this.#schedulePoolSync();
+  }
+
+  #poolSpecs(): string {
+    return JSON.stringify((this.#pools?.list() ?? []).map((p) => [p.metadata?.name, p.spec]).sort());
+  }
+
+  #schedulePoolSync(delayMs = this.#o.poolSyncDelayMs ?? 200): void {
+    if (this.#poolTimer !== undefined) return;
+    this.#poolTimer = setTimeout(() => {
+      this.#poolTimer = undefined;
+      this.syncPools().catch((error: unknown) => {
+        this.#o.log.warn({ err: error }, 'could not update VIPPool status or the ExternalIPPolicy; retrying');
+        if (this.#ready) this.#schedulePoolSync(1000);
+      });
+    }, delayMs);
+  }
+
+  /**
+   * Brings the ExternalIPPolicy (the admission policy's params) and every VIPPool's status in
+   * line with the pools and the allocator. Writes only what differs from what the cache shows.
+   */
+  async syncPools(): Promise<void> {
+    const allocator = this.#allocator;
+    if (!this.#ready || allocator === undefined) return;
+    const { pools, problems } = this.#poolView;
+    const policy = externalIPPolicyFromPools(pools);
+    const policyText = JSON.stringify(policy.spec);
+    if (policyText !== this.#policyWritten) {
+      await this.#o.clients.applyCustomObject(Kinds.ExternalIPPolicy.plural, policy);
+      this.#policyWritten = policyText;
+    }
+    const resources = this.#pools?.list() ?? [];
+    const conflicts = poolConflicts(resources);
+    const stats = allocator.poolStats();
+    const now = this.#o.now?.() ?? new Date();
+    for (const resource of resources) {
+      const name = resource.metadata?.name ?? '';
+      const body = desiredPoolStatus(resource, stats.filter((s) => s.pool === name), conflicts.get(name) ?? [], problems.get(name), now);
+      if (body === undefined) continue;
+      try {
+        await this.#o.clients.patchPoolStatus(name, body);
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error; // deleted meanwhile: its watch event follows
+      }
+    }
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const allocator = this.#allocator;
     if (allocator === undefined) return 'retry';
+    // Usage in the pools' status follows assignments (debounced: one write per burst).
+    if (this.#ready) this.#schedulePoolSync();
     let svc = this.#services?.get(key);
     if (svc === undefined) {
       allocator.release(key);

@@ -15,6 +15,8 @@ export const ConditionType = {
   vipAllocated: 'vipgate.io/VIPAllocated',
   /** False when an address in spec.externalIPs is refused (CVE-2020-8554). */
   externalIPsAllowed: 'vipgate.io/ExternalIPsAllowed',
+  /** On a VIPPool: True while IPAM hands addresses out from it; False says why not (Conflict, Invalid). */
+  poolUsable: 'vipgate.io/Usable',
 } as const;
 
 /** Condition reasons (CamelCase, as metav1.Condition requires) for each IPAM failure. */

@@ -54,6 +54,10 @@ export interface KubeClients {
   readLease(namespace: string, name: string): Promise<LeaseRecord | undefined>;
   /** Creates or (with resourceVersion) replaces the lease; 409 when someone else wrote it first. */
   writeLease(namespace: string, name: string, lease: LeaseRecord): Promise<LeaseRecord>;
+  /** Merge-patches a VIPPool's status subresource. */
+  patchPoolStatus(name: string, status: object): Promise<void>;
+  /** Makes the cluster-scoped vipgate.io object `plural/name` hold this spec (and labels): patch, or create when missing. */
+  applyCustomObject(plural: string, object: { readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> }; readonly spec: object }): Promise<void>;
 }
 
 function loadConfig(target: KubeTarget): KubeConfig {
@@ -135,6 +139,28 @@ export function createKubeClients(target: KubeTarget): KubeClients {
       } catch (error) {
         if ((error as { code?: number }).code === 404) return undefined;
         throw error;
+      }
+    },
+    async patchPoolStatus(name, status) {
+      await custom.patchClusterCustomObjectStatus({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'vippools', name, body: { status } }, merge);
+    },
+    async applyCustomObject(plural, object) {
+      const where = { group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural };
+      const patch = { metadata: { labels: object.metadata.labels ?? {} }, spec: object.spec };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await custom.patchClusterCustomObject({ ...where, name: object.metadata.name, body: patch }, merge);
+          return;
+        } catch (error) {
+          if ((error as { code?: number }).code !== 404 || attempt > 0) throw error;
+        }
+        try {
+          await custom.createClusterCustomObject({ ...where, body: object });
+          return;
+        } catch (error) {
+          // Created by someone else in between (a previous leader): patch it after all.
+          if ((error as { code?: number }).code !== 409) throw error;
+        }
       }
     },
     async writeLease(namespace, name, lease) {

@@ -77,6 +77,7 @@ export interface KubeNode {
 export interface KubeVipPool {
   readonly metadata?: ObjectMeta;
   readonly spec?: Readonly<Record<string, unknown>>;
+  readonly status?: Readonly<Record<string, unknown>>;
 }
 
 /** A vipgate.io/v1alpha1 LBNodeConfig: one LB node's VIP interface and dataplane settings. */

@@ -129,7 +129,13 @@ const crd = (kind: string, plural: string): ResourceType => ({
   group: 'vipgate.io', version: 'v1alpha1', plural, kind, namespaced: false, hasStatus: true, schema: { spec: S.any, status: S.any },
 });
 
+/** The admission policy's params object, as deploy/crds declares it (no status). */
+const externalIPPolicy: ResourceType = {
+  group: 'vipgate.io', version: 'v1alpha1', plural: 'externalippolicies', kind: 'ExternalIPPolicy', namespaced: false, hasStatus: false,
+  schema: { spec: S.obj({ pools: S.arr(S.obj({ name: S.str, cidrs: S.strs, namespaces: S.strs }, ['name', 'cidrs'])) }) },
+};
+
 export const RESOURCE_TYPES: readonly ResourceType[] = [
-  service, endpointSlice, node, event, eventsV1, lease, vipPool,
+  service, endpointSlice, node, event, eventsV1, lease, vipPool, externalIPPolicy,
   crd('BGPPeer', 'bgppeers'), crd('BGPAdvertisement', 'bgpadvertisements'), crd('LBNodeConfig', 'lbnodeconfigs'),
 ];
