@@ -1,7 +1,7 @@
 // `make bench`: every benchmark, one after the other (never in parallel: they share 2 cores
 // with each other and with other work), each in its own process so that one failing does not
 // stop the others and a lab is always torn down by the process that made it.
-// Run: npx tsx bench/run.ts [--quick] [--only http,first-packet,control-plane,ipam,bgp]
+// Run: npx tsx bench/run.ts [--quick] [--only http,first-packet,control-plane,ipam,bgp,xdp]
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ const BENCHMARKS = {
   http: { file: 'http.bench.ts', timeoutMs: 900_000 },
   'first-packet': { file: 'first-packet.bench.ts', timeoutMs: 900_000 },
   bgp: { file: 'bgp.bench.ts', timeoutMs: 900_000 },
+  xdp: { file: 'xdp.bench.ts', timeoutMs: 600_000 },
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

@@ -1,0 +1,131 @@
+// XDP dataplane: per-packet cost in the kernel (BPF_PROG_TEST_RUN on the real program, maps
+// written by xdpDataplane) and the control plane (10,000 services × 10 backends with Maglev rings
+// into the maps; one backend change at that size). Private bpffs mount, no interfaces, no FIB
+// lookup (`fib: false`): the numbers are the program's parse + lookups + translation, without the
+// FIB helper and the transmit, which BPF_PROG_TEST_RUN can't do on a real path.
+// Targets: established flow ≤ 100 ns/packet; 10k × 10 written ≤ 3 s; one change ≤ 50 ms.
+// Not here yet: the veth packet-rate ladder (R0/R2/R3/R4) and CPU ns per forwarded packet.
+// Run: npx tsx bench/xdp.bench.ts [--quick]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ServiceTable } from '../src/model/index.ts';
+import { xdpDataplane } from '../src/dataplane/xdp/index.ts';
+import { packet } from '../test/support/xdp-packets.ts';
+import { commandLine, formatTable, machine, verdict, writeResult } from './lib/report.ts';
+import { median } from './lib/stats.ts';
+import { BENCH_VIP, syntheticBackend, syntheticTable } from './lib/tables.ts';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 3 : 7;
+const REPEAT = quick ? 200_000 : 1_000_000;
+const NEW_FLOWS = quick ? 500 : 3000;
+const SERVICES = 10_000;
+const BACKENDS = 10;
+const TARGETS = { establishedNs: 100, coldMs: 3000, changeMs: 50 } as const;
+const LB = { v4: '10.180.1.16', v6: 'fd00:180:1::16' };
+
+function mountBpffs(): { dir: string; unmount: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'vgtxdp-bench-'));
+  execFileSync('mount', ['-t', 'bpf', 'bpf', dir]);
+  return {
+    dir,
+    unmount: () => {
+      execFileSync('umount', [dir]);
+      rmdirSync(dir);
+    },
+  };
+}
+
+async function perPacket(pinDir: string): Promise<{ newFlowNs: number; establishedNs: number; nonVipNs: number }> {
+  const dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir, snatAddresses: LB, fib: false });
+  try {
+    const table: ServiceTable = syntheticTable({ others: 100, backendsPerService: BACKENDS, benchBackends: Array.from({ length: BACKENDS }, (_, j) => syntheticBackend(999, j)) });
+    await dp.apply(table);
+    const established = packet({ src: '10.0.1.2', dst: BENCH_VIP, sport: 40_000, dport: 80, protocol: 'tcp', tcpFlags: 0x10 });
+    const nonVip = packet({ src: '10.0.1.2', dst: '10.0.1.1', sport: 40_000, dport: 22, protocol: 'tcp', tcpFlags: 0x10 });
+    if (dp.testRun(established).verdict !== 'XDP_PASS') throw new Error('the benchmark VIP is not translated');
+    const est: number[] = [];
+    const non: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      // Interleaved, so that drift in the machine's load hits both alike.
+      est.push(dp.testRun(established, REPEAT).durationNs);
+      non.push(dp.testRun(nonVip, REPEAT).durationNs);
+    }
+    // A new flow is a packet the connection table has not seen: one run each (the kernel times
+    // the program alone, not the syscall), every one from another client port.
+    const fresh: number[] = [];
+    for (let i = 0; i < NEW_FLOWS; i++) {
+      const p = packet({ src: `10.0.${2 + (i >> 8)}.${i & 0xff}`, dst: BENCH_VIP, sport: 1024 + i, dport: 80, protocol: 'tcp' });
+      fresh.push(dp.testRun(p).durationNs);
+    }
+    return { newFlowNs: median(fresh), establishedNs: median(est), nonVipNs: median(non) };
+  } finally {
+    await dp.cleanup();
+  }
+}
+
+async function controlPlane(pinDir: string): Promise<{ coldMs: number; noopMs: number; changeMs: number[] }> {
+  const dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir, snatAddresses: LB, fib: false });
+  try {
+    const table = syntheticTable({ others: SERVICES, backendsPerService: BACKENDS });
+    const cold = await dp.apply(table);
+    const noop = await dp.apply(table, { resync: true });
+    const changeMs: number[] = [];
+    for (let r = 0; r < (quick ? 3 : 10); r++) {
+      // One backend of one service replaced, then put back: each apply is one change.
+      const changed = syntheticTable({ others: SERVICES, backendsPerService: BACKENDS, override: { service: r * 997, backend: 3, with: syntheticBackend(50_000 + r, 0, 9090) } });
+      const report = await dp.apply(changed);
+      if (report.frontendsWritten !== 1) throw new Error(`one backend change wrote ${report.frontendsWritten} frontends`);
+      changeMs.push(report.durationMs);
+      changeMs.push((await dp.apply(table)).durationMs);
+    }
+    return { coldMs: cold.durationMs, noopMs: noop.durationMs, changeMs };
+  } finally {
+    await dp.cleanup();
+  }
+}
+
+const fs = mountBpffs();
+try {
+  const pkt = await perPacket(join(fs.dir, 'packet'));
+  const cp = await controlPlane(join(fs.dir, 'control'));
+  const changeMedian = median(cp.changeMs);
+  const changeMax = Math.max(...cp.changeMs);
+  console.log(
+    formatTable(
+      ['BPF_PROG_TEST_RUN, v4 TCP, nat (DNAT, no SNAT), no FIB', 'ns/packet', 'target', ''],
+      [
+        ['new flow (Maglev pick, flow + reply entries)', pkt.newFlowNs.toFixed(0), '', ''],
+        ['established flow', pkt.establishedNs.toFixed(0), `≤ ${TARGETS.establishedNs}`, verdict(pkt.establishedNs, TARGETS.establishedNs, 'lower')],
+        ['non-VIP packet (XDP_PASS)', pkt.nonVipNs.toFixed(0), '', ''],
+      ],
+    ),
+  );
+  console.log();
+  console.log(
+    formatTable(
+      [`control plane, ${SERVICES} services × ${BACKENDS} backends`, 'ms', 'target', ''],
+      [
+        ['cold write (maps empty, Maglev rings computed)', cp.coldMs.toFixed(0), `≤ ${TARGETS.coldMs}`, verdict(cp.coldMs, TARGETS.coldMs, 'lower')],
+        ['resync that finds nothing to do', cp.noopMs.toFixed(1), '', ''],
+        [`one backend change (median of ${cp.changeMs.length})`, changeMedian.toFixed(1), `≤ ${TARGETS.changeMs}`, verdict(changeMedian, TARGETS.changeMs, 'lower')],
+        ['one backend change (worst)', changeMax.toFixed(1), '', ''],
+      ],
+    ),
+  );
+  const path = writeResult('xdp', {
+    benchmark: 'xdp',
+    command: commandLine(),
+    machine: machine(),
+    rounds: ROUNDS,
+    repeat: REPEAT,
+    perPacketNs: pkt,
+    controlPlane: { ...cp, changeMedianMs: changeMedian, services: SERVICES, backendsPerService: BACKENDS },
+    targets: TARGETS,
+  });
+  console.log(`\n${path}`);
+} finally {
+  fs.unmount();
+}
