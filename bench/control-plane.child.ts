@@ -78,6 +78,8 @@ try {
     const applyTimes: number[] = [];
     const nftTimes: number[] = [];
     let last: { service: number; address: string } | undefined;
+    /** The table the kernel holds after the last change. */
+    let current = table;
     // A fixed walk over the table (no randomness: the same services every run). Each pass
     // changes one backend of one service; the previous pass's change is reverted with it, so
     // every apply is "one backend changed" against what the kernel holds.
@@ -94,6 +96,26 @@ try {
       nftTimes.push(nftMs);
       if (r.frontendsWritten > 2) throw new Error(`one backend change rewrote ${r.frontendsWritten} frontends, expected at most 2`);
       last = { service, address: replacement.address };
+      current = changed;
+    }
+    const rssChangesMiB = peakRssMiB();
+    // Resync: read the kernel's table back and diff it (what the agent does periodically and
+    // at start). Restart: a new dataplane (an agent that just started) on the table the
+    // previous one left: it must find nothing to write, and must not replace the table.
+    const resyncTimes: number[] = [];
+    const restartTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      t = performance.now();
+      const r = await dataplane.apply(current, { resync: true });
+      resyncTimes.push(ms(t));
+      if (r.changed || r.driftRepaired) throw new Error(`resync with no drift changed the table: ${JSON.stringify(r)}`);
+    }
+    for (let i = 0; i < 2; i++) {
+      const restarted = nftablesDataplane({ runner });
+      t = performance.now();
+      const r = await restarted.apply(current, { resync: true });
+      restartTimes.push(ms(t));
+      if (r.changed || r.driftRepaired) throw new Error(`a restart on an unchanged table changed it: ${JSON.stringify(r)}`);
     }
     // Proof, outside the timed part (a listing of 10k services takes a while): the kernel holds
     // the last change. Read back through a listing, not the dataplane's own memory.
@@ -102,7 +124,7 @@ try {
       throw new Error(`after the last apply the kernel has no backend ${last.address}:8080 for ${syntheticVip(last.service)}`);
     }
     process.stdout.write(
-      `${JSON.stringify({ mode, services, backendsPerService, buildMs, coldApplyMs: applyMs, coldNftMs: applyNftMs, applyTimes, nftTimes, rssMiB: peakRssMiB() })}\n`,
+      `${JSON.stringify({ mode, services, backendsPerService, buildMs, coldApplyMs: applyMs, coldNftMs: applyNftMs, applyTimes, nftTimes, rssChangesMiB, resyncTimes, restartTimes, rssMiB: peakRssMiB() })}\n`,
     );
   }
 } finally {

@@ -104,59 +104,9 @@ function diffFrontend(old: RenderedFrontend | undefined, next: RenderedFrontend 
   }
 }
 
-/**
- * The one transaction that turns the installed state into the desired one, mentioning only
- * what differs: a frontend is skipped on identity (its rendering was reused because its input
- * did not change) or on equal content, so one backend change at 10k services is a handful of
- * element commands. Elements that point at a chain are deleted before it and added after it.
- */
-export function diffTables(installed: InstalledState, desired: RenderedTable): Transaction {
-  const dels = new ElementOps();
-  const adds = new ElementOps();
-  const written: string[] = [];
-  const removed: string[] = [];
-  const chainsNeeded = new Map<string, string>();
-
-  for (const [key, entry] of desired.frontends) {
-    const next = entry.rendered;
-    const pick = next.verdict?.startsWith('goto ') === true ? next.verdict.slice(5) : undefined;
-    if (pick !== undefined && !chainsNeeded.has(pick)) chainsNeeded.set(pick, pickRule(pick)!);
-    const old = installed.frontends.get(key);
-    if (unchanged(old, entry)) continue;
-    diffFrontend(old?.rendered, next, dels, adds);
-    written.push(key);
-  }
-  for (const [key, old] of installed.frontends) {
-    if (desired.frontends.has(key)) continue;
-    diffFrontend(old.rendered, undefined, dels, adds);
-    removed.push(key);
-  }
-
-  const lines: string[] = [];
-  for (const family of [4, 6] as const) {
-    if (!sameList(installed.deny[family], desired.deny[family])) {
-      // A changed deny list is rewritten whole: it is short, and flush + refill in one
-      // transaction never leaves a moment without it.
-      const set = setsOf(family).deny;
-      lines.push(`flush set ${TABLE} ${set}`);
-      for (const element of desired.deny[family]) adds.push(set, element);
-    }
-  }
-  dels.write('delete', DELETE_ORDER, lines);
-  for (const name of installed.chains.keys()) if (!chainsNeeded.has(name)) lines.push(`delete chain ${TABLE} ${name}`);
-  for (const [name, rule] of chainsNeeded) {
-    if (installed.chains.get(name) === rule) continue;
-    // `add chain` is a no-op for an existing (drifted) chain; flush then empties it.
-    lines.push(`add chain ${TABLE} ${name}`, `flush chain ${TABLE} ${name}`, `add rule ${TABLE} ${name} ${rule}`);
-  }
-  adds.write('add', ADD_ORDER, lines);
-  return {
-    lines,
-    written,
-    removed,
-    after: { frontends: desired.frontends, deny: desired.deny, chains: chainsNeeded },
-  };
-}
+/** The pick chain a frontend's verdict goes to. */
+const pickOf = (r: RenderedFrontend | undefined): string | undefined =>
+  r?.verdict?.startsWith('goto ') === true ? r.verdict.slice('goto '.length) : undefined;
 
 /** True when the installed entry already has the desired entry's content in the kernel. */
 function unchanged(old: FrontendEntry | undefined, next: FrontendEntry): boolean {
@@ -164,39 +114,117 @@ function unchanged(old: FrontendEntry | undefined, next: FrontendEntry): boolean
 }
 
 /**
+ * The transaction from `installed` to `after`, looking only at the frontends named in `keys`
+ * (the others are the same in both). `after.chains` are the pick chains the frontends of
+ * `after` use.
+ */
+function transaction(installed: InstalledState, after: InstalledState, keys: Iterable<string>): Transaction {
+  const dels = new ElementOps();
+  const adds = new ElementOps();
+  const written: string[] = [];
+  const removed: string[] = [];
+  for (const key of keys) {
+    const old = installed.frontends.get(key);
+    const entry = after.frontends.get(key);
+    if (entry === undefined) {
+      if (old === undefined) continue;
+      diffFrontend(old.rendered, undefined, dels, adds);
+      removed.push(key);
+    } else if (!unchanged(old, entry)) {
+      diffFrontend(old?.rendered, entry.rendered, dels, adds);
+      written.push(key);
+    }
+  }
+  const lines: string[] = [];
+  for (const family of [4, 6] as const) {
+    if (!sameList(installed.deny[family], after.deny[family])) {
+      // A changed deny list is rewritten whole: it is short, and flush + refill in one
+      // transaction never leaves a moment without it.
+      const set = setsOf(family).deny;
+      lines.push(`flush set ${TABLE} ${set}`);
+      for (const element of after.deny[family]) adds.push(set, element);
+    }
+  }
+  dels.write('delete', DELETE_ORDER, lines);
+  for (const name of installed.chains.keys()) if (!after.chains.has(name)) lines.push(`delete chain ${TABLE} ${name}`);
+  for (const [name, rule] of after.chains) {
+    if (installed.chains.get(name) === rule) continue;
+    // `add chain` is a no-op for an existing (drifted) chain; flush then empties it.
+    lines.push(`add chain ${TABLE} ${name}`, `flush chain ${TABLE} ${name}`, `add rule ${TABLE} ${name} ${rule}`);
+  }
+  adds.write('add', ADD_ORDER, lines);
+  return { lines, written, removed, after };
+}
+
+/** Pick chain → number of frontends whose verdict goes to it. */
+function chainUse(frontends: Iterable<FrontendEntry>): Map<string, number> {
+  const use = new Map<string, number>();
+  for (const { rendered } of frontends) {
+    const pick = pickOf(rendered);
+    if (pick !== undefined) use.set(pick, (use.get(pick) ?? 0) + 1);
+  }
+  return use;
+}
+
+const chainsOf = (use: ReadonlyMap<string, number>): Map<string, string> =>
+  new Map([...use].filter(([, n]) => n > 0).map(([name]) => [name, pickRule(name)!]));
+
+/**
+ * The one transaction that turns the installed state into the desired one, mentioning only
+ * what differs: a frontend is skipped on identity (its rendering was reused because its input
+ * did not change) or on equal content, so one backend change at 10k services is a handful of
+ * element commands. Elements that point at a chain are deleted before it and added after it.
+ */
+export function diffTables(installed: InstalledState, desired: RenderedTable): Transaction {
+  const keys = [...desired.frontends.keys()];
+  for (const key of installed.frontends.keys()) if (!desired.frontends.has(key)) keys.push(key);
+  const after = { frontends: desired.frontends, deny: desired.deny, chains: chainsOf(chainUse(desired.frontends.values())) };
+  return transaction(installed, after, keys);
+}
+
+/**
  * The change from `installed` to `desired` as transactions of at most `maxFrontends` changed
  * frontends each, made one at a time (a generator, so only one step's text exists at once):
- * libnftables holds a whole parsed transaction in memory, ~3 KB per element, so one
- * transaction of 100k elements costs hundreds of MB. Every step is atomic and carries whole
- * frontends (slots and policy before the verdict element), so no frontend is ever
- * half-present; the deny list changes in the first step. `first` is put before the first
- * step's commands (the table's replace preamble).
+ * libnftables holds a whole parsed transaction in memory (~10 KB per element of ours,
+ * measured), so one transaction of 100k elements costs hundreds of MB. Every step is atomic
+ * and carries whole frontends (slots and policy before the verdict element), so no frontend
+ * is ever half-present; the deny list changes in the first step. `first` is put before the
+ * first step's commands (the table's replace preamble). Each step looks only at its own
+ * frontends; pick chains are counted, not recomputed from all frontends.
  */
 export function* diffSteps(installed: InstalledState, desired: RenderedTable, maxFrontends: number, first: readonly string[] = []): Generator<Transaction> {
   const changed: string[] = [];
   for (const [key, entry] of desired.frontends) if (!unchanged(installed.frontends.get(key), entry)) changed.push(key);
   for (const key of installed.frontends.keys()) if (!desired.frontends.has(key)) changed.push(key);
+  const withFirst = (tx: Transaction, i: number): Transaction => (i === 0 && first.length > 0 ? { ...tx, lines: [...first, ...tx.lines] } : tx);
   if (changed.length <= maxFrontends) {
-    const tx = diffTables(installed, desired);
-    yield first.length === 0 ? tx : { ...tx, lines: [...first, ...tx.lines] };
+    yield withFirst(diffTables(installed, desired), 0);
     return;
   }
+  const use = chainUse(installed.frontends.values());
   let current = installed;
   for (let i = 0; i < changed.length; i += maxFrontends) {
+    const chunk = changed.slice(i, i + maxFrontends);
     const last = i + maxFrontends >= changed.length;
+    for (const key of chunk) {
+      const was = pickOf(current.frontends.get(key)?.rendered);
+      const now = pickOf(desired.frontends.get(key)?.rendered);
+      if (was !== undefined) use.set(was, use.get(was)! - 1);
+      if (now !== undefined) use.set(now, (use.get(now) ?? 0) + 1);
+    }
     let frontends: ReadonlyMap<string, FrontendEntry> = desired.frontends;
     if (!last) {
+      // A copy: the state after this step must stay as it is while the next one is planned.
       const next = new Map(current.frontends);
-      for (let j = i; j < i + maxFrontends; j++) {
-        const key = changed[j]!;
+      for (const key of chunk) {
         const entry = desired.frontends.get(key);
         if (entry === undefined) next.delete(key);
         else next.set(key, entry);
       }
       frontends = next;
     }
-    const tx = diffTables(current, { frontends, deny: desired.deny, problems: [] });
-    yield i === 0 && first.length > 0 ? { ...tx, lines: [...first, ...tx.lines] } : tx;
+    const tx = transaction(current, { frontends, deny: desired.deny, chains: chainsOf(use) }, chunk);
+    yield withFirst(tx, i);
     current = tx.after;
   }
 }

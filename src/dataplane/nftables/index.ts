@@ -18,15 +18,20 @@ export interface NftablesDataplaneOptions {
   /** Milliseconds, for durations; injectable for tests. */
   readonly now?: () => number;
   /**
-   * Most frontends one transaction adds, changes or removes (default 1000). A bigger change
+   * Most frontends one transaction adds, changes or removes (default 250). A bigger change
    * (a cold start, a resync after a long outage) is made in several atomic steps, each with
-   * whole frontends, which bounds libnftables' memory (~30 MB a step of 10k elements).
+   * whole frontends, which bounds libnftables' memory (~10 KB per element in a transaction).
    */
   readonly maxFrontendsPerTransaction?: number;
 }
 
-/** Frontends per transaction by default: ~10k elements, ~30 MB of libnftables memory. */
-const DEFAULT_STEP = 1000;
+/**
+ * Frontends per transaction by default. Measured for a cold 10k × 10 load: 250 → 1.25 s and
+ * 208 MB peak RSS; 1000 → 1.5 s, 295 MB; one transaction → 1.8 s, 500 MB (libnftables keeps
+ * ~10 KB per parsed element, and smaller transactions were also faster); 100 saves ~18 MB
+ * more but takes longer.
+ */
+const DEFAULT_STEP = 250;
 
 /** The kernel's table as read back: absent, of another layout (or skeleton), or usable. */
 type KernelView = { readonly kind: 'missing' } | { readonly kind: 'incompatible'; readonly what: readonly string[] } | { readonly kind: 'usable'; readonly state: InstalledState };
