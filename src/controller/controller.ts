@@ -23,6 +23,8 @@ export interface ControllerOptions extends ClassPolicy {
    * of assignments is one write per pool, not one per Service.
    */
   readonly poolSyncDelayMs?: number;
+  /** Reconciles (status writes) in flight at once; one key is never reconciled twice at a time. */
+  readonly concurrency?: number;
 }
 
 const COMPONENT = 'vipgate-controller';
@@ -52,6 +54,9 @@ export class Controller {
     this.#o = options;
     this.#queue = new WorkQueue({
       reconcile: (key) => this.reconcile(key),
+      // Decisions are synchronous against the one allocator; only the status writes overlap,
+      // so after a rebuild 10,000 Services are not 10,000 round trips one after the other.
+      concurrency: options.concurrency ?? 16,
       baseDelayMs: 50,
       maxDelayMs: 30_000,
       onError: (key, error) => this.#o.log.warn({ service: key, err: error }, 'reconcile failed; retrying'),

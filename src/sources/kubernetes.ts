@@ -59,6 +59,53 @@ function backendsFor(port: { name?: string; protocol?: string }, slices: readonl
   return [...byKey.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
 }
 
+interface CachedSpec {
+  readonly isDefaultClass: boolean;
+  readonly slices: readonly KubeEndpointSlice[];
+  readonly spec: ServiceSpec | undefined;
+  readonly problems: readonly KubernetesSourceProblem[];
+}
+
+const specCache = new WeakMap<KubeService, CachedSpec>();
+
+function sameSlices(a: readonly KubeEndpointSlice[], b: readonly KubeEndpointSlice[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
+/** One Service as the agent serves it (undefined: nothing to serve), and what was left out. */
+function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], policy: ClassPolicy): CachedSpec {
+  const problems: KubernetesSourceProblem[] = [];
+  const done = (spec: ServiceSpec | undefined): CachedSpec => ({ isDefaultClass: policy.isDefaultClass, slices, spec, problems });
+  const key = keyOf(svc);
+  const lb = isOurLoadBalancer(svc, policy) ? ingressAddresses(svc) : [];
+  const externalIPs = (svc.spec?.externalIPs ?? []).map((a) => { const ip = tryParseIp(a); return ip === undefined ? a : formatIp(ip); });
+  if (lb.length === 0 && externalIPs.length === 0) return done(undefined);
+  const ports: ServicePort[] = [];
+  for (const p of svc.spec?.ports ?? []) {
+    const protocol = protocolOf(p.protocol);
+    if (protocol === undefined) {
+      problems.push({ object: `Service ${key}`, message: `port ${p.port}/${p.protocol ?? ''} is not served: only TCP and UDP are` });
+      continue;
+    }
+    ports.push({ name: p.name ?? '', port: p.port, protocol, backends: backendsFor(p, slices) });
+  }
+  const annotations = svc.metadata?.annotations ?? {};
+  const pool = annotations[Annotations.pool];
+  const sharingKey = annotations[Annotations.sharingKey];
+  const families = [...new Set(lb.map((a): Family => (a.includes(':') ? 6 : 4)))];
+  return done({
+    key, namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '',
+    type: lb.length > 0 ? 'LoadBalancer' : 'ClusterIP',
+    externalIPs, requestedIPs: lb, ipFamilies: families.length === 0 ? [4] : families,
+    ...(pool === undefined || pool === '' ? {} : { pool }),
+    ...(sharingKey === undefined || sharingKey === '' ? {} : { sharingKey }),
+    ports,
+    sessionAffinity: svc.spec?.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None',
+    sourceRanges: [...(svc.spec?.loadBalancerSourceRanges ?? [])],
+    snat: 'masquerade',
+  });
+}
+
 /**
  * The cluster as the agent's input: the same shape the file source produces. LoadBalancer VIPs
  * come from `status.loadBalancer.ingress` (the controller's decision) as requested addresses, so
@@ -78,39 +125,20 @@ export function inputFromCluster(state: ClusterState, policy: ClassPolicy): { in
     const owner = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
     if (owner === undefined) continue;
     const key = `${slice.metadata?.namespace ?? ''}/${owner}`;
-    slicesByService.set(key, [...(slicesByService.get(key) ?? []), slice]);
+    const list = slicesByService.get(key);
+    if (list === undefined) slicesByService.set(key, [slice]);
+    else list.push(slice);
   }
   const services: ServiceSpec[] = [];
   for (const svc of state.services) {
-    const key = keyOf(svc);
-    const lb = isOurLoadBalancer(svc, policy) ? ingressAddresses(svc) : [];
-    const externalIPs = (svc.spec?.externalIPs ?? []).map((a) => { const ip = tryParseIp(a); return ip === undefined ? a : formatIp(ip); });
-    if (lb.length === 0 && externalIPs.length === 0) continue;
-    const slices = slicesByService.get(key) ?? [];
-    const ports: ServicePort[] = [];
-    for (const p of svc.spec?.ports ?? []) {
-      const protocol = protocolOf(p.protocol);
-      if (protocol === undefined) {
-        problems.push({ object: `Service ${key}`, message: `port ${p.port}/${p.protocol ?? ''} is not served: only TCP and UDP are` });
-        continue;
-      }
-      ports.push({ name: p.name ?? '', port: p.port, protocol, backends: backendsFor(p, slices) });
-    }
-    const annotations = svc.metadata?.annotations ?? {};
-    const pool = annotations[Annotations.pool];
-    const sharingKey = annotations[Annotations.sharingKey];
-    const families = [...new Set(lb.map((a): Family => (a.includes(':') ? 6 : 4)))];
-    services.push({
-      key, namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '',
-      type: lb.length > 0 ? 'LoadBalancer' : 'ClusterIP',
-      externalIPs, requestedIPs: lb, ipFamilies: families.length === 0 ? [4] : families,
-      ...(pool === undefined || pool === '' ? {} : { pool }),
-      ...(sharingKey === undefined || sharingKey === '' ? {} : { sharingKey }),
-      ports,
-      sessionAffinity: svc.spec?.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None',
-      sourceRanges: [...(svc.spec?.loadBalancerSourceRanges ?? [])],
-      snat: 'masquerade',
-    });
+    const slices = slicesByService.get(keyOf(svc)) ?? [];
+    // Informer objects are replaced, never mutated, on change: an unchanged Service with the
+    // same slices gives the same spec, so a one-slice change costs one Service, not 10,000.
+    const cached = specCache.get(svc);
+    const out = cached !== undefined && cached.isDefaultClass === policy.isDefaultClass && sameSlices(cached.slices, slices) ? cached : serviceSpecOf(svc, slices, policy);
+    if (out !== cached) specCache.set(svc, out);
+    problems.push(...out.problems);
+    if (out.spec !== undefined) services.push(out.spec);
   }
   const denySources = new Set<string>();
   for (const node of state.nodes) {
