@@ -42,6 +42,8 @@ export class Controller {
   #allocator: Allocator | undefined;
   #checker: Allocator | undefined;
   #claimed = '';
+  /** service → its spec.externalIPs as last seen, to notice a change in the claims cheaply. */
+  readonly #claimsByKey = new Map<string, string>();
   /** service → the last outcome we announced by Event, so a resync does not repeat it. */
   readonly #announced = new Map<string, string>();
   #ready = false;
@@ -71,11 +73,22 @@ export class Controller {
     this.#services = watchKind(clients, 'services', {
       restartDelayMs,
       onError: onError('service'),
-      onChange: (_type, svc) => {
+      onChange: (type, svc) => {
         if (!this.#ready) return;
-        const claimed = claimedExternalIPs(this.#services?.list() ?? []);
-        if (claimed !== this.#claimed) this.#rebuild(); // reservations changed: rebuild, then all keys
-        else this.#queue.add(keyOf(svc));
+        const key = keyOf(svc);
+        // Most changes (our own status writes among them) leave the claims alone: only when this
+        // Service's externalIPs changed is the whole set recomputed, not on every event (10,000
+        // status writes would otherwise cost 10,000 × 10,000).
+        const mine = type === 'delete' ? '' : (svc.spec?.externalIPs ?? []).join(',');
+        if ((this.#claimsByKey.get(key) ?? '') !== mine) {
+          if (mine === '') this.#claimsByKey.delete(key);
+          else this.#claimsByKey.set(key, mine);
+          if (claimedExternalIPs(this.#services?.list() ?? []) !== this.#claimed) {
+            this.#rebuild(); // reservations changed: rebuild, then all keys
+            return;
+          }
+        }
+        this.#queue.add(key);
       },
     });
     this.#pools = watchKind(clients, 'vippools', {
@@ -115,6 +128,11 @@ export class Controller {
     for (const p of problems) this.#o.log.warn({ pool: p.pool }, p.message);
     this.#poolView = { pools, problems: new Map(problems.map((p) => [p.pool, p.message])), specs: this.#poolSpecs() };
     this.#claimed = claimedExternalIPs(services);
+    this.#claimsByKey.clear();
+    for (const svc of services) {
+      const mine = (svc.spec?.externalIPs ?? []).join(',');
+      if (mine !== '') this.#claimsByKey.set(keyOf(svc), mine);
+    }
     this.#checker = new Allocator(pools);
     // The first build trusts the Services' status; later ones what this replica has assigned.
     this.#allocator = rebuildAllocator(pools, services, this.#o, this.#allocator?.assignments());
