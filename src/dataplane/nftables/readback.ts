@@ -143,7 +143,7 @@ export function installedFromListing(listing: Listing): InstalledState {
 /**
  * The frontends, deny lists and chains in which `kernel` differs from `ours` (what this process
  * applied), for the log; empty when they agree. Where they agree, `merge` keeps our entries,
- * whose input signatures let the next diff skip them without rendering.
+ * whose model frontends let the next diff skip them without rendering.
  */
 export function compareInstalled(ours: InstalledState, kernel: InstalledState): { what: string[]; merged: InstalledState } {
   const what: string[] = [];

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { renderReplace, transactionText } from './diff.ts';
-import { MAX_SLOTS, normalizeCidrs, pickRule, renderTable, skeletonText, slotCounts, type RenderOptions, type RenderedFrontend } from './render.ts';
+import { MAX_SLOTS, normalizeCidrs, pickRule, renderTable, sameInput, skeletonText, slotCounts, type RenderOptions, type RenderedFrontend } from './render.ts';
 import { MIXED, backend, frontend, table } from './testdata/fixtures.ts';
 
 const options: RenderOptions = { masqueradeMark: 0x00100000 };
@@ -121,6 +121,20 @@ test('an unchanged frontend reuses its rendering; a changed one is rendered agai
     assert.equal(entry === first.frontends.get(key), key !== '10.200.0.5:80/tcp', key);
   }
   assert.deepEqual(second.frontends.get('10.200.0.5:80/tcp')!.rendered.slots, ['10.100.1.42 . 8080']);
+});
+
+test('a frontend counts as unchanged only when no field that rendering reads differs', () => {
+  const f = frontend('10.200.0.9', 80, { allowedSources: ['10.0.0.0/8'] });
+  const copy = { ...f, backends: f.backends.map((b) => ({ ...b })), allowedSources: ['10.0.0.0/8'] };
+  assert.equal(sameInput(f, copy), true);
+  const b0 = f.backends[0]!;
+  const changes: Partial<typeof f>[] = [
+    { address: '10.200.0.10' }, { port: 81 }, { protocol: 'udp' }, { sessionAffinity: 'ClientIP' }, { snat: 'none' },
+    { allowedSources: 'any' }, { allowedSources: ['10.0.0.0/9'] }, { allowedSources: [] }, { backends: f.backends.slice(1) },
+    { backends: [{ ...b0, address: '10.100.1.49' }, f.backends[1]!] }, { backends: [{ ...b0, port: 1 }, f.backends[1]!] },
+    { backends: [{ ...b0, weight: 2 }, f.backends[1]!] }, { backends: [{ ...b0, state: 'terminating' }, f.backends[1]!] },
+  ];
+  for (const change of changes) assert.equal(sameInput(f, { ...f, ...change }), false, JSON.stringify(change));
 });
 
 test('pick chain names map to one rule each; anything else is not a pick chain', () => {
