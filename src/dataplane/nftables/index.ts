@@ -38,8 +38,9 @@ type KernelView = { readonly kind: 'missing' } | { readonly kind: 'incompatible'
 
 /**
  * The nftables engine: the `inet vipgate` table with a constant set of rules, every service
- * being elements of shared maps and sets (docs/design/004-nftables-layout.md), and one atomic
- * transaction per apply holding only the elements that changed.
+ * being elements of shared maps and sets (docs/design/004-nftables-layout.md). An apply is one
+ * atomic transaction holding only the elements that changed; a change of more than
+ * `maxFrontendsPerTransaction` frontends is several, each with whole frontends.
  */
 export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane {
   const { runner, log } = options;
