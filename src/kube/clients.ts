@@ -2,6 +2,7 @@ import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, PatchStrategy, setHeaderOptions,
   ListWatch, Watch, type KubernetesObject, type V1Lease, type CoreV1Event,
 } from '@kubernetes/client-node';
+import type { Agent as HttpAgent } from 'node:http';
 import { KubeError, KubeErrorCode } from './errors.ts';
 import type { KubeEndpointSlice, KubeLbNodeConfig, KubeNode, KubeService, KubeVipPool } from './objects.ts';
 
@@ -75,7 +76,33 @@ function loadConfig(target: KubeTarget): KubeConfig {
     throw new KubeError(KubeErrorCode.config, `cannot load ${where}: ${(cause as Error).message}`, { cause });
   }
   if (kc.getCurrentCluster() === null) throw new KubeError(KubeErrorCode.config, 'the kubeconfig has no current cluster; set current-context');
+  reuseConnections(kc);
   return kc;
+}
+
+type AgentFactory = (cluster: unknown, options: object) => HttpAgent;
+
+/**
+ * The client library builds a new Agent, so a new TCP (and TLS) connection, for every request:
+ * 10,000 status writes were 10,000 connects. One keep-alive Agent per distinct setting (server,
+ * CA, client certificate, ...) reuses connections; a rotated certificate is a new setting, so
+ * it still takes effect. `createAgent` is private in the library's types, hence the cast.
+ */
+function reuseConnections(kc: KubeConfig): void {
+  const target = kc as unknown as { createAgent?: AgentFactory };
+  const original = target.createAgent;
+  if (typeof original !== 'function') return; // a library change: fall back to its behaviour
+  const agents = new Map<string, HttpAgent>();
+  target.createAgent = (cluster, options) => {
+    const key = JSON.stringify([(cluster as { server?: string } | null)?.server, options]);
+    let agent = agents.get(key);
+    if (agent === undefined) {
+      if (agents.size >= 8) agents.clear(); // settings keep changing: don't hoard old agents
+      agent = original.call(kc, cluster, { ...options, keepAlive: true });
+      agents.set(key, agent);
+    }
+    return agent;
+  };
 }
 
 function toLease(l: V1Lease): LeaseRecord {
