@@ -1,0 +1,137 @@
+// The nftables ruleset generation of this process's network namespace, asked over netlink
+// (NFT_MSG_GETGEN). The kernel increments it on every committed nftables transaction in the
+// namespace — ours, an operator's `nft`, another program's — so an unchanged generation means
+// an unchanged ruleset, and a drift check can skip reading 100k elements back.
+import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
+
+// linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const NETLINK_NETFILTER = 12;
+const NLM_F_REQUEST = 0x1;
+const NLMSG_ERROR = 2;
+const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_NEWGEN = 15;
+const NFT_MSG_GETGEN = 16;
+const NFTA_GEN_ID = 1;
+const NLA_TYPE_MASK = 0x3fff;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+
+const NLMSG_HDRLEN = 16;
+const NFGENMSG_LEN = 4;
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/** Netlink headers are in host byte order; attribute payloads here are big-endian. */
+const LE = endianness() === 'LE';
+const u32 = (b: Buffer, at: number): number => (LE ? b.readUInt32LE(at) : b.readUInt32BE(at));
+const u16 = (b: Buffer, at: number): number => (LE ? b.readUInt16LE(at) : b.readUInt16BE(at));
+
+/** The GETGEN request: nlmsghdr + nfgenmsg (AF_UNSPEC, version 0, res_id 0), no attributes. */
+export function encodeGetGeneration(seq: number): Buffer {
+  const b = Buffer.alloc(NLMSG_HDRLEN + NFGENMSG_LEN);
+  const w32 = (v: number, at: number): number => (LE ? b.writeUInt32LE(v, at) : b.writeUInt32BE(v, at));
+  const w16 = (v: number, at: number): number => (LE ? b.writeUInt16LE(v, at) : b.writeUInt16BE(v, at));
+  w32(b.length, 0);
+  w16((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, 4);
+  w16(NLM_F_REQUEST, 6);
+  w32(seq >>> 0, 8);
+  w32(0, 12); // port id: the kernel fills it in
+  return b; // nfgenmsg stays zero
+}
+
+/**
+ * The generation in a reply to encodeGetGeneration(seq), or undefined when the reply is an
+ * error, is for another request, or is cut short. Never throws on malformed bytes.
+ */
+export function decodeGeneration(reply: Buffer, seq: number): number | undefined {
+  for (let at = 0; at + NLMSG_HDRLEN <= reply.length; ) {
+    const length = u32(reply, at);
+    if (length < NLMSG_HDRLEN || at + length > reply.length) return undefined;
+    const type = u16(reply, at + 4);
+    if (u32(reply, at + 8) === seq >>> 0) {
+      if (type === NLMSG_ERROR) return undefined;
+      if (type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
+        for (let a = at + NLMSG_HDRLEN + NFGENMSG_LEN; a + 4 <= at + length; ) {
+          const attrLength = u16(reply, a);
+          if (attrLength < 4 || a + attrLength > at + length) return undefined;
+          if ((u16(reply, a + 2) & NLA_TYPE_MASK) === NFTA_GEN_ID && attrLength >= 8) return reply.readUInt32BE(a + 4);
+          a += align4(attrLength);
+        }
+        return undefined;
+      }
+    }
+    at += align4(length);
+  }
+  return undefined;
+}
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
+  send(fd: number, buffer: Buffer, length: number, flags: number): number;
+  recv(fd: number, buffer: Buffer, length: number, flags: number): number;
+  close(fd: number): number;
+}
+
+interface KoffiLibrary {
+  func(signature: string): (...args: unknown[]) => unknown;
+}
+
+function loadLibc(): Libc {
+  const koffi = createRequire(import.meta.url)('koffi') as { load(path: string): KoffiLibrary };
+  const lib = koffi.load('libc.so.6');
+  const socket = lib.func('int socket(int, int, int)');
+  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)');
+  // koffi has no ssize_t; intptr_t has its size.
+  const send = lib.func('intptr_t send(int, const void *, size_t, int)');
+  const recv = lib.func('intptr_t recv(int, void *, size_t, int)');
+  const close = lib.func('int close(int)');
+  return {
+    socket: (d, t, p) => socket(d, t, p) as number,
+    setsockopt: (f, l, n, v, len) => setsockopt(f, l, n, v, len) as number,
+    send: (f, b, len, fl) => Number(send(f, b, len, fl)),
+    recv: (f, b, len, fl) => Number(recv(f, b, len, fl)),
+    close: (f) => close(f) as number,
+  };
+}
+
+/**
+ * A reader of the ruleset generation of this process's network namespace; it returns
+ * undefined whenever it can't tell (no koffi, a refused socket, a timeout), and callers then
+ * read the ruleset back in full. Synchronous: one 20-byte request, one small reply.
+ */
+export function netlinkGeneration(): () => number | undefined {
+  let libc: Libc | undefined | null;
+  let seq = 0;
+  return () => {
+    if (libc === null) return undefined;
+    if (libc === undefined) {
+      try {
+        libc = loadLibc();
+      } catch {
+        libc = null;
+        return undefined;
+      }
+    }
+    const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) return undefined;
+    try {
+      // A reply is immediate; the timeout only keeps a broken kernel from blocking the loop.
+      const timeout = Buffer.alloc(16); // struct timeval on 64-bit Linux: 200 ms
+      if (LE) timeout.writeBigInt64LE(200_000n, 8);
+      else timeout.writeBigInt64BE(200_000n, 8);
+      libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, timeout.length);
+      seq = (seq + 1) >>> 0;
+      const request = encodeGetGeneration(seq);
+      if (libc.send(fd, request, request.length, 0) !== request.length) return undefined;
+      const reply = Buffer.alloc(8192);
+      const got = libc.recv(fd, reply, reply.length, 0);
+      return got > 0 ? decodeGeneration(reply.subarray(0, got), seq) : undefined;
+    } finally {
+      libc.close(fd);
+    }
+  };
+}
