@@ -1,7 +1,7 @@
 // `make bench`: every benchmark, one after the other (never in parallel: they share 2 cores
 // with each other and with other work), each in its own process so that one failing does not
 // stop the others and a lab is always torn down by the process that made it.
-// Run: npx tsx bench/run.ts [--quick] [--only http,first-packet,control-plane,ipam,bgp,xdp]
+// Run: npx tsx bench/run.ts [--quick] [--only http,first-packet,control-plane,ipam,bgp,xdp,kube]
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ const BENCHMARKS = {
   'first-packet': { file: 'first-packet.bench.ts', timeoutMs: 900_000 },
   bgp: { file: 'bgp.bench.ts', timeoutMs: 900_000 },
   xdp: { file: 'xdp.bench.ts', timeoutMs: 600_000 },
+  kube: { file: 'kube.bench.ts', timeoutMs: 900_000 },
 } as const;
 type Name = keyof typeof BENCHMARKS;
 
