@@ -7,6 +7,7 @@ import type { PeerStatus } from '../bgp/index.ts';
 import { manifestsCommand } from '../manifests/cli.ts';
 import { migrateCommand } from '../migrate/cli.ts';
 import type { ControllerCommandOptions } from './controller-command.ts';
+import type { RunAgentOptions } from '../agent/run.ts';
 
 /** Exit statuses: 0 fine, 1 runtime failure, 2 bad usage or bad config (nothing was started). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -35,17 +36,25 @@ const apiOption = new Option('--api <url>', "the agent's API").default(DEFAULT_A
 program
   .command('agent')
   .description('run the LB node agent: reconcile the config into the VIP interface and the dataplane')
-  .requiredOption('-c, --config <file>', 'standalone config file (YAML); see docs/config.md')
+  .option(
+    '-c, --config <file>',
+    "standalone config file (YAML); see docs/config.md. With --kubernetes or --kubeconfig it is optional and gives only this node's settings (default: the LBNodeConfig that selects this node)",
+  )
   .option('--state-file <file>', 'where LoadBalancer VIP assignments are kept across restarts', '/var/lib/vipgate/assignments.json')
   .option('--api-listen <host:port>', "serve the API here (overrides the config's api.listen)")
+  .option('--metrics-listen <host:port>', 'also serve /metrics and /healthz (only those) here, e.g. 0.0.0.0:9472')
   .option('--cleanup', 'remove everything vipgate installed (nftables table, VIP interface) and exit', false)
   .option('--once', 'run one reconcile pass and exit (rules stay in place)', false)
+  .option('--kubernetes', "take Services, EndpointSlices, VIPPools and this node's LBNodeConfig from Kubernetes, with the pod's service account", false)
   .option(
     '--kubeconfig <file>',
-    "take Services, EndpointSlices and VIPPools from Kubernetes ('in-cluster' for the pod's service account); the config file then gives only this node's settings (VIP interface, dataplane, bgp)",
+    "as --kubernetes, with this kubeconfig ('in-cluster' for the pod's service account), e.g. for an LB outside the cluster",
   )
+  .option('--node-name <name>', "this node's Node object, which selects its LBNodeConfig (default: the host name)")
+  .option('--load-balancer-class <class>', 'the spec.loadBalancerClass served (default: vipgate.io/lb)')
+  .option('--default-load-balancer-class', 'also serve LoadBalancer Services with no loadBalancerClass', false)
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
-  .action(async (opts: { config: string; stateFile: string; apiListen?: string; cleanup: boolean; once: boolean; logLevel: string; kubeconfig?: string }) => {
+  .action(async (opts: RunAgentOptions) => {
     const { runAgent } = await import('../agent/run.ts');
     process.exitCode = await runAgent(opts);
   });
