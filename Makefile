@@ -1,5 +1,5 @@
 # The two commands of the quick start: `make demo` and `make test`. Both install what they need.
-.PHONY: demo test deps lint typecheck unit lab bench clean-lab
+.PHONY: demo test deps lint typecheck unit lab bench bench-quick clean-lab
 
 deps:
 	@scripts/install-deps.sh
@@ -8,6 +8,7 @@ demo: deps
 	@bin/vipgate demo $(DEMO_FLAGS)
 
 test: deps
+	npx tsx src/dataplane/xdp/build.ts
 	npx eslint .
 	npx tsc --noEmit -p .
 	node scripts/run-tests.mjs unit
@@ -27,6 +28,9 @@ lab: deps
 
 bench: deps
 	npx tsx bench/run.ts
+
+bench-quick: deps
+	npx tsx bench/run.ts --quick
 
 clean-lab:
 	@bin/vipgate lab down --all

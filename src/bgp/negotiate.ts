@@ -14,7 +14,16 @@ export interface SessionParameters {
   readonly holdTimeSeconds: number;
   readonly families: readonly AddressFamily[];
   /** RFC 4724: advertise graceful restart with this restart time; absent = not advertised. */
-  readonly gracefulRestart?: { readonly restartTimeSeconds: number; readonly restarting: boolean };
+  readonly gracefulRestart?: {
+    readonly restartTimeSeconds: number;
+    readonly restarting: boolean;
+    /**
+     * RFC 4724 §3 F bit: our forwarding state survived. For an LB node it is the dataplane,
+     * which stays in the kernel across an agent restart. A router that gets F=0 after our
+     * restart "MUST immediately remove all the stale routes" (§4.2): a gap in service.
+     */
+    readonly forwardingPreserved: boolean;
+  };
 }
 
 /** What both sides agreed on in their OPENs (RFC 4271 §4.2, RFC 5492). */
@@ -46,8 +55,7 @@ export function buildOpen(p: SessionParameters): Omit<OpenMessage, 'type' | 'ver
       restarting: p.gracefulRestart.restarting,
       notification: false,
       restartTimeSeconds: p.gracefulRestart.restartTimeSeconds,
-      // We keep no forwarding state of our own (we only announce), so F is clear.
-      families: p.families.map((f) => ({ ...FAMILY_CODES[f], forwardingPreserved: false })),
+      families: p.families.map((f) => ({ ...FAMILY_CODES[f], forwardingPreserved: p.gracefulRestart!.forwardingPreserved })),
     });
   }
   return {

@@ -115,7 +115,7 @@ test('ROUTE-REFRESH makes the speaker send everything again', async () => {
   await until(() => announced(c).length === 2, 'announced again');
 });
 
-test('graceful restart: the first OPEN after a restart sets the R bit, later ones do not', async () => {
+test('graceful restart: the first OPEN after a restart sets the R bit, later ones do not; F is set (forwarding survived)', async () => {
   const speaker = new Speaker({ routerId: '10.10.12.2', localAsn: 65002, restarted: true });
   const peer = await FakePeer.listen('127.0.0.31');
   cleanups.push(async () => {
@@ -128,11 +128,14 @@ test('graceful restart: the first OPEN after a restart sets the R bit, later one
     return open?.type === 'open' ? open.capabilities.find((x) => x.kind === 'graceful-restart') : undefined;
   };
   const first = await peer.handshake();
-  assert.deepEqual(grOf(first), { kind: 'graceful-restart', restarting: true, notification: false, restartTimeSeconds: 60, families: [{ afi: 1, safi: 1, forwardingPreserved: false }] });
+  // F=1: the dataplane kept forwarding while the agent restarted; with F=0 a router must drop
+  // our stale routes as soon as the session is back (RFC 4724 §4.2), a gap in service.
+  assert.deepEqual(grOf(first), { kind: 'graceful-restart', restarting: true, notification: false, restartTimeSeconds: 60, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] });
   await until(() => speaker.peers()[0]?.state === 'Established', 'Established');
   first.socket.destroy(); // the router drops the session
   await until(() => peer.connections.length === 2 && peer.last.received.some((m) => m.type === 'open'), 'the second OPEN');
   assert.equal((grOf(peer.last) as { restarting: boolean }).restarting, false);
+  assert.deepEqual((grOf(peer.last) as { families: unknown[] }).families, [{ afi: 1, safi: 1, forwardingPreserved: true }]);
   assert.throws(() => speaker.addPeer({ address: '192.0.2.9', asn: 1, gracefulRestartSeconds: 5000 }), { message: /1\.\.4095/ });
 });
 

@@ -262,15 +262,22 @@ export class Speaker {
       routerId: this.options.routerId,
       holdTimeSeconds: config.holdTimeSeconds ?? DEFAULT_HOLD_TIME_SECONDS,
       families: config.families ?? ['ipv4', 'ipv6'],
-      ...(gr === undefined ? {} : { gracefulRestart: { restartTimeSeconds: gr, restarting: this.options.restarted === true } }),
+      // Forwarding survives a restart of the speaker's process (the dataplane stays in the kernel).
+      ...(gr === undefined
+        ? {}
+        : { gracefulRestart: { restartTimeSeconds: gr, restarting: this.options.restarted === true, forwardingPreserved: this.options.restarted === true } }),
     };
   }
 
   private onEstablished(peer: Peer): void {
     const gr = peer.config.gracefulRestartSeconds;
-    if (gr !== undefined && this.options.restarted === true) {
-      // Only the first session after the restart is a restart; later ones are ordinary.
-      peer.session.setParameters({ ...this.sessionParameters(peer.config), gracefulRestart: { restartTimeSeconds: gr, restarting: false } });
+    if (gr !== undefined) {
+      // Only the first session after the restart is a restart; later ones are ordinary. From
+      // now on the dataplane this process programmed forwards, whatever happens to the session.
+      peer.session.setParameters({
+        ...this.sessionParameters(peer.config),
+        gracefulRestart: { restartTimeSeconds: gr, restarting: false, forwardingPreserved: true },
+      });
     }
     peer.sent = new Map();
     this.sync(peer);
