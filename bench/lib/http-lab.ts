@@ -43,6 +43,10 @@ export async function startHttpLab(options: { backends: number }): Promise<HttpL
   const lab = await Lab.up(benchTopology({ backends: options.backends }), { prefix: `vgb${randomBytes(2).toString('hex')}` });
   const removeSignals = lab.removeOnSignals();
   try {
+    // New-connection runs open ~50k connections to one destination in 4 s. Without reuse of
+    // TIME_WAIT ports the client runs out of ephemeral ports and the next run to the same VIP
+    // crawls at a few hundred conn/s (runs looked bimodal: ~12k or ~400), whatever the route.
+    await lab.exec('client', ['sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
     const pods = lab.topology.pods ?? [];
     await Promise.all(
       pods.map(async (pod) => {

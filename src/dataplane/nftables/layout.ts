@@ -12,7 +12,7 @@ export const TABLE = 'inet vipgate';
  * (an older agent) and is replaced whole; a table with this one is reconciled element by
  * element, which keeps its counters.
  */
-export const LAYOUT_VERSION = 'vipgate nftables layout 2';
+export const LAYOUT_VERSION = 'vipgate nftables layout 3';
 
 /** Named sets and maps of the table, per family. */
 export const SetNames = {
@@ -158,15 +158,17 @@ export function fixedChainRules(options: RenderOptions): Record<FixedChain, read
     const ip = ipKeyword(family);
     const s = setsOf(family);
     return [
-      // Checked for every packet, not just new flows: narrowing the source ranges or growing
-      // the deny list cuts flows already open, which is what an operator closing access expects.
+      // Every packet to a frontend is counted (refused ones too: an operator wants to see them).
+      `${KEY(family)} @${s.counters}`,
+      // Policy is decided when a flow starts, as kube-proxy's nftables mode does: packets of
+      // admitted flows skip the checks below, which keeps the per-packet cost to two lookups.
+      // A narrowed deny list or source range therefore stops new flows; open ones run out.
+      'ct state established,related accept',
       `${ip} saddr @${s.deny} drop`,
       `${KEY(family)} @${s.restricted} ${KEY(family)} . ${ip} saddr != @${s.allow} drop`,
       // Reject (not drop) so that clients fail fast; only new flows, so that flows to
       // terminating backends drain.
       `${KEY(family)} @${s.closed} ct state new reject with ${family === 4 ? 'icmp' : 'icmpv6'} port-unreachable`,
-      // Last, so the element's counter counts what was admitted.
-      `${KEY(family)} @${s.counters}`,
     ];
   };
   // Not counters4/6 for "is this one of ours": a lookup there counts the packet.
