@@ -193,7 +193,7 @@ test('an agent restart reconciles the table it finds: counters kept, only the di
     const replaced = await fresh().apply(table);
     assert.equal(replaced.changed, true);
     const listing = nft(['list', 'table', 'inet', 'vipgate']);
-    assert.match(listing, /comment "vipgate nftables layout 3"/);
+    assert.match(listing, /comment "vipgate nftables layout 4"/);
     assert.doesNotMatch(listing, /fe_10_200_0_5_tcp_80/);
     assert.deepEqual([...names(await httpBatch(lab.ns.c1, 'http://10.200.0.5/', 20))].sort(), ['b1', 'b2']);
   } finally {

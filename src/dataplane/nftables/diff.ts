@@ -62,8 +62,8 @@ class ElementOps {
 // Deletes: verdict elements first, so nothing reaches a frontend while its slots go. Adds:
 // slots, counters and policy first, verdict elements last, so a frontend becomes reachable
 // only whole (this matters to a load split over several transactions).
-const DELETE_ORDER: readonly SetName[] = ['frontends4', 'frontends6', 'backends4tcp', 'backends4udp', 'backends6tcp', 'backends6udp', 'known4', 'known6', 'counters4', 'counters6', 'masq4', 'masq6', 'closed4', 'closed6', 'restricted4', 'restricted6', 'allow4', 'allow6'];
-const ADD_ORDER: readonly SetName[] = ['backends4tcp', 'backends4udp', 'backends6tcp', 'backends6udp', 'known4', 'known6', 'counters4', 'counters6', 'masq4', 'masq6', 'closed4', 'closed6', 'restricted4', 'restricted6', 'allow4', 'allow6', 'deny4', 'deny6', 'frontends4', 'frontends6'];
+const DELETE_ORDER: readonly SetName[] = ['frontends4', 'frontends6', 'backends4tcp', 'backends4udp', 'backends6tcp', 'backends6udp', 'counters4', 'counters6', 'masq4', 'masq6', 'closed4', 'closed6', 'restricted4', 'restricted6', 'allow4', 'allow6'];
+const ADD_ORDER: readonly SetName[] = ['backends4tcp', 'backends4udp', 'backends6tcp', 'backends6udp', 'counters4', 'counters6', 'masq4', 'masq6', 'closed4', 'closed6', 'restricted4', 'restricted6', 'allow4', 'allow6', 'deny4', 'deny6', 'frontends4', 'frontends6'];
 
 /** The element changes that turn one frontend's kernel content into another's. */
 function diffFrontend(old: RenderedFrontend | undefined, next: RenderedFrontend | undefined, dels: ElementOps, adds: ElementOps): void {
@@ -89,7 +89,6 @@ function diffFrontend(old: RenderedFrontend | undefined, next: RenderedFrontend 
     if (a === true && b !== true) dels.push(set, key);
     if (b === true && a !== true) adds.push(set, key);
   };
-  flag(s.known, old?.known, next?.known);
   flag(s.counters, old?.counter, next?.counter);
   flag(s.masq, old?.masquerade, next?.masquerade);
   flag(s.closed, old?.closed, next?.closed);

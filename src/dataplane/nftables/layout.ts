@@ -12,7 +12,7 @@ export const TABLE = 'inet vipgate';
  * (an older agent) and is replaced whole; a table with this one is reconciled element by
  * element, which keeps its counters.
  */
-export const LAYOUT_VERSION = 'vipgate nftables layout 3';
+export const LAYOUT_VERSION = 'vipgate nftables layout 4';
 
 /** Named sets and maps of the table, per family. */
 export const SetNames = {
@@ -22,8 +22,6 @@ export const SetNames = {
   backends4udp: 'backends4udp',
   backends6tcp: 'backends6tcp',
   backends6udp: 'backends6udp',
-  known4: 'known4',
-  known6: 'known6',
   counters4: 'counters4',
   counters6: 'counters6',
   masq4: 'masq4',
@@ -42,7 +40,6 @@ export type SetName = (typeof SetNames)[keyof typeof SetNames];
 /** The per-family sets of one family, by role. */
 export function setsOf(family: Family): {
   readonly frontends: SetName;
-  readonly known: SetName;
   readonly counters: SetName;
   readonly masq: SetName;
   readonly closed: SetName;
@@ -51,8 +48,8 @@ export function setsOf(family: Family): {
   readonly deny: SetName;
 } {
   return family === 4
-    ? { frontends: 'frontends4', known: 'known4', counters: 'counters4', masq: 'masq4', closed: 'closed4', restricted: 'restricted4', allow: 'allow4', deny: 'deny4' }
-    : { frontends: 'frontends6', known: 'known6', counters: 'counters6', masq: 'masq6', closed: 'closed6', restricted: 'restricted6', allow: 'allow6', deny: 'deny6' };
+    ? { frontends: 'frontends4', counters: 'counters4', masq: 'masq4', closed: 'closed4', restricted: 'restricted4', allow: 'allow4', deny: 'deny4' }
+    : { frontends: 'frontends6', counters: 'counters6', masq: 'masq6', closed: 'closed6', restricted: 'restricted6', allow: 'allow6', deny: 'deny6' };
 }
 
 /** The map of slots of one family and protocol. */
@@ -138,7 +135,6 @@ export const SET_DECLARATIONS: Record<SetName, { readonly kind: 'set' | 'map'; r
     }
     // Every frontend: what filter4/6 applies to. The verdict map can't say it: a lookup in a
     // filter chain binds the map there, and the kernel then refuses its DNAT chains.
-    out[s.known] = { kind: 'set', lines: [`type ${KEY_TYPE[family]}`] };
     // Per-element counters, updated by the lookup in filter4/6. Not named counters: with 10k
     // named objects libnftables dumps them all before every element transaction (~50 ms).
     out[s.counters] = { kind: 'set', lines: [`type ${KEY_TYPE[family]}`, 'counter'] };
@@ -158,9 +154,8 @@ export function fixedChainRules(options: RenderOptions): Record<FixedChain, read
     const ip = ipKeyword(family);
     const s = setsOf(family);
     return [
-      // Every packet to a frontend is counted (refused ones too: an operator wants to see them).
-      `${KEY(family)} @${s.counters}`,
-      // Policy is decided when a flow starts, as kube-proxy's nftables mode does: packets of
+      // The packet was counted by the lookup that brought it here (refused ones too: an operator
+      // wants to see them). Policy is decided when a flow starts, as kube-proxy's nftables mode does: packets of
       // admitted flows skip the checks below, which keeps the per-packet cost to two lookups.
       // A narrowed deny list or source range therefore stops new flows; open ones run out.
       'ct state established,related accept',
@@ -171,8 +166,8 @@ export function fixedChainRules(options: RenderOptions): Record<FixedChain, read
       `${KEY(family)} @${s.closed} ct state new reject with ${family === 4 ? 'icmp' : 'icmpv6'} port-unreachable`,
     ];
   };
-  // Not counters4/6 for "is this one of ours": a lookup there counts the packet.
-  const toFilter = [`${KEY(4)} @known4 jump filter4`, `${KEY(6)} @known6 jump filter6`];
+  // "Is this one of ours" and "count it" in one lookup: every frontend has a counters element.
+  const toFilter = [`${KEY(4)} @counters4 jump filter4`, `${KEY(6)} @counters6 jump filter6`];
   const nat = [
     // Before the DNAT: the mark asks postrouting to masquerade this flow.
     `${KEY(4)} @masq4 meta mark set meta mark | ${mark}`,

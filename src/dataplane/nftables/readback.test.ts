@@ -54,8 +54,8 @@ test('drift: a verdict element deleted by hand, a stray element and a stray chai
 });
 
 test('a table of another layout, or with a changed base chain or set, is to be replaced whole', () => {
-  assert.match(skeletonDrift(parseListing(LISTED.replace('vipgate nftables layout 3', 'vipgate nftables layout 2')), options)[0]!, /layout "vipgate nftables layout 2"/);
-  assert.match(skeletonDrift(parseListing(LISTED.replace('\tcomment "vipgate nftables layout 3"\n', '')), options)[0]!, /layout "\(none\)"/);
+  assert.match(skeletonDrift(parseListing(LISTED.replace('vipgate nftables layout 4', 'vipgate nftables layout 3')), options)[0]!, /layout "vipgate nftables layout 3"/);
+  assert.match(skeletonDrift(parseListing(LISTED.replace('\tcomment "vipgate nftables layout 4"\n', '')), options)[0]!, /layout "\(none\)"/);
   const noMasq = LISTED.replace('\t\tmeta mark & 0x00100000 == 0x00100000 masquerade\n', '');
   assert.deepEqual(skeletonDrift(parseListing(noMasq), options), ['chain nat_postrouting']);
   const noDeny = LISTED.replace(/\tset deny6 \{[^}]*\}[^}]*\}\n/, '');

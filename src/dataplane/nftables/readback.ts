@@ -46,7 +46,6 @@ interface Draft {
   mapKey: string;
   verdict: string | undefined;
   slots: (string | undefined)[];
-  known: boolean;
   counter: boolean;
   masquerade: boolean;
   closed: boolean;
@@ -77,7 +76,6 @@ export function installedFromListing(listing: Listing): InstalledState {
         mapKey,
         verdict: undefined,
         slots: [],
-        known: false,
         counter: false,
         masquerade: false,
         closed: false,
@@ -113,7 +111,7 @@ export function installedFromListing(listing: Listing): InstalledState {
         if (d !== undefined && parts.length === 4 && Number.isInteger(slot) && slot >= 0) d.slots[slot] = value;
       }
     }
-    for (const [set, field] of [[s.known, 'known'], [s.counters, 'counter'], [s.masq, 'masquerade'], [s.closed, 'closed'], [s.restricted, 'restricted']] as const) {
+    for (const [set, field] of [[s.counters, 'counter'], [s.masq, 'masquerade'], [s.closed, 'closed'], [s.restricted, 'restricted']] as const) {
       for (const e of elements(set)) {
         const d = draft(family, split(e).parts);
         if (d !== undefined) d[field] = true;

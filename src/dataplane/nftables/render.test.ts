@@ -43,7 +43,7 @@ test('only ready backends with weight take new flows; with none, the frontend is
   const udp = r.frontends.get('10.200.0.5:53/udp')!.rendered;
   assert.ok(!udp.slots.some((s) => s?.startsWith('10.100.1.43 ')), 'terminating backend gets no new flows');
   const draining = r.frontends.get('10.200.0.7:80/tcp')!.rendered;
-  assert.deepEqual([draining.verdict, draining.slots, draining.closed, draining.known], [undefined, [], true, true]);
+  assert.deepEqual([draining.verdict, draining.slots, draining.closed, draining.counter], [undefined, [], true, true]);
   const open = r.frontends.get('10.200.0.5:80/tcp')!.rendered;
   assert.deepEqual([open.verdict, open.closed], ['goto pick4_tcp_random_2', false]);
   const zero = one(frontend('10.200.0.9', 80, { backends: [backend('10.0.0.1', 80, { weight: 0 })] }));

@@ -21,8 +21,6 @@ export interface RenderedFrontend {
   readonly verdict: string | undefined;
   /** Slot → `backendIP . port`; a weight-w backend holds w slots. Holes only when read back. */
   readonly slots: readonly (string | undefined)[];
-  /** In known4/6, so filter4/6 applies to it; false only when read back without it. */
-  readonly known: boolean;
   /** Has its element (and so its packet counter) in counters4/6; false only when read back without one. */
   readonly counter: boolean;
   readonly masquerade: boolean;
@@ -141,7 +139,7 @@ export function sameInput(a: Frontend, b: Frontend): boolean {
 
 /** A rendered frontend's kernel content as one string: equal strings, nothing to write. */
 export function contentSignature(r: RenderedFrontend): string {
-  return `${r.verdict ?? '-'}|${r.slots.join(',')}|${r.known ? 'k' : ''}${r.counter ? 'n' : ''}|${r.masquerade ? 'm' : ''}${r.closed ? 'c' : ''}${r.restricted ? 'r' : ''}|${r.allow.join(',')}`;
+  return `${r.verdict ?? '-'}|${r.slots.join(',')}|${r.counter ? 'n' : ''}|${r.masquerade ? 'm' : ''}${r.closed ? 'c' : ''}${r.restricted ? 'r' : ''}|${r.allow.join(',')}`;
 }
 
 function checkBackend(frontend: Frontend, b: Backend): void {
@@ -207,7 +205,6 @@ export function renderFrontend(frontend: Frontend): { rendered: RenderedFrontend
     family: frontend.family,
     protocol: frontend.protocol,
     mapKey: [frontend.address, frontend.protocol, frontend.port].join(' . '),
-    known: true,
     counter: true,
   };
   try {
