@@ -29,27 +29,52 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 export function desiredServices(table: ServiceTable): DesiredService[] {
-  return table.frontends.map((frontend) => {
-    const key = encodeServiceKey({ address: frontend.address, port: frontend.port, protocol: frontend.protocol });
-    // A weight of 0 means "no new flows" as in IPVS; fractional weights are rounded up.
-    const ringInput = frontend.backends
-      .filter((b) => b.state === 'ready' && b.weight > 0)
-      .map((b) => ({ id: backendId(b.address, b.port), weight: Math.ceil(b.weight) }));
-    const restricted = frontend.allowedSources !== 'any';
-    return {
-      frontend,
-      keyHex: toHex(key),
-      key,
-      flags:
-        (restricted ? SERVICE_FLAGS.sourcesRestricted : 0) |
-        (frontend.sessionAffinity === 'ClientIP' ? SERVICE_FLAGS.affinityClientIp : 0) |
-        (frontend.snat === 'masquerade' ? SERVICE_FLAGS.snat : 0),
-      backendIds: [...new Set(frontend.backends.map((b) => backendId(b.address, b.port)))],
-      ringInput,
-      ringSize: ringInput.length === 0 ? 0 : maglevTableSize(ringInput.length),
-      allowedSources: restricted ? frontend.allowedSources : undefined,
-    };
-  });
+  return table.frontends.map((f) => desiredService(f));
+}
+
+export function desiredService(frontend: Frontend): DesiredService {
+  const key = encodeServiceKey({ address: frontend.address, port: frontend.port, protocol: frontend.protocol });
+  // A weight of 0 means "no new flows" as in IPVS; fractional weights are rounded up.
+  const ringInput = frontend.backends
+    .filter((b) => b.state === 'ready' && b.weight > 0)
+    .map((b) => ({ id: backendId(b.address, b.port), weight: Math.ceil(b.weight) }));
+  const restricted = frontend.allowedSources !== 'any';
+  return {
+    frontend,
+    keyHex: toHex(key),
+    key,
+    flags:
+      (restricted ? SERVICE_FLAGS.sourcesRestricted : 0) |
+      (frontend.sessionAffinity === 'ClientIP' ? SERVICE_FLAGS.affinityClientIp : 0) |
+      (frontend.snat === 'masquerade' ? SERVICE_FLAGS.snat : 0),
+    backendIds: [...new Set(frontend.backends.map((b) => backendId(b.address, b.port)))],
+    ringInput,
+    ringSize: ringInput.length === 0 ? 0 : maglevTableSize(ringInput.length),
+    allowedSources: restricted ? frontend.allowedSources : undefined,
+  };
+}
+
+/**
+ * Whether two frontends program the same map entries (every field desiredService reads, compared
+ * in place): an apply skips unchanged frontends, so one backend change costs one frontend, not
+ * the table (building keys and digests for 10,000 frontends took ~0.6 s per apply).
+ */
+export function sameFrontend(a: Frontend | undefined, b: Frontend): boolean {
+  if (a === b) return true;
+  if (a === undefined) return false;
+  if (a.key !== b.key || a.address !== b.address || a.port !== b.port || a.protocol !== b.protocol) return false;
+  if (a.sessionAffinity !== b.sessionAffinity || a.snat !== b.snat) return false;
+  if (a.allowedSources !== b.allowedSources) {
+    if (a.allowedSources === 'any' || b.allowedSources === 'any') return false;
+    if (a.allowedSources.length !== b.allowedSources.length || a.allowedSources.some((c, i) => c !== (b.allowedSources as readonly string[])[i])) return false;
+  }
+  if (a.backends.length !== b.backends.length) return false;
+  for (let i = 0; i < a.backends.length; i++) {
+    const x = a.backends[i]!;
+    const y = b.backends[i]!;
+    if (x.address !== y.address || x.port !== y.port || x.weight !== y.weight || x.state !== y.state) return false;
+  }
+  return true;
 }
 
 /**

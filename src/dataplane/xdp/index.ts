@@ -3,9 +3,9 @@
 import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
-import type { ServiceTable } from '../../model/index.ts';
+import type { Frontend, ServiceTable } from '../../model/index.ts';
 import { buildBpfObject } from './build.ts';
-import { backendId, desiredServices, ringDigest, toHex, type DesiredService } from './desired.ts';
+import { backendId, desiredService, ringDigest, sameFrontend, toHex, type DesiredService } from './desired.ts';
 import { XdpError, XdpErrorCode } from './errors.ts';
 import {
   CAPACITY,
@@ -20,9 +20,9 @@ import {
   sumCounters,
   type ServiceValue,
 } from './layout.ts';
-import { BPF_F_INNER_MAP, MAP_TYPES, XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
-import { maglevTable } from './maglev.ts';
-import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type MapName } from './readback.ts';
+import { XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
+import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type InstalledService, type MapName } from './readback.ts';
+import { RING_BATCH, fillRing, swapRings, type PendingRing } from './rings.ts';
 
 export { XdpError, XdpErrorCode } from './errors.ts';
 export { buildBpfObject, BPF_OBJECT } from './build.ts';
@@ -108,6 +108,8 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
   let freeIndices: number[] = [];
   let slotHead = 0;
   let indexHead = 0;
+  /** frontend key → the frontend last written for it; empty until a pass wrote the whole table. */
+  const applied = new Map<string, { readonly frontend: Frontend; readonly keyHex: string }>();
 
   const fd = (name: MapName): number => fds.get(name)!;
 
@@ -157,23 +159,152 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
     throw new XdpError(XdpErrorCode.attachFailed, `could not attach XDP to ${name} (${errors.join('; ')})`);
   }
 
-  function writeRing(lib: Libbpf, slot: number, d: DesiredService, indexOf: ReadonlyMap<string, number>): void {
-    // vg_backends entries are per service (see vg_backend.slot); the ring refers to this slot's.
-    const positions = maglevTable(d.ringInput, d.ringSize);
-    const keys = new Uint32Array(d.ringSize);
-    const values = new Uint32Array(d.ringSize);
-    for (let i = 0; i < d.ringSize; i++) {
-      keys[i] = i;
-      values[i] = indexOf.get(`${slot}/${d.ringInput[positions[i]!]!.id}`)!;
+  function writeFrontends(lib: Libbpf, state: Installed, table: ServiceTable, fullPass: boolean, started: number, driftRepaired: boolean): ApplyReport {
+    const tableKeys = new Set<string>();
+    const todo: DesiredService[] = [];
+    for (const f of table.frontends) {
+      tableKeys.add(f.key);
+      if (fullPass || !sameFrontend(applied.get(f.key)?.frontend, f)) todo.push(desiredService(f));
     }
-    // A fresh inner map, filled, then swapped in: packets see the old ring or the new, never half.
-    const inner = lib.mapCreate(MAP_TYPES.array, 'vg_ring', 4, 4, d.ringSize, BPF_F_INNER_MAP);
-    try {
-      lib.mapUpdateBatch(inner, new Uint8Array(keys.buffer), new Uint8Array(values.buffer), d.ringSize);
-      lib.mapUpdate(fd('vg_rings'), encodeU32(slot), encodeU32(inner));
-    } finally {
-      lib.closeFd(inner);
+    let written = 0;
+    let removed = 0;
+    let changed = false;
+
+    // Slots first (new services get theirs now), then backends: rings refer to their indices.
+    const slotOf = new Map<string, number>();
+    for (const d of todo) slotOf.set(d.keyHex, state.services.get(d.keyHex)?.value.slot ?? take(freeSlots, 'slot'));
+    const wantedBackends = new Map<string, { address: string; port: number; slot: number }>();
+    for (const d of todo) {
+      const slot = slotOf.get(d.keyHex)!;
+      for (const b of d.frontend.backends) wantedBackends.set(`${slot}/${backendId(b.address, b.port)}`, { address: b.address, port: b.port, slot });
     }
+    for (const [id, b] of wantedBackends) {
+      if (state.backends.has(id)) continue;
+      const index = take(freeIndices, 'backend index');
+      lib.mapUpdate(fd('vg_backends'), encodeU32(index), encodeBackend({ ...b, present: true }));
+      state.backends.set(id, index);
+      changed = true;
+    }
+
+    // Backends a changed frontend had: cleared below unless still wanted (incremental passes).
+    const candidates: string[] = [];
+    if (!fullPass) {
+      for (const d of todo) {
+        const before = applied.get(d.frontend.key);
+        for (const b of before?.frontend.backends ?? []) candidates.push(`${slotOf.get(d.keyHex)!}/${backendId(b.address, b.port)}`);
+      }
+    }
+
+    // A chunk at a time: its rings are filled, swapped in together (one grace period), and only
+    // then are its service keys written, so the program never finds a frontend without its ring.
+    for (let start = 0; start < todo.length; start += RING_BATCH) {
+      const chunk = todo.slice(start, start + RING_BATCH);
+      const pending: PendingRing[] = [];
+      const values: { readonly d: DesiredService; readonly value: ServiceValue; readonly write: boolean; readonly allowed: Set<string> }[] = [];
+      try {
+        for (const d of chunk) {
+          const current = state.services.get(d.keyHex);
+          const slot = slotOf.get(d.keyHex)!;
+          if (current === undefined) lib.mapUpdate(fd('vg_counters'), encodeU32(slot), new Uint8Array(LAYOUTS.counters.size * cpus));
+          const allowed = new Map((d.allowedSources ?? []).map((c) => {
+            const k = encodeAllowKey(slot, c);
+            return [toHex(k), k] as const;
+          }));
+          for (const [hex, k] of allowed) if (current?.allowed.has(hex) !== true) lib.mapUpdate(fd('vg_allowed_sources'), k, new Uint8Array([1]));
+          for (const hex of current?.allowed ?? []) if (!allowed.has(hex)) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(hex, 'hex'));
+          const digest = d.ringSize === 0 ? 0n : ringDigest(d.ringSize, d.ringInput.map((e) => ({ ...e, index: state.backends.get(`${slot}/${e.id}`)! })));
+          // A service left without a ring keeps its old inner map until the slot gets a new
+          // one: ring_size 0 already stops the program reading it, and a delete would cost a
+          // grace period of its own.
+          if (d.ringSize !== 0 && (current?.value.ringHash !== digest || current.value.ringSize !== d.ringSize)) pending.push(fillRing(lib, slot, d, state.backends));
+          const value: ServiceValue = { slot, ringSize: d.ringSize, flags: d.flags, ringHash: digest };
+          const sameAllowed = current !== undefined && current.allowed.size === allowed.size && [...allowed.keys()].every((h) => current.allowed.has(h));
+          values.push({ d, value, write: current === undefined || !sameValue(current.value, value) || !sameAllowed, allowed: new Set(allowed.keys()) });
+        }
+        swapRings(lib, fd('vg_rings'), pending);
+      } finally {
+        for (const p of pending) lib.closeFd(p.fd);
+      }
+      for (const { d, value, write, allowed } of values) {
+        if (write) {
+          lib.mapUpdate(fd('vg_services'), d.key, encodeService(value));
+          written++;
+        }
+        state.services.set(d.keyHex, { value, allowed, frontendKey: d.frontend.key });
+        applied.set(d.frontend.key, { frontend: d.frontend, keyHex: d.keyHex });
+      }
+    }
+
+    // Services gone: in a full pass every installed key not wanted, else the keys last written
+    // that left the table. Backends that may have lost their service go to `candidates`.
+    if (fullPass) {
+      const wantedKeys = new Set(todo.map((d) => d.keyHex));
+      for (const [hex, current] of state.services) {
+        if (wantedKeys.has(hex)) continue;
+        removeService(lib, state, hex, current);
+        removed++;
+      }
+    }
+    for (const [key, a] of applied) {
+      if (tableKeys.has(key)) continue;
+      applied.delete(key);
+      const current = state.services.get(a.keyHex);
+      if (current === undefined) continue;
+      for (const b of a.frontend.backends) candidates.push(`${current.value.slot}/${backendId(b.address, b.port)}`);
+      removeService(lib, state, a.keyHex, current);
+      removed++;
+    }
+    // Backends last: a cleared entry sends its pinned flows back to the ring; its index is
+    // reused only after every fresh one, so a stale flow entry rarely meets a new backend.
+    for (const id of fullPass ? [...state.backends.keys()] : candidates) {
+      const index = state.backends.get(id);
+      if (index === undefined || wantedBackends.has(id)) continue;
+      lib.mapUpdate(fd('vg_backends'), encodeU32(index), new Uint8Array(LAYOUTS.backend.size));
+      state.backends.delete(id);
+      freeIndices.push(index);
+      changed = true;
+    }
+
+    const deny = new Map(table.denySources.map((c) => {
+      const k = encodeLpmKey(c);
+      return [toHex(k), k] as const;
+    }));
+    for (const [hex, k] of deny) if (!state.deny.has(hex)) lib.mapUpdate(fd('vg_deny_sources'), k, new Uint8Array([1]));
+    for (const hex of state.deny) if (!deny.has(hex)) lib.mapDelete(fd('vg_deny_sources'), Buffer.from(hex, 'hex'));
+    if (deny.size !== state.deny.size || [...deny.keys()].some((h) => !state.deny.has(h))) changed = true;
+    state.deny.clear();
+    for (const hex of deny.keys()) state.deny.add(hex);
+
+    const config = encodeConfig({
+      ...(options.snatAddresses?.v4 === undefined ? {} : { snat4: options.snatAddresses.v4 }),
+      ...(options.snatAddresses?.v6 === undefined ? {} : { snat6: options.snatAddresses.v6 }),
+      mode: options.forwarding,
+      flags: options.fib === false ? CONFIG_FLAGS.noFib : 0,
+      snatPortMin: ports.min,
+      snatPortMax: ports.max,
+    });
+    if (state.config !== toHex(config)) {
+      lib.mapUpdate(fd('vg_config'), encodeU32(0), config);
+      state.config = toHex(config);
+      changed = true;
+    }
+    return {
+      changed: changed || written > 0 || removed > 0,
+      frontendsWritten: written,
+      frontendsRemoved: removed,
+      driftRepaired,
+      durationMs: now() - started,
+    };
+}
+
+
+  function removeService(lib: Libbpf, state: Installed, hex: string, current: InstalledService): void {
+    lib.mapDelete(fd('vg_services'), Buffer.from(hex, 'hex'));
+    // The ring stays with the freed slot: the service key was the only way to it, the next
+    // service on that slot swaps in its own before its key, and a delete would wait a grace period.
+    for (const a of current.allowed) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(a, 'hex'));
+    freeSlots.push(current.value.slot);
+    state.services.delete(hex);
   }
 
   function take(list: number[], what: string): number {
@@ -213,104 +344,19 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
         }
       }
       const state = installed!;
-      const desired = desiredServices(table);
-      let written = 0;
-      let removed = 0;
-      let changed = false;
-
-      // Slots first (new services get theirs now), then backends: rings refer to their indices.
-      const slotOf = new Map<string, number>();
-      for (const d of desired) slotOf.set(d.keyHex, state.services.get(d.keyHex)?.value.slot ?? take(freeSlots, 'slot'));
-      const wantedBackends = new Map<string, { address: string; port: number; slot: number }>();
-      for (const d of desired) {
-        const slot = slotOf.get(d.keyHex)!;
-        for (const b of d.frontend.backends) wantedBackends.set(`${slot}/${backendId(b.address, b.port)}`, { address: b.address, port: b.port, slot });
+      // A pass after a read-back looks at every frontend; later ones only at frontends that differ
+      // from what this process last wrote for their key (and at keys that went away).
+      if (known === undefined || applyOptions.resync === true) applied.clear();
+      const fullPass = applied.size === 0;
+      try {
+        return Promise.resolve(writeFrontends(lib, state, table, fullPass, started, driftRepaired));
+      } catch (error) {
+        // Part of this pass may be in the maps: read them back next time rather than guess.
+        installed = undefined;
+        applied.clear();
+        throw error;
       }
-      for (const [id, b] of wantedBackends) {
-        if (state.backends.has(id)) continue;
-        const index = take(freeIndices, 'backend index');
-        lib.mapUpdate(fd('vg_backends'), encodeU32(index), encodeBackend({ ...b, present: true }));
-        state.backends.set(id, index);
-        changed = true;
-      }
-
-      const wantedKeys = new Set<string>();
-      for (const d of desired) {
-        wantedKeys.add(d.keyHex);
-        const current = state.services.get(d.keyHex);
-        const slot = slotOf.get(d.keyHex)!;
-        if (current === undefined) lib.mapUpdate(fd('vg_counters'), encodeU32(slot), new Uint8Array(LAYOUTS.counters.size * cpus));
-        const allowed = new Map((d.allowedSources ?? []).map((c) => {
-          const k = encodeAllowKey(slot, c);
-          return [toHex(k), k] as const;
-        }));
-        for (const [hex, k] of allowed) if (current?.allowed.has(hex) !== true) lib.mapUpdate(fd('vg_allowed_sources'), k, new Uint8Array([1]));
-        for (const hex of current?.allowed ?? []) if (!allowed.has(hex)) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(hex, 'hex'));
-        const digest = d.ringSize === 0 ? 0n : ringDigest(d.ringSize, d.ringInput.map((e) => ({ ...e, index: state.backends.get(`${slot}/${e.id}`)! })));
-        if (current?.value.ringHash !== digest || current.value.ringSize !== d.ringSize) {
-          if (d.ringSize === 0) lib.mapDelete(fd('vg_rings'), encodeU32(slot));
-          else writeRing(lib, slot, d, state.backends);
-        }
-        const value: ServiceValue = { slot, ringSize: d.ringSize, flags: d.flags, ringHash: digest };
-        const sameAllowed = current !== undefined && current.allowed.size === allowed.size && [...allowed.keys()].every((h) => current.allowed.has(h));
-        if (current === undefined || !sameValue(current.value, value) || !sameAllowed) {
-          // The service key goes in last: the program never finds a frontend without its ring.
-          lib.mapUpdate(fd('vg_services'), d.key, encodeService(value));
-          written++;
-        }
-        state.services.set(d.keyHex, { value, allowed: new Set(allowed.keys()), frontendKey: d.frontend.key });
-      }
-      for (const [hex, current] of state.services) {
-        if (wantedKeys.has(hex)) continue;
-        lib.mapDelete(fd('vg_services'), Buffer.from(hex, 'hex'));
-        lib.mapDelete(fd('vg_rings'), encodeU32(current.value.slot));
-        for (const a of current.allowed) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(a, 'hex'));
-        freeSlots.push(current.value.slot);
-        state.services.delete(hex);
-        removed++;
-      }
-      // Backends last: a cleared entry sends its pinned flows back to the ring; its index is
-      // reused only after every fresh one, so a stale flow entry rarely meets a new backend.
-      for (const [id, index] of state.backends) {
-        if (wantedBackends.has(id)) continue;
-        lib.mapUpdate(fd('vg_backends'), encodeU32(index), new Uint8Array(LAYOUTS.backend.size));
-        state.backends.delete(id);
-        freeIndices.push(index);
-        changed = true;
-      }
-
-      const deny = new Map(table.denySources.map((c) => {
-        const k = encodeLpmKey(c);
-        return [toHex(k), k] as const;
-      }));
-      for (const [hex, k] of deny) if (!state.deny.has(hex)) lib.mapUpdate(fd('vg_deny_sources'), k, new Uint8Array([1]));
-      for (const hex of state.deny) if (!deny.has(hex)) lib.mapDelete(fd('vg_deny_sources'), Buffer.from(hex, 'hex'));
-      if (deny.size !== state.deny.size || [...deny.keys()].some((h) => !state.deny.has(h))) changed = true;
-      state.deny.clear();
-      for (const hex of deny.keys()) state.deny.add(hex);
-
-      const config = encodeConfig({
-        ...(options.snatAddresses?.v4 === undefined ? {} : { snat4: options.snatAddresses.v4 }),
-        ...(options.snatAddresses?.v6 === undefined ? {} : { snat6: options.snatAddresses.v6 }),
-        mode: options.forwarding,
-        flags: options.fib === false ? CONFIG_FLAGS.noFib : 0,
-        snatPortMin: ports.min,
-        snatPortMax: ports.max,
-      });
-      if (state.config !== toHex(config)) {
-        lib.mapUpdate(fd('vg_config'), encodeU32(0), config);
-        state.config = toHex(config);
-        changed = true;
-      }
-      return Promise.resolve({
-        changed: changed || written > 0 || removed > 0,
-        frontendsWritten: written,
-        frontendsRemoved: removed,
-        driftRepaired,
-        durationMs: now() - started,
-      });
     },
-
     counters(): Promise<ReadonlyMap<string, FrontendCounters>> {
       const out = new Map<string, FrontendCounters>();
       if (bpf === undefined || installed === undefined) return Promise.resolve(out);
