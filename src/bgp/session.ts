@@ -120,6 +120,18 @@ export class Session {
     await Promise.all([...this.closing]);
   }
 
+  /**
+   * Closes the TCP connection without a NOTIFICATION, as when the path is lost: BFD saw the peer
+   * go down (RFC 5882 §4.3), so nothing we send would arrive. The FSM then retries as usual.
+   */
+  dropConnection(reason: string): void {
+    const c = this.conn;
+    if (c === undefined) return;
+    this.lastErrorText = reason;
+    this.log.info({ reason }, 'dropping the BGP connection');
+    c.socket.destroy();
+  }
+
   /** Writes a message on the Established session; returns false (and sends nothing) otherwise. */
   send(bytes: Uint8Array): boolean {
     if (this.fsm.name !== FsmStateName.established || this.conn === undefined) return false;

@@ -13,6 +13,10 @@ import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
 import { checkTcpMd5Password, serverFd, setTcpMd5Key, tcpMd5Connect } from './tcp-md5.ts';
 import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
+import { BFD_STATE_NAMES, BfdState } from './bfd/constants.ts';
+import { BfdError } from './bfd/errors.ts';
+import { BfdSession, checkBfdConfig, type BfdConfig } from './bfd/session.ts';
+import { UdpBfdTransport, type BfdTransport } from './bfd/socket.ts';
 
 export interface SpeakerOptions {
   /** BGP Identifier, an IPv4 address (RFC 6286). */
@@ -30,6 +34,8 @@ export interface SpeakerOptions {
   readonly restarted?: boolean;
   /** Replaces TCP connect (TCP MD5 sockets, tests). */
   readonly connect?: ConnectFn;
+  /** Replaces BFD's UDP sockets (tests). */
+  readonly bfdTransport?: BfdTransport;
 }
 
 export interface PeerConfig {
@@ -50,6 +56,11 @@ export interface PeerConfig {
   /** RFC 4724: ask the peer to keep our routes this long while we restart. */
   readonly gracefulRestartSeconds?: number;
   readonly timings?: FsmTimings;
+  /**
+   * RFC 5880/5881 single-hop BFD with the peer, from our address on the session. When the BFD
+   * session goes Down after having been Up, the BGP connection is dropped (RFC 5882 §4.3).
+   */
+  readonly bfd?: BfdConfig;
 }
 
 export interface PeerStatus {
@@ -64,6 +75,8 @@ export interface PeerStatus {
   readonly lastError?: string;
   readonly holdTimeSeconds?: number;
   readonly families?: readonly AddressFamily[];
+  /** BFD session state ("Up", "Down"…) when BFD is configured for the peer. */
+  readonly bfdState?: string;
 }
 
 interface Peer {
@@ -77,6 +90,8 @@ interface Peer {
   updatesSent: number;
   updatesReceived: number;
   skippedWarned: string;
+  /** Started once the session first knows its local address; lives until the peer is removed. */
+  bfd: BfdSession | undefined;
 }
 
 const DEFAULT_HOLD_TIME_SECONDS = 90;
@@ -95,6 +110,7 @@ export class Speaker {
   private readonly log: BgpLogger;
   private readonly timers: Timers;
   private server: Server | undefined;
+  private bfdTransport: BfdTransport | undefined;
   private stopped = false;
 
   constructor(private readonly options: SpeakerOptions) {
@@ -150,6 +166,14 @@ export class Speaker {
     for (const [family, text] of Object.entries(config.nextHop ?? {})) {
       if (tryParseIp(text)?.family !== (family === 'ipv4' ? 4 : 6)) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: nextHop.${family} "${text}" is not an ${family} address`);
     }
+    if (config.bfd !== undefined) {
+      try {
+        checkBfdConfig(config.bfd);
+      } catch (e) {
+        if (e instanceof BfdError) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: ${e.message}`);
+        throw e;
+      }
+    }
     const passwordProblem = config.password === undefined ? undefined : checkTcpMd5Password(config.password);
     if (passwordProblem !== undefined) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: ${passwordProblem}`);
     const connect = config.password === undefined ? this.options.connect : tcpMd5Connect(config.password);
@@ -162,6 +186,7 @@ export class Speaker {
       updatesSent: 0,
       updatesReceived: 0,
       skippedWarned: '',
+      bfd: undefined,
       session: new Session({
         params: this.sessionParameters(config),
         peerAddress: key,
@@ -198,7 +223,7 @@ export class Speaker {
     const peer = this.peersByAddress.get(key);
     if (peer === undefined) throw new BgpError(BgpErrorCode.unknownPeer, `peer ${key} is not configured`);
     this.peersByAddress.delete(key);
-    await peer.session.stop('peer removed from vipgate configuration');
+    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd?.stop()]);
   }
 
   /**
@@ -239,6 +264,7 @@ export class Speaker {
         ...(since === undefined ? {} : { uptimeSeconds: Math.floor((now - since) / 1000) }),
         ...(lastError === undefined ? {} : { lastError }),
         ...(n === undefined ? {} : { holdTimeSeconds: n.holdTimeSeconds, families: n.families }),
+        ...(p.config.bfd === undefined ? {} : { bfdState: p.bfd?.stateName ?? 'Down' }),
       };
     });
   }
@@ -249,7 +275,7 @@ export class Speaker {
     const server = this.server;
     this.server = undefined;
     await Promise.all([
-      ...[...this.peersByAddress.values()].map((p) => p.session.stop(message)),
+      ...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd?.stop()]),
       server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve())),
     ]);
   }
@@ -270,6 +296,7 @@ export class Speaker {
   }
 
   private onEstablished(peer: Peer): void {
+    this.startBfd(peer);
     const gr = peer.config.gracefulRestartSeconds;
     if (gr !== undefined) {
       // Only the first session after the restart is a restart; later ones are ordinary. From
@@ -284,6 +311,39 @@ export class Speaker {
     // Before the first setAdvertisements, End-of-RIB would tell a router that kept our routes
     // over a restart that we have none: it waits until the whole set is known.
     if (this.desiredKnown) this.sendEndOfRib(peer);
+  }
+
+  /**
+   * BFD runs from our address on the BGP session, which an active session only knows once
+   * connected; it then stays up across BGP resets, so the next BGP session is watched at once.
+   */
+  private startBfd(peer: Peer): void {
+    const config = peer.config.bfd;
+    if (config === undefined || peer.bfd !== undefined || this.stopped) return;
+    const local = peer.config.localAddress ?? peer.session.localAddress;
+    const localIp = familyOf(local);
+    if (localIp === undefined) return;
+    const transport = (this.bfdTransport ??= this.options.bfdTransport ?? new UdpBfdTransport());
+    const bfd = new BfdSession({
+      localAddress: formatIp(localIp),
+      peerAddress: peer.config.address,
+      config,
+      transport,
+      timers: this.timers,
+      log: peer.log.child({ bfd: true }),
+      onStateChange: ({ from, to, reason }) => {
+        // RFC 5882 §4.3: a BFD session that was Up going Down means the path is gone; only a
+        // session that came Up counts (a router without BFD leaves ours Down for ever).
+        if (from === BfdState.up && to !== BfdState.up && to !== BfdState.adminDown) {
+          peer.session.dropConnection(`bfd: session ${BFD_STATE_NAMES[to]} (${reason})`);
+        }
+      },
+    });
+    peer.bfd = bfd;
+    bfd.start().catch((error: unknown) => {
+      peer.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'BFD could not start; the BGP session runs without it');
+      if (peer.bfd === bfd) peer.bfd = undefined;
+    });
   }
 
   /** RFC 4724 §2: End-of-RIB tells a router that kept our routes over a restart what is current. */
