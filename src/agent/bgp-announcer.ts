@@ -20,7 +20,8 @@ export interface BgpAnnouncerOptions {
   readonly restarted: boolean;
 }
 
-function peerConfig(peer: BgpPeerConfig, bgp: BgpConfig): PeerConfig {
+/** The speaker's view of one configured peer (exported for tests). */
+export function peerConfig(peer: BgpPeerConfig, bgp: BgpConfig): PeerConfig {
   return {
     address: peer.address,
     asn: peer.asn,
@@ -30,6 +31,7 @@ function peerConfig(peer: BgpPeerConfig, bgp: BgpConfig): PeerConfig {
     families: peer.families,
     ...(peer.localAddress === undefined ? {} : { localAddress: peer.localAddress }),
     ...(peer.password === undefined ? {} : { password: peer.password }),
+    ...(peer.bfd === undefined ? {} : { bfd: peer.bfd }),
     ...(bgp.gracefulRestartSeconds > 0 ? { gracefulRestartSeconds: bgp.gracefulRestartSeconds } : {}),
   };
 }

@@ -31,6 +31,8 @@ export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_BGP_HOLD_TIME = 90;
 export const DEFAULT_XDP_PIN_DIR = '/sys/fs/bpf/vipgate';
 export const DEFAULT_GRACEFUL_RESTART_SECONDS = 120;
+/** BFD timers when `bfd` is given without them: 300 ms × 3, the common router default. */
+export const DEFAULT_BFD = { minTxMs: 300, minRxMs: 300, multiplier: 3 } as const;
 
 function bgpOf(raw: RawBgp): BgpConfig {
   const advertise = raw.advertise ?? {};
@@ -47,6 +49,16 @@ function bgpOf(raw: RawBgp): BgpConfig {
       passive: p.passive ?? false,
       ...(p.password === undefined ? {} : { password: p.password }),
       families: p.families ?? ['ipv4', 'ipv6'],
+      // A `bfd` mapping turns BFD on unless it says `enabled: false`.
+      ...(p.bfd === undefined || p.bfd.enabled === false
+        ? {}
+        : {
+            bfd: {
+              minTxMs: p.bfd.minTxMs ?? DEFAULT_BFD.minTxMs,
+              minRxMs: p.bfd.minRxMs ?? DEFAULT_BFD.minRxMs,
+              multiplier: p.bfd.multiplier ?? DEFAULT_BFD.multiplier,
+            },
+          }),
     })),
     advertise: {
       aggregate: advertise.aggregate ?? false,

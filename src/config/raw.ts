@@ -29,6 +29,7 @@ export interface RawBgpPeer {
   passive?: boolean;
   password?: string;
   families?: ('ipv4' | 'ipv6')[];
+  bfd?: { enabled?: boolean; minTxMs?: number; minRxMs?: number; multiplier?: number };
 }
 
 export interface RawBgp {

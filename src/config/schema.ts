@@ -98,6 +98,16 @@ const community = named('^[0-9]{1,5}:[0-9]{1,5}$', 'a community "ASN:value", eac
 const largeCommunity = named('^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$', 'a large community "ASN:data1:data2" (RFC 8092)');
 const uint32 = { type: 'integer', minimum: 0, maximum: 4294967295, [ALLOWED]: 'an integer 0–4294967295' };
 
+// RFC 5880 carries intervals in microseconds in 32 bits; 10 ms is the floor a userspace agent
+// on a shared CPU can keep.
+const bfdInterval = { type: 'integer', minimum: 10, maximum: 60000, [ALLOWED]: 'milliseconds 10–60000' };
+const bfd = mapping({
+  enabled: flag,
+  minTxMs: bfdInterval,
+  minRxMs: bfdInterval,
+  multiplier: { type: 'integer', minimum: 1, maximum: 255, [ALLOWED]: 'an integer 1–255 (RFC 5880 Detect Mult)' },
+});
+
 const bgpPeer = mapping(
   {
     address: format('ip'),
@@ -108,6 +118,7 @@ const bgpPeer = mapping(
     passive: flag,
     password: { type: 'string', minLength: 1, maxLength: 80, [ALLOWED]: 'a TCP MD5 key of 1–80 characters (RFC 2385)' },
     families: { ...list(oneOf('ipv4', 'ipv6'), 'ipv4, ipv6'), minItems: 1, maxItems: 2 },
+    bfd,
   },
   ['address', 'asn'],
 );

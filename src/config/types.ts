@@ -122,6 +122,17 @@ export interface BgpPeerConfig {
   readonly passive: boolean;
   readonly password?: string;
   readonly families: readonly ('ipv4' | 'ipv6')[];
+  /** RFC 5880/5881 single-hop BFD with the router; absent when off. */
+  readonly bfd?: BgpPeerBfdConfig;
+}
+
+export interface BgpPeerBfdConfig {
+  /** Desired Min TX Interval once Up, milliseconds. */
+  readonly minTxMs: number;
+  /** Required Min RX Interval, milliseconds. */
+  readonly minRxMs: number;
+  /** Detect Mult: the router declares us down after this many intervals without a packet. */
+  readonly multiplier: number;
 }
 
 export interface BgpAdvertiseConfig {
