@@ -23,6 +23,11 @@ export interface RouterBirdOptions {
   readonly neighbors: readonly BirdNeighbor[];
   /** Hold time BIRD offers; the session uses the smaller of both sides' (RFC 4271 §4.2). */
   readonly holdTimeSeconds?: number;
+  /**
+   * Run BFD (RFC 5880/5881) with every neighbor at these timers (`protocol bfd` plus `bfd on`):
+   * a neighbor whose BFD goes silent for `multiplier × interval` loses its session and routes.
+   */
+  readonly bfd?: { readonly minRxMs: number; readonly minTxMs: number; readonly multiplier: number };
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,31}$/;
@@ -45,8 +50,15 @@ export function routerBirdConfig(options: RouterBirdOptions): string {
     // error wait: BIRD waits 60 s by default before retrying a session that failed (hold timer
     // expired); a lab node coming back should be picked up within a second or two.
     `template bgp lbnode { local as ${options.localAsn}; hold time ${hold}; keepalive time ${Math.max(1, Math.floor(hold / 3))}; connect retry time 1;
-      error wait time 1, 5; }`,
+      error wait time 1, 5;${options.bfd === undefined ? '' : ' bfd on;'} }`,
   ];
+  const bfd = options.bfd;
+  if (bfd !== undefined) {
+    for (const [name, v] of [['minRxMs', bfd.minRxMs], ['minTxMs', bfd.minTxMs], ['multiplier', bfd.multiplier]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new LabError(LabErrorCode.badTopology, `BIRD bfd.${name} ${v} must be a positive integer`);
+    }
+    lines.push(`protocol bfd { interface "*" { min rx interval ${bfd.minRxMs} ms; min tx interval ${bfd.minTxMs} ms; multiplier ${bfd.multiplier}; }; }`);
+  }
   const names = new Set<string>();
   for (const n of options.neighbors) {
     if (!NAME.test(n.name) || names.has(n.name)) throw new LabError(LabErrorCode.badTopology, `BIRD neighbor name "${n.name}" must be unique, lowercase letters, digits or _`);

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_ASN, demoBirdNeighbors, parseBirdProtocols, parseBirdRoutes, routerBirdConfig, startBird, type Bird } from './bird.ts';
+import { DEMO_ASN, demoBirdNeighbors, parseBirdProtocols, parseBirdRoutes, routerBirdConfig, startBird, type Bird, type RouterBirdOptions } from './bird.ts';
 import { Lab, type LabOptions } from './lab.ts';
 import { failoverGap, type FailoverGap, type FlowSample } from './probe.ts';
 import { demoConfig, lbAgent, type DemoConfigOptions, type LbAgent } from './scenario.ts';
@@ -20,6 +20,8 @@ export interface BgpSectionOptions {
   readonly gracefulRestartSeconds?: number;
   /** TCP MD5 key for the node's sessions (BIRD must have the same for it). */
   readonly password?: string;
+  /** BFD with the router on both sessions (the router must run it too: `routerBfd`). */
+  readonly bfd?: { readonly minTxMs: number; readonly minRxMs: number; readonly multiplier: number };
 }
 
 const ADDRESSES = { lb1: DEMO.lbNode, lb2: DEMO.lbNode2 } as const;
@@ -32,13 +34,15 @@ const ADDRESSES = { lb1: DEMO.lbNode, lb2: DEMO.lbNode2 } as const;
 export function demoBgpSection(node: LbName, options: BgpSectionOptions = {}): string {
   const hold = options.holdTimeSeconds ?? 3;
   const password = options.password === undefined ? '' : `, password: ${JSON.stringify(options.password)}`;
+  const b = options.bfd;
+  const bfd = b === undefined ? '' : `, bfd: { minTxMs: ${b.minTxMs}, minRxMs: ${b.minRxMs}, multiplier: ${b.multiplier} }`;
   return `bgp:
   routerId: ${ADDRESSES[node].v4}
   localASN: ${DEMO_ASN.lbNodes}
   gracefulRestartSeconds: ${options.gracefulRestartSeconds ?? 60}
   peers:
-    - { address: ${DEMO.router.datacenter.v4}, asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv4]${password} }
-    - { address: "${DEMO.router.datacenter.v6}", asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv6]${password} }
+    - { address: ${DEMO.router.datacenter.v4}, asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv4]${password}${bfd} }
+    - { address: "${DEMO.router.datacenter.v6}", asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv6]${password}${bfd} }
 `;
 }
 
@@ -89,6 +93,8 @@ export interface BgpWalkthroughOptions extends LabOptions {
   readonly lb1Password?: string;
   /** Start the agents (default true); the demo starts them itself. */
   readonly startAgents?: boolean;
+  /** BIRD runs BFD with every LB node at these timers (default: no BFD). */
+  readonly routerBfd?: RouterBirdOptions['bfd'];
 }
 
 /** The BGP walk-through's view over parts started elsewhere (the demo builds them step by step). */
@@ -112,7 +118,7 @@ export async function startBgpWalkthrough(options: BgpWalkthroughOptions = {}): 
     const configFor =
       options.config ??
       ((node: LbName) => bgpDemoConfig(node, { ...options.bgpOptions, ...(node === 'lb1' && password !== undefined ? { password } : {}) }));
-    const [bird] = await Promise.all([startBird(lab, 'router', demoRouterBirdConfig(password), dir), lab.startBackends()]);
+    const [bird] = await Promise.all([startBird(lab, 'router', demoRouterBirdConfig(password, 2, options.routerBfd), dir), lab.startBackends()]);
     const lb1 = await lbAgent(lab, 'lb1', dir, configFor('lb1'));
     const lb2 = await lbAgent(lab, 'lb2', dir, configFor('lb2'));
     const self = bgpWalkthroughOf({ lab, dir, bird, lb1, lb2 }, async () => {
@@ -129,8 +135,9 @@ export async function startBgpWalkthrough(options: BgpWalkthroughOptions = {}): 
 }
 
 /** BIRD's config for the demo router: AS 65001, both LB nodes on both families, hold time 3 s. */
-export function demoRouterBirdConfig(lb1Password?: string, lbNodes: 1 | 2 = 2): string {
+export function demoRouterBirdConfig(lb1Password?: string, lbNodes: 1 | 2 = 2, bfd?: RouterBirdOptions['bfd']): string {
   return routerBirdConfig({
+    ...(bfd === undefined ? {} : { bfd }),
     routerId: DEMO.router.datacenter.v4,
     localAsn: DEMO_ASN.router,
     holdTimeSeconds: 3,
