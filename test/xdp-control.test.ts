@@ -5,12 +5,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
 import { frontendKey } from '../src/model/index.ts';
 import { xdpDataplane, type XdpDataplane } from '../src/dataplane/xdp/index.ts';
+import { BPF_DIR, clangArgs } from '../src/dataplane/xdp/build.ts';
 import { decodeService, decodeU32 } from '../src/dataplane/xdp/layout.ts';
 import { loadLibbpf, type Libbpf } from '../src/dataplane/xdp/libbpf.ts';
 import { RING_BATCH } from '../src/dataplane/xdp/rings.ts';
@@ -100,6 +101,12 @@ function recording(real: Libbpf): Libbpf {
         for (let i = 0; i < count; i++) swap(decodeU32(keys.subarray(i * 4, i * 4 + 4)), decodeU32(values.subarray(i * 4, i * 4 + 4)));
       }
       real.mapUpdateBatch(fd, keys, values, count);
+    },
+    mapWriteMmap(fd, values) {
+      const r = inner.get(fd);
+      if (r?.visible === true) violations.push('a ring was written after vg_rings pointed to it');
+      if (r !== undefined) r.filled += values.length / 8; // array values sit 8 bytes apart
+      real.mapWriteMmap(fd, values);
     },
     mapUpdate(fd, key, value) {
       const name = names.get(fd);
@@ -208,4 +215,31 @@ test('a service with no ready backend drops new flows, and is served again when 
   assert.deepEqual(violations, []);
   assert.deepEqual(picks(7), new Set([pod(7, 0).address, pod(7, 2).address]));
   await assertInstalled(back);
+});
+
+test('vg_rings pinned by an older object (inner maps not mmapable): rings are filled entry by entry, before and after an upgrade', async () => {
+  // The older template, built from the same source; the kernel refuses mmapable rings in its vg_rings.
+  const dir = mkdtempSync(join(tmpdir(), 'vgtxdp-old-'));
+  const oldObject = join(dir, 'old.o');
+  const source = join(BPF_DIR, 'vipgate_xdp.c');
+  execFileSync('clang', ['-DVG_RING_FLAGS=BPF_F_INNER_MAP', ...clangArgs(source, oldObject)]);
+  const oldPins = join(bpffs, 'old');
+  const t = table();
+  const changed = table((i, b) => (i === 8 ? [b[0]!, { ...b[2]!, address: '10.99.0.2' }] : b));
+  const old = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: oldPins, snatAddresses: LB, fib: false, objectPath: oldObject });
+  let upgraded: XdpDataplane | undefined;
+  try {
+    assert.equal((await old.apply(t)).frontendsWritten, SERVICES);
+    await old.close();
+    // The new object on the old pins: libbpf reuses the old vg_rings.
+    upgraded = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: oldPins, snatAddresses: LB, fib: false });
+    assert.equal((await upgraded.apply(t)).changed, false);
+    assert.equal((await upgraded.apply(changed)).frontendsWritten, 1);
+    const seen = new Set<string>();
+    for (let k = 0; k < 40; k++) seen.add(destination(upgraded.testRun(packet({ src: '10.0.1.2', dst: vip(8), sport: port++, dport: 80, protocol: 'tcp' })).packet));
+    assert.deepEqual(seen, new Set([pod(8, 0).address, '10.99.0.2']));
+  } finally {
+    await (upgraded ?? old).cleanup();
+    rmSync(dir, { recursive: true });
+  }
 });

@@ -27,6 +27,8 @@ export class XdpError extends Error {
     readonly code: XdpErrorCode,
     message: string,
     options?: ErrorOptions,
+    /** The kernel's errno, for kernelCallFailed. */
+    readonly errno?: number,
   ) {
     super(message, options);
   }

@@ -22,7 +22,7 @@ import {
 } from './layout.ts';
 import { XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
 import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type InstalledService, type MapName } from './readback.ts';
-import { RING_BATCH, fillRing, swapRings, type PendingRing } from './rings.ts';
+import { RING_BATCH, fillRing, swapRingsFallingBack, type PendingRing, type RingFill } from './rings.ts';
 
 export { XdpError, XdpErrorCode } from './errors.ts';
 export { buildBpfObject, BPF_OBJECT } from './build.ts';
@@ -109,6 +109,7 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
   let slotHead = 0;
   let indexHead = 0;
   /** frontend key → the frontend last written for it; empty until a pass wrote the whole table. */
+  let ringFill: RingFill = 'mmap';
   const applied = new Map<string, { readonly frontend: Frontend; readonly keyHex: string }>();
 
   const fd = (name: MapName): number => fds.get(name)!;
@@ -216,14 +217,16 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
           // A service left without a ring keeps its old inner map until the slot gets a new
           // one: ring_size 0 already stops the program reading it, and a delete would cost a
           // grace period of its own.
-          if (d.ringSize !== 0 && (current?.value.ringHash !== digest || current.value.ringSize !== d.ringSize)) pending.push(fillRing(lib, slot, d, state.backends));
+          if (d.ringSize !== 0 && (current?.value.ringHash !== digest || current.value.ringSize !== d.ringSize)) pending.push(fillRing(lib, slot, d, state.backends, ringFill));
           const value: ServiceValue = { slot, ringSize: d.ringSize, flags: d.flags, ringHash: digest };
           const sameAllowed = current !== undefined && current.allowed.size === allowed.size && [...allowed.keys()].every((h) => current.allowed.has(h));
           values.push({ d, value, write: current === undefined || !sameValue(current.value, value) || !sameAllowed, allowed: new Set(allowed.keys()) });
         }
-        swapRings(lib, fd('vg_rings'), pending);
+        const fill = swapRingsFallingBack(lib, fd('vg_rings'), pending, ringFill, state.backends);
+        if (fill !== ringFill) log?.warn({ pinDir: options.pinDir }, 'vg_rings was pinned by an older object (inner maps not mmapable): rings are filled entry by entry until the maps are recreated');
+        ringFill = fill;
       } finally {
-        for (const p of pending) lib.closeFd(p.fd);
+        for (const p of pending) if (p.fd >= 0) lib.closeFd(p.fd);
       }
       for (const { d, value, write, allowed } of values) {
         if (write) {

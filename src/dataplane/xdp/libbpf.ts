@@ -27,6 +27,8 @@ export const XDP_FLAGS = { skbMode: 2, drvMode: 4 } as const;
 export const MAP_TYPES = { array: 2 } as const;
 /** BPF_F_INNER_MAP: inner maps of one outer map may differ in max_entries. */
 export const BPF_F_INNER_MAP = 1 << 12;
+/** BPF_F_MMAPABLE: an array whose values can be mapped into this process and written directly. */
+export const BPF_F_MMAPABLE = 1 << 10;
 
 /** XDP verdicts (enum xdp_action). */
 export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const;
@@ -87,6 +89,11 @@ export interface Libbpf {
   /** Writes `count` entries at once (keys and values back to back): one syscall. */
   mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number): void;
   mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
+  /**
+   * Copies `values` over the start of a BPF_F_MMAPABLE array through a shared mapping: a few
+   * syscalls in all, where a batch update costs one kernel step per entry.
+   */
+  mapWriteMmap(fd: number, values: Uint8Array): void;
   xdpAttach(ifindex: number, progFd: number, flags: number): void;
   xdpDetach(ifindex: number, flags: number): void;
   /** Id of the program attached in that mode, 0 for none. */
@@ -104,10 +111,11 @@ function errnoName(errno: number): string {
 
 function fail(call: string, code: number): never {
   const errno = Math.abs(code);
-  throw new XdpError(XdpErrorCode.kernelCallFailed, `${call} failed: ${errnoName(errno)} (${errno})`);
+  throw new XdpError(XdpErrorCode.kernelCallFailed, `${call} failed: ${errnoName(errno)} (${errno})`, undefined, errno);
 }
 
 let cached: Libbpf | undefined;
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
 /** Loads libbpf once per process. Throws XDP_LIBBPF_UNAVAILABLE naming the Debian package. */
 export function loadLibbpf(library: string = LIBBPF): Libbpf {
@@ -157,6 +165,11 @@ export function loadLibbpf(library: string = LIBBPF): Libbpf {
   const mapFdById = lib.func('int bpf_map_get_fd_by_id(uint32_t id)');
   const objInfo = lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *len)');
   const closeFd = libc.func('int close(int fd)');
+  const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)');
+  const munmap = libc.func('int munmap(void *addr, size_t length)');
+  const memcpy = libc.func('void *memcpy(void *dst, const void *src, size_t n)');
+  const sysconf = libc.func('long sysconf(int name)');
+  const PAGE = Number(sysconf(30 /* _SC_PAGESIZE */));
   const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)');
 
   const check = (call: string, rc: unknown): void => {
@@ -316,6 +329,18 @@ export function loadLibbpf(library: string = LIBBPF): Libbpf {
       const fd = create(type, name, keySize, valueSize, maxEntries, opts) as number;
       check(`bpf_map_create(${name}, ${maxEntries} entries)`, fd);
       return fd;
+    },
+    mapWriteMmap(fd, values) {
+      const PROT_READ_WRITE = 3;
+      const MAP_SHARED = 1;
+      const length = Math.max(PAGE, Math.ceil(values.length / PAGE) * PAGE);
+      const ptr = mmap(null, length, PROT_READ_WRITE, MAP_SHARED, fd, 0);
+      if (ptr === null || koffi.address(ptr) === MAP_FAILED) fail(`mmap(map fd ${fd}, ${length} bytes)`, koffi.errno());
+      try {
+        memcpy(ptr, values, values.length);
+      } finally {
+        munmap(ptr, length);
+      }
     },
     xdpAttach(ifindex, progFd, flags) {
       check(`bpf_xdp_attach(ifindex ${ifindex}, flags ${flags})`, attach(ifindex, progFd, flags, null));
