@@ -80,30 +80,36 @@ export function maglevTable(backends: readonly MaglevBackend[], size: number = m
   const order = backends.map((b, i) => ({ id: b.id, index: i, weight: b.weight })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // Dividing by the gcd keeps rounds short without changing shares.
   const divisor = order.reduce((g, b) => gcd(g, b.weight), 0);
-  const offset = new Uint32Array(order.length);
+  // pos[k] is backend k's next candidate, permutation[j] = (offset + j × skip) mod M, advanced by
+  // one addition (M is prime, so it visits every slot once): the hot loop of a 10k-service load.
+  const pos = new Uint32Array(order.length);
   const skip = new Uint32Array(order.length);
-  const next = new Uint32Array(order.length);
+  const turns = new Float64Array(order.length);
+  const index = new Uint32Array(order.length);
   for (const [k, b] of order.entries()) {
-    offset[k] = fnv1a(b.id, 0x811c9dc5) % size;
+    pos[k] = fnv1a(b.id, 0x811c9dc5) % size;
     skip[k] = (fnv1a(b.id, 0x5bd1e995) % (size - 1)) + 1;
+    turns[k] = b.weight / divisor;
+    index[k] = b.index;
   }
   const unset = 0xffffffff;
   const table = new Uint32Array(size).fill(unset);
   let filled = 0;
-  while (true) {
+  for (;;) {
     for (let k = 0; k < order.length; k++) {
-      const b = order[k]!;
-      for (let turn = b.weight / divisor; turn > 0; turn--) {
-        // permutation[j] = (offset + j × skip) mod M visits every slot once because M is prime.
-        let slot = (offset[k]! + next[k]! * skip[k]!) % size;
-        while (table[slot] !== unset) {
-          next[k]!++;
-          slot = (offset[k]! + next[k]! * skip[k]!) % size;
+      const step = skip[k]!;
+      let p = pos[k]!;
+      for (let turn = turns[k]!; turn > 0; turn--) {
+        while (table[p] !== unset) {
+          p += step;
+          if (p >= size) p -= size;
         }
-        table[slot] = b.index;
-        next[k]!++;
+        table[p] = index[k]!;
+        p += step;
+        if (p >= size) p -= size;
         if (++filled === size) return table;
       }
+      pos[k] = p;
     }
   }
 }
