@@ -5,12 +5,14 @@
 //  2. one VIP: its only backend becomes ready (config edit on the agent) → the route in the
 //     router's kernel (`ip monitor route`), p50/p99. Target p99 ≤ 200 ms.
 //  3. failover, hold time 3 s: lb1's cable out → the client's requests all through lb2.
-// Run: npx tsx bench/bgp.bench.ts [--quick]
+//  4. failover with BFD (300 ms × 3): lb1's agent frozen (`kill -STOP`) → requests all through lb2.
+// Run: npx tsx bench/bgp.bench.ts [--quick] [--only bfd]
 import { readFile } from 'node:fs/promises';
 import { DEMO } from '../lab/topologies.ts';
 import { routerBirdConfig, startBird } from '../lab/bird.ts';
 import { Lab, type LabProcess } from '../lab/lab.ts';
 import { runCommand } from '../lab/run.ts';
+import { failoverGap, type FlowSample } from '../lab/probe.ts';
 import { bgpDemoConfig, measureCableFailover, startBgpWalkthrough } from '../lab/scenario-bgp.ts';
 import type { Topology } from '../lab/topology.ts';
 import { SpeakerChild } from '../test/support/bgp-lab.ts';
@@ -23,6 +25,9 @@ const BULK_ROUTES = 10_000;
 const READY_TRIALS = quick ? 20 : 100;
 const FAILOVER_ROUNDS = quick ? 1 : 3;
 const HOLD_SECONDS = 3;
+const BFD_ROUNDS = quick ? 3 : 10;
+const BFD = { minTxMs: 300, minRxMs: 300, multiplier: 3 } as const;
+const onlyBfd = process.argv.includes('--only') && process.argv.includes('bfd');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 10): Promise<T> {
@@ -193,10 +198,92 @@ async function throughAgents(): Promise<{ readyMs: number[]; reloadToRouteMs: nu
   return { readyMs, reloadToRouteMs, failover };
 }
 
+// ── 4. failover with BFD ───────────────────────────────────────────────────────────────────
+
+interface FreezeRound {
+  readonly gapMs: number;
+  readonly routeGoneMs: number;
+  /** Requests after the freeze that failed (lb1's dataplane keeps forwarding while its agent is frozen). */
+  readonly failed: number;
+  /** Requests after the freeze answered through lb1 before its route went. */
+  readonly viaLb1: number;
+  readonly total: number;
+}
+
+/**
+ * BIRD runs BFD at 300 ms × 3 with both LB nodes (their agents too). Each round: 4 request
+ * streams from the client to 10.200.0.5 (new connection each, 300 ms timeout); 800 ms in, lb1's
+ * agent is frozen with SIGSTOP (its nftables rules keep forwarding: only the control plane
+ * stops, as with a hung agent or a node under memory pressure); the gap runs to the first request
+ * after which every request went through lb2. The agent is thawed after the stream and the
+ * round waits for ECMP again.
+ */
+async function bfdFailover(): Promise<FreezeRound[]> {
+  const w = await startBgpWalkthrough({ routerBfd: BFD, bgpOptions: { bfd: BFD } });
+  const removeHandlers = w.lab.removeOnSignals();
+  const rounds: FreezeRound[] = [];
+  const lb2 = DEMO.lbNode2;
+  const bothHops = async (): Promise<true | undefined> => ((await w.routerKernelRoutes(4)).get('10.200.0.5/32')?.length === 2 ? true : undefined);
+  const bfdUp = async (): Promise<true | undefined> => {
+    const text = await w.bird.birdc(['show', 'bfd', 'sessions']);
+    return text.split('\n').filter((l) => /\sUp\s/.test(l)).length >= 4 ? true : undefined;
+  };
+  try {
+    for (let round = 0; round < BFD_ROUNDS; round++) {
+      await until('ECMP for 10.200.0.5', bothHops, 30_000, 100);
+      await until('four BFD sessions Up', bfdUp, 15_000, 100);
+      const probe = w.lab.flowProbe('client', 'http://10.200.0.5/', { durationMs: 3000, concurrency: 4, timeoutMs: 300 });
+      await sleep(800);
+      await w.lb1.signalAgent('SIGSTOP');
+      const frozenAt = Date.now();
+      let routeGoneMs: number | undefined;
+      let samples: FlowSample[];
+      try {
+        while (Date.now() - frozenAt < 2000) {
+          const hops = (await w.routerKernelRoutes(4)).get('10.200.0.5/32') ?? [];
+          if (!hops.includes(DEMO.lbNode.v4)) {
+            routeGoneMs = Date.now() - frozenAt;
+            break;
+          }
+          await sleep(10);
+        }
+      } finally {
+        samples = await probe.catch(() => []);
+        await w.lb1.signalAgent('SIGCONT');
+      }
+      const gap = failoverGap(samples, frozenAt, (s) => s.ok && s.via === lb2.v4);
+      if (gap.gapMs === undefined || routeGoneMs === undefined) throw new Error(`BFD failover never settled (route gone: ${String(routeGoneMs)})`);
+      const after = samples.filter((s) => s.t >= frozenAt);
+      const failed = after.filter((s) => !s.ok).length;
+      const viaLb1 = after.filter((s) => s.ok && s.via === DEMO.lbNode.v4).length;
+      rounds.push({ gapMs: gap.gapMs, routeGoneMs, failed, viaLb1, total: gap.total });
+      console.log(`BFD failover ${round + 1}/${BFD_ROUNDS}: through lb2 only after ${gap.gapMs} ms (route gone after ${routeGoneMs} ms); of ${gap.total} requests after the freeze ${viaLb1} went through lb1, ${failed} failed`);
+    }
+  } finally {
+    removeHandlers();
+    await w.down();
+  }
+  return rounds;
+}
+
+function bfdRow(rounds: readonly FreezeRound[]): string[] {
+  const gaps = rounds.map((r) => r.gapMs);
+  return [`failover with BFD 300 ms × 3 (kill -STOP), median of ${gaps.length}`, `${median(gaps).toFixed(0)} ms (max ${Math.max(...gaps)})`, '≤ 1000 ms', verdict(median(gaps), 1000, 'lower')];
+}
+
+async function mainBfdOnly(): Promise<void> {
+  const started = machine();
+  const rounds = await bfdFailover();
+  console.log(formatTable(['measure', 'value', 'target', ''], [bfdRow(rounds)]));
+  const path = writeResult('bgp-bfd', { benchmark: 'bgp-bfd', command: commandLine(), machine: started, bfd: { timers: BFD, rounds, gapMs: summarize(rounds.map((r) => r.gapMs)), routeGoneMs: summarize(rounds.map((r) => r.routeGoneMs)) }, targets: { gapMs: 1000 } });
+  console.log(`results: ${path}`);
+}
+
 async function main(): Promise<void> {
   const started = machine();
   const bulkTimes = await bulk();
   const { readyMs, reloadToRouteMs, failover } = await throughAgents();
+  const bfdRounds = await bfdFailover();
   const ratio = pairedRatio(bulkTimes.ours, bulkTimes.bird);
   const oursMedian = median(bulkTimes.ours);
   const p50 = percentile(readyMs, 50);
@@ -210,6 +297,7 @@ async function main(): Promise<void> {
     [`one VIP ready → route, p99`, `${p99.toFixed(0)} ms`, '≤ 200 ms', verdict(p99, 200, 'lower')],
     [`  of which after the config reload, p50 / p99`, reloadToRouteMs.length === 0 ? 'n/a' : `${percentile(reloadToRouteMs, 50).toFixed(0)} / ${percentile(reloadToRouteMs, 99).toFixed(0)} ms`, '', ''],
     [`failover, hold ${HOLD_SECONDS} s, median of ${gaps.length}`, `${median(gaps).toFixed(0)} ms`, `< ${HOLD_SECONDS + 2} s`, verdict(median(gaps), (HOLD_SECONDS + 2) * 1000, 'lower')],
+    bfdRow(bfdRounds),
   ];
   console.log(`\nBGP against BIRD 2 (medians; bulk: ${BULK_ROUNDS} interleaved rounds)`);
   console.log(formatTable(['measure', 'value', 'target', ''], rows));
@@ -227,9 +315,10 @@ async function main(): Promise<void> {
       afterReload: reloadToRouteMs.length === 0 ? null : { p50: percentile(reloadToRouteMs, 50), p99: percentile(reloadToRouteMs, 99), summary: summarize(reloadToRouteMs) },
     },
     failover: { holdTimeSeconds: HOLD_SECONDS, rounds: failover },
-    targets: { bulkMs: 1000, ratio: 1.5, readyP99Ms: 200 },
+    bfdFailover: { timers: BFD, rounds: bfdRounds, gapMs: summarize(bfdRounds.map((r) => r.gapMs)), routeGoneMs: summarize(bfdRounds.map((r) => r.routeGoneMs)) },
+    targets: { bulkMs: 1000, ratio: 1.5, readyP99Ms: 200, bfdFailoverMs: 1000 },
   });
   console.log(`results: ${path}`);
 }
 
-await main();
+await (onlyBfd ? mainBfdOnly() : main());
