@@ -147,3 +147,25 @@ test('over UDP: packets leave from one source port in 49152–65535 for the whol
   assert.equal(new Set(sourcePorts).size, 1);
   assert.ok(sourcePorts[0]! >= 49152 && sourcePorts[0]! <= 65535, `source port ${sourcePorts[0]}`);
 });
+
+test('over UDP: a session opened while the last one on the same address closes gets a working receiver', async () => {
+  const { createSocket } = await import('node:dgram');
+  const port = 40000 + Math.floor(Math.random() * 10000);
+  const transport = new UdpBfdTransport({ port, peerPort: port });
+  const first = await transport.open('127.0.0.1', '127.0.0.2', () => undefined);
+  const closing = first.close();
+  const got: Uint8Array[] = [];
+  const second = await transport.open('127.0.0.1', '127.0.0.3', (bytes) => got.push(bytes));
+  await closing;
+  const sender = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => sender.bind(0, '127.0.0.3', () => resolve()));
+    sender.send(new Uint8Array([1, 2, 3]), port, '127.0.0.1');
+    const deadline = Date.now() + 2000;
+    while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    sender.close();
+    await second.close();
+  }
+  assert.deepEqual(got.map((b) => [...b]), [[1, 2, 3]]);
+});

@@ -88,7 +88,8 @@ export class UdpBfdTransport implements BfdTransport {
     const local = canonical(localAddress);
     const peer = canonical(peerAddress);
     const type = local.includes(':') ? 'udp6' : 'udp4';
-    const listener = await this.listener(local, type);
+    const pending = this.listener(local, type);
+    const listener = await pending;
     if (listener.receiversByPeer.has(peer)) throw new BfdError(BfdErrorCode.socket, `a BFD session from ${local} to ${peer} is already open`);
     listener.receiversByPeer.set(peer, receive);
     let sender: Socket;
@@ -108,11 +109,12 @@ export class UdpBfdTransport implements BfdTransport {
         if (closed) return;
         closed = true;
         if (listener.receiversByPeer.get(peer) === receive) listener.receiversByPeer.delete(peer);
+        // Decided before any await, so a session opened meanwhile gets a fresh listener
+        // rather than one being closed.
+        const last = listener.receiversByPeer.size === 0 && this.listenersByLocal.get(local) === pending;
+        if (last) this.listenersByLocal.delete(local);
         await closeSocket(sender);
-        if (listener.receiversByPeer.size === 0 && (await this.listenersByLocal.get(local)) === listener) {
-          this.listenersByLocal.delete(local);
-          await closeSocket(listener.socket);
-        }
+        if (last) await closeSocket(listener.socket);
       },
     };
   }
