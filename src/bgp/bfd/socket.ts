@@ -74,6 +74,7 @@ function closeSocket(socket: Socket): Promise<void> {
 
 export class UdpBfdTransport implements BfdTransport {
   private readonly listenersByLocal = new Map<string, Promise<Listener>>(); // local address → its 3784 socket
+  private readonly closingByLocal = new Map<string, Promise<void>>(); // local address → its last 3784 socket closing
   private readonly port: number;
   private readonly peerPort: number;
   private readonly random: () => number;
@@ -112,9 +113,14 @@ export class UdpBfdTransport implements BfdTransport {
         // Decided before any await, so a session opened meanwhile gets a fresh listener
         // rather than one being closed.
         const last = listener.receiversByPeer.size === 0 && this.listenersByLocal.get(local) === pending;
-        if (last) this.listenersByLocal.delete(local);
+        if (last) {
+          this.listenersByLocal.delete(local);
+          const closed = closeSocket(listener.socket);
+          this.closingByLocal.set(local, closed);
+          await closed;
+          if (this.closingByLocal.get(local) === closed) this.closingByLocal.delete(local);
+        }
         await closeSocket(sender);
-        if (last) await closeSocket(listener.socket);
       },
     };
   }
@@ -123,6 +129,8 @@ export class UdpBfdTransport implements BfdTransport {
     const existing = this.listenersByLocal.get(local);
     if (existing !== undefined) return existing;
     const created = (async (): Promise<Listener> => {
+      // The port is free only once the previous socket on it has closed.
+      await this.closingByLocal.get(local);
       const socket = createSocket({ type, ...(type === 'udp6' ? { ipv6Only: true } : {}) });
       const listener: Listener = { socket, receiversByPeer: new Map() };
       socket.on('message', (bytes, rinfo) => {
