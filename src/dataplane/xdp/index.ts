@@ -179,13 +179,16 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       const slot = slotOf.get(d.keyHex)!;
       for (const b of d.frontend.backends) wantedBackends.set(`${slot}/${backendId(b.address, b.port)}`, { address: b.address, port: b.port, slot });
     }
+    const fresh: { index: number; value: Uint8Array }[] = [];
     for (const [id, b] of wantedBackends) {
       if (state.backends.has(id)) continue;
       const index = take(freeIndices, 'backend index');
-      lib.mapUpdate(fd('vg_backends'), encodeU32(index), encodeBackend({ ...b, present: true }));
+      fresh.push({ index, value: encodeBackend({ ...b, present: true }) });
       state.backends.set(id, index);
-      changed = true;
     }
+    // A cold pass adds 100,000 of them: one syscall per 1,024, not one each.
+    for (let start = 0; start < fresh.length; start += RING_BATCH) writeBatch(lib, fd('vg_backends'), fresh.slice(start, start + RING_BATCH), LAYOUTS.backend.size);
+    if (fresh.length > 0) changed = true;
 
     // Backends a changed frontend had: cleared below unless still wanted (incremental passes).
     const candidates: string[] = [];
@@ -300,6 +303,17 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
     };
 }
 
+
+  function writeBatch(lib: Libbpf, mapFd: number, entries: readonly { index: number; value: Uint8Array }[], valueSize: number): void {
+    if (entries.length === 0) return;
+    const keys = new Uint32Array(entries.length);
+    const values = new Uint8Array(entries.length * valueSize);
+    entries.forEach((e, i) => {
+      keys[i] = e.index;
+      values.set(e.value, i * valueSize);
+    });
+    lib.mapUpdateBatch(mapFd, new Uint8Array(keys.buffer), values, entries.length);
+  }
 
   function removeService(lib: Libbpf, state: Installed, hex: string, current: InstalledService): void {
     lib.mapDelete(fd('vg_services'), Buffer.from(hex, 'hex'));
