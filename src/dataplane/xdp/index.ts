@@ -416,6 +416,7 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       // Unpinning frees the maps once the program and this process let go of them.
       for (const name of readdirSync(options.pinDir)) if ((MAP_NAMES as readonly string[]).includes(name)) rmSync(join(options.pinDir, name));
       installed = undefined;
+      applied.clear();
       return this.close();
     },
 
