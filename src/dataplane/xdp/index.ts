@@ -3,26 +3,16 @@
 import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
-import type { Frontend, ServiceTable } from '../../model/index.ts';
+import type { ServiceTable } from '../../model/index.ts';
 import { buildBpfObject } from './build.ts';
-import { backendId, desiredService, ringDigest, sameFrontend, toHex, type DesiredService } from './desired.ts';
+import { toHex } from './desired.ts';
 import { XdpError, XdpErrorCode } from './errors.ts';
-import {
-  CAPACITY,
-  CONFIG_FLAGS,
-  LAYOUTS,
-  encodeAllowKey,
-  encodeBackend,
-  encodeConfig,
-  encodeLpmKey,
-  encodeService,
-  encodeU32,
-  sumCounters,
-  type ServiceValue,
-} from './layout.ts';
+import { FreeList } from './free-list.ts';
+import { sameValue, writeFrontends, type AppliedFrontend } from './frontends.ts';
+import { CAPACITY, CONFIG_FLAGS, LAYOUTS, encodeConfig, encodeLpmKey, encodeU32, sumCounters } from './layout.ts';
 import { XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
-import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type InstalledService, type MapName } from './readback.ts';
-import { RING_BATCH, fillRing, swapRingsFallingBack, type PendingRing, type RingFill } from './rings.ts';
+import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type MapName } from './readback.ts';
+import type { RingFill } from './rings.ts';
 
 export { XdpError, XdpErrorCode } from './errors.ts';
 export { buildBpfObject, BPF_OBJECT } from './build.ts';
@@ -104,13 +94,11 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
   let cpus = 1;
   let installed: Installed | undefined;
   let closed = false;
-  let freeSlots: number[] = [];
-  let freeIndices: number[] = [];
-  let slotHead = 0;
-  let indexHead = 0;
+  const slots = new FreeList('slot', CAPACITY.services);
+  const indices = new FreeList('backend index', CAPACITY.backends);
+  const rings: { fill: RingFill } = { fill: 'mmap' };
   /** frontend key → the frontend last written for it; empty until a pass wrote the whole table. */
-  let ringFill: RingFill = 'mmap';
-  const applied = new Map<string, { readonly frontend: Frontend; readonly keyHex: string }>();
+  const applied = new Map<string, AppliedFrontend>();
 
   const fd = (name: MapName): number => fds.get(name)!;
 
@@ -160,117 +148,9 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
     throw new XdpError(XdpErrorCode.attachFailed, `could not attach XDP to ${name} (${errors.join('; ')})`);
   }
 
-  function writeFrontends(lib: Libbpf, state: Installed, table: ServiceTable, fullPass: boolean, started: number, driftRepaired: boolean): ApplyReport {
-    const tableKeys = new Set<string>();
-    const todo: DesiredService[] = [];
-    for (const f of table.frontends) {
-      tableKeys.add(f.key);
-      if (fullPass || !sameFrontend(applied.get(f.key)?.frontend, f)) todo.push(desiredService(f));
-    }
-    let written = 0;
-    let removed = 0;
+  /** The deny list and vg_config, whole each pass (a handful of entries); true when either changed. */
+  function writeDenyAndConfig(lib: Libbpf, state: Installed, table: ServiceTable): boolean {
     let changed = false;
-
-    // Slots first (new services get theirs now), then backends: rings refer to their indices.
-    const slotOf = new Map<string, number>();
-    for (const d of todo) slotOf.set(d.keyHex, state.services.get(d.keyHex)?.value.slot ?? take(freeSlots, 'slot'));
-    const wantedBackends = new Map<string, { address: string; port: number; slot: number }>();
-    for (const d of todo) {
-      const slot = slotOf.get(d.keyHex)!;
-      for (const b of d.frontend.backends) wantedBackends.set(`${slot}/${backendId(b.address, b.port)}`, { address: b.address, port: b.port, slot });
-    }
-    const fresh: { index: number; value: Uint8Array }[] = [];
-    for (const [id, b] of wantedBackends) {
-      if (state.backends.has(id)) continue;
-      const index = take(freeIndices, 'backend index');
-      fresh.push({ index, value: encodeBackend({ ...b, present: true }) });
-      state.backends.set(id, index);
-    }
-    // A cold pass adds 100,000 of them: one syscall per 1,024, not one each.
-    for (let start = 0; start < fresh.length; start += RING_BATCH) writeBatch(lib, fd('vg_backends'), fresh.slice(start, start + RING_BATCH), LAYOUTS.backend.size);
-    if (fresh.length > 0) changed = true;
-
-    // Backends a changed frontend had: cleared below unless still wanted (incremental passes).
-    const candidates: string[] = [];
-    if (!fullPass) {
-      for (const d of todo) {
-        const before = applied.get(d.frontend.key);
-        for (const b of before?.frontend.backends ?? []) candidates.push(`${slotOf.get(d.keyHex)!}/${backendId(b.address, b.port)}`);
-      }
-    }
-
-    // A chunk at a time: its rings are filled, swapped in together (one grace period), and only
-    // then are its service keys written, so the program never finds a frontend without its ring.
-    for (let start = 0; start < todo.length; start += RING_BATCH) {
-      const chunk = todo.slice(start, start + RING_BATCH);
-      const pending: PendingRing[] = [];
-      const values: { readonly d: DesiredService; readonly value: ServiceValue; readonly write: boolean; readonly allowed: Set<string> }[] = [];
-      try {
-        for (const d of chunk) {
-          const current = state.services.get(d.keyHex);
-          const slot = slotOf.get(d.keyHex)!;
-          if (current === undefined) lib.mapUpdate(fd('vg_counters'), encodeU32(slot), new Uint8Array(LAYOUTS.counters.size * cpus));
-          const allowed = new Map((d.allowedSources ?? []).map((c) => {
-            const k = encodeAllowKey(slot, c);
-            return [toHex(k), k] as const;
-          }));
-          for (const [hex, k] of allowed) if (current?.allowed.has(hex) !== true) lib.mapUpdate(fd('vg_allowed_sources'), k, new Uint8Array([1]));
-          for (const hex of current?.allowed ?? []) if (!allowed.has(hex)) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(hex, 'hex'));
-          const digest = d.ringSize === 0 ? 0n : ringDigest(d.ringSize, d.ringInput.map((e) => ({ ...e, index: state.backends.get(`${slot}/${e.id}`)! })));
-          // A service left without a ring keeps its old inner map until the slot gets a new
-          // one: ring_size 0 already stops the program reading it, and a delete would cost a
-          // grace period of its own.
-          if (d.ringSize !== 0 && (current?.value.ringHash !== digest || current.value.ringSize !== d.ringSize)) pending.push(fillRing(lib, slot, d, state.backends, ringFill));
-          const value: ServiceValue = { slot, ringSize: d.ringSize, flags: d.flags, ringHash: digest };
-          const sameAllowed = current !== undefined && current.allowed.size === allowed.size && [...allowed.keys()].every((h) => current.allowed.has(h));
-          values.push({ d, value, write: current === undefined || !sameValue(current.value, value) || !sameAllowed, allowed: new Set(allowed.keys()) });
-        }
-        const fill = swapRingsFallingBack(lib, fd('vg_rings'), pending, ringFill, state.backends);
-        if (fill !== ringFill) log?.warn({ pinDir: options.pinDir }, 'vg_rings was pinned by an older object (inner maps not mmapable): rings are filled entry by entry until the maps are recreated');
-        ringFill = fill;
-      } finally {
-        for (const p of pending) if (p.fd >= 0) lib.closeFd(p.fd);
-      }
-      for (const { d, value, write, allowed } of values) {
-        if (write) {
-          lib.mapUpdate(fd('vg_services'), d.key, encodeService(value));
-          written++;
-        }
-        state.services.set(d.keyHex, { value, allowed, frontendKey: d.frontend.key });
-        applied.set(d.frontend.key, { frontend: d.frontend, keyHex: d.keyHex });
-      }
-    }
-
-    // Services gone: in a full pass every installed key not wanted, else the keys last written
-    // that left the table. Backends that may have lost their service go to `candidates`.
-    if (fullPass) {
-      const wantedKeys = new Set(todo.map((d) => d.keyHex));
-      for (const [hex, current] of state.services) {
-        if (wantedKeys.has(hex)) continue;
-        removeService(lib, state, hex, current);
-        removed++;
-      }
-    }
-    for (const [key, a] of applied) {
-      if (tableKeys.has(key)) continue;
-      applied.delete(key);
-      const current = state.services.get(a.keyHex);
-      if (current === undefined) continue;
-      for (const b of a.frontend.backends) candidates.push(`${current.value.slot}/${backendId(b.address, b.port)}`);
-      removeService(lib, state, a.keyHex, current);
-      removed++;
-    }
-    // Backends last: a cleared entry sends its pinned flows back to the ring; its index is
-    // reused only after every fresh one, so a stale flow entry rarely meets a new backend.
-    for (const id of fullPass ? [...state.backends.keys()] : candidates) {
-      const index = state.backends.get(id);
-      if (index === undefined || wantedBackends.has(id)) continue;
-      lib.mapUpdate(fd('vg_backends'), encodeU32(index), new Uint8Array(LAYOUTS.backend.size));
-      state.backends.delete(id);
-      freeIndices.push(index);
-      changed = true;
-    }
-
     const deny = new Map(table.denySources.map((c) => {
       const k = encodeLpmKey(c);
       return [toHex(k), k] as const;
@@ -294,47 +174,7 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       state.config = toHex(config);
       changed = true;
     }
-    return {
-      changed: changed || written > 0 || removed > 0,
-      frontendsWritten: written,
-      frontendsRemoved: removed,
-      driftRepaired,
-      durationMs: now() - started,
-    };
-}
-
-
-  function writeBatch(lib: Libbpf, mapFd: number, entries: readonly { index: number; value: Uint8Array }[], valueSize: number): void {
-    if (entries.length === 0) return;
-    const keys = new Uint32Array(entries.length);
-    const values = new Uint8Array(entries.length * valueSize);
-    entries.forEach((e, i) => {
-      keys[i] = e.index;
-      values.set(e.value, i * valueSize);
-    });
-    lib.mapUpdateBatch(mapFd, new Uint8Array(keys.buffer), values, entries.length);
-  }
-
-  function removeService(lib: Libbpf, state: Installed, hex: string, current: InstalledService): void {
-    lib.mapDelete(fd('vg_services'), Buffer.from(hex, 'hex'));
-    // The ring stays with the freed slot: the service key was the only way to it, the next
-    // service on that slot swaps in its own before its key, and a delete would wait a grace period.
-    for (const a of current.allowed) lib.mapDelete(fd('vg_allowed_sources'), Buffer.from(a, 'hex'));
-    freeSlots.push(current.value.slot);
-    state.services.delete(hex);
-  }
-
-  function take(list: number[], what: string): number {
-    // A queue read from the front: Array#shift on 131,072 entries is a memmove per call.
-    const head = what === 'slot' ? slotHead++ : indexHead++;
-    const next = list[head];
-    if (head > 65_536 && head * 2 > list.length) {
-      list.splice(0, head + 1);
-      if (what === 'slot') slotHead = 0;
-      else indexHead = 0;
-    }
-    if (next === undefined) throw new XdpError(XdpErrorCode.capacityExceeded, `no free ${what}: the maps hold ${what === 'slot' ? CAPACITY.services : CAPACITY.backends}`);
-    return next;
+    return changed;
   }
 
   return {
@@ -354,10 +194,8 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
         if (known !== undefined) driftRepaired = !sameState(known, installed);
         // The free lists change only with the installed state (and rebuilding them costs ms).
         if (known === undefined || driftRepaired) {
-          freeSlots = range(CAPACITY.services).filter((x) => !read.usedSlots.has(x));
-          freeIndices = range(CAPACITY.backends).filter((i) => !read.usedIndices.has(i));
-          slotHead = 0;
-          indexHead = 0;
+          slots.reset(read.usedSlots);
+          indices.reset(read.usedIndices);
         }
       }
       const state = installed!;
@@ -366,7 +204,18 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       if (known === undefined || applyOptions.resync === true) applied.clear();
       const fullPass = applied.size === 0;
       try {
-        return Promise.resolve(writeFrontends(lib, state, table, fullPass, started, driftRepaired));
+        const fillBefore = rings.fill;
+        const pass = writeFrontends({ lib, fd, cpus, state, applied, slots, indices, rings }, table, fullPass);
+        if (rings.fill !== fillBefore) log?.warn({ pinDir: options.pinDir }, 'vg_rings was pinned by an older object (inner maps not mmapable): rings are filled entry by entry until the maps are recreated');
+        // Deny list and config last, as before: they are not tied to any frontend.
+        const other = writeDenyAndConfig(lib, state, table);
+        return Promise.resolve({
+          changed: pass.changed || other || pass.written > 0 || pass.removed > 0,
+          frontendsWritten: pass.written,
+          frontendsRemoved: pass.removed,
+          driftRepaired,
+          durationMs: now() - started,
+        });
       } catch (error) {
         // Part of this pass may be in the maps: read them back next time rather than guess.
         installed = undefined;
@@ -434,9 +283,6 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-function sameValue(a: ServiceValue, b: ServiceValue): boolean {
-  return a.slot === b.slot && a.ringSize === b.ringSize && a.flags === b.flags && a.ringHash === b.ringHash;
-}
 
 function sameState(a: Installed, b: Installed): boolean {
   if (a.services.size !== b.services.size || a.backends.size !== b.backends.size || a.deny.size !== b.deny.size) return false;
