@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { realTimers } from '../runtime.ts';
 import { BfdState } from './constants.ts';
 import { BfdError, BfdErrorCode } from './errors.ts';
-import { decodeControlPacket } from './packet.ts';
+import { controlPacketOf, initialBfdState } from './fsm.ts';
+import { decodeControlPacket, encodeControlPacket } from './packet.ts';
 import { BfdSession, checkBfdConfig } from './session.ts';
 import { UdpBfdTransport, type BfdReceiver, type BfdTransport } from './socket.ts';
 
@@ -168,4 +169,26 @@ test('over UDP: a session opened while the last one on the same address closes g
     await second.close();
   }
   assert.deepEqual(got.map((b) => [...b]), [[1, 2, 3]]);
+});
+
+test('a peer asking for Required Min RX 0 gets no periodic packets (§6.8.7), but a Poll is still answered', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const sent: Uint8Array[] = [];
+  const transport: BfdTransport = { open: () => Promise.resolve({ send: (b) => void sent.push(b), close: () => Promise.resolve() }) };
+  const a = new BfdSession({ localAddress: '10.0.0.1', peerAddress: '10.0.0.2', config, transport, timers: realTimers });
+  await a.start();
+  const quiet = encodeControlPacket({ ...controlPacketOf(initialBfdState(7, { desiredMinTxUs: 300_000, requiredMinRxUs: 0, detectMult: 3 }), false), requiredMinRxUs: 0 });
+  a.receive(quiet); // Down → Init: one packet for the state change
+  const before = sent.length;
+  for (let i = 0; i < 10; i++) {
+    t.mock.timers.tick(500);
+    a.receive(quiet); // the peer stays alive (Init stays Init): no state change to announce
+  }
+  assert.equal(a.state, BfdState.init);
+  assert.equal(sent.length, before, 'nothing sent periodically in 5 s');
+  a.receive(encodeControlPacket({ ...decodeControlPacket(quiet), poll: true }));
+  assert.equal(sent.length, before + 1);
+  assert.equal(decodeControlPacket(sent.at(-1)!).final, true);
+  t.mock.timers.reset();
+  await a.stop();
 });

@@ -158,7 +158,9 @@ export class BfdSession {
     this.transmit?.();
     const jitter = this.fsm.detectMult === 1 ? 0.1 + 0.15 * this.random() : 0.25 * this.random();
     this.transmit = this.timers.setTimer(() => {
-      this.send(false);
+      // §6.8.7: "If bfd.RemoteMinRxInterval is zero, the system MUST NOT periodically transmit
+      // BFD Control packets." (Answers to a Poll and state changes still go out.)
+      if (this.fsm.remoteMinRxUs !== 0) this.send(false);
       this.armTransmit(transmitIntervalMs(this.fsm));
     }, baseMs * (1 - jitter));
   }
