@@ -61,11 +61,15 @@ function recording(real: Libbpf): Libbpf {
   const names = new Map<number, string>();
   const inner = new Map<number, { size: number; filled: number; visible: boolean }>();
   const ringOf = new Map<number, { size: number; filled: number }>();
+  // slot → ring size its service entry says now: every position (hash % size) must be inside the ring.
+  const serviceSize = new Map<number, number>();
+  const slotOfKey = new Map<string, number>();
   const swap = (slot: number, fd: number): void => {
     const r = inner.get(fd);
     if (r === undefined) violations.push(`slot ${slot}: vg_rings got fd ${fd}, which is no fresh ring`);
     else {
       if (r.filled < r.size) violations.push(`slot ${slot}: ring swapped in with ${r.filled} of ${r.size} entries`);
+      if (r.size < (serviceSize.get(slot) ?? 0)) violations.push(`slot ${slot}: ring of ${r.size} swapped in while the service says ${serviceSize.get(slot)}`);
       r.visible = true;
       ringOf.set(slot, { size: r.size, filled: r.filled });
     }
@@ -118,11 +122,20 @@ function recording(real: Libbpf): Libbpf {
       if (name === 'vg_services') {
         const s = decodeService(value);
         const ring = ringOf.get(s.slot);
-        if (s.ringSize > 0 && (ring === undefined || ring.size !== s.ringSize || ring.filled < ring.size)) {
-          violations.push(`service on slot ${s.slot} (ring ${s.ringSize}) written before its ring was in vg_rings`);
+        if (s.ringSize > 0 && (ring === undefined || ring.size < s.ringSize || ring.filled < ring.size)) {
+          violations.push(`service on slot ${s.slot} (ring ${s.ringSize}) written before a ring that large was in vg_rings`);
         }
+        serviceSize.set(s.slot, s.ringSize);
+        slotOfKey.set(Buffer.from(key).toString('hex'), s.slot);
       }
       real.mapUpdate(fd, key, value);
+    },
+    mapDelete(fd, key) {
+      if (names.get(fd) === 'vg_services') {
+        const slot = slotOfKey.get(Buffer.from(key).toString('hex'));
+        if (slot !== undefined) serviceSize.delete(slot);
+      }
+      return real.mapDelete(fd, key);
     },
     closeFd(fd) {
       inner.delete(fd);
@@ -214,6 +227,18 @@ test('a service with no ready backend drops new flows, and is served again when 
   assert.equal((await dp.apply(back)).frontendsWritten, 1);
   assert.deepEqual(violations, []);
   assert.deepEqual(picks(7), new Set([pod(7, 0).address, pod(7, 2).address]));
+  await assertInstalled(back);
+});
+
+test('a ring that shrinks (a backend fewer) never leaves the service entry pointing past its end', async () => {
+  // On top of the previous tests' table; service 9 goes from 3 backends (ring 307) to 2 (ring 211).
+  const earlier = (i: number, b: Backend[]): Backend[] | undefined => (i >= 10 && i < 20 ? undefined : i === 5 ? [b[0]!, { ...b[1]!, address: '10.99.0.1' }, b[2]!] : i === 7 ? [b[0]!, { ...b[1]!, state: 'terminating' as const }, b[2]!] : b);
+  const fewer = table((i, b) => (i === 9 ? [b[0]!, b[2]!] : earlier(i, b)), [SERVICES + 3]);
+  assert.equal((await dp.apply(fewer)).frontendsWritten, 1);
+  const back = table(earlier, [SERVICES + 3]);
+  assert.equal((await dp.apply(back)).frontendsWritten, 1);
+  assert.deepEqual(violations, []);
+  assert.deepEqual(picks(9), new Set([0, 1, 2].map((j) => pod(9, j).address)));
   await assertInstalled(back);
 });
 

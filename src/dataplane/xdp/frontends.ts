@@ -100,6 +100,16 @@ export function writeFrontends(ctx: PassContext, table: ServiceTable, fullPass: 
         const sameAllowed = current !== undefined && current.allowed.size === allowed.size && [...allowed.keys()].every((h) => current.allowed.has(h));
         values.push({ d, value, write: current === undefined || !sameValue(current.value, value) || !sameAllowed, allowed: new Set(allowed.keys()) });
       }
+      // A smaller ring is visible from the swap on (and the swap waits a grace period) while the
+      // service entry still has the old size: a position past the new ring's end would miss and
+      // drop the new flow. So the entry first takes the smaller size, with the old digest (an
+      // agent restarted in between rewrites the ring): a position then fits either ring.
+      for (const { d, value } of values) {
+        const current = state.services.get(d.keyHex);
+        if (current !== undefined && value.ringSize > 0 && value.ringSize < current.value.ringSize) {
+          ctx.lib.mapUpdate(ctx.fd('vg_services'), d.key, encodeService({ ...current.value, ringSize: value.ringSize }));
+        }
+      }
       ctx.rings.fill = swapRingsFallingBack(ctx.lib, ctx.fd('vg_rings'), pending, ctx.rings.fill, state.backends);
     } finally {
       for (const p of pending) if (p.fd >= 0) ctx.lib.closeFd(p.fd);
