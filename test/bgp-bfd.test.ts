@@ -6,26 +6,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBgpWalkthrough, type BgpWalkthroughLab } from '../lab/scenario-bgp.ts';
 import { DEMO } from '../lab/topologies.ts';
+import { eventually } from './support/eventually.ts';
 
 const BFD = { minTxMs: 300, minRxMs: 300, multiplier: 3 } as const;
 const LB1 = DEMO.lbNode;
 const LB2 = DEMO.lbNode2;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
-}
 
 /** `birdc show bfd sessions` → neighbor address → state. */
 function bfdSessions(text: string): Map<string, string> {

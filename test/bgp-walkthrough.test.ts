@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { bgpDemoConfig, measureCableFailover, routerPortTowards, startBgpWalkthrough, type BgpWalkthroughLab } from '../lab/scenario-bgp.ts';
 import type { LbAgent, ServicesJson } from '../lab/scenario.ts';
 import { DEMO } from '../lab/topologies.ts';
+import { eventually } from './support/eventually.ts';
 
 const PASSWORD = 'vipgate-md5-s3cret';
 const HOLD_SECONDS = 3;
@@ -26,21 +27,6 @@ function config(node: 'lb1' | 'lb2', options: { nginxReady?: boolean; password?:
   const text = bgpDemoConfig(node, { resyncSeconds: 1, holdTimeSeconds: HOLD_SECONDS, ...(password === undefined ? {} : { password }) });
   assert.ok(text.includes(NGINX_BACKEND), 'the demo config changed shape: update NGINX_BACKEND');
   return options.nginxReady === false ? text.replace(NGINX_BACKEND, `${NGINX_BACKEND.slice(0, -2)}, state: terminating }`) : text;
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
 }
 
 interface PeersJson {
