@@ -112,6 +112,7 @@ export function applyDefaults(raw: RawConfig, hostname: string): AgentConfig {
     pools,
     services: (raw.services ?? []).map((s) => serviceOf(s, snat)),
     ...(raw.bgp === undefined ? {} : { bgp: bgpOf(raw.bgp) }),
+    kubernetes: { backends: raw.kubernetes?.backends ?? 'pods' },
   };
 }
 

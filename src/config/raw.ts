@@ -18,6 +18,7 @@ export interface RawConfig {
   pools?: RawPool[];
   services?: RawService[];
   bgp?: RawBgp;
+  kubernetes?: { backends?: 'pods' | 'nodePort' };
 }
 
 export interface RawBgpPeer {

@@ -172,6 +172,7 @@ export const configSchema: AnySchemaObject = {
       pools: list(pool, 'pools'),
       services: list(service, 'services'),
       bgp,
+      kubernetes: mapping({ backends: oneOf('pods', 'nodePort') }),
     },
     ['apiVersion', 'kind'],
   ),

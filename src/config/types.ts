@@ -17,6 +17,19 @@ export interface AgentConfig {
   readonly services: readonly ServiceConfig[];
   /** BGP announcement of the VIPs; absent: no routing protocol (clients use a static route). */
   readonly bgp?: BgpConfig;
+  /** How Services from Kubernetes are turned into backends (unused without Kubernetes). */
+  readonly kubernetes: KubernetesConfig;
+}
+
+/**
+ * `pods`: the EndpointSlices' pod addresses (the LB node routes to pods). `nodePort`: the
+ * Ready nodes' InternalIP at each port's `nodePort`, for LB nodes that can't reach pod IPs.
+ */
+export const KubernetesBackendModes = ['pods', 'nodePort'] as const;
+export type KubernetesBackendMode = (typeof KubernetesBackendModes)[number];
+
+export interface KubernetesConfig {
+  readonly backends: KubernetesBackendMode;
 }
 
 export const CONFIG_API_VERSION = 'vipgate.io/v1alpha1';

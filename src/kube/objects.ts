@@ -11,6 +11,8 @@ export interface ObjectMeta {
   readonly generation?: number;
   readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Set once deletion was asked for (the object lingers while finalizers run). */
+  readonly deletionTimestamp?: Date | string;
 }
 
 export interface KubeServicePort {
@@ -48,6 +50,9 @@ export interface KubeService {
     readonly ipFamilies?: readonly string[];
     readonly ipFamilyPolicy?: string;
     readonly sessionAffinity?: string;
+    /** `Local`: only nodes with a ready endpoint take traffic on the node ports. */
+    readonly externalTrafficPolicy?: string;
+    readonly allocateLoadBalancerNodePorts?: boolean;
   };
   readonly status?: {
     readonly loadBalancer?: { readonly ingress?: readonly KubeIngress[] };
@@ -70,7 +75,11 @@ export interface KubeEndpointSlice {
 
 export interface KubeNode {
   readonly metadata?: ObjectMeta;
-  readonly status?: { readonly addresses?: readonly { readonly type: string; readonly address: string }[] };
+  readonly spec?: { readonly unschedulable?: boolean };
+  readonly status?: {
+    readonly addresses?: readonly { readonly type: string; readonly address: string }[];
+    readonly conditions?: readonly { readonly type: string; readonly status: string }[];
+  };
 }
 
 /** A vipgate.io/v1alpha1 VIPPool as the API returns it (custom objects are plain JSON). */

@@ -56,6 +56,10 @@ const nodeConfigSpec = obj(
         { rule: "!has(self.engine) || self.engine != 'xdp' || has(self.xdp)", message: 'engine xdp needs the xdp settings (at least xdp.interfaces)', fieldPath: '.xdp' },
       ],
     }),
+    backends: str(
+      "pods: the EndpointSlices' pod addresses (the LB node routes to pod IPs). nodePort: each Ready, schedulable non-LB node's InternalIP at the Service port's nodePort, for LB nodes that can't reach pod IPs; with externalTrafficPolicy Local only the nodes with an endpoint of the Service.",
+      { enum: ['pods', 'nodePort'], default: 'pods' },
+    ),
     nodeSelector: labelSelector('LB nodes this applies to; absent means every LB node. A node selected by two LBNodeConfigs gets neither, and the agent says so.'),
   },
   ['vipInterface'],
@@ -70,6 +74,7 @@ export function lbNodeConfigCrd(): ICustomResourceDefinition {
       { name: 'Interface', type: 'string', jsonPath: '.spec.vipInterface.name' },
       { name: 'Addresses', type: 'string', jsonPath: '.spec.vipInterface.addresses' },
       { name: 'Engine', type: 'string', jsonPath: '.spec.dataplane.engine' },
+      { name: 'Backends', type: 'string', jsonPath: '.spec.backends' },
     ],
   });
 }

@@ -25,6 +25,17 @@ test('the LBNodeConfig selecting the node by its labels gives the same settings 
   assert.deepEqual(s.config.vipInterface.routes, []);
 });
 
+test('spec.backends is the file\'s kubernetes.backends (default pods); a bad value names what is allowed', () => {
+  const plain = nodeSettingsFromCluster('lb1', [lb1], [lbNodes]);
+  assert.ok(plain.ok);
+  assert.equal(plain.config.kubernetes.backends, 'pods');
+  const viaNodes = nodeSettingsFromCluster('lb1', [lb1], [config('np', { vipInterface: {}, backends: 'nodePort' })]);
+  assert.ok(viaNodes.ok, JSON.stringify(viaNodes));
+  assert.equal(viaNodes.config.kubernetes.backends, 'nodePort');
+  const bad = nodeSettingsFromCluster('lb1', [lb1], [config('np', { vipInterface: {}, backends: 'nodeport' })]);
+  assert.match(bad.ok ? 'accepted' : bad.message, /LBNodeConfig np[\s\S]*backends[\s\S]*pods, nodePort/);
+});
+
 test('no nodeSelector selects every node', () => {
   const s = nodeSettingsFromCluster('node1', [lb1, worker], [config('all', { vipInterface: {} })]);
   assert.ok(s.ok);
@@ -46,7 +57,7 @@ test('a missing Node, a bad selector, an unknown field or a bad value are refuse
   const badSelector = nodeSettingsFromCluster('lb1', [lb1], [config('x', { nodeSelector: { matchExpressions: [{ key: 'a', operator: 'Is' }] }, vipInterface: {} })]);
   assert.match(!badSelector.ok ? badSelector.message : '', /LBNodeConfig x: spec.nodeSelector .*not one of In, NotIn, Exists, DoesNotExist/);
   const unknown = nodeSettingsFromCluster('lb1', [lb1], [config('x', { vipInterface: {}, pools: [] })]);
-  assert.match(!unknown.ok ? unknown.message : '', /spec.pools is not an LBNodeConfig field; allowed: vipInterface, dataplane, nodeSelector/);
+  assert.match(!unknown.ok ? unknown.message : '', /spec.pools is not an LBNodeConfig field; allowed: vipInterface, dataplane, backends, nodeSelector/);
   const badValue = nodeSettingsFromCluster('lb1', [lb1], [config('x', { vipInterface: {}, dataplane: { engine: 'ipvs' } })]);
   assert.equal(badValue.ok, false);
   assert.match(badValue.message, /LBNodeConfig x.*engine[\s\S]*nftables/);

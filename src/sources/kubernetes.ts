@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentInput } from '../agent/agent.ts';
-import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, parseConfig, type AgentConfig } from '../config/index.ts';
+import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, parseConfig, type AgentConfig, type KubernetesBackendMode } from '../config/index.ts';
 import { selectorMatches, selectorProblem } from '../ipam/index.ts';
 import {
   Annotations, createKubeClients, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, watchKind,
@@ -8,6 +8,7 @@ import {
 } from '../kube/index.ts';
 import type { Backend, ServicePort, ServiceSpec } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family } from '../net/index.ts';
+import { nodePortBackendsFor, nodePortTargets, targetsFingerprint, type NodePortTarget } from './kubernetes-nodeport.ts';
 
 export interface ClusterState {
   readonly services: readonly KubeService[];
@@ -15,6 +16,18 @@ export interface ClusterState {
   readonly nodes: readonly KubeNode[];
   readonly pools: readonly KubeVipPool[];
 }
+
+/**
+ * Where backends come from: the pods (EndpointSlice addresses), or every eligible node's
+ * nodePort. `selfNodeName` is this LB node, never its own backend.
+ */
+export interface BackendChoice {
+  readonly mode: KubernetesBackendMode;
+  readonly selfNodeName?: string;
+}
+
+/** The choice resolved against the current Nodes, shared by every Service of one input. */
+type ResolvedChoice = { readonly mode: 'pods'; readonly key: 'pods' } | { readonly mode: 'nodePort'; readonly key: string; readonly targets: readonly NodePortTarget[] };
 
 export interface KubernetesSourceProblem {
   readonly object: string;
@@ -61,6 +74,8 @@ function backendsFor(port: { name?: string; protocol?: string }, slices: readonl
 
 interface CachedSpec {
   readonly isDefaultClass: boolean;
+  /** The backend choice it was computed for (node-port targets included). */
+  readonly choiceKey: string;
   readonly slices: readonly KubeEndpointSlice[];
   readonly spec: ServiceSpec | undefined;
   readonly problems: readonly KubernetesSourceProblem[];
@@ -73,9 +88,9 @@ function sameSlices(a: readonly KubeEndpointSlice[], b: readonly KubeEndpointSli
 }
 
 /** One Service as the agent serves it (undefined: nothing to serve), and what was left out. */
-function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], policy: ClassPolicy): CachedSpec {
+function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], policy: ClassPolicy, choice: ResolvedChoice): CachedSpec {
   const problems: KubernetesSourceProblem[] = [];
-  const done = (spec: ServiceSpec | undefined): CachedSpec => ({ isDefaultClass: policy.isDefaultClass, slices, spec, problems });
+  const done = (spec: ServiceSpec | undefined): CachedSpec => ({ isDefaultClass: policy.isDefaultClass, choiceKey: choice.key, slices, spec, problems });
   const key = keyOf(svc);
   const lb = isOurLoadBalancer(svc, policy) ? ingressAddresses(svc) : [];
   const externalIPs = (svc.spec?.externalIPs ?? []).map((a) => { const ip = tryParseIp(a); return ip === undefined ? a : formatIp(ip); });
@@ -87,8 +102,16 @@ function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], p
       problems.push({ object: `Service ${key}`, message: `port ${p.port}/${p.protocol ?? ''} is not served: only TCP and UDP are` });
       continue;
     }
-    ports.push({ name: p.name ?? '', port: p.port, protocol, backends: backendsFor(p, slices) });
+    if (choice.mode === 'pods') {
+      ports.push({ name: p.name ?? '', port: p.port, protocol, backends: backendsFor(p, slices) });
+      continue;
+    }
+    const viaNodes = nodePortBackendsFor(svc, p, slices, choice.targets, backendState);
+    if (viaNodes.ok) ports.push({ name: p.name ?? '', port: p.port, protocol, backends: viaNodes.backends });
+    else problems.push({ object: `Service ${key}`, message: viaNodes.message });
   }
+  // Nothing left to serve (no node ports): the VIP stays dark rather than announced with no backends.
+  if (ports.length === 0 && problems.length > 0) return done(undefined);
   const annotations = svc.metadata?.annotations ?? {};
   const pool = annotations[Annotations.pool];
   const sharingKey = annotations[Annotations.sharingKey];
@@ -113,8 +136,13 @@ function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], p
  * out rather than given an address of the agent's choosing. External IPs are passed on as
  * claims: the agent checks them against the pools itself. Cluster nodes are denied as sources.
  */
-export function inputFromCluster(state: ClusterState, policy: ClassPolicy): { input: AgentInput; problems: KubernetesSourceProblem[] } {
+export function inputFromCluster(
+  state: ClusterState,
+  policy: ClassPolicy,
+  backends: BackendChoice = { mode: 'pods' },
+): { input: AgentInput; problems: KubernetesSourceProblem[] } {
   const problems: KubernetesSourceProblem[] = [];
+  const choice = resolveChoice(backends, state.nodes);
   const { pools: clusterPools, problems: poolProblems } = poolsFromResources(state.pools);
   // Which pool a VIP comes from (serviceSelector) is the controller's choice, already made in
   // the status; the agent, which has no Service labels, keeps the address it was given.
@@ -135,7 +163,8 @@ export function inputFromCluster(state: ClusterState, policy: ClassPolicy): { in
     // Informer objects are replaced, never mutated, on change: an unchanged Service with the
     // same slices gives the same spec, so a one-slice change costs one Service, not 10,000.
     const cached = specCache.get(svc);
-    const out = cached !== undefined && cached.isDefaultClass === policy.isDefaultClass && sameSlices(cached.slices, slices) ? cached : serviceSpecOf(svc, slices, policy);
+    const fresh = cached !== undefined && cached.isDefaultClass === policy.isDefaultClass && cached.choiceKey === choice.key && sameSlices(cached.slices, slices);
+    const out = fresh ? cached : serviceSpecOf(svc, slices, policy, choice);
     if (out !== cached) specCache.set(svc, out);
     problems.push(...out.problems);
     if (out.spec !== undefined) services.push(out.spec);
@@ -151,12 +180,18 @@ export function inputFromCluster(state: ClusterState, policy: ClassPolicy): { in
   return { input: { pools, services, denySources: [...denySources].sort() }, problems };
 }
 
+function resolveChoice(choice: BackendChoice, nodes: readonly KubeNode[]): ResolvedChoice {
+  if (choice.mode === 'pods') return { mode: 'pods', key: 'pods' };
+  const targets = nodePortTargets(nodes, choice.selfNodeName);
+  return { mode: 'nodePort', key: `nodePort:${targetsFingerprint(targets)}`, targets };
+}
+
 /** This node's settings from the cluster, or why there are none (for the log and the exit status). */
 export type NodeSettings =
   | { readonly ok: true; readonly config: AgentConfig; /** `LBNodeConfig <name>` */ readonly from: string }
   | { readonly ok: false; readonly message: string };
 
-const NODE_SPEC_FIELDS = ['vipInterface', 'dataplane', 'nodeSelector'] as const;
+const NODE_SPEC_FIELDS = ['vipInterface', 'dataplane', 'backends', 'nodeSelector'] as const;
 
 /**
  * The node's settings from the LBNodeConfig that selects it (by the Node's labels; no
@@ -192,6 +227,8 @@ export function nodeSettingsFromCluster(nodeName: string, nodes: readonly KubeNo
     apiVersion: CONFIG_API_VERSION, kind: CONFIG_KIND, nodeName,
     ...(spec['vipInterface'] === undefined ? {} : { vipInterface: spec['vipInterface'] }),
     ...(spec['dataplane'] === undefined ? {} : { dataplane: spec['dataplane'] }),
+    // The file's `kubernetes.backends`: in an LBNodeConfig everything is Kubernetes already.
+    ...(spec['backends'] === undefined ? {} : { kubernetes: { backends: spec['backends'] } }),
   };
   try {
     // JSON is YAML: the file's parser, schema, checks and defaults apply unchanged.
@@ -219,6 +256,11 @@ export interface KubernetesSourceOptions {
    */
   readonly nodeName?: string;
   readonly onNodeSettings?: (settings: NodeSettings) => void;
+  /**
+   * With a settings file (no `nodeName`): the file's `kubernetes.backends` and its `nodeName`
+   * (this LB node, never its own node-port backend). Default: pod backends.
+   */
+  readonly fileSettings?: Pick<AgentConfig, 'nodeName' | 'kubernetes'>;
 }
 
 export interface KubernetesSource {
@@ -226,6 +268,8 @@ export interface KubernetesSource {
   readonly ready: Promise<void>;
   /** This node's settings as last computed (undefined without `nodeName` or before `ready`). */
   nodeSettings(): NodeSettings | undefined;
+  /** The settings file changed: its `kubernetes` section applies from the next input (emitted at once). */
+  setFileSettings(settings: Pick<AgentConfig, 'nodeName' | 'kubernetes'>): void;
   stop(): Promise<void>;
 }
 
@@ -244,6 +288,12 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   let stopped = false;
   let settings: NodeSettings | undefined;
   let settingsText = '';
+  let fileSettings = options.fileSettings;
+  /** Backends as this node's settings say: its LBNodeConfig's when it has one, else the file's. */
+  const backendChoice = (): BackendChoice => {
+    const from = settings?.ok === true ? settings.config : fileSettings;
+    return from === undefined ? { mode: 'pods' } : { mode: from.kubernetes.backends, selfNodeName: from.nodeName };
+  };
   const emitNodeSettings = (): void => {
     if (options.nodeName === undefined || nodeConfigs === undefined) return;
     const next = nodeSettingsFromCluster(options.nodeName, nodes.list(), nodeConfigs.list());
@@ -261,6 +311,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     const { input, problems } = inputFromCluster(
       { services: services.list(), endpointSlices: slices.list(), nodes: nodes.list(), pools: pools.list() },
       policy,
+      backendChoice(),
     );
     options.onInput(input, problems);
   };
@@ -285,6 +336,10 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   return {
     ready,
     nodeSettings: () => settings,
+    setFileSettings(next) {
+      fileSettings = next;
+      if (synced && timer === undefined) timer = setTimeout(emit, 0);
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);
