@@ -1,0 +1,193 @@
+// nodeIP:nodePort backends end to end in the demo lab: the fake API server and
+// `vipgate agent --kubeconfig --node-name lb1` (settings from an LBNodeConfig with
+// `backends: nodePort`) run in lb1; node1 and node2 answer on the Service's nodePort (as
+// kube-proxy would), and the client curls the VIP. No controller: the test writes the
+// Service's status itself, as the controller would have.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { Lab } from '../lab/lab.ts';
+import { VIPGATE_BIN } from '../lab/scenario.ts';
+import { DEMO, demoTopology } from '../lab/topologies.ts';
+import type { JsonObject } from './support/fake-kube-api/index.ts';
+
+const FAKE_API_MAIN = fileURLToPath(new URL('./support/fake-kube-api/main.ts', import.meta.url));
+const BACKEND_SERVER = fileURLToPath(new URL('../lab/backend-server.mjs', import.meta.url));
+const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url));
+const NODE_PORT = 30080;
+const VIP = '10.200.0.130';
+const BARE_VIP = '10.200.0.131';
+
+interface ServiceRowJson {
+  readonly frontend: string;
+  readonly service: string;
+  readonly backends: readonly { address: string; port: number; state: string }[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const quote = (argv: readonly string[]): string => argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 150): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
+    await sleep(intervalMs);
+  }
+}
+
+function nodeObject(name: string, labels: Record<string, string>): JsonObject {
+  return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } } };
+}
+
+function nodeStatus(address: string, address6: string): JsonObject {
+  return {
+    status: {
+      addresses: [{ type: 'InternalIP', address }, { type: 'InternalIP', address: address6 }],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+    },
+  };
+}
+
+describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig against the API server', { concurrency: false, timeout: 120_000 }, () => {
+  let lab: Lab;
+  let dir: string;
+  let apiUrl = '';
+
+  /** A request to the API from inside lb1, as kubectl would send it; API errors throw with their message. */
+  async function kube(method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> {
+    const argv = ['curl', '-sS', '-m', '5', '-X', method, '-H', `content-type: ${contentType}`, ...(body === undefined ? [] : ['--data-binary', '@-']), `${apiUrl}${path}`];
+    const out = await lab.exec('lb1', argv, body === undefined ? {} : { input: JSON.stringify(body) });
+    const reply = JSON.parse(out) as JsonObject;
+    if (reply['kind'] === 'Status' && reply['status'] === 'Failure') throw new Error(`${method} ${path}: ${JSON.stringify(reply['code'])} ${JSON.stringify(reply['message'])}`);
+    return reply;
+  }
+  const merge = (path: string, body: JsonObject): Promise<JsonObject> => kube('PATCH', path, body, 'application/merge-patch+json');
+
+  /** `vipgate service list -o json` in lb1, as `frontend -> backend:port state` rows. */
+  async function servedRows(): Promise<string[]> {
+    const view = JSON.parse(await lab.exec('lb1', [VIPGATE_BIN, 'service', 'list', '-o', 'json'], { timeoutMs: 20_000 })) as { services: ServiceRowJson[] };
+    return view.services.flatMap((s) => s.backends.map((b) => `${s.frontend} -> ${b.address}:${b.port} ${b.state}`)).sort();
+  }
+
+  /** Waits until the agent serves exactly `rows`. */
+  async function servedExactly(rows: readonly string[]): Promise<void> {
+    let last: string[] = [];
+    await eventually(`the agent to serve ${rows.join(', ')}`, async () => {
+      last = await servedRows();
+      return JSON.stringify(last) === JSON.stringify([...rows].sort()) ? true : undefined;
+    }, 15_000, 200).catch((error: unknown) => {
+      throw new Error(`last seen: ${last.join(', ') || 'nothing'}`, { cause: error });
+    });
+  }
+
+  /** Backend names that answered `count` requests to the VIP (new connection each), failures as "-". */
+  async function answers(count: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = await lab.curl('client', `http://${VIP}/`, { timeoutMs: 1000 });
+      out.push(r.ok ? r.body.trim() : '-');
+    }
+    return out;
+  }
+
+  before(async () => {
+    lab = await Lab.up(demoTopology());
+    dir = await mkdtemp(join(tmpdir(), `${lab.prefix}-nodeport-`));
+    try {
+      // What kube-proxy gives each node: the Service's nodePort answering on the node's own address.
+      await Promise.all(['node1', 'node2'].map(async (n) => {
+        const proc = await lab.spawn(n, [process.execPath, BACKEND_SERVER, '--name', n, '--port', String(NODE_PORT)]);
+        await proc.waitForLine(/^listening /, 10_000);
+      }));
+      const kubeconfig = join(dir, 'kubeconfig');
+      const fake = await lab.spawn('lb1', [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfig]);
+      apiUrl = (await fake.waitForLine(/^listening /, 15_000)).slice('listening '.length).trim();
+
+      await kube('POST', '/api/v1/nodes', nodeObject('lb1', { 'node-role.kubernetes.io/lb': '' }));
+      await merge('/api/v1/nodes/lb1/status', nodeStatus(DEMO.lbNode.v4, DEMO.lbNode.v6));
+      for (const n of ['node1', 'node2'] as const) {
+        await kube('POST', '/api/v1/nodes', nodeObject(n, {}));
+        await merge(`/api/v1/nodes/${n}/status`, nodeStatus(DEMO.nodes[n].v4, DEMO.nodes[n].v6));
+      }
+      await kube('POST', '/apis/vipgate.io/v1alpha1/vippools', { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'default' }, spec: { addresses: ['10.200.0.128/26'] } });
+      await kube('POST', '/apis/vipgate.io/v1alpha1/lbnodeconfigs', {
+        apiVersion: 'vipgate.io/v1alpha1', kind: 'LBNodeConfig', metadata: { name: 'lb-nodes' },
+        spec: {
+          nodeSelector: { matchLabels: { 'node-role.kubernetes.io/lb': '' } },
+          backends: 'nodePort',
+          vipInterface: { name: 'cilium_ext', addresses: ['10.200.0.1/24', 'fd00:200::1/64'], routes: [DEMO.vipCidr.v4, DEMO.vipCidr.v6] },
+          dataplane: { engine: 'nftables', denySources: ['10.180.1.0/24', 'fd00:180:1::/64'], resyncSeconds: 5 },
+        },
+      });
+      await kube('POST', '/api/v1/namespaces/default/services', {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' },
+        spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: NODE_PORT }] },
+      });
+      await merge('/api/v1/namespaces/default/services/web/status', { status: { loadBalancer: { ingress: [{ ip: VIP, ipMode: 'VIP' }] } } });
+
+      await lab.spawn('lb1', ['sh', '-c', `exec ${quote([VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')])} >>'${join(dir, 'agent.log')}' 2>&1`]);
+      await eventually('the agent to be healthy', async () => (await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']), true), 25_000, 200);
+    } catch (error) {
+      throw new Error(`setting up the lab failed; logs in ${dir}`, { cause: error });
+    }
+  });
+  after(async () => {
+    await lab.down();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the Service is served to both worker nodes at its nodePort, never to the LB node itself', async () => {
+    await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node1.v4}:${NODE_PORT} ready`, `${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
+    await eventually(`${VIP} to answer`, async () => ((await lab.curl('client', `http://${VIP}/`, { timeoutMs: 1000 })).ok ? true : undefined), 15_000);
+    const seen = await answers(12);
+    assert.deepEqual([...new Set(seen)].sort(), ['node1', 'node2'], `new connections spread over both nodes: ${seen.join(' ')}`);
+  });
+
+  test('a cordoned node drops out; uncordoned it comes back', async () => {
+    await merge('/api/v1/nodes/node2', { spec: { unschedulable: true } });
+    await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node1.v4}:${NODE_PORT} ready`]);
+    assert.deepEqual(await answers(6), Array<string>(6).fill('node1'));
+    await merge('/api/v1/nodes/node2', { spec: { unschedulable: false } });
+    await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node1.v4}:${NODE_PORT} ready`, `${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
+  });
+
+  test('externalTrafficPolicy Local: only the node holding a ready endpoint takes the traffic', async () => {
+    await kube('POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+      metadata: { name: 'web-abc12', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: [{ addresses: [DEMO.pods.pod2a.v4], nodeName: 'node2', conditions: { ready: true, serving: true, terminating: false } }],
+    });
+    await merge('/api/v1/namespaces/default/services/web', { spec: { externalTrafficPolicy: 'Local' } });
+    await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
+    assert.deepEqual(await answers(6), Array<string>(6).fill('node2'));
+  });
+
+  test('a Service without node ports is not served and the agent says why; the other keeps answering', async () => {
+    await kube('POST', '/api/v1/namespaces/default/services', {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'bare', namespace: 'default' },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
+    await merge('/api/v1/namespaces/default/services/bare/status', { status: { loadBalancer: { ingress: [{ ip: BARE_VIP, ipMode: 'VIP' }] } } });
+    const logged = await eventually('the agent to log why default/bare is left out', async () => {
+      const log = await readFile(join(dir, 'agent.log'), 'utf8');
+      return log.split('\n').find((l) => l.includes('Service default/bare') && l.includes('has no nodePort'));
+    }, 10_000, 200);
+    assert.match(logged, /spec\.allocateLoadBalancerNodePorts is false/);
+    assert.deepEqual(await servedRows(), [`${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
+    const r = await lab.curl('client', `http://${BARE_VIP}/`, { timeoutMs: 1000 });
+    assert.equal(r.ok, false, `${BARE_VIP} answered: ${r.body}`);
+    assert.deepEqual(await answers(2), ['node2', 'node2']);
+  });
+});
