@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ApplyReport, Dataplane } from '../dataplane/dataplane.ts';
 import type { Host, VipInterfaceSpec } from '../host/index.ts';
-import type { ServiceProblem, ServiceTable } from '../model/index.ts';
+import type { Frontend, ServiceProblem, ServiceTable } from '../model/index.ts';
 import { EMPTY_TABLE } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
 import { computeDesiredState, type AllocationMemo, type DesiredInput } from './desired.ts';
@@ -9,6 +9,13 @@ import { AgentErrorCode } from './errors.ts';
 import { FrontendIds } from './frontend-ids.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { AssignmentStore } from './state-store.ts';
+
+/**
+ * Wait between an input and its pass. Short: a burst that lands within it is one pass, and
+ * passes never overlap, so changes during a pass are one more pass anyway. (50 ms was a third
+ * of the one-EndpointSlice-change latency; docs/design/000-foundation.md.)
+ */
+export const DEFAULT_DEBOUNCE_MS = 10;
 
 /** Everything a source hands the agent: cluster state plus this node's settings. */
 export interface AgentInput extends DesiredInput {
@@ -36,6 +43,8 @@ export interface LastPass {
   readonly ok: boolean;
   readonly errors: readonly string[];
   readonly dataplane?: ApplyReport;
+  /** Where the pass spent its time, milliseconds: what to look at when a pass is slow. */
+  readonly phases: { readonly desired: number; readonly host: number; readonly dataplane: number; readonly announcer: number; readonly bookkeeping: number };
 }
 
 /** A snapshot for the API: what is served now, and what is wrong. */
@@ -67,25 +76,34 @@ export class Agent {
   private problems: readonly ServiceProblem[] = [];
   private advertisements: readonly string[] = [];
   private hostKind: string | undefined;
+  /** The VIP interface spec last applied without error (JSON); undefined: apply on the next pass. */
+  private hostApplied: string | undefined;
   private lastPass: LastPass | undefined;
   private configError: string | undefined;
   private frontendIds: ReadonlyMap<string, number> = new Map();
+  /** The frontends `frontendIds` was computed for. */
+  private idsFor: readonly Frontend[] | undefined;
   private allocationMemo: AllocationMemo | undefined;
 
   private running: Promise<void> | undefined;
   private dirty = false;
   private resyncWanted = true; // the first pass always reads the kernel back
   private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly deps: AgentDeps) {}
 
-  /** Hands the agent a new desired input; a pass follows after the debounce. */
+  /**
+   * Hands the agent a new desired input; a pass follows within `debounceMs`. The window is
+   * fixed, not restarted by later inputs, so a steady stream of changes cannot postpone the
+   * pass; inputs that arrive while a pass runs make exactly one more pass.
+   */
   setInput(input: AgentInput): void {
     this.input = input;
     this.configError = undefined;
-    this.schedule(this.deps.debounceMs ?? 50);
+    this.schedule(this.deps.debounceMs ?? DEFAULT_DEBOUNCE_MS);
   }
 
   /** Records that the source's latest input was refused; the last good one keeps serving. */
@@ -141,9 +159,15 @@ export class Agent {
     };
   }
 
+  /** Arranges a pass in `delayMs`, unless one is already due sooner (nothing postpones a pass). */
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
+    const due = performance.now() + delayMs;
+    if (this.timer) {
+      if (this.timerDue <= due) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.dirty = true;
@@ -187,6 +211,8 @@ export class Agent {
       }
     }
 
+    const mark = (): number => performance.now();
+    const t0 = mark();
     const desired = computeDesiredState(input, this.assignments, this.allocationMemo);
     this.allocationMemo = desired.memo;
     for (const problem of desired.problems) log.warn({ service: problem.service, code: problem.code }, problem.message);
@@ -200,16 +226,24 @@ export class Agent {
       }
     }
 
-    if (this.deps.host && input.vipInterface) {
+    const t1 = mark();
+    // The VIP interface changes only with the node's settings, and reading it back spawns `ip`
+    // (~40 ms, most of a one-backend-change pass): apply it when its spec changed, after a
+    // failure, and on every resync pass, which also repairs hand-made changes.
+    const hostSpec = input.vipInterface === undefined ? undefined : JSON.stringify(input.vipInterface);
+    if (this.deps.host && input.vipInterface && (resync || hostSpec !== this.hostApplied)) {
+      this.hostApplied = undefined;
       try {
         const report = await this.deps.host.apply(input.vipInterface);
         this.hostKind = report.kind;
+        this.hostApplied = hostSpec;
       } catch (error) {
         metrics.reconcileErrors.inc({ effect: 'host' });
         errors.push(`${AgentErrorCode.hostFailed}: ${(error as Error).message}`);
       }
     }
 
+    const t2 = mark();
     let dataplaneReport: ApplyReport | undefined;
     try {
       dataplaneReport = await this.deps.dataplane.apply(desired.table, { resync });
@@ -224,6 +258,7 @@ export class Agent {
       this.resyncWanted = true; // after a failure, trust the kernel's view, not ours
     }
 
+    const t3 = mark();
     // Announce only what the kernel has been programmed to serve.
     if (dataplaneReport !== undefined) {
       try {
@@ -235,17 +270,13 @@ export class Agent {
       }
     }
 
-    this.frontendIds = new Map(this.ids.update(this.served.frontends.map((f) => f.key)));
+    const t4 = mark();
+    // IDs change only when the set of frontend keys does (most passes change backends only).
+    if (!sameKeys(this.idsFor, this.served.frontends)) {
+      this.frontendIds = new Map(this.ids.update(this.served.frontends.map((f) => f.key)));
+      this.idsFor = this.served.frontends;
+    }
     this.problems = desired.problems;
-    const durationMs = performance.now() - started;
-    this.lastPass = {
-      at: new Date().toISOString(),
-      durationMs,
-      ok: errors.length === 0,
-      errors,
-      ...(dataplaneReport ? { dataplane: dataplaneReport } : {}),
-    };
-    metrics.reconcileDuration.observe(durationMs / 1000);
     metrics.frontends.set(this.served.frontends.length);
     let ready = 0;
     let terminating = 0;
@@ -259,6 +290,18 @@ export class Agent {
     metrics.backends.set({ state: 'terminating' }, terminating);
     metrics.serviceProblems.set(new Set(desired.problems.map((p) => p.service)).size);
     metrics.advertisedPrefixes.set(this.advertisements.length);
+    const t5 = mark();
+    const durationMs = t5 - started;
+    const ms = (x: number): number => Math.round(x * 10) / 10;
+    this.lastPass = {
+      at: new Date().toISOString(),
+      durationMs,
+      ok: errors.length === 0,
+      errors,
+      ...(dataplaneReport ? { dataplane: dataplaneReport } : {}),
+      phases: { desired: ms(t1 - t0), host: ms(t2 - t1), dataplane: ms(t3 - t2), announcer: ms(t4 - t3), bookkeeping: ms(t5 - t4 + (t0 - started)) },
+    };
+    metrics.reconcileDuration.observe(durationMs / 1000);
 
     if (errors.length > 0) {
       for (const e of errors) log.error(e);
@@ -269,12 +312,20 @@ export class Agent {
           frontends: this.served.frontends.length,
           written: dataplaneReport.frontendsWritten,
           removed: dataplaneReport.frontendsRemoved,
-          ms: Math.round(durationMs * 10) / 10,
+          ms: ms(durationMs),
+          phases: this.lastPass.phases,
         },
         'dataplane updated',
       );
     }
   }
+}
+
+/** True when both lists hold the same frontend keys in the same order. */
+function sameKeys(a: readonly Frontend[] | undefined, b: readonly Frontend[]): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && a[i]!.key !== b[i]!.key) return false;
+  return true;
 }
 
 function sameAssignments(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {

@@ -1,7 +1,8 @@
 import { Allocator, allocateAll, type AllocationRequest } from '../ipam/index.ts';
 import {
   buildServiceTable,
-  readyBackends,
+  sortedByKey,
+  type FrontendCache,
   type Pool,
   type ServiceProblem,
   type ServiceSpec,
@@ -33,10 +34,14 @@ export interface DesiredState {
  * never gets an address another Service is already served on. An address a LoadBalancer held
  * first stays with it (the externalIPs claim is then the one refused).
  */
-function withClaimedExternalIPs(input: DesiredInput, previous: ReadonlyMap<string, readonly string[]>): Pool[] {
-  const held = new Set([...previous.values()].flat());
-  const claimed = [...new Set(input.services.flatMap((s) => s.externalIPs))].filter((a) => !held.has(a));
-  if (claimed.length === 0) return [...input.pools];
+function withClaimedExternalIPs(input: DesiredInput, previous: ReadonlyMap<string, readonly string[]>): readonly Pool[] {
+  const claimedAll = new Set<string>();
+  for (const s of input.services) for (const a of s.externalIPs) claimedAll.add(a);
+  if (claimedAll.size === 0) return input.pools;
+  const held = new Set<string>();
+  for (const addresses of previous.values()) for (const a of addresses) held.add(a);
+  const claimed = [...claimedAll].filter((a) => !held.has(a));
+  if (claimed.length === 0) return input.pools;
   return input.pools.map((pool) => ({ ...pool, reserved: [...pool.reserved, ...claimed] }));
 }
 
@@ -53,20 +58,52 @@ function requestFor(service: ServiceSpec): AllocationRequest {
 }
 
 /**
- * Assigns LoadBalancer VIPs (keeping earlier assignments), checks every external IP against the
- * pools' policy, and expands the result into the service table. A Service that fails any step is
- * reported in `problems` and left out; it never stops the others.
+ * A Service's allocation request and its text, per ServiceSpec object: a spec is immutable, and
+ * sources keep the object while the Service is unchanged, so most passes build neither.
  */
+const requests = new WeakMap<ServiceSpec, { readonly request: AllocationRequest; readonly text: string }>();
+function cachedRequest(service: ServiceSpec): { readonly request: AllocationRequest; readonly text: string } {
+  let r = requests.get(service);
+  if (r === undefined) {
+    const request = requestFor(service);
+    r = { request, text: JSON.stringify(request) };
+    requests.set(service, r);
+  }
+  return r;
+}
+
 /**
- * The outcome of address assignment for one set of pools, requests and earlier assignments.
- * Most passes change only backends, so the agent keeps the last one and reuses it when its key
- * is unchanged: at 10,000 Services, allocation is the costliest part of a pass.
+ * The outcome of address assignment for one set of pools, requests and earlier assignments,
+ * and the frontends expanded per Service. Most passes change only backends, so the agent keeps
+ * the last memo and reuses what did not change: at 10,000 Services, allocation and expansion
+ * were most of a pass (docs/design/000-foundation.md, "incremental passes").
  */
 export interface AllocationMemo {
-  readonly key: string;
+  readonly pools: string;
+  readonly requests: readonly string[];
+  readonly previous: ReadonlyMap<string, readonly string[]>;
+  /** The assignments these results make: the next pass's `previous` when nothing moved. */
+  readonly assigned: ReadonlyMap<string, readonly string[]>;
   readonly results: ReturnType<typeof allocateAll>;
   /** Holds every LoadBalancer address, for the externalIPs check. Only queried, never changed. */
   readonly allocator: Allocator;
+  readonly frontends: FrontendCache;
+}
+
+const sameTexts = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+function sameAssignments(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [key, addresses] of a) {
+    const other = b.get(key);
+    if (other === undefined || !sameTexts(other, addresses)) return false;
+  }
+  return true;
 }
 
 function allocate(
@@ -76,26 +113,41 @@ function allocate(
   memo: AllocationMemo | undefined,
 ): AllocationMemo {
   const pools = withClaimedExternalIPs(input, previous);
-  const requests = loadBalancers.map(requestFor);
-  const key = JSON.stringify([input.pools, pools.map((p) => p.reserved), requests, [...previous]]);
-  if (memo?.key === key) return memo;
-  const results = allocateAll(pools, requests, previous);
+  const poolsText = JSON.stringify([input.pools, pools.map((p) => p.reserved)]);
+  const cached = loadBalancers.map(cachedRequest);
+  const texts = cached.map((r) => r.text);
+  if (memo !== undefined && memo.pools === poolsText && sameTexts(memo.requests, texts) &&
+    (sameAssignments(memo.assigned, previous) || sameAssignments(memo.previous, previous))) {
+    return memo;
+  }
+  const list = cached.map((r) => r.request);
+  const results = allocateAll(pools, list, previous);
   // The externalIPs check needs to know which addresses the LoadBalancers now hold.
   const allocator = new Allocator(input.pools);
-  for (const request of requests) {
+  const assigned = new Map<string, readonly string[]>();
+  for (const request of list) {
     const result = results.get(request.service);
-    if (result?.ok === true) allocator.restore(request, result.addresses);
+    if (result?.ok !== true) continue;
+    allocator.restore(request, result.addresses);
+    assigned.set(request.service, result.addresses);
   }
-  return { key, results, allocator };
+  return { pools: poolsText, requests: texts, previous, assigned, results, allocator, frontends: memo?.frontends ?? new WeakMap() };
 }
 
+/**
+ * Assigns LoadBalancer VIPs (keeping earlier assignments), checks every external IP against the
+ * pools' policy, and expands the result into the service table. A Service that fails any step is
+ * reported in `problems` and left out; it never stops the others. `memo` (the last pass's) only
+ * saves work: the result is the same without it.
+ */
 export function computeDesiredState(
   input: DesiredInput,
   previous: ReadonlyMap<string, readonly string[]>,
   memo?: AllocationMemo,
 ): DesiredState & { readonly memo: AllocationMemo } {
   const problems: ServiceProblem[] = [];
-  const loadBalancers = input.services.filter((s) => s.type === 'LoadBalancer');
+  const services = sortedByKey(input.services);
+  const loadBalancers = services.filter((s) => s.type === 'LoadBalancer');
   const allocation = allocate(input, loadBalancers, previous, memo);
   const { results, allocator } = allocation;
   const assignments = new Map<string, readonly string[]>();
@@ -107,23 +159,27 @@ export function computeDesiredState(
   }
 
   const vipsByService = new Map<string, ServiceVips>();
-  const sorted = [...input.services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  for (const service of sorted) {
-    const externalIPs: string[] = [];
-    for (const address of service.externalIPs) {
-      const verdict = allocator.externalIPAllowed(service.namespace, address, service.key);
-      if (verdict.ok) externalIPs.push(address);
-      else problems.push({ service: service.key, code: AgentErrorCode.externalIPRejected, message: verdict.error.message });
+  const none: readonly string[] = [];
+  for (const service of services) {
+    let externalIPs = none;
+    if (service.externalIPs.length > 0) {
+      const allowed: string[] = [];
+      for (const address of service.externalIPs) {
+        const verdict = allocator.externalIPAllowed(service.namespace, address, service.key);
+        if (verdict.ok) allowed.push(address);
+        else problems.push({ service: service.key, code: AgentErrorCode.externalIPRejected, message: verdict.error.message });
+      }
+      externalIPs = allowed;
     }
-    vipsByService.set(service.key, { loadBalancer: assignments.get(service.key) ?? [], externalIPs });
+    vipsByService.set(service.key, { loadBalancer: assignments.get(service.key) ?? none, externalIPs });
   }
 
-  const built = buildServiceTable(input.services, vipsByService, input.denySources);
+  const built = buildServiceTable(services, vipsByService, input.denySources, allocation.frontends);
   problems.push(...built.problems);
 
   const servable = new Set<string>();
   for (const frontend of built.table.frontends) {
-    if (readyBackends(frontend).length > 0) servable.add(frontend.family === 4 ? `${frontend.address}/32` : `${frontend.address}/128`);
+    if (frontend.backends.some((b) => b.state === 'ready')) servable.add(frontend.family === 4 ? `${frontend.address}/32` : `${frontend.address}/128`);
   }
   return {
     table: built.table,

@@ -224,6 +224,9 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       ...target,
       log,
       isDefaultClass: options.defaultLoadBalancerClass === true,
+      // Informer events of one change arrive together; the agent coalesces whatever comes
+      // during a pass. A longer window is only latency (one EndpointSlice change → kernel).
+      debounceMs: 10,
       ...(file === undefined ? { nodeName, onNodeSettings } : {}),
       onInput: (input, problems) => {
         for (const p of problems) log.warn({ object: p }, 'a Kubernetes object was left out');
@@ -265,7 +268,13 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
   const restarted = existsSync(options.stateFile);
   let announcer: Announcer = staticRoutesAnnouncer();
   if (config.bgp !== undefined) {
-    const bgp = bgpAnnouncer(config.bgp, { log, restarted, aggregates: () => applied.input?.vipInterface?.routes ?? [] });
+    const bgp = bgpAnnouncer(config.bgp, {
+      log,
+      restarted,
+      aggregates: () => applied.input?.vipInterface?.routes ?? [],
+      // Advertisements select VIPs by pool: the file's pools, or the cluster's VIPPools.
+      pools: () => applied.input?.pools ?? [],
+    });
     bgpRef.current = bgp;
     announcer = bgp;
     registerBgpMetrics(metrics.registry, () => bgp.peers());

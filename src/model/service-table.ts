@@ -62,61 +62,98 @@ export interface BuiltTable {
 }
 
 /**
+ * Frontends already expanded for a Service, keyed by the ServiceSpec object itself: sources hand
+ * over the same object while a Service does not change (the Kubernetes source rebuilds only the
+ * Service whose objects changed), so a pass over 10,000 Services expands only the changed ones
+ * and the dataplanes can skip the rest on identity. Entries go with their ServiceSpec.
+ */
+export type FrontendCache = WeakMap<ServiceSpec, { readonly vips: ServiceVips; readonly frontends: readonly Frontend[] }>;
+
+const byKeyOrder = <T extends { readonly key: string }>(a: T, b: T): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** The items sorted by key; the same array when it already is (the usual case: sources sort). */
+export function sortedByKey<T extends { readonly key: string }>(items: readonly T[]): readonly T[] {
+  for (let i = 1; i < items.length; i++) {
+    if (items[i - 1]!.key > items[i]!.key) return [...items].sort(byKeyOrder);
+  }
+  return items;
+}
+
+const sameStrings = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+const sameVips = (a: ServiceVips, b: ServiceVips): boolean => sameStrings(a.loadBalancer, b.loadBalancer) && sameStrings(a.externalIPs, b.externalIPs);
+
+/** One Service's frontends, one per VIP × port (before clashes with other Services are settled). */
+function expandService(service: ServiceSpec, vips: ServiceVips): Frontend[] {
+  const out: Frontend[] = [];
+  const typed: [string, FrontendType][] = [
+    ...vips.loadBalancer.map((a): [string, FrontendType] => [a, 'LoadBalancer']),
+    ...vips.externalIPs.map((a): [string, FrontendType] => [a, 'ExternalIPs']),
+  ];
+  for (const [address, type] of typed) {
+    const family = parseIp(address).family;
+    for (const port of service.ports) {
+      out.push({
+        key: frontendKey(address, port.port, port.protocol),
+        service: service.key,
+        type,
+        address,
+        family,
+        port: port.port,
+        protocol: port.protocol,
+        // Backends of the other family can't be reached by DNAT from this VIP.
+        backends: port.backends.filter((b) => b.address.includes(':') === (family === 6)),
+        sessionAffinity: service.sessionAffinity,
+        allowedSources:
+          service.sourceRanges.length === 0
+            ? 'any'
+            : service.sourceRanges.filter((c) => c.includes(':') === (family === 6)),
+        snat: service.snat,
+      });
+    }
+  }
+  return out;
+}
+
+/**
  * Expands Services and their VIPs into frontends, one per VIP × port. When two Services claim
  * the same `VIP:port/proto`, the first by key keeps it and the other gets a problem: a clash
- * never takes both down.
+ * never takes both down. With a `cache`, a Service whose spec object and VIPs are unchanged
+ * reuses its earlier Frontend objects (the result is the same either way).
  */
 export function buildServiceTable(
   services: readonly ServiceSpec[],
   vipsByService: ReadonlyMap<string, ServiceVips>,
   denySources: readonly string[],
+  cache?: FrontendCache,
 ): BuiltTable {
   const byKey = new Map<string, Frontend>();
   const problems: ServiceProblem[] = [];
-  const sorted = [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  for (const service of sorted) {
+  for (const service of sortedByKey(services)) {
     const vips = vipsByService.get(service.key);
     if (vips === undefined) continue;
-    const typed: [string, FrontendType][] = [
-      ...vips.loadBalancer.map((a): [string, FrontendType] => [a, 'LoadBalancer']),
-      ...vips.externalIPs.map((a): [string, FrontendType] => [a, 'ExternalIPs']),
-    ];
-    for (const [address, type] of typed) {
-      const family = parseIp(address).family;
-      for (const port of service.ports) {
-        const key = frontendKey(address, port.port, port.protocol);
-        const holder = byKey.get(key);
-        if (holder !== undefined) {
-          if (holder.service !== service.key) {
-            problems.push({
-              service: service.key,
-              code: 'FRONTEND_CLASH',
-              message: `${key} is already served for ${holder.service}; this port is not served for ${service.key}`,
-            });
-          }
-          continue;
+    const cached = cache?.get(service);
+    let frontends: readonly Frontend[];
+    if (cached !== undefined && sameVips(cached.vips, vips)) frontends = cached.frontends;
+    else {
+      frontends = expandService(service, vips);
+      cache?.set(service, { vips, frontends });
+    }
+    for (const frontend of frontends) {
+      const holder = byKey.get(frontend.key);
+      if (holder !== undefined) {
+        if (holder.service !== service.key) {
+          problems.push({
+            service: service.key,
+            code: 'FRONTEND_CLASH',
+            message: `${frontend.key} is already served for ${holder.service}; this port is not served for ${service.key}`,
+          });
         }
-        byKey.set(key, {
-          key,
-          service: service.key,
-          type,
-          address,
-          family,
-          port: port.port,
-          protocol: port.protocol,
-          // Backends of the other family can't be reached by DNAT from this VIP.
-          backends: port.backends.filter((b) => b.address.includes(':') === (family === 6)),
-          sessionAffinity: service.sessionAffinity,
-          allowedSources:
-            service.sourceRanges.length === 0
-              ? 'any'
-              : service.sourceRanges.filter((c) => c.includes(':') === (family === 6)),
-          snat: service.snat,
-        });
+        continue;
       }
+      byKey.set(frontend.key, frontend);
     }
   }
-  const frontends = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const frontends = [...byKey.values()].sort(byKeyOrder);
   return { table: { frontends, denySources: [...denySources] }, problems };
 }
 
