@@ -1,28 +1,98 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { BgpConfig } from '../config/index.ts';
-import { advertisementsFor } from './bgp-announcer.ts';
+import pino from 'pino';
+import type { BgpAdvertisementConfig, BgpConfig } from '../config/index.ts';
+import { parseConfig } from '../config/index.ts';
+import { bgpAnnouncer, peerConfig } from './bgp-announcer.ts';
+import { exportPolicy } from './bgp-announcer-policy.ts';
+
+const everything: BgpAdvertisementConfig = {
+  pools: [],
+  peers: [],
+  aggregationLength: 32,
+  aggregationLengthV6: 128,
+  aggregateToVipRoutes: false,
+  communities: ['65002:100'],
+  largeCommunities: [],
+};
 
 const base: BgpConfig = {
   routerId: '10.180.1.16',
   localASN: 65002,
   gracefulRestartSeconds: 120,
-  peers: [],
-  advertise: { aggregate: false, communities: ['65002:100'], largeCommunities: [] },
+  peers: [{ address: '10.180.1.1', asn: 65001, port: 179, holdTime: 90, passive: false, families: ['ipv4', 'ipv6'] }],
+  advertisements: [everything],
 };
+const noPools = { poolOf: () => undefined, vipRoutes: [] };
 
-test('each servable VIP is announced as a host route with the configured attributes', () => {
-  assert.deepEqual(advertisementsFor(['10.200.0.5/32', 'fd00:200::2/128'], { ...base, advertise: { ...base.advertise, localPref: 200 } }, []), [
+test('the older bgp.advertise block still announces each servable VIP to every peer', () => {
+  const cfg = parseConfig(
+    `apiVersion: vipgate.io/v1alpha1
+kind: AgentConfig
+bgp:
+  routerId: 10.180.1.16
+  localASN: 65002
+  peers: [{ address: 10.180.1.1, asn: 65002 }]
+  advertise: { communities: ["65002:100"], localPref: 200 }
+`,
+    'lb1.yaml',
+    { hostname: 'lb1' },
+  );
+  assert.ok(cfg.bgp !== undefined);
+  assert.deepEqual(exportPolicy(['10.200.0.5/32', 'fd00:200::2/128'], cfg.bgp, noPools).get('10.180.1.1'), [
     { prefix: '10.200.0.5/32', communities: ['65002:100'], localPref: 200 },
     { prefix: 'fd00:200::2/128', communities: ['65002:100'], localPref: 200 },
   ]);
 });
 
-test('with aggregate, the covering VIP interface route is announced once, only while a VIP in it is servable', () => {
-  const config = { ...base, advertise: { ...base.advertise, aggregate: true, communities: [] } };
-  const routes = ['10.200.0.0/16', 'fd00:200::/64'];
-  assert.deepEqual(advertisementsFor(['10.200.0.2/32', '10.200.0.5/32'], config, routes), [{ prefix: '10.200.0.0/16' }]);
-  assert.deepEqual(advertisementsFor([], config, routes), []);
+test('advertise.aggregate still announces the covering VIP interface route once, only while a VIP in it is servable', () => {
+  const config = { ...base, advertisements: [{ ...everything, aggregateToVipRoutes: true, communities: [] }] };
+  const inputs = { poolOf: () => undefined, vipRoutes: ['10.200.0.0/16', 'fd00:200::/64'] };
+  assert.deepEqual(exportPolicy(['10.200.0.2/32', '10.200.0.5/32'], config, inputs).get('10.180.1.1'), [{ prefix: '10.200.0.0/16' }]);
+  assert.deepEqual(exportPolicy([], config, inputs).get('10.180.1.1'), []);
   // A VIP outside every interface route is still announced, as itself.
-  assert.deepEqual(advertisementsFor(['10.99.0.1/32'], config, routes), [{ prefix: '10.99.0.1/32' }]);
+  assert.deepEqual(exportPolicy(['10.99.0.1/32'], config, inputs).get('10.180.1.1'), [{ prefix: '10.99.0.1/32' }]);
+});
+
+test('a peer config carries multihop and next hops to the speaker', () => {
+  const pc = peerConfig({ ...base.peers[0]!, multihop: 3, nextHop: { ipv6: 'fd00:180::16' } }, base);
+  assert.equal(pc.multihop, 3);
+  assert.deepEqual(pc.nextHop, { ipv6: 'fd00:180::16' });
+});
+
+test('the announcer hands each peer its own set: pools looked up from the agent, reconfigure re-sends', async () => {
+  const peers = [
+    { name: 'tor-a', address: '127.0.0.1', asn: 65001, port: 1, holdTime: 90, passive: true, families: ['ipv4' as const] },
+    { name: 'tor-b', address: '127.0.0.2', asn: 65001, port: 1, holdTime: 90, passive: true, families: ['ipv4' as const] },
+  ];
+  const config: BgpConfig = {
+    ...base,
+    peers,
+    advertisements: [
+      { ...everything, pools: ['public'], communities: ['65002:1'] },
+      { ...everything, pools: ['internal'], peers: ['tor-a'], communities: ['65002:2'] },
+    ],
+  };
+  const pools = [
+    { name: 'public', addresses: ['10.200.0.0/24'], autoAssign: true, avoidBuggyIPs: false, allowExternalIPs: false, namespaces: [], reserved: [], priority: 0 },
+    { name: 'internal', addresses: ['10.201.0.0/24'], autoAssign: true, avoidBuggyIPs: false, allowExternalIPs: false, namespaces: [], reserved: [], priority: 0 },
+  ];
+  const announcer = bgpAnnouncer(config, { log: pino({ level: 'silent' }), restarted: false, aggregates: () => [], pools: () => pools });
+  const seen: { default: unknown; byPeer: Map<string, readonly { prefix: string }[]> }[] = [];
+  const original = announcer.speaker.setPeerAdvertisements.bind(announcer.speaker);
+  announcer.speaker.setPeerAdvertisements = (sets) => {
+    seen.push({ default: sets.default, byPeer: new Map(sets.byPeer) });
+    original(sets);
+  };
+  try {
+    await announcer.setAdvertisements(['10.200.0.5/32', '10.201.0.7/32']);
+    const prefixes = (address: string): string[] => (seen.at(-1)?.byPeer.get(address) ?? []).map((a) => a.prefix);
+    assert.deepEqual(prefixes('127.0.0.1'), ['10.200.0.5/32', '10.201.0.7/32']);
+    assert.deepEqual(prefixes('127.0.0.2'), ['10.200.0.5/32']);
+    await announcer.reconfigure({ ...config, advertisements: [{ ...everything, peers: ['127.0.0.2'] }] });
+    assert.deepEqual(prefixes('127.0.0.1'), []);
+    assert.deepEqual(prefixes('127.0.0.2'), ['10.200.0.5/32', '10.201.0.7/32']);
+  } finally {
+    await announcer.stop();
+  }
 });

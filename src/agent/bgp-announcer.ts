@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { Speaker, type Advertisement, type PeerConfig, type PeerStatus } from '../bgp/index.ts';
+import { Speaker, type PeerConfig, type PeerStatus } from '../bgp/index.ts';
 import type { BgpConfig, BgpPeerConfig } from '../config/index.ts';
-import { cidrContains, parseCidr, parseIp } from '../net/index.ts';
+import type { Pool } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
+import { exportPolicy, poolLookup, type PoolOf } from './bgp-announcer-policy.ts';
 
 export interface BgpAnnouncer extends Announcer {
   readonly speaker: Speaker;
@@ -14,8 +15,10 @@ export interface BgpAnnouncer extends Announcer {
 
 export interface BgpAnnouncerOptions {
   readonly log: Logger;
-  /** The VIP interface's routes (pool CIDRs), for `advertise.aggregate`. */
+  /** The VIP interface's routes (pool CIDRs), for `aggregateToVipRoutes`. */
   readonly aggregates: () => readonly string[];
+  /** The pools, so that advertisements can select VIPs by pool; absent: no VIP is in a pool. */
+  readonly pools?: () => readonly Pool[];
   /** This agent ran here before (its state file existed): ask routers to keep our routes (RFC 4724). */
   readonly restarted: boolean;
 }
@@ -32,33 +35,10 @@ export function peerConfig(peer: BgpPeerConfig, bgp: BgpConfig): PeerConfig {
     ...(peer.localAddress === undefined ? {} : { localAddress: peer.localAddress }),
     ...(peer.password === undefined ? {} : { password: peer.password }),
     ...(peer.bfd === undefined ? {} : { bfd: peer.bfd }),
+    ...(peer.multihop === undefined ? {} : { multihop: peer.multihop }),
+    ...(peer.nextHop === undefined ? {} : { nextHop: peer.nextHop }),
     ...(bgp.gracefulRestartSeconds > 0 ? { gracefulRestartSeconds: bgp.gracefulRestartSeconds } : {}),
   };
-}
-
-/**
- * The prefixes to announce: each servable VIP as a host route, or, with `aggregate`, each VIP
- * interface route that holds at least one servable VIP (the original set-up announced the CIDR).
- */
-export function advertisementsFor(prefixes: readonly string[], config: BgpConfig, aggregates: readonly string[]): Advertisement[] {
-  let announced: string[] = [...prefixes];
-  if (config.advertise.aggregate) {
-    const covering = new Set<string>();
-    for (const prefix of prefixes) {
-      const address = parseIp(prefix.slice(0, prefix.indexOf('/')));
-      const route = aggregates.find((cidr) => cidrContains(parseCidr(cidr), address));
-      covering.add(route ?? prefix);
-    }
-    announced = [...covering].sort();
-  }
-  const { communities, largeCommunities, localPref, med } = config.advertise;
-  return announced.map((prefix) => ({
-    prefix,
-    ...(communities.length > 0 ? { communities } : {}),
-    ...(largeCommunities.length > 0 ? { largeCommunities } : {}),
-    ...(localPref === undefined ? {} : { localPref }),
-    ...(med === undefined ? {} : { med }),
-  }));
 }
 
 /** Announces the agent's servable VIPs with vipgate's own BGP speaker. */
@@ -79,13 +59,22 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
     peerKeys.set(peer.address, JSON.stringify(pc));
   };
   for (const peer of config.peers) addPeer(peer);
+  // The lookup is rebuilt only when the agent hands over a different pools array.
+  let pools: { readonly of: readonly Pool[]; readonly lookup: PoolOf } | undefined;
+  const announce = (): void => {
+    const current = options.pools?.() ?? [];
+    if (pools?.of !== current) pools = { of: current, lookup: poolLookup(current) };
+    const byPeer = exportPolicy(last, config, { poolOf: pools.lookup, vipRoutes: options.aggregates() });
+    // Every configured peer is in byPeer; the default only matters for a peer the speaker has and the config no longer does.
+    speaker.setPeerAdvertisements({ default: [], byPeer });
+  };
 
   return {
     kind: 'bgp',
     speaker,
     setAdvertisements(prefixes) {
       last = prefixes;
-      speaker.setAdvertisements(advertisementsFor(prefixes, config, options.aggregates()));
+      announce();
       return Promise.resolve();
     },
     async reconfigure(next) {
@@ -102,7 +91,7 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
         }
       }
       for (const peer of next.peers) if (!peerKeys.has(peer.address)) addPeer(peer);
-      speaker.setAdvertisements(advertisementsFor(last, config, options.aggregates()));
+      announce();
     },
     peers: () => speaker.peers(),
     routesSentTo: (address) => speaker.routesSentTo(address),

@@ -46,6 +46,8 @@ export const BgpErrorCode = {
   messageTooLong: 'BGP_MESSAGE_TOO_LONG',
   stopped: 'BGP_STOPPED',
   tcpMd5: 'BGP_TCP_MD5',
+  /** A socket option (IP_TTL) could not be set. */
+  socketOption: 'BGP_SOCKET_OPTION',
 } as const;
 export type BgpErrorCode = (typeof BgpErrorCode)[keyof typeof BgpErrorCode];
 

@@ -6,17 +6,21 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatCidr, formatIp, parseIp, tryParseIp, type IpAddress } from '../net/index.ts';
 import { parseAdvertisements, routesForPeer, type Advertisement, type DesiredRoute } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
-import type { FsmStateName, FsmTimings } from './fsm.ts';
+import type { FsmStateName } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
 import { endOfRib, planUpdates } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
+import { defaultConnect } from './connection.ts';
+import { checkPeerConfig, DEFAULT_HOLD_TIME_SECONDS, type PeerConfig } from './peer-config.ts';
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
-import { checkTcpMd5Password, serverFd, setTcpMd5Key, tcpMd5Connect } from './tcp-md5.ts';
+import { applyTtl, connectWithTtl, sessionTtl, setFdTtl } from './ttl.ts';
+import { serverFd, setTcpMd5Key, tcpMd5Connect } from './tcp-md5.ts';
 import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
 import { BFD_STATE_NAMES, BfdState } from './bfd/constants.ts';
-import { BfdError } from './bfd/errors.ts';
-import { BfdSession, checkBfdConfig, type BfdConfig } from './bfd/session.ts';
+import { BfdSession } from './bfd/session.ts';
 import { UdpBfdTransport, type BfdTransport } from './bfd/socket.ts';
+
+export type { PeerConfig } from './peer-config.ts';
 
 export interface SpeakerOptions {
   /** BGP Identifier, an IPv4 address (RFC 6286). */
@@ -38,29 +42,14 @@ export interface SpeakerOptions {
   readonly bfdTransport?: BfdTransport;
 }
 
-export interface PeerConfig {
-  readonly address: string;
-  readonly asn: number;
-  readonly port?: number;
-  readonly localAddress?: string;
-  /** Proposed hold time in seconds: 0 or 3..65535. Default 90. */
-  readonly holdTimeSeconds?: number;
-  /** Only wait for the peer to connect. */
-  readonly passive?: boolean;
-  /** RFC 2385 TCP MD5 password (1..80 bytes). */
-  readonly password?: string;
-  /** Families to offer. Default both. */
-  readonly families?: readonly AddressFamily[];
-  /** Next hops for routes that name none; default: our address on the session, if of that family. */
-  readonly nextHop?: { readonly ipv4?: string; readonly ipv6?: string };
-  /** RFC 4724: ask the peer to keep our routes this long while we restart. */
-  readonly gracefulRestartSeconds?: number;
-  readonly timings?: FsmTimings;
-  /**
-   * RFC 5880/5881 single-hop BFD with the peer, from our address on the session. When the BFD
-   * session goes Down after having been Up, the BGP connection is dropped (RFC 5882 §4.3).
-   */
-  readonly bfd?: BfdConfig;
+/**
+ * Per-peer route sets for setPeerAdvertisements: `byPeer` maps a peer address to its WHOLE set;
+ * peers not in it (also ones added later) get `default`. Peers given the same array share its
+ * parsing (and 10⁵ routes are parsed once, not once per peer).
+ */
+export interface PeerAdvertisements {
+  readonly default: readonly Advertisement[];
+  readonly byPeer: ReadonlyMap<string, readonly Advertisement[]>;
 }
 
 export interface PeerStatus {
@@ -77,6 +66,8 @@ export interface PeerStatus {
   readonly families?: readonly AddressFamily[];
   /** BFD session state ("Up", "Down"…) when BFD is configured for the peer. */
   readonly bfdState?: string;
+  /** Times the session left Established since the peer was added. */
+  readonly flaps: number;
 }
 
 interface Peer {
@@ -92,9 +83,12 @@ interface Peer {
   skippedWarned: string;
   /** Started once the session first knows its local address; lives until the peer is removed. */
   bfd: BfdSession | undefined;
+  /** Times the session left Established. */
+  flaps: number;
+  /** IP TTL of the session's packets; undefined: the kernel default. */
+  readonly ttl: number | undefined;
 }
 
-const DEFAULT_HOLD_TIME_SECONDS = 90;
 
 function familyOf(address: string | undefined): IpAddress | undefined {
   if (address === undefined) return undefined;
@@ -105,6 +99,7 @@ function familyOf(address: string | undefined): IpAddress | undefined {
 export class Speaker {
   private readonly peersByAddress = new Map<string, Peer>(); // canonical peer address → peer
   private desired: readonly DesiredRoute[] = [];
+  private desiredByPeer: ReadonlyMap<string, readonly DesiredRoute[]> = new Map(); // canonical peer address → its routes
   /** False until the first setAdvertisements: until then we do not know the whole set. */
   private desiredKnown = false;
   private readonly log: BgpLogger;
@@ -133,6 +128,7 @@ export class Speaker {
         socket.destroy();
         return;
       }
+      if (peer.ttl !== undefined) applyTtl(socket, peer.ttl, peer.log);
       peer.session.accept(socket);
     });
     this.server.on('error', (err) => this.log.warn({ err: err.message }, 'BGP listener failed'));
@@ -158,26 +154,16 @@ export class Speaker {
     if (address === undefined) throw new BgpError(BgpErrorCode.badPeerConfig, `peer address "${config.address}" is not an IP address`);
     const key = formatIp(address);
     if (this.peersByAddress.has(key)) throw new BgpError(BgpErrorCode.duplicatePeer, `peer ${key} is already configured`);
-    if (!Number.isInteger(config.asn) || config.asn < 1 || config.asn > 0xffffffff) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: asn ${config.asn} must be 1..4294967295`);
-    const hold = config.holdTimeSeconds ?? DEFAULT_HOLD_TIME_SECONDS;
-    const gr = config.gracefulRestartSeconds;
-    if (gr !== undefined && (!Number.isInteger(gr) || gr < 1 || gr > 4095)) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: gracefulRestartSeconds ${gr} must be 1..4095 (12 bits, RFC 4724 §3)`);
-    if (!Number.isInteger(hold) || (hold !== 0 && (hold < 3 || hold > 0xffff))) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: holdTimeSeconds ${hold} must be 0 or 3..65535`);
-    for (const [family, text] of Object.entries(config.nextHop ?? {})) {
-      if (tryParseIp(text)?.family !== (family === 'ipv4' ? 4 : 6)) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: nextHop.${family} "${text}" is not an ${family} address`);
-    }
-    if (config.bfd !== undefined) {
-      try {
-        checkBfdConfig(config.bfd);
-      } catch (e) {
-        if (e instanceof BfdError) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: ${e.message}`);
-        throw e;
-      }
-    }
-    const passwordProblem = config.password === undefined ? undefined : checkTcpMd5Password(config.password);
-    if (passwordProblem !== undefined) throw new BgpError(BgpErrorCode.badPeerConfig, `peer ${key}: ${passwordProblem}`);
-    const connect = config.password === undefined ? this.options.connect : tcpMd5Connect(config.password);
+    checkPeerConfig(config, key, this.options.localAsn);
+    const ibgp = config.asn === this.options.localAsn;
     const log = this.log.child({ peer: key });
+    const ttl = sessionTtl(ibgp, config.multihop);
+    const connect =
+      config.password !== undefined
+        ? tcpMd5Connect(config.password, ttl === undefined ? {} : { beforeConnect: (fd, family) => setFdTtl(fd, family, ttl) })
+        : ttl === undefined
+          ? this.options.connect
+          : connectWithTtl(this.options.connect ?? defaultConnect, ttl, log);
     const peer: Peer = {
       config,
       log,
@@ -185,6 +171,8 @@ export class Speaker {
       received: new Set(),
       updatesSent: 0,
       updatesReceived: 0,
+      flaps: 0,
+      ttl,
       skippedWarned: '',
       bfd: undefined,
       session: new Session({
@@ -200,6 +188,7 @@ export class Speaker {
         handlers: {
           onEstablished: () => this.onEstablished(peer),
           onDown: () => {
+            peer.flaps++;
             peer.sent = undefined;
             peer.received.clear();
           },
@@ -232,7 +221,37 @@ export class Speaker {
    * (nothing changes) if any advertisement is invalid.
    */
   setAdvertisements(advertisements: readonly Advertisement[]): void {
-    this.desired = parseAdvertisements(advertisements);
+    this.setPeerAdvertisements({ default: advertisements, byPeer: new Map() });
+  }
+
+  /**
+   * Like setAdvertisements, with a set per peer (export policy). Every set is validated before
+   * anything changes; a bad one names the peer.
+   */
+  setPeerAdvertisements(sets: PeerAdvertisements): void {
+    const parsed = new Map<readonly Advertisement[], readonly DesiredRoute[]>();
+    const parse = (list: readonly Advertisement[], peer: string | undefined): readonly DesiredRoute[] => {
+      let routes = parsed.get(list);
+      if (routes === undefined) {
+        try {
+          routes = parseAdvertisements(list);
+        } catch (e) {
+          if (e instanceof BgpError && peer !== undefined) throw new BgpError(e.code, `peer ${peer}: ${e.message}`);
+          throw e;
+        }
+        parsed.set(list, routes);
+      }
+      return routes;
+    };
+    const desired = parse(sets.default, undefined);
+    const byPeer = new Map<string, readonly DesiredRoute[]>();
+    for (const [address, list] of sets.byPeer) {
+      const ip = tryParseIp(address);
+      if (ip === undefined) throw new BgpError(BgpErrorCode.badAdvertisement, `"${address}" in byPeer is not a peer address`);
+      byPeer.set(formatIp(ip), parse(list, formatIp(ip)));
+    }
+    this.desired = desired;
+    this.desiredByPeer = byPeer;
     const first = !this.desiredKnown;
     this.desiredKnown = true;
     for (const peer of this.peersByAddress.values()) {
@@ -265,6 +284,7 @@ export class Speaker {
         ...(lastError === undefined ? {} : { lastError }),
         ...(n === undefined ? {} : { holdTimeSeconds: n.holdTimeSeconds, families: n.families }),
         ...(p.config.bfd === undefined ? {} : { bfdState: p.bfd?.stateName ?? 'Down' }),
+        flaps: p.flaps,
       };
     });
   }
@@ -360,7 +380,7 @@ export class Speaker {
     const configured = peer.config.nextHop ?? {};
     const v4 = configured.ipv4 ?? (local?.family === 4 ? formatIp(local) : undefined);
     const v6 = configured.ipv6 ?? (local?.family === 6 ? formatIp(local) : undefined);
-    const { routes, skipped } = routesForPeer(this.desired, {
+    const { routes, skipped } = routesForPeer(this.desiredByPeer.get(formatIp(parseIp(peer.config.address))) ?? this.desired, {
       localAsn: this.options.localAsn,
       peerAsn: n.peerAsn,
       families: n.families,

@@ -69,6 +69,21 @@ function load(): Libc {
 
 const LE = endianness() === 'LE';
 
+/**
+ * setsockopt with an int value (IP_TTL and the like); throws BgpError(code) naming what failed.
+ * Shared with ttl.ts so that one module owns the libc binding.
+ */
+export function setIntSocketOption(fd: number, level: number, name: number, value: number, what: string, code: BgpErrorCode): void {
+  const c = load();
+  const buffer = Buffer.alloc(4);
+  if (LE) buffer.writeInt32LE(value);
+  else buffer.writeInt32BE(value);
+  if (c.setsockopt(fd, level, name, buffer, 4) !== 0) {
+    const errno = koffi.errno();
+    throw new BgpError(code, `${what}: ${c.strerror(errno)} (errno ${errno})`);
+  }
+}
+
 /** struct sockaddr_in / sockaddr_in6. sa_family is in host order, the port in network order. */
 function sockaddr(address: IpAddress, port: number): Uint8Array {
   const out = Buffer.alloc(address.family === 4 ? 16 : 28);
@@ -117,6 +132,8 @@ export function serverFd(server: Server): number {
 }
 
 export interface TcpMd5ConnectOptions {
+  /** Runs on the new socket's fd before connect() (the speaker sets the TTL here, ttl.ts). */
+  readonly beforeConnect?: (fd: number, family: 4 | 6) => void;
   /** Give up after this long (the kernel would retry SYNs for minutes). Default 10 s. */
   readonly timeoutMs?: number;
   /** How often to check whether the connection completed. Default 20 ms. */
@@ -127,10 +144,10 @@ export interface TcpMd5ConnectOptions {
 export function tcpMd5Connect(password: string, options: TcpMd5ConnectOptions = {}): (target: ConnectTarget) => Promise<Socket> {
   const problem = checkTcpMd5Password(password);
   if (problem !== undefined) throw new BgpError(BgpErrorCode.tcpMd5, problem);
-  return (target: ConnectTarget) => connectSigned(target, password, options.timeoutMs ?? 10_000, options.pollMs ?? 20);
+  return (target: ConnectTarget) => connectSigned(target, password, options.timeoutMs ?? 10_000, options.pollMs ?? 20, options.beforeConnect);
 }
 
-async function connectSigned(target: ConnectTarget, password: string, timeoutMs: number, pollMs: number): Promise<Socket> {
+async function connectSigned(target: ConnectTarget, password: string, timeoutMs: number, pollMs: number, beforeConnect: ((fd: number, family: 4 | 6) => void) | undefined): Promise<Socket> {
   const c = load();
   const peer = tryParseIp(target.host);
   if (peer === undefined) throw new BgpError(BgpErrorCode.tcpMd5, `"${target.host}" is not an IP address`);
@@ -140,6 +157,7 @@ async function connectSigned(target: ConnectTarget, password: string, timeoutMs:
   try {
     const sig = md5sig(peer, password);
     if (c.setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, sig, sig.length) !== 0) throw fail(c, 'setsockopt(TCP_MD5SIG)');
+    beforeConnect?.(fd, peer.family);
     if (target.localAddress !== undefined) {
       const local = tryParseIp(target.localAddress);
       if (local?.family !== peer.family) throw new BgpError(BgpErrorCode.tcpMd5, `local address ${target.localAddress} is not of the peer's family`);

@@ -38,12 +38,12 @@ test('routes names the LB node address of the right family', () => {
 
 test('bgp peers and routes read like a router CLI', () => {
   const peers = formatBgpPeers([
-    { address: '10.180.1.1', asn: 65001, state: 'Established', uptimeSeconds: 75, prefixesSent: 3, prefixesReceived: 0, updatesSent: 2, updatesReceived: 1 },
-    { address: 'fd00:180:1::1', asn: 65001, state: 'Active', prefixesSent: 0, prefixesReceived: 0, updatesSent: 0, updatesReceived: 0, lastError: 'connect ECONNREFUSED' },
+    { address: '10.180.1.1', asn: 65001, state: 'Established', uptimeSeconds: 75, prefixesSent: 3, prefixesReceived: 0, updatesSent: 2, updatesReceived: 1, bfdState: 'Up', flaps: 2 },
+    { address: 'fd00:180:1::1', asn: 65001, state: 'Active', prefixesSent: 0, prefixesReceived: 0, updatesSent: 0, updatesReceived: 0, lastError: 'connect ECONNREFUSED', flaps: 0 },
   ]);
-  assert.match(peers, /^PEER\s+ASN\s+STATE\s+UPTIME\s+SENT\s+RECEIVED\s+LAST ERROR$/m);
-  assert.match(peers, /^10\.180\.1\.1\s+65001\s+Established\s+1m15s\s+3\s+0$/m);
-  assert.match(peers, /^fd00:180:1::1\s+65001\s+Active\s+-\s+0\s+0\s+connect ECONNREFUSED$/m);
+  assert.match(peers, /^PEER\s+ASN\s+STATE\s+UPTIME\s+BFD\s+FLAPS\s+SENT\s+RECEIVED\s+LAST ERROR$/m);
+  assert.match(peers, /^10\.180\.1\.1\s+65001\s+Established\s+1m15s\s+Up\s+2\s+3\s+0$/m);
+  assert.match(peers, /^fd00:180:1::1\s+65001\s+Active\s+-\s+-\s+0\s+0\s+0\s+connect ECONNREFUSED$/m);
   assert.equal(
     formatBgpRoutes({ peers: [{ address: '10.180.1.1', state: 'Established', routes: ['10.200.0.2/32', '10.200.0.5/32'] }] }),
     '10.180.1.1 (Established): 2 prefixes\n  10.200.0.2/32\n  10.200.0.5/32\n',

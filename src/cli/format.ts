@@ -73,8 +73,19 @@ function duration(seconds: number | undefined): string {
 export function formatBgpPeers(peers: readonly PeerStatus[]): string {
   if (peers.length === 0) return 'no BGP peers configured\n';
   return renderTable(
-    ['PEER', 'ASN', 'STATE', 'UPTIME', 'SENT', 'RECEIVED', 'LAST ERROR'],
-    peers.map((p) => [p.address, String(p.asn), p.state, duration(p.uptimeSeconds), String(p.prefixesSent), String(p.prefixesReceived), p.lastError ?? '']),
+    ['PEER', 'ASN', 'STATE', 'UPTIME', 'BFD', 'FLAPS', 'SENT', 'RECEIVED', 'LAST ERROR'],
+    peers.map((p) => [
+      p.address,
+      String(p.asn),
+      p.state,
+      duration(p.uptimeSeconds),
+      // "-": BFD is not configured for the peer (a "Down" means configured and not Up).
+      p.bfdState ?? '-',
+      String(p.flaps),
+      String(p.prefixesSent),
+      String(p.prefixesReceived),
+      p.lastError ?? '',
+    ]),
   );
 }
 

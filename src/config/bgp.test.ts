@@ -28,8 +28,97 @@ test('a bgp section gets its defaults and canonical addresses', () => {
       { address: '10.180.1.1', asn: 65001, port: 179, holdTime: 90, passive: false, families: ['ipv4', 'ipv6'] },
       { address: 'fd00:180:1::1', asn: 65001, port: 179, holdTime: 9, passive: false, password: 's3cret', families: ['ipv6'] },
     ],
-    advertise: { aggregate: false, communities: ['65002:100'], largeCommunities: [] },
+    advertisements: [{ pools: [], peers: [], aggregationLength: 32, aggregationLengthV6: 128, aggregateToVipRoutes: false, communities: ['65002:100'], largeCommunities: [] }],
   });
+});
+
+test('bgp.advertisements and the new peer fields get their defaults; peer addresses in advertisements become canonical', () => {
+  const cfg = parseConfig(
+    `${head}pools: [{ name: public, addresses: [10.200.0.0/24] }]
+bgp:
+  routerId: 10.180.1.16
+  localASN: 65002
+  peers:
+    - { name: tor-a, address: 10.180.1.1, asn: 65001, multihop: 3, nextHop: { ipv6: "FD00:180::16" } }
+    - { address: "fd00:180:1::1", asn: 65001 }
+  advertisements:
+    - { pools: [public], peers: [tor-a, "FD00:180:1::1"], aggregationLength: 24, communities: ["65002:1"], med: 5 }
+    - {}
+`,
+    'lb1.yaml',
+    { hostname: 'lb1' },
+  );
+  assert.deepEqual(cfg.bgp?.peers[0], {
+    name: 'tor-a',
+    address: '10.180.1.1',
+    asn: 65001,
+    port: 179,
+    holdTime: 90,
+    passive: false,
+    families: ['ipv4', 'ipv6'],
+    multihop: 3,
+    nextHop: { ipv6: 'fd00:180::16' },
+  });
+  assert.deepEqual(cfg.bgp.advertisements, [
+    { pools: ['public'], peers: ['tor-a', 'fd00:180:1::1'], aggregationLength: 24, aggregationLengthV6: 128, aggregateToVipRoutes: false, communities: ['65002:1'], largeCommunities: [], med: 5 },
+    { pools: [], peers: [], aggregationLength: 32, aggregationLengthV6: 128, aggregateToVipRoutes: false, communities: [], largeCommunities: [] },
+  ]);
+});
+
+test('advertise.aggregate becomes aggregateToVipRoutes; advertisements: [] announces nothing', () => {
+  const bgp = (extra: string) => parseConfig(`${head}bgp:\n  routerId: 10.180.1.16\n  localASN: 65002\n${extra}`, 'lb1.yaml', { hostname: 'lb1' }).bgp;
+  assert.equal(bgp('  advertise: { aggregate: true }\n')?.advertisements[0]?.aggregateToVipRoutes, true);
+  assert.deepEqual(bgp('  advertisements: []\n')?.advertisements, []);
+});
+
+function issues(text: string): string {
+  try {
+    parseConfig(text, 'lb1.yaml', { hostname: 'lb1' });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.format();
+    throw e;
+  }
+  assert.fail('the config was accepted');
+}
+
+test('bad advertisements name the field, the value and what is allowed', () => {
+  const lines = issues(`${head}pools: [{ name: public, addresses: [10.200.0.0/24] }, { name: internal, addresses: [10.201.0.0/24] }]
+bgp:
+  routerId: 10.180.1.16
+  localASN: 65002
+  peers: [{ name: tor-a, address: 10.180.1.1, asn: 65001 }]
+  advertisements:
+    - { pools: [publc], peers: [tor-b, 10.180.1.2], aggregationLength: 33, aggregationLengthV6: 129 }
+`);
+  assert.match(lines, /lb1\.yaml:9:\d+: bgp\.advertisements\[0\]\.pools\[0\]: no pool is named "publc"; expected a name from pools: public, internal/);
+  assert.match(lines, /bgp\.advertisements\[0\]\.peers\[0\]: no peer is named or addressed "tor-b"; expected a name or address from bgp\.peers: tor-a, 10\.180\.1\.1/);
+  assert.match(lines, /bgp\.advertisements\[0\]\.peers\[1\]: no peer is named or addressed "10\.180\.1\.2"/);
+  assert.match(lines, /bgp\.advertisements\[0\]\.aggregationLength: 33 is not allowed; expected an IPv4 prefix length 0–32/);
+  assert.match(lines, /bgp\.advertisements\[0\]\.aggregationLengthV6: 129 is not allowed; expected an IPv6 prefix length 0–128/);
+});
+
+test('a file without pools (Kubernetes mode) may name any pool', () => {
+  const cfg = parseConfig(`${head}bgp:\n  routerId: 10.180.1.16\n  localASN: 65002\n  advertisements: [{ pools: [from-the-cluster] }]\n`, 'lb1.yaml', { hostname: 'lb1' });
+  assert.deepEqual(cfg.bgp?.advertisements[0]?.pools, ['from-the-cluster']);
+});
+
+test('multihop is refused on iBGP and with BFD; both advertise forms at once are refused; peer names are unique', () => {
+  const lines = issues(`${head}bgp:
+  routerId: 10.180.1.16
+  localASN: 65002
+  peers:
+    - { name: a, address: 10.180.1.1, asn: 65002, multihop: 2 }
+    - { name: a, address: 10.180.1.2, asn: 65001, multihop: 4, bfd: {} }
+    - { address: 10.180.1.3, asn: 65001, multihop: 1, nextHop: { ipv4: "fd00::1" } }
+  advertise: {}
+  advertisements: []
+`);
+  assert.match(lines, /bgp\.peers\[0\]\.multihop: multihop applies to eBGP peers only; expected no multihop for an iBGP peer/);
+  assert.match(lines, /bgp\.peers\[1\]\.multihop: multihop cannot be combined with bfd; expected either multihop or bfd/);
+  assert.match(lines, /bgp\.peers\[1\]\.name: peer name is already used at bgp\.peers\[0\]\.name/);
+  assert.match(lines, /bgp\.peers\[2\]\.multihop: 1 is not allowed; expected an IP TTL 2–255/);
+  assert.match(lines, /bgp\.peers\[2\]\.nextHop\.ipv4: fd00::1 is not an IPv4 address/);
+  assert.match(lines, /bgp\.advertisements: bgp\.advertise and bgp\.advertisements are both set/);
 });
 
 test('bad bgp settings are named with their line, field and the rule', () => {

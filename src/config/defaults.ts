@@ -5,19 +5,22 @@ import {
   cidrOf,
   cidrToRange,
   formatCidr,
+  formatIp,
   formatRange,
   parseCidr,
   parseRange,
+  tryParseIp,
   type IpRange,
 } from '../net/index.ts';
 import { familiesOf, policyOf } from './families.ts';
 import { splitHostPort } from './formats.ts';
-import type { RawBackend, RawBgp, RawConfig, RawPool, RawPort, RawService } from './raw.ts';
+import type { RawBackend, RawBgp, RawBgpAdvertisement, RawConfig, RawPool, RawPort, RawService } from './raw.ts';
 import {
   CONFIG_API_VERSION,
   CONFIG_KIND,
   type AgentConfig,
   type BackendConfig,
+  type BgpAdvertisementConfig,
   type BgpConfig,
   type InterfaceAddress,
   type PortConfig,
@@ -34,13 +37,41 @@ export const DEFAULT_GRACEFUL_RESTART_SECONDS = 120;
 /** BFD timers when `bfd` is given without them: 300 ms × 3, the common router default. */
 export const DEFAULT_BFD = { minTxMs: 300, minRxMs: 300, multiplier: 3 } as const;
 
+/** The IPv4 and IPv6 lengths that announce each VIP as itself. */
+export const HOST_ROUTE_LENGTHS = { ipv4: 32, ipv6: 128 } as const;
+
+function advertisementOf(a: RawBgpAdvertisement): BgpAdvertisementConfig {
+  return {
+    pools: a.pools ?? [],
+    // Addresses are compared canonically; names are left as written.
+    peers: (a.peers ?? []).map((p) => { const ip = tryParseIp(p); return ip === undefined ? p : formatIp(ip); }),
+    aggregationLength: a.aggregationLength ?? HOST_ROUTE_LENGTHS.ipv4,
+    aggregationLengthV6: a.aggregationLengthV6 ?? HOST_ROUTE_LENGTHS.ipv6,
+    aggregateToVipRoutes: a.aggregateToVipRoutes ?? false,
+    communities: a.communities ?? [],
+    largeCommunities: a.largeCommunities ?? [],
+    ...(a.localPref === undefined ? {} : { localPref: a.localPref }),
+    ...(a.med === undefined ? {} : { med: a.med }),
+  };
+}
+
+/**
+ * `advertisements` as written; else the older single `advertise` block, which meant one
+ * advertisement of every VIP to every peer (its `aggregate` is `aggregateToVipRoutes`).
+ */
+function advertisementsOf(raw: RawBgp): BgpAdvertisementConfig[] {
+  if (raw.advertisements !== undefined) return raw.advertisements.map(advertisementOf);
+  const { aggregate, ...rest } = raw.advertise ?? {};
+  return [advertisementOf({ ...rest, ...(aggregate === undefined ? {} : { aggregateToVipRoutes: aggregate }) })];
+}
+
 function bgpOf(raw: RawBgp): BgpConfig {
-  const advertise = raw.advertise ?? {};
   return {
     routerId: canonicalIp(raw.routerId),
     localASN: raw.localASN,
     gracefulRestartSeconds: raw.gracefulRestartSeconds ?? DEFAULT_GRACEFUL_RESTART_SECONDS,
     peers: (raw.peers ?? []).map((p) => ({
+      ...(p.name === undefined ? {} : { name: p.name }),
       address: canonicalIp(p.address),
       asn: p.asn,
       port: p.port ?? 179,
@@ -59,14 +90,17 @@ function bgpOf(raw: RawBgp): BgpConfig {
               multiplier: p.bfd.multiplier ?? DEFAULT_BFD.multiplier,
             },
           }),
+      ...(p.multihop === undefined ? {} : { multihop: p.multihop }),
+      ...(p.nextHop === undefined
+        ? {}
+        : {
+            nextHop: {
+              ...(p.nextHop.ipv4 === undefined ? {} : { ipv4: canonicalIp(p.nextHop.ipv4) }),
+              ...(p.nextHop.ipv6 === undefined ? {} : { ipv6: canonicalIp(p.nextHop.ipv6) }),
+            },
+          }),
     })),
-    advertise: {
-      aggregate: advertise.aggregate ?? false,
-      communities: advertise.communities ?? [],
-      largeCommunities: advertise.largeCommunities ?? [],
-      ...(advertise.localPref === undefined ? {} : { localPref: advertise.localPref }),
-      ...(advertise.med === undefined ? {} : { med: advertise.med }),
-    },
+    advertisements: advertisementsOf(raw),
   };
 }
 

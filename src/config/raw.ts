@@ -22,6 +22,7 @@ export interface RawConfig {
 }
 
 export interface RawBgpPeer {
+  name?: string;
   address: string;
   asn: number;
   port?: number;
@@ -31,6 +32,20 @@ export interface RawBgpPeer {
   password?: string;
   families?: ('ipv4' | 'ipv6')[];
   bfd?: { enabled?: boolean; minTxMs?: number; minRxMs?: number; multiplier?: number };
+  multihop?: number;
+  nextHop?: { ipv4?: string; ipv6?: string };
+}
+
+export interface RawBgpAdvertisement {
+  pools?: string[];
+  peers?: string[];
+  aggregationLength?: number;
+  aggregationLengthV6?: number;
+  aggregateToVipRoutes?: boolean;
+  communities?: string[];
+  largeCommunities?: string[];
+  localPref?: number;
+  med?: number;
 }
 
 export interface RawBgp {
@@ -39,6 +54,7 @@ export interface RawBgp {
   gracefulRestartSeconds?: number;
   peers?: RawBgpPeer[];
   advertise?: { aggregate?: boolean; communities?: string[]; largeCommunities?: string[]; localPref?: number; med?: number };
+  advertisements?: RawBgpAdvertisement[];
 }
 
 export interface RawPool {

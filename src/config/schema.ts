@@ -110,6 +110,7 @@ const bfd = mapping({
 
 const bgpPeer = mapping(
   {
+    name: dnsLabel,
     address: format('ip'),
     asn,
     port,
@@ -119,9 +120,24 @@ const bgpPeer = mapping(
     password: { type: 'string', minLength: 1, maxLength: 80, [ALLOWED]: 'a TCP MD5 key of 1–80 characters (RFC 2385)' },
     families: { ...list(oneOf('ipv4', 'ipv6'), 'ipv4, ipv6'), minItems: 1, maxItems: 2 },
     bfd,
+    multihop: { type: 'integer', minimum: 2, maximum: 255, [ALLOWED]: 'an IP TTL 2–255 (eBGP only; 1 is the default without it)' },
+    nextHop: mapping({ ipv4: format('ip'), ipv6: format('ip') }),
   },
   ['address', 'asn'],
 );
+
+// The BGPAdvertisement CRD's spec (src/manifests/crds-bgp.ts), minus its nodeSelector.
+const bgpAdvertisement = mapping({
+  pools: list(dnsLabel, 'pool names'),
+  peers: list({ type: 'string', minLength: 1, [ALLOWED]: 'a peer name or address' }, 'peer names or addresses'),
+  aggregationLength: { type: 'integer', minimum: 0, maximum: 32, [ALLOWED]: 'an IPv4 prefix length 0–32' },
+  aggregationLengthV6: { type: 'integer', minimum: 0, maximum: 128, [ALLOWED]: 'an IPv6 prefix length 0–128' },
+  aggregateToVipRoutes: flag,
+  communities: list(community, 'communities'),
+  largeCommunities: list(largeCommunity, 'large communities'),
+  localPref: uint32,
+  med: uint32,
+});
 
 const bgp = mapping(
   {
@@ -136,6 +152,7 @@ const bgp = mapping(
       localPref: uint32,
       med: uint32,
     }),
+    advertisements: list(bgpAdvertisement, 'advertisements'),
   },
   ['routerId', 'localASN'],
 );

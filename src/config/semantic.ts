@@ -2,6 +2,7 @@ import { canonicalIp, formatRange, parseIp, parseRange, rangeContains, rangesOve
 import { ConfigIssueCode } from './errors.ts';
 import type { IssueDraft, PathSegment } from './issue.ts';
 import { familiesOf, familyName, policyOf } from './families.ts';
+import { checkBgp } from './semantic-bgp.ts';
 
 /**
  * Rules across fields that a JSON Schema can't say (unique names, references, families that
@@ -15,7 +16,7 @@ export function semanticIssues(data: unknown): IssueDraft[] {
   if (root === undefined) return out;
   const poolNames = checkPools(root['pools'], out);
   checkServices(root['services'], poolNames, out);
-  checkBgp(asRecord(root['bgp']), out);
+  checkBgp(asRecord(root['bgp']), root['pools'] === undefined ? undefined : poolNames, out);
   checkXdp(asRecord(root['dataplane']), out);
   return out;
 }
@@ -43,34 +44,6 @@ function checkXdp(dataplane: Rec | undefined, out: IssueDraft[]): void {
     const first = families.get(v6);
     if (first === undefined) families.set(v6, i);
     else out.push(duplicate(['dataplane', 'xdp', 'snatAddresses', i], text, `IPv${v6 ? 6 : 4} SNAT address`, `dataplane.xdp.snatAddresses[${first}]`));
-  }
-}
-
-/** Router ID is IPv4 (RFC 4271 §4.2), hold time is never 1 or 2, peers are unique, no AS_TRANS. */
-function checkBgp(bgp: Rec | undefined, out: IssueDraft[]): void {
-  if (bgp === undefined) return;
-  const bad = (path: PathSegment[], value: unknown, message: string, allowed: string): void => {
-    out.push({ code: ConfigIssueCode.badValue, path, at: 'value', value, message, allowed });
-  };
-  const routerId = str(bgp['routerId']);
-  if (routerId !== undefined && tryCanonical(routerId) !== undefined && routerId.includes(':')) {
-    bad(['bgp', 'routerId'], routerId, `${routerId} is not allowed`, 'an IPv4 address (a BGP Identifier is 32 bits, RFC 4271 §4.2)');
-  }
-  const checkAsn = (path: PathSegment[], value: unknown): void => {
-    if (value === 23456) bad(path, value, '23456 is not allowed', 'a real AS number: 23456 is AS_TRANS (RFC 6793)');
-  };
-  checkAsn(['bgp', 'localASN'], bgp['localASN']);
-  const seen = new Map<string, number>();
-  for (const [i, peer] of records(bgp['peers'])) {
-    checkAsn(['bgp', 'peers', i, 'asn'], peer['asn']);
-    const hold = peer['holdTime'];
-    if (hold === 1 || hold === 2) bad(['bgp', 'peers', i, 'holdTime'], hold, `${hold} is not allowed`, 'seconds: 0, or 3–65535 (RFC 4271 §4.2)');
-    const address = str(peer['address']);
-    const canonical = address === undefined ? undefined : tryCanonical(address);
-    if (canonical === undefined) continue;
-    const first = seen.get(canonical);
-    if (first === undefined) seen.set(canonical, i);
-    else out.push(duplicate(['bgp', 'peers', i, 'address'], address, 'peer address', `bgp.peers[${first}].address`));
   }
 }
 

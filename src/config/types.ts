@@ -125,6 +125,8 @@ export interface ServiceConfig {
 }
 
 export interface BgpPeerConfig {
+  /** What `advertisements[].peers` may call the peer besides its address (a BGPPeer's name). */
+  readonly name?: string;
   /** Canonical address. */
   readonly address: string;
   readonly asn: number;
@@ -137,6 +139,10 @@ export interface BgpPeerConfig {
   readonly families: readonly ('ipv4' | 'ipv6')[];
   /** RFC 5880/5881 single-hop BFD with the router; absent when off. */
   readonly bfd?: BgpPeerBfdConfig;
+  /** eBGP only: the IP TTL of our packets (2–255); absent: TTL 1 for eBGP, the kernel default for iBGP. */
+  readonly multihop?: number;
+  /** Canonical next hops for our routes; default: our address on the session, for its family. */
+  readonly nextHop?: { readonly ipv4?: string; readonly ipv6?: string };
 }
 
 export interface BgpPeerBfdConfig {
@@ -148,9 +154,21 @@ export interface BgpPeerBfdConfig {
   readonly multiplier: number;
 }
 
-export interface BgpAdvertiseConfig {
-  /** Announce the VIP interface's routes (the pools' CIDRs) instead of one /32 or /128 per VIP. */
-  readonly aggregate: boolean;
+/**
+ * Which VIPs go to which peers, and how (the BGPAdvertisement CRD's spec). Several entries that
+ * give one peer the same prefix merge: communities united, the highest localPref, the lowest med.
+ */
+export interface BgpAdvertisementConfig {
+  /** Pool names; empty: every VIP, also those in no pool. */
+  readonly pools: readonly string[];
+  /** Peer names or canonical addresses; empty: every peer. */
+  readonly peers: readonly string[];
+  /** 32: each IPv4 VIP; shorter: the covering prefix of that length. */
+  readonly aggregationLength: number;
+  /** 128: each IPv6 VIP; shorter: the covering prefix of that length. */
+  readonly aggregationLengthV6: number;
+  /** Announce the VIP interface route covering the VIP instead (the original set-up's "announce the CIDR"). */
+  readonly aggregateToVipRoutes: boolean;
   readonly communities: readonly string[];
   readonly largeCommunities: readonly string[];
   /** Sent to iBGP peers only (RFC 4271 §5.1.5). */
@@ -165,5 +183,6 @@ export interface BgpConfig {
   /** RFC 4724 restart time; 0: graceful restart off. */
   readonly gracefulRestartSeconds: number;
   readonly peers: readonly BgpPeerConfig[];
-  readonly advertise: BgpAdvertiseConfig;
+  /** Taken literally: empty announces nothing (the file's defaults fill one "everything" entry). */
+  readonly advertisements: readonly BgpAdvertisementConfig[];
 }

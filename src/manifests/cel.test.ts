@@ -158,6 +158,8 @@ test('BGPPeer: hold time 0 or ≥ 3; multihop only for eBGP; localAddress of the
   const spec = prop(peer, 'spec');
   assert.ok(holds(spec, { address: '10.0.0.1', asn: 65001, localASN: 65002, multihop: 3 }));
   assert.ok(!holds(spec, { address: '10.0.0.1', asn: 65001, localASN: 65001, multihop: 3 }));
+  assert.ok(!holds(spec, { address: '10.0.0.1', asn: 65001, localASN: 65002, multihop: 3, bfd: { enabled: true } }));
+  assert.ok(holds(spec, { address: '10.0.0.1', asn: 65001, localASN: 65002, multihop: 3, bfd: { enabled: false } }));
   assert.ok(!holds(spec, { address: '10.0.0.1', asn: 65001, localASN: 65002, localAddress: 'fd00::1' }));
   assert.ok(holds(prop(peer, 'spec', 'routerID'), '10.0.0.1'));
   assert.ok(!holds(prop(peer, 'spec', 'routerID'), 'fd00::1'));

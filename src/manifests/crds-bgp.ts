@@ -40,7 +40,11 @@ const peerSpec = obj(
       transmitIntervalMs: int('Fastest rate we send at.', 10, 60000, { default: 300 }),
       detectMultiplier: int('Missed packets before the session is declared down.', 2, 255, { default: 3 }),
     }),
-    multihop: int('eBGP only: the IP TTL of our packets, for routers more than one hop away.', 2, 255),
+    multihop: int('eBGP only: the IP TTL of our packets, for routers more than one hop away (without it: TTL 1). Not with BFD, which is single-hop.', 2, 255),
+    nextHop: obj('Next hops for our routes, per family; default: our address on the session. Needed for IPv6 VIPs over an IPv4 session.', {
+      ipv4: ip('IPv4 next hop.'),
+      ipv6: ip('IPv6 next hop.'),
+    }),
     nodeSelector: labelSelector('LB nodes that peer with this router; absent means every LB node.'),
   },
   ['address', 'asn', 'localASN'],
@@ -49,6 +53,12 @@ const peerSpec = obj(
       {
         rule: '!has(self.multihop) || self.asn != self.localASN',
         message: 'multihop applies to eBGP peers only; an iBGP peer (asn equal to localASN) is reached over any number of hops',
+        fieldPath: '.multihop',
+      },
+      {
+        // RFC 5881 single-hop BFD needs the router one hop away (TTL 255 on arrival).
+        rule: '!has(self.multihop) || !has(self.bfd) || !self.bfd.enabled',
+        message: 'multihop cannot be combined with bfd: vipgate runs single-hop BFD only',
         fieldPath: '.multihop',
       },
       {
@@ -91,9 +101,11 @@ const advertisementSpec = obj('Which VIPs are announced, to whom, with which att
   peers: set('BGPPeers to announce to; empty or absent means all.', dnsLabel('A BGPPeer.'), 256),
   aggregationLength: int('IPv4 prefix length announced: 32 announces each VIP, shorter announces the covering prefix.', 0, 32, { default: 32 }),
   aggregationLengthV6: int('IPv6 prefix length announced.', 0, 128, { default: 128 }),
+  aggregateToVipRoutes: bool("Announce the LB node's VIP interface route covering each VIP (the pools' CIDRs) instead of a prefix of aggregationLength.", false),
   communities: set('RFC 1997 communities attached.', community, 64),
   largeCommunities: set('RFC 8092 large communities attached.', largeCommunity, 64),
-  localPref: int('LOCAL_PREF, sent to iBGP peers only (RFC 4271 §5.1.5).', 0, 4294967295, { format: 'int64' }),
+  localPref: int('LOCAL_PREF, sent to iBGP peers only (RFC 4271 §5.1.5); the highest wins when advertisements overlap.', 0, 4294967295, { format: 'int64' }),
+  med: int('MULTI_EXIT_DISC; the lowest wins when advertisements overlap.', 0, 4294967295, { format: 'int64' }),
   nodeSelector: labelSelector('LB nodes that announce; absent means every LB node.'),
 });
 

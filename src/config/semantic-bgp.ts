@@ -1,0 +1,124 @@
+import { canonicalIp } from '../net/index.ts';
+import { ConfigIssueCode } from './errors.ts';
+import type { IssueDraft, PathSegment } from './issue.ts';
+
+/**
+ * Rules of the `bgp:` section that a JSON Schema can't say: router ID is IPv4 (RFC 4271 §4.2),
+ * hold time is never 1 or 2, peers are unique, no AS_TRANS, multihop only where it means
+ * something, and advertisements refer to pools and peers that exist. Like semantic.ts, it reads
+ * raw data defensively: values of the wrong type were already reported by the schema.
+ *
+ * `poolNames` is undefined when the file has no `pools:` (Kubernetes mode takes the pools from
+ * the cluster, so a name can't be checked here; an unknown one then matches no VIP).
+ */
+export function checkBgp(bgp: Rec | undefined, poolNames: ReadonlySet<string> | undefined, out: IssueDraft[]): void {
+  if (bgp === undefined) return;
+  const bad = (path: PathSegment[], value: unknown, message: string, allowed: string, code: ConfigIssueCode = ConfigIssueCode.badValue): void => {
+    out.push({ code, path, at: 'value', value, message, allowed });
+  };
+  const routerId = str(bgp['routerId']);
+  if (routerId !== undefined && tryCanonical(routerId) !== undefined && routerId.includes(':')) {
+    bad(['bgp', 'routerId'], routerId, `${routerId} is not allowed`, 'an IPv4 address (a BGP Identifier is 32 bits, RFC 4271 §4.2)');
+  }
+  const checkAsn = (path: PathSegment[], value: unknown): void => {
+    if (value === 23456) bad(path, value, '23456 is not allowed', 'a real AS number: 23456 is AS_TRANS (RFC 6793)');
+  };
+  const localAsn = bgp['localASN'];
+  checkAsn(['bgp', 'localASN'], localAsn);
+  const addresses = new Map<string, number>(); // canonical peer address → index of its first peer
+  const names = new Map<string, number>(); // peer name → index
+  for (const [i, peer] of records(bgp['peers'])) {
+    const at = (...rest: PathSegment[]): PathSegment[] => ['bgp', 'peers', i, ...rest];
+    checkAsn(at('asn'), peer['asn']);
+    const hold = peer['holdTime'];
+    if (hold === 1 || hold === 2) bad(at('holdTime'), hold, `${hold} is not allowed`, 'seconds: 0, or 3–65535 (RFC 4271 §4.2)');
+    const multihop = peer['multihop'];
+    if (typeof multihop === 'number') {
+      if (peer['asn'] === localAsn) {
+        bad(at('multihop'), multihop, 'multihop applies to eBGP peers only', 'no multihop for an iBGP peer (asn equal to localASN): iBGP is reached over any number of hops', ConfigIssueCode.conflict);
+      }
+      const bfd = asRecord(peer['bfd']);
+      if (bfd !== undefined && bfd['enabled'] !== false) {
+        bad(at('multihop'), multihop, 'multihop cannot be combined with bfd', 'either multihop or bfd: vipgate runs single-hop BFD only (RFC 5881 needs TTL 255 on arrival)', ConfigIssueCode.conflict);
+      }
+    }
+    const nextHop = asRecord(peer['nextHop']);
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const text = str(nextHop?.[family]);
+      const canonical = text === undefined ? undefined : tryCanonical(text);
+      if (canonical !== undefined && canonical.includes(':') !== (family === 'ipv6')) {
+        bad(at('nextHop', family), text, `${text} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`, `an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`);
+      }
+    }
+    const name = str(peer['name']);
+    if (name !== undefined) {
+      const first = names.get(name);
+      if (first === undefined) names.set(name, i);
+      else out.push(duplicate(at('name'), name, 'peer name', `bgp.peers[${first}].name`));
+    }
+    const address = str(peer['address']);
+    const canonical = address === undefined ? undefined : tryCanonical(address);
+    if (canonical === undefined) continue;
+    const first = addresses.get(canonical);
+    if (first === undefined) addresses.set(canonical, i);
+    else out.push(duplicate(at('address'), address, 'peer address', `bgp.peers[${first}].address`));
+  }
+  if (bgp['advertise'] !== undefined && bgp['advertisements'] !== undefined) {
+    bad(['bgp', 'advertisements'], bgp['advertisements'], 'bgp.advertise and bgp.advertisements are both set', 'one of them: advertisements (per pool and peer), or the older advertise (one block for every peer)', ConfigIssueCode.conflict);
+  }
+  const peerWords = [...names.keys(), ...addresses.keys()];
+  for (const [i, adv] of records(bgp['advertisements'])) {
+    if (poolNames !== undefined) {
+      for (const [j, pool] of strings(adv['pools'])) {
+        if (!poolNames.has(pool)) {
+          bad(['bgp', 'advertisements', i, 'pools', j], pool, `no pool is named "${pool}"`, `a name from pools: ${[...poolNames].join(', ') || '(none)'}`, ConfigIssueCode.badReference);
+        }
+      }
+    }
+    for (const [j, peer] of strings(adv['peers'])) {
+      if (names.has(peer) || addresses.has(tryCanonical(peer) ?? '')) continue;
+      bad(['bgp', 'advertisements', i, 'peers', j], peer, `no peer is named or addressed "${peer}"`, `a name or address from bgp.peers: ${peerWords.join(', ') || '(none)'}`, ConfigIssueCode.badReference);
+    }
+  }
+}
+
+type Rec = Record<string, unknown>;
+
+function asRecord(value: unknown): Rec | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Rec) : undefined;
+}
+
+function records(value: unknown): [number, Rec][] {
+  if (!Array.isArray(value)) return [];
+  const out: [number, Rec][] = [];
+  value.forEach((item: unknown, i) => {
+    const rec = asRecord(item);
+    if (rec !== undefined) out.push([i, rec]);
+  });
+  return out;
+}
+
+function strings(value: unknown): [number, string][] {
+  if (!Array.isArray(value)) return [];
+  const out: [number, string][] = [];
+  value.forEach((item: unknown, i) => {
+    if (typeof item === 'string') out.push([i, item]);
+  });
+  return out;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function tryCanonical(text: string): string | undefined {
+  try {
+    return canonicalIp(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function duplicate(path: PathSegment[], value: unknown, what: string, firstPath: string): IssueDraft {
+  return { code: ConfigIssueCode.duplicate, path, at: 'value', value, message: `${what} is already used at ${firstPath}`, allowed: 'a unique value' };
+}
