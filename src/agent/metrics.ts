@@ -74,4 +74,29 @@ export function registerBgpMetrics(registry: Registry, peers: () => readonly Pee
   gauge('vipgate_bgp_prefixes_received', 'Prefixes the peer announced to us', (p) => p.prefixesReceived);
   gauge('vipgate_bgp_updates_sent', 'UPDATE messages sent to the peer since the agent started', (p) => p.updatesSent);
   gauge('vipgate_bgp_updates_received', 'UPDATE messages received from the peer since the agent started', (p) => p.updatesReceived);
+  // Only peers with BFD configured have the series: a missing one is "no BFD", 0 is "BFD not Up".
+  new Gauge({
+    name: 'vipgate_bgp_bfd_up',
+    help: '1 while the BFD session with the peer is Up, 0 otherwise; only peers with bfd configured',
+    ...metric,
+    collect() {
+      this.reset();
+      for (const p of peers()) if (p.bfdState !== undefined) this.set({ peer: p.address }, p.bfdState === 'Up' ? 1 : 0);
+    },
+  });
+  // Counters the speaker keeps per peer, read at scrape time (reset, then set to the speaker's count).
+  const counter = (name: string, help: string, value: (p: PeerStatus) => number): void => {
+    new Counter({
+      name,
+      help,
+      ...metric,
+      collect() {
+        this.reset();
+        for (const p of peers()) this.inc({ peer: p.address }, value(p));
+      },
+    });
+  };
+  counter('vipgate_bgp_session_flaps_total', 'Times the BGP session with the peer left Established', (p) => p.flaps);
+  counter('vipgate_bgp_updates_sent_total', 'UPDATE messages sent to the peer', (p) => p.updatesSent);
+  counter('vipgate_bgp_updates_received_total', 'UPDATE messages received from the peer', (p) => p.updatesReceived);
 }

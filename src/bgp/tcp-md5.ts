@@ -69,6 +69,16 @@ function load(): Libc {
 
 const LE = endianness() === 'LE';
 
+/** getsockopt of an int value (tests read IP_TTL back with it). */
+export function getIntSocketOption(fd: number, level: number, name: number): number {
+  const c = load();
+  const value = Buffer.alloc(4);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(4);
+  if (c.getsockopt(fd, level, name, value, length) !== 0) throw fail(c, `getsockopt(${level}, ${name})`);
+  return LE ? value.readInt32LE(0) : value.readInt32BE(0);
+}
+
 /**
  * setsockopt with an int value (IP_TTL and the like); throws BgpError(code) naming what failed.
  * Shared with ttl.ts so that one module owns the libc binding.

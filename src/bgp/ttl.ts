@@ -11,19 +11,18 @@ import type { BgpLogger } from './runtime.ts';
 import { setIntSocketOption } from './tcp-md5.ts';
 
 /** <netinet/in.h>, <linux/in6.h> */
-const IPPROTO_IP = 0;
-const IP_TTL = 2;
-const IPPROTO_IPV6 = 41;
-const IPV6_UNICAST_HOPS = 16;
+export const TtlOption = {
+  IPPROTO_IP: 0,
+  IP_TTL: 2,
+  IPPROTO_IPV6: 41,
+  IPV6_UNICAST_HOPS: 16,
+} as const;
+const { IPPROTO_IP, IP_TTL, IPPROTO_IPV6, IPV6_UNICAST_HOPS } = TtlOption;
 
 /** The TTL a session to this peer uses: TTL 1 for eBGP unless multihop; undefined (kernel default) for iBGP. */
 export function sessionTtl(ibgp: boolean, multihop: number | undefined): number | undefined {
   if (multihop !== undefined) return multihop;
   return ibgp ? undefined : 1;
-}
-
-export function checkTtl(ttl: number): string | undefined {
-  return Number.isInteger(ttl) && ttl >= 1 && ttl <= 255 ? undefined : `a TTL is 1..255; got ${ttl}`;
 }
 
 /** Sets the TTL on a raw socket fd of the given address family. */
