@@ -49,6 +49,10 @@ export interface KubeClients {
   /** A client-library informer (not started) for one kind, cluster-wide. */
   informer<K extends InformedKind>(kind: K): ListWatch<InformedObject[K] & KubernetesObject>;
   readService(namespace: string, name: string): Promise<KubeService>;
+  /** Every Service in every namespace, read once (no watch). */
+  listServices(): Promise<readonly KubeService[]>;
+  /** Merge-patches a Service (spec and metadata); a `metadata.resourceVersion` in the patch makes it conditional (409 when stale). */
+  patchService(namespace: string, name: string, patch: object): Promise<KubeService>;
   /** Merge-patches `status` on the status subresource; a resourceVersion makes it conditional (409 when stale). */
   patchServiceStatus(namespace: string, name: string, status: object, resourceVersion?: string): Promise<KubeService>;
   createEvent(event: EventRecord): Promise<void>;
@@ -61,7 +65,7 @@ export interface KubeClients {
   applyCustomObject(plural: string, object: { readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> }; readonly spec: object }): Promise<void>;
 }
 
-function loadConfig(target: KubeTarget): KubeConfig {
+export function loadConfig(target: KubeTarget): KubeConfig {
   const kc = new KubeConfig();
   // The library builds "https://undefined:undefined" without it and retries that forever.
   if ('inCluster' in target && (process.env['KUBERNETES_SERVICE_HOST'] ?? '') === '') {
@@ -146,6 +150,8 @@ export function createKubeClients(target: KubeTarget): KubeClients {
       return new ListWatch<T>(path, new Watch(kc), list as unknown as () => Promise<{ items: T[] }>, false);
     },
     readService: (namespace, name) => core.readNamespacedService({ namespace, name }),
+    listServices: async () => (await core.listServiceForAllNamespaces()).items,
+    patchService: (namespace, name, patch) => core.patchNamespacedService({ namespace, name, body: patch }, merge),
     patchServiceStatus: (namespace, name, status, resourceVersion) =>
       core.patchNamespacedServiceStatus(
         { namespace, name, body: { ...(resourceVersion === undefined ? {} : { metadata: { resourceVersion } }), status } },

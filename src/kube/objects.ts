@@ -42,6 +42,8 @@ export interface KubeService {
   readonly metadata?: ObjectMeta;
   readonly spec?: {
     readonly type?: string;
+    /** `None` for a headless Service. */
+    readonly clusterIP?: string;
     readonly ports?: readonly KubeServicePort[];
     readonly externalIPs?: readonly string[];
     readonly loadBalancerIP?: string;

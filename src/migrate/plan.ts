@@ -104,6 +104,9 @@ function stepFor(service: MigratableService, options: MigrationOptions): Migrati
   // A ClusterIP Service had no node ports; a LoadBalancer would open some on every node.
   const closeNodePorts = type === 'ClusterIP';
   if (closeNodePorts) notes.push('allocateLoadBalancerNodePorts: false, so no node ports open that were closed before');
+  // Without a class only a default load balancer takes the Service: if vipgate isn't the
+  // default, the address would go dark. Say so where the person reviewing the plan looks.
+  if (options.loadBalancerClass === undefined) notes.push('no loadBalancerClass: served only where vipgate is the default load balancer; else add --load-balancer-class vipgate.io/lb');
 
   const patch: ServiceMergePatch = {
     metadata: { annotations: { [IPS_ANNOTATION]: value } },
