@@ -24,6 +24,13 @@
 /* vg_config.mode */
 #define VG_MODE_NAT 0u
 #define VG_MODE_DSR_L2 1u
+#define VG_MODE_IPIP 2u /* IPv4-in-IPv4 (protocol 4) / IPv6-in-IPv6 (next header 41) to the backend */
+#define VG_MODE_GUE 3u  /* the same inside UDP to vg_config.gue_port: GUE variant 1 (no GUE header) */
+
+/* vg_config.mtu of 0 (a config written by an agent from before the field): */
+#define VG_MTU_DEFAULT 1500
+/* vg_config.gue_port of 0: Katran's GUE port. */
+#define VG_GUE_PORT_DEFAULT 6080
 
 /* vg_stats indices: where packets for a VIP (or replies to one) went after translation. */
 #define VG_STAT_FORWARDED 0u    /* sent by XDP_TX / redirect after a FIB hit */
@@ -113,7 +120,10 @@ struct vg_config {
 	__u32 flags;         /* VG_CFG_* */
 	__u16 snat_port_min; /* host order, inclusive */
 	__u16 snat_port_max;
-	__u32 pad;
+	/* Both in what was padding, so the value keeps its size and maps pinned by an older object
+	 * stay compatible (they read 0: the defaults above). */
+	__u16 mtu;           /* host order: egress MTU toward backends in ipip/gue; 0: VG_MTU_DEFAULT */
+	__be16 gue_port;     /* network order: GUE destination port; 0: VG_GUE_PORT_DEFAULT */
 };
 
 #endif

@@ -165,6 +165,11 @@ struct pkt {
 	struct vg_flow_key flow; /* 4-byte aligned: flow_hash reads its addresses as __u32 */
 	__u8 closing;     /* TCP FIN or RST: the flow is ending */
 	__u8 syn;         /* TCP SYN without ACK: a flow (re)starting */
+	__u8 tagged;      /* one VLAN tag: l3 is 18 bytes in, not 14 */
+	__u8 icmp;        /* an ICMP error about a VIP flow: l4 is the ICMP header, flow the reversed quote */
+	__u8 snat;        /* nat: the flow is masqueraded (the service asks and an LB address is known) */
+	void *inner;      /* icmp: the quoted IP header */
+	void *inner_l4;   /* icmp: the quoted TCP/UDP header (at least its first 8 bytes are there) */
 };
 
 static __always_inline void map_v4(__u8 *dst, __be32 addr)
@@ -175,15 +180,22 @@ static __always_inline void map_v4(__u8 *dst, __be32 addr)
 	__builtin_memcpy(dst + 12, &addr, 4);
 }
 
-/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), over the 16-bit words that changed. */
-static __always_inline __u32 csum_words(__u32 sum, const __u16 *old, const __u16 *new, int words)
+/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), over the 16-bit words that changed. A loop, not
+ * unrolled: unrolled, its loads spill, and every call chain's stack must fit in 512 bytes. Words
+ * are read with memcpy: callers pass __be32 arrays and packet bytes, and a loop of __u16 loads
+ * may be reordered around __be32 stores under strict aliasing (it was: wrong checksums). */
+static __always_inline __u32 csum_words(__u32 sum, const void *old, const void *new, int words)
 {
-#pragma unroll
+	const __u8 *o = old, *n = new;
+#pragma nounroll
 	for (int i = 0; i < 8; i++) {
 		if (i >= words)
 			break;
-		sum += (__u16)~old[i];
-		sum += new[i];
+		__u16 a, b;
+		__builtin_memcpy(&a, o + 2 * i, 2);
+		__builtin_memcpy(&b, n + 2 * i, 2);
+		sum += (__u16)~a;
+		sum += b;
 	}
 	return sum;
 }
@@ -265,6 +277,66 @@ static __always_inline __u32 flow_hash(const struct vg_flow_key *k, bool client_
 	return fmix32(h);
 }
 
+/* An ICMP "fragmentation needed" / ICMPv6 "packet too big" about a packet a VIP sent (to a
+ * client): p->flow becomes the flow it is about, as the client sends it (client → VIP), so the
+ * service and connection-table lookups are the forward path's. Anything else ICMP (echo
+ * included) goes to the kernel, which owns the VIPs (docs/design/006-xdp-encap-icmp.md). */
+static __always_inline int parse_icmp_error(struct pkt *p)
+{
+	void *end = p->end;
+	__u8 *icmp = p->l4;
+	void *inner_l4;
+
+	if ((void *)(icmp + 8) > end)
+		return -1;
+	if (p->family == 4) {
+		if (icmp[0] != 3 || icmp[1] != 4) /* destination unreachable, fragmentation needed (RFC 792) */
+			return -1;
+		struct iphdr *in = (void *)(icmp + 8);
+		if ((void *)(in + 1) > end)
+			return -1;
+		/* A later fragment quotes no ports. */
+		if (in->version != 4 || in->ihl < 5 || (in->frag_off & bpf_htons(0x1fff)))
+			return -1;
+		/* The quoted packet was sent by the VIP this error is addressed to. */
+		if (in->saddr != *(__be32 *)(p->flow.dst + 12))
+			return -1;
+		inner_l4 = (void *)in + in->ihl * 4;
+		p->proto = in->protocol;
+		map_v4(p->flow.src, in->daddr);
+		p->inner = in;
+	} else {
+		if (icmp[0] != 2 || icmp[1] != 0) /* packet too big (RFC 4443 §3.2) */
+			return -1;
+		struct ipv6hdr *in = (void *)(icmp + 8);
+		if ((void *)(in + 1) > end)
+			return -1;
+		if (in->version != 6)
+			return -1;
+		/* 32 bits at a time: p->flow is only 4-byte aligned on the stack. */
+		const __u32 *q = (const __u32 *)&in->saddr, *vip = (const __u32 *)p->flow.dst;
+		if ((q[0] ^ vip[0]) | (q[1] ^ vip[1]) | (q[2] ^ vip[2]) | (q[3] ^ vip[3]))
+			return -1;
+		inner_l4 = in + 1;
+		p->proto = in->nexthdr;
+		__builtin_memcpy(p->flow.src, &in->daddr, 16);
+		p->inner = in;
+	}
+	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
+		return -1;
+	/* RFC 792 guarantees 8 bytes of the quoted transport header: the ports are in them. */
+	__be16 *ports = inner_l4;
+	if ((void *)(ports + 4) > end)
+		return -1;
+	p->flow.sport = ports[1]; /* the client's port */
+	p->flow.dport = ports[0]; /* the VIP's */
+	p->flow.proto = p->proto;
+	p->inner_l4 = inner_l4;
+	p->l4_csum = NULL;
+	p->icmp = 1;
+	return 0;
+}
+
 static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
@@ -281,6 +353,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 			return -1;
 		type = *(__be16 *)(l3 + 2);
 		l3 += 4;
+		p->tagged = 1;
 	}
 	p->l3 = l3;
 	p->end = end;
@@ -333,6 +406,8 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		p->flow.dport = udp->dest;
 		/* RFC 768: zero means "no checksum" over IPv4 and must stay zero. */
 		p->l4_csum = (p->family == 4 && udp->check == 0) ? NULL : &udp->check;
+	} else if (p->proto == (p->family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6)) {
+		return parse_icmp_error(p);
 	} else {
 		return -1;
 	}
@@ -340,7 +415,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 }
 
 /* Rewrites addresses and ports in place, fixing the IPv4 header and L4 checksums incrementally. */
-static __always_inline int rewrite(struct pkt *p, const __u8 *src, __be16 sport, const __u8 *dst, __be16 dport)
+static __noinline int rewrite(struct pkt *p, const __u8 *src, __be16 sport, const __u8 *dst, __be16 dport)
 {
 	__u32 l4sum = 0;
 	__be16 *ports = p->l4; /* source then destination, for both TCP and UDP */
@@ -472,7 +547,7 @@ static __noinline int forward(struct xdp_md *ctx, struct pkt *p, const struct vg
 }
 
 /* A reply from a backend of a translated flow: make it come from the VIP, to the client. */
-static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg)
+static __noinline int reply(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg)
 {
 	struct vg_reverse *r = bpf_map_lookup_elem(&vg_reverse, &p->flow);
 	if (!r)
@@ -483,7 +558,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct
 	return forward(ctx, p, cfg, r->client, true);
 }
 
-static __always_inline bool source_denied(const struct pkt *p, const struct vg_service *svc)
+static __noinline bool source_denied(const struct pkt *p, const struct vg_service *svc)
 {
 	struct vg_lpm_key deny = { .prefixlen = 128 };
 	__builtin_memcpy(deny.addr, p->flow.src, 16);
@@ -497,7 +572,7 @@ static __always_inline bool source_denied(const struct pkt *p, const struct vg_s
 }
 
 /* The backend for a flow: the one it already has while that backend exists, else the ring's. */
-static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_service *svc, struct vg_backend **backend_out)
+static __noinline struct vg_flow *choose(struct pkt *p, const struct vg_service *svc, struct vg_backend **backend_out)
 {
 	struct vg_flow *flow = bpf_map_lookup_elem(&vg_flows, &p->flow);
 	if (flow) {
@@ -532,8 +607,10 @@ static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_ser
 /* Picks the translated source port, probing a few neighbours so two live flows never share one
  * (backend, LB address, port) — their replies would be confused. A port whose flow ended
  * (FIN/RST, see released()) is free again. */
-static __always_inline int snat_port(struct pkt *p, const struct vg_config *cfg, struct vg_flow_key *rkey,
-				      const struct vg_reverse *rev)
+/* Not inlined: its unrolled probes spill registers, and the stack of every call chain must stay
+ * within 512 bytes (it returns before forward() runs). */
+static __noinline int snat_port(struct pkt *p, const struct vg_config *cfg, struct vg_flow_key *rkey,
+				const struct vg_reverse *rev)
 {
 	__u32 span = (__u32)cfg->snat_port_max - cfg->snat_port_min + 1;
 	if (cfg->snat_port_max < cfg->snat_port_min)
@@ -556,6 +633,64 @@ static __always_inline int snat_port(struct pkt *p, const struct vg_config *cfg,
 	return -1;
 }
 
+/* nat: DNAT to the backend, SNAT to the LB's address when p->snat. A function of its own so that
+ * the program's own frame stays small: the encap and ICMP paths call two levels deeper. */
+static __noinline int nat(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg, const struct vg_backend *b,
+			  struct vg_flow *flow)
+{
+	__u32 zero = 0;
+	const __u8 *lb = p->family == 4 ? cfg->snat4 : cfg->snat6;
+	struct nat_scratch *nat = bpf_map_lookup_elem(&vg_scratch, &zero);
+	if (!nat)
+		return XDP_DROP;
+	struct vg_flow_key *rkey = &nat->rkey;
+	struct vg_reverse *rev = &nat->rev;
+	__builtin_memset(nat, 0, sizeof(*nat));
+	__builtin_memcpy(rkey->src, b->addr, 16);
+	rkey->sport = b->port;
+	rkey->proto = p->proto;
+	__builtin_memcpy(rev->client, p->flow.src, 16);
+	__builtin_memcpy(rev->vip, p->flow.dst, 16);
+	rev->client_port = p->flow.sport;
+	rev->vip_port = p->flow.dport;
+	const __u8 *new_src;
+	__be16 new_sport;
+	if (p->snat) {
+		__builtin_memcpy(rkey->dst, lb, 16);
+		new_src = lb;
+		struct vg_reverse *held = NULL;
+		if (flow->snat_port) {
+			rkey->dport = flow->snat_port;
+			held = bpf_map_lookup_elem(&vg_reverse, rkey);
+			/* Its port went to another flow after this one ended: choose afresh. */
+			if (held && !same_owner(held, rev))
+				held = NULL, flow->snat_port = 0;
+		}
+		if (held) {
+			note_state(held, p); /* the lookup also keeps the entry recent in the LRU */
+		} else if (flow->snat_port) {
+			note_state(rev, p);
+			bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY); /* evicted: put it back */
+		} else if (snat_port(p, cfg, rkey, rev) < 0) {
+			count(&zero, VG_STAT_DROPPED);
+			return XDP_DROP; /* port range exhausted around this hash: the client retries */
+		}
+		flow->snat_port = rkey->dport;
+		new_sport = rkey->dport;
+	} else {
+		__builtin_memcpy(rkey->dst, p->flow.src, 16);
+		rkey->dport = p->flow.sport;
+		new_src = rev->client;
+		new_sport = p->flow.sport;
+		bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY);
+	}
+	if (rewrite(p, new_src, new_sport, b->addr, b->port) < 0)
+		return XDP_DROP;
+	return forward(ctx, p, cfg, b->addr, true);
+}
+
+#include "vg_encap_icmp.h"
+
 SEC("xdp")
 int vipgate_xdp(struct xdp_md *ctx)
 {
@@ -570,13 +705,16 @@ int vipgate_xdp(struct xdp_md *ctx)
 
 	struct vg_service_key skey = { .port = p.flow.dport, .proto = p.proto };
 	__builtin_memcpy(skey.addr, p.flow.dst, 16);
-	struct vg_service *svcp = bpf_map_lookup_elem(&vg_services, &skey);
-	if (!svcp) {
-		if (cfg->mode == VG_MODE_NAT)
+	struct vg_service *svc = bpf_map_lookup_elem(&vg_services, &skey);
+	if (!svc) {
+		if (cfg->mode == VG_MODE_NAT && !p.icmp)
 			return reply(ctx, &p, cfg);
 		return XDP_PASS;
 	}
-	struct vg_service *svc = svcp;
+	/* An ICMP error comes from a router, not the client: no source checks, no counters, and it
+	 * follows an existing flow only. */
+	if (p.icmp)
+		return icmp_error(ctx, &p, cfg, svc);
 	if (source_denied(&p, svc)) {
 		count(&zero, VG_STAT_DROPPED);
 		return XDP_DROP;
@@ -599,58 +737,14 @@ int vipgate_xdp(struct xdp_md *ctx)
 	/* dsr-l2: the backend owns the VIP too; only the frame's destination changes. */
 	if (cfg->mode == VG_MODE_DSR_L2)
 		return forward(ctx, &p, cfg, b->addr, false);
+	/* ipip/gue: the backend owns the VIP and gets the client's packet unchanged, in a tunnel. */
+	if (cfg->mode == VG_MODE_IPIP || cfg->mode == VG_MODE_GUE)
+		return encap(ctx, &p, cfg, b->addr);
 
-	/* nat: DNAT to the backend, SNAT to the LB's address when the service asks for it. */
 	const __u8 *lb = p.family == 4 ? cfg->snat4 : cfg->snat6;
 	/* An all-zero address means the agent knows none for this family: keep the client's. */
-	bool snat = (svc->flags & VG_SVC_SNAT) && (((const __u64 *)lb)[0] | ((const __u64 *)lb)[1]);
-	struct nat_scratch *nat = bpf_map_lookup_elem(&vg_scratch, &zero);
-	if (!nat)
-		return XDP_DROP;
-	struct vg_flow_key *rkey = &nat->rkey;
-	struct vg_reverse *rev = &nat->rev;
-	__builtin_memset(nat, 0, sizeof(*nat));
-	__builtin_memcpy(rkey->src, b->addr, 16);
-	rkey->sport = b->port;
-	rkey->proto = p.proto;
-	__builtin_memcpy(rev->client, p.flow.src, 16);
-	__builtin_memcpy(rev->vip, p.flow.dst, 16);
-	rev->client_port = p.flow.sport;
-	rev->vip_port = p.flow.dport;
-	const __u8 *new_src;
-	__be16 new_sport;
-	if (snat) {
-		__builtin_memcpy(rkey->dst, lb, 16);
-		new_src = lb;
-		struct vg_reverse *held = NULL;
-		if (flow->snat_port) {
-			rkey->dport = flow->snat_port;
-			held = bpf_map_lookup_elem(&vg_reverse, rkey);
-			/* Its port went to another flow after this one ended: choose afresh. */
-			if (held && !same_owner(held, rev))
-				held = NULL, flow->snat_port = 0;
-		}
-		if (held) {
-			note_state(held, &p); /* the lookup also keeps the entry recent in the LRU */
-		} else if (flow->snat_port) {
-			note_state(rev, &p);
-			bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY); /* evicted: put it back */
-		} else if (snat_port(&p, cfg, rkey, rev) < 0) {
-			count(&zero, VG_STAT_DROPPED);
-			return XDP_DROP; /* port range exhausted around this hash: the client retries */
-		}
-		flow->snat_port = rkey->dport;
-		new_sport = rkey->dport;
-	} else {
-		__builtin_memcpy(rkey->dst, p.flow.src, 16);
-		rkey->dport = p.flow.sport;
-		new_src = rev->client;
-		new_sport = p.flow.sport;
-		bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY);
-	}
-	if (rewrite(&p, new_src, new_sport, b->addr, b->port) < 0)
-		return XDP_DROP;
-	return forward(ctx, &p, cfg, b->addr, true);
+	p.snat = (svc->flags & VG_SVC_SNAT) && (((const __u64 *)lb)[0] | ((const __u64 *)lb)[1]);
+	return nat(ctx, &p, cfg, b, flow);
 }
 
 char LICENSE[] SEC("license") = "GPL";

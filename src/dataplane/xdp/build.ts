@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { XdpError, XdpErrorCode } from './errors.ts';
 
 export const BPF_DIR = fileURLToPath(new URL('../../../bpf/', import.meta.url));
-export const BPF_SOURCES = ['vipgate_xdp.c', 'vipgate.h'].map((f) => join(BPF_DIR, f));
+export const BPF_SOURCES = ['vipgate_xdp.c', 'vipgate.h', 'vg_encap_icmp.h'].map((f) => join(BPF_DIR, f));
 export const BPF_OBJECT = join(BPF_DIR, 'build', 'vipgate_xdp.o');
 
 /** The clang command line (Debian puts asm/types.h under the multiarch include dir). */

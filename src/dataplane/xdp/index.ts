@@ -9,7 +9,7 @@ import { toHex } from './desired.ts';
 import { XdpError, XdpErrorCode } from './errors.ts';
 import { FreeList } from './free-list.ts';
 import { sameValue, writeFrontends, type AppliedFrontend } from './frontends.ts';
-import { CAPACITY, CONFIG_FLAGS, LAYOUTS, encodeConfig, encodeLpmKey, encodeU32, sumCounters } from './layout.ts';
+import { CAPACITY, CONFIG_FLAGS, ENCAP_DEFAULTS, LAYOUTS, MIN_ENCAP_MTU, encodeConfig, encodeLpmKey, encodeU32, sumCounters, type ForwardingMode } from './layout.ts';
 import { XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
 import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type MapName } from './readback.ts';
 import type { RingFill } from './rings.ts';
@@ -27,13 +27,20 @@ export interface XdpDataplaneOptions {
   readonly interfaces: readonly string[];
   /** `auto`: native (driver) mode where the driver has it, generic otherwise; reported. */
   readonly mode: 'native' | 'generic' | 'auto';
-  readonly forwarding: 'nat' | 'dsr-l2';
+  /** `ipip`/`gue`: the client's packet, unchanged, in a tunnel to the backend (docs/design/006). */
+  readonly forwarding: ForwardingMode;
   /** Directory on a bpf filesystem; maps pinned here outlive the agent (connection table too). */
   readonly pinDir: string;
-  /** The LB node's own addresses toward backends, used as source for `snat: masquerade`. */
+  /** The LB node's own addresses toward backends: the source of `snat: masquerade` flows (nat) and
+   * of the outer header (ipip/gue; a family without one cannot be encapsulated: dropped). */
   readonly snatAddresses?: { readonly v4?: string; readonly v6?: string };
   /** Source ports for SNAT (inclusive); keep them out of net.ipv4.ip_local_port_range. */
   readonly snatPorts?: { readonly min: number; readonly max: number };
+  /** ipip/gue: egress MTU toward backends (default 1500, at least 1328 = IPv6's 1280 + 48). A
+   * packet that would not fit after encapsulation is answered with ICMP "too big" (with DF / IPv6). */
+  readonly mtu?: number;
+  /** gue: the backends' GUE (fou) UDP port; default 6080. */
+  readonly guePort?: number;
   /** false: hand every rewritten packet to the kernel's stack instead of forwarding by FIB lookup. */
   readonly fib?: boolean;
   /** Default: bpf/build/vipgate_xdp.o, built when missing or stale. */
@@ -84,6 +91,15 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
   if (!Number.isInteger(ports.min) || !Number.isInteger(ports.max) || ports.min < 1024 || ports.max > 65_535 || ports.min > ports.max) {
     throw new XdpError(XdpErrorCode.badOptions, `snatPorts must be 1024 ≤ min ≤ max ≤ 65535, got ${ports.min}–${ports.max}`);
   }
+  const mtu = options.mtu ?? ENCAP_DEFAULTS.mtu;
+  if (!Number.isInteger(mtu) || mtu < MIN_ENCAP_MTU || mtu > 65_535) {
+    throw new XdpError(XdpErrorCode.badOptions, `mtu must be an integer ${MIN_ENCAP_MTU}–65535 (IPv6's minimum 1280 plus the 48-byte GUE/IPv6 header), got ${mtu}`);
+  }
+  const guePort = options.guePort ?? ENCAP_DEFAULTS.guePort;
+  if (!Number.isInteger(guePort) || guePort < 1 || guePort > 65_535) {
+    throw new XdpError(XdpErrorCode.badOptions, `guePort must be an integer 1–65535, got ${guePort}`);
+  }
+  const encapsulating = options.forwarding === 'ipip' || options.forwarding === 'gue';
   const now = options.now ?? (() => performance.now());
   const log = options.log;
   const attachments: XdpAttachment[] = [];
@@ -120,6 +136,10 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
     progFd = obj.programFd(PROGRAM_NAME);
     for (const name of MAP_NAMES) fds.set(name, obj.mapFd(name));
     cpus = lib.possibleCpus();
+    if (encapsulating) {
+      const missing = (['v4', 'v6'] as const).filter((f) => options.snatAddresses?.[f] === undefined);
+      if (missing.length > 0) log?.warn({ forwarding: options.forwarding, missing }, 'no LB address for these families (snatAddresses): their VIP traffic cannot be encapsulated and is dropped');
+    }
     for (const name of options.interfaces) attachments.push(attach(lib, name));
     bpf = lib;
     return lib;
@@ -127,10 +147,11 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
 
   function attach(lib: Libbpf, name: string): XdpAttachment {
     const ifindex = lib.ifIndex(name);
-    if (options.forwarding === 'nat' && options.snatAddresses?.v4 !== undefined) {
+    if (options.forwarding !== 'dsr-l2' && options.snatAddresses?.v4 !== undefined) {
       // The slow path (bpf/vipgate_xdp.c, forward()): until the next hop's neighbour is known the
-      // kernel forwards the translated packet, whose source is this node's own address. Without
-      // accept_local the kernel drops it as martian and never resolves the neighbour.
+      // kernel forwards the translated (nat) or encapsulated (ipip/gue) packet, whose source is
+      // this node's own address. Without accept_local the kernel drops it as martian and never
+      // resolves the neighbour.
       (options.sysctl ?? writeProcSys)(`net/ipv4/conf/${name}/accept_local`, '1');
     }
     const tries: XdpAttachment['mode'][] = options.mode === 'auto' ? ['native', 'generic'] : [options.mode];
@@ -168,6 +189,8 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       flags: options.fib === false ? CONFIG_FLAGS.noFib : 0,
       snatPortMin: ports.min,
       snatPortMax: ports.max,
+      mtu,
+      guePort,
     });
     if (state.config !== toHex(config)) {
       lib.mapUpdate(fd('vg_config'), encodeU32(0), config);

@@ -55,7 +55,8 @@ export const LAYOUTS = {
       flags: f(36, 4, 'host'),
       snat_port_min: f(40, 2, 'host'),
       snat_port_max: f(42, 2, 'host'),
-      pad: f(44, 4, 'host'),
+      mtu: f(44, 2, 'host'),
+      gue_port: f(46, 2, 'network'),
     },
   },
 } as const satisfies Record<string, StructLayout>;
@@ -63,7 +64,15 @@ export const LAYOUTS = {
 /** Constants of vipgate.h. */
 export const SERVICE_FLAGS = { sourcesRestricted: 1, affinityClientIp: 2, snat: 4 } as const;
 export const BACKEND_FLAGS = { present: 1 } as const;
-export const MODES = { nat: 0, 'dsr-l2': 1 } as const;
+export const MODES = { nat: 0, 'dsr-l2': 1, ipip: 2, gue: 3 } as const;
+export type ForwardingMode = keyof typeof MODES;
+/** vipgate.h VG_MTU_DEFAULT / VG_GUE_PORT_DEFAULT: what the program uses for a 0 in vg_config. */
+export const ENCAP_DEFAULTS = { mtu: 1500, guePort: 6080 } as const;
+/** Bytes the outer headers add (docs/design/006-xdp-encap-icmp.md): IPv4/IPv6, plus UDP for GUE. */
+/** IPv6's minimum link MTU (RFC 8200 §5) plus the largest outer header: below it a client would be
+ * told an MTU IPv6 does not allow, and an ICMP error could no longer be encapsulated whole. */
+export const MIN_ENCAP_MTU = 1280 + 48;
+export const ENCAP_OVERHEAD = { ipip: { 4: 20, 6: 40 }, gue: { 4: 28, 6: 48 } } as const;
 export const CONFIG_FLAGS = { noFib: 1 } as const;
 export const CAPACITY = { services: 65_536, backends: 131_072, flows: 131_072, sourceRanges: 65_536 } as const;
 export const IPPROTO = { tcp: 6, udp: 17 } as const;
@@ -204,6 +213,10 @@ export interface ConfigValue {
   readonly flags: number;
   readonly snatPortMin: number;
   readonly snatPortMax: number;
+  /** Egress MTU toward backends in ipip/gue (0 or absent: ENCAP_DEFAULTS.mtu in the program). */
+  readonly mtu?: number;
+  /** GUE destination port (0 or absent: ENCAP_DEFAULTS.guePort). */
+  readonly guePort?: number;
 }
 
 export function encodeConfig(c: ConfigValue): Uint8Array {
@@ -216,6 +229,8 @@ export function encodeConfig(c: ConfigValue): Uint8Array {
   u32(v, L.fields.flags.offset, c.flags, 'host');
   u16(v, L.fields.snat_port_min.offset, c.snatPortMin, 'host');
   u16(v, L.fields.snat_port_max.offset, c.snatPortMax, 'host');
+  u16(v, L.fields.mtu.offset, c.mtu ?? 0, L.fields.mtu.order);
+  u16(v, L.fields.gue_port.offset, c.guePort ?? 0, L.fields.gue_port.order);
   return out;
 }
 

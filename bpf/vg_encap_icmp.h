@@ -1,0 +1,343 @@
+/* ipip/GUE encapsulation toward backends, ICMP "too big" answers to clients, and ICMP errors
+ * about VIP flows sent on to the flow's backend. Part of vipgate_xdp.c (included after forward());
+ * formats and choices: docs/design/006-xdp-encap-icmp.md. */
+#ifndef VG_ENCAP_ICMP_H
+#define VG_ENCAP_ICMP_H
+
+#define VG_ENCAP_TTL 64
+/* Bytes of the offending packet an ICMP "too big" quotes. RFC 792 asks for the IP header and 8
+ * bytes, RFC 4443 "as much as possible"; a fixed size keeps the checksum one bounded helper call
+ * (bpf_csum_diff takes at most 512 bytes), and the packet is always longer (it was too big). */
+#define VG_ICMP_QUOTE4 128
+#define VG_ICMP_QUOTE6 256
+
+static __always_inline bool nonzero16(const __u8 *a)
+{
+	const __u64 *x = (const __u64 *)a;
+	return (x[0] | x[1]) != 0;
+}
+
+/* One's-complement fold of a 64-bit sum of 16-bit words (as read from memory) to 16 bits. */
+static __always_inline __u16 csum_fold16(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* Sum of `len` bytes (a multiple of 4, at most 512) as 16-bit words; 0 if the helper refuses. */
+static __always_inline __u64 csum_bytes(void *at, __u32 len)
+{
+	__s64 s = bpf_csum_diff(NULL, 0, at, len, 0);
+	return s < 0 ? 0 : (__u64)(__u32)s;
+}
+
+/* ICMP "fragmentation needed" / ICMPv6 "packet too big" back to the client, from the VIP, quoting
+ * the start of its packet, out of the interface it came in on. V6 is a constant at each call. */
+static __always_inline int too_big_as(struct xdp_md *ctx, struct pkt *p, __u32 mtu, const bool v6)
+{
+	const int hdr = v6 ? 40 + 8 : 20 + 8;
+	const int quote = v6 ? VG_ICMP_QUOTE6 : VG_ICMP_QUOTE4;
+	const bool tagged = p->tagged;
+	const int off = tagged ? 18 : 14;
+	int len = bpf_xdp_get_buff_len(ctx);
+
+	if (len < off + quote)
+		return XDP_DROP; /* not reached: a packet too big for the MTU is longer than the quote */
+	if (bpf_xdp_adjust_tail(ctx, off + quote - len))
+		return XDP_DROP;
+	if (bpf_xdp_adjust_head(ctx, -hdr))
+		return XDP_DROP;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	if (data + off + hdr + quote > end)
+		return XDP_DROP;
+	/* The frame goes back where it came from: MACs swapped, VLAN tag and EtherType kept. */
+	__u8 *eth = data, *old = data + hdr;
+	__builtin_memcpy(eth, old + 6, 6);
+	__builtin_memcpy(eth + 6, old, 6);
+	if (tagged)
+		__builtin_memcpy(eth + 12, old + 12, 6);
+	else
+		__builtin_memcpy(eth + 12, old + 12, 2);
+	void *ip = data + off;
+	__u64 sum;
+	if (!v6) {
+		struct iphdr *o = ip;
+		__u8 *icmp = ip + 20;
+		*(__u8 *)o = 0x45;
+		o->tos = 0;
+		o->tot_len = bpf_htons(hdr + quote);
+		o->id = 0;
+		o->frag_off = 0;
+		o->ttl = VG_ENCAP_TTL;
+		o->protocol = IPPROTO_ICMP;
+		o->check = 0;
+		__builtin_memcpy(&o->saddr, p->flow.dst + 12, 4); /* the VIP */
+		__builtin_memcpy(&o->daddr, p->flow.src + 12, 4); /* the client */
+		o->check = ~csum_fold16(csum_bytes(o, 20));
+		icmp[0] = 3; /* destination unreachable */
+		icmp[1] = 4; /* fragmentation needed and DF set; next-hop MTU (RFC 1191 §4) */
+		*(__u16 *)(icmp + 2) = 0;
+		*(__u16 *)(icmp + 4) = 0;
+		*(__be16 *)(icmp + 6) = bpf_htons(mtu);
+		sum = csum_bytes(icmp, 8 + quote);
+		*(__u16 *)(icmp + 2) = ~csum_fold16(sum);
+	} else {
+		struct ipv6hdr *o = ip;
+		__u8 *icmp = ip + 40;
+		*(__be32 *)o = bpf_htonl(0x60000000);
+		o->payload_len = bpf_htons(8 + quote);
+		o->nexthdr = IPPROTO_ICMPV6;
+		o->hop_limit = VG_ENCAP_TTL;
+		__builtin_memcpy(&o->saddr, p->flow.dst, 16);
+		__builtin_memcpy(&o->daddr, p->flow.src, 16);
+		icmp[0] = 2; /* packet too big (RFC 4443 §3.2) */
+		icmp[1] = 0;
+		*(__u16 *)(icmp + 2) = 0;
+		*(__be32 *)(icmp + 4) = bpf_htonl(mtu);
+		/* Pseudo-header (RFC 8200 §8.1): addresses, upper-layer length, next header. */
+		sum = csum_bytes(&o->saddr, 32) + bpf_htons(8 + quote) + bpf_htons(IPPROTO_ICMPV6);
+		sum += csum_bytes(icmp, 8 + quote);
+		*(__u16 *)(icmp + 2) = ~csum_fold16(sum);
+	}
+	return XDP_TX;
+}
+
+static __noinline int too_big(struct xdp_md *ctx, struct pkt *p, __u32 mtu)
+{
+	if (p->family == 6)
+		return too_big_as(ctx, p, mtu, true);
+	return too_big_as(ctx, p, mtu, false);
+}
+
+/* Puts the outer header(s) in front of the client's packet and forwards it to `backend`. V6 and
+ * GUE are constants at each call, so every header size below is one (bounded for the verifier). */
+static __always_inline int encap_as(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg, const __u8 *backend,
+				    const bool v6, const bool gue)
+{
+	const int hdr = (v6 ? 40 : 20) + (gue ? 8 : 0);
+	__u32 key = 0;
+	const __u8 *lb = v6 ? cfg->snat6 : cfg->snat4;
+	if (!nonzero16(lb)) {
+		count(&key, VG_STAT_DROPPED); /* no address of this family to send from */
+		return XDP_DROP;
+	}
+	void *end = p->end;
+	__u16 len = p->l3_len;
+	if (p->l3 + len > end)
+		return XDP_PASS; /* claims more than the frame holds: the kernel drops it */
+	__u8 tos;
+	bool df = false;
+	__u64 inner = 0;
+	if (v6) {
+		struct ipv6hdr *in = p->l3;
+		if ((void *)(in + 1) > end)
+			return XDP_DROP;
+		tos = (bpf_ntohl(*(__be32 *)in) >> 20) & 0xff;
+		if (gue) {
+			/* The inner transport checksum is valid, so its segment sums to the complement of
+			 * its pseudo-header: the outer UDP checksum needs only the headers (design 006). */
+			__u64 pseudo = csum_bytes(&in->saddr, 32) + in->payload_len + bpf_htons(in->nexthdr);
+			inner = csum_bytes(in, sizeof(*in)) + (__u16)~csum_fold16(pseudo);
+		}
+	} else {
+		struct iphdr *in = p->l3;
+		if ((void *)(in + 1) > end)
+			return XDP_DROP;
+		tos = in->tos;
+		df = (in->frag_off & bpf_htons(0x4000)) != 0;
+	}
+	__u32 mtu = cfg->mtu ? cfg->mtu : VG_MTU_DEFAULT;
+	bool to_kernel = false;
+	if ((__u32)len + hdr > mtu) {
+		/* Never an ICMP error about an ICMP error (RFC 1122 §3.2.2). */
+		if (!p->icmp && (v6 || df))
+			return too_big(ctx, p, mtu - hdr);
+		/* IPv4 without DF: the kernel fragments the outer packet, the backend reassembles. */
+		to_kernel = true;
+		df = false;
+	}
+	/* The hash Maglev uses: the same flow gets the same outer port and label on every LB node. */
+	__u32 hash = flow_hash(&p->flow, false);
+	const bool tagged = p->tagged;
+	if (bpf_xdp_adjust_head(ctx, -hdr))
+		return XDP_DROP;
+	void *data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	/* The Ethernet header (and VLAN tag) moves to the new front. The EtherType stays: outer and
+	 * inner are the same family. */
+	if (data + hdr + 18 > end)
+		return XDP_DROP;
+	__builtin_memcpy(data, data + hdr, 14);
+	void *outer = data + 14;
+	if (tagged) {
+		__builtin_memcpy(data + 14, data + hdr + 14, 4);
+		outer = data + 18;
+	}
+	if (outer + hdr > end)
+		return XDP_DROP;
+	if (!v6) {
+		struct iphdr *o = outer;
+		*(__u8 *)o = 0x45;
+		o->tos = tos; /* DSCP and ECN copied (RFC 6040 normal mode) */
+		o->tot_len = bpf_htons(len + hdr);
+		o->id = 0;
+		o->frag_off = df ? bpf_htons(0x4000) : 0;
+		o->ttl = VG_ENCAP_TTL;
+		o->protocol = gue ? IPPROTO_UDP : IPPROTO_IPIP;
+		o->check = 0;
+		__builtin_memcpy(&o->saddr, lb + 12, 4);
+		__builtin_memcpy(&o->daddr, backend + 12, 4);
+		o->check = ~csum_fold16(csum_bytes(o, 20));
+	} else {
+		struct ipv6hdr *o = outer;
+		/* Flow label from the flow hash (RFC 6438): routers on the way spread flows by it. */
+		*(__be32 *)o = bpf_htonl(0x60000000 | ((__u32)tos << 20) | (hash & 0xfffff));
+		o->payload_len = bpf_htons(len + (gue ? 8 : 0));
+		o->nexthdr = gue ? IPPROTO_UDP : IPPROTO_IPV6;
+		o->hop_limit = VG_ENCAP_TTL;
+		__builtin_memcpy(&o->saddr, lb, 16);
+		__builtin_memcpy(&o->daddr, backend, 16);
+	}
+	if (gue) {
+		struct udphdr *u = outer + (v6 ? 40 : 20);
+		/* Source port from the flow hash, in the dynamic range (RFC 6335): the backend's NIC
+		 * spreads flows over its queues by RSS on the outer ports. */
+		u->source = bpf_htons(0xc000 | (hash & 0x3fff));
+		u->dest = cfg->gue_port ? cfg->gue_port : bpf_htons(VG_GUE_PORT_DEFAULT);
+		u->len = bpf_htons(len + 8);
+		u->check = 0; /* over IPv4: none (RFC 768) */
+		if (v6) {
+			struct ipv6hdr *o = outer;
+			__u64 sum = csum_bytes(&o->saddr, 32) + u->len + bpf_htons(IPPROTO_UDP);
+			sum += u->source + u->dest + u->len + inner;
+			__u16 c = ~csum_fold16(sum);
+			u->check = c ? c : 0xffff;
+		}
+	}
+	p->l3 = outer;
+	p->end = end;
+	if (to_kernel) {
+		count(&key, VG_STAT_KERNEL_FIB);
+		return XDP_PASS;
+	}
+	return forward(ctx, p, cfg, backend, false);
+}
+
+static __noinline int encap(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg, const __u8 *backend)
+{
+	bool gue = cfg->mode == VG_MODE_GUE;
+	if (p->family == 6)
+		return gue ? encap_as(ctx, p, cfg, backend, true, true) : encap_as(ctx, p, cfg, backend, true, false);
+	return gue ? encap_as(ctx, p, cfg, backend, false, true) : encap_as(ctx, p, cfg, backend, false, false);
+}
+
+/* nat: the backend must see the error as one about its own packet (backend:port → LB:SNAT port,
+ * or → client:port without SNAT): the quoted header is translated as the forward path translates
+ * the flow, the outer destination becomes the backend (and the outer source the LB when SNATed).
+ * Every checksum that covers a changed word is fixed incrementally (RFC 1624). */
+static __always_inline int icmp_nat(struct pkt *p, const struct vg_config *cfg, const struct vg_backend *b,
+				    const struct vg_flow *flow)
+{
+	void *end = p->end;
+	const bool snat = flow->snat_port != 0;
+	const __u8 *lb = p->family == 4 ? cfg->snat4 : cfg->snat6;
+	__be16 *ports = p->inner_l4;
+	__u16 *icmp_check = p->l4 + 2;
+	__u32 addr;    /* change of the quoted addresses: its IPv4 header and transport pseudo-header */
+	__u32 msg = 0; /* change of every word the ICMP checksum covers */
+
+	/* Set whenever p->icmp is, but the verifier can't see that through the stack. */
+	if (!ports || !p->inner)
+		return -1;
+	if ((void *)(ports + 4) > end || (void *)(icmp_check + 1) > end)
+		return -1;
+	if (p->family == 4) {
+		struct iphdr *ip = p->l3, *in = p->inner;
+		if ((void *)(ip + 1) > end || (void *)(in + 1) > end)
+			return -1;
+		__be32 old[2] = { in->saddr, in->daddr };
+		__be32 new[2] = { 0, in->daddr };
+		__builtin_memcpy(&new[0], b->addr + 12, 4);
+		if (snat)
+			__builtin_memcpy(&new[1], lb + 12, 4);
+		addr = csum_words(0, (const __u16 *)old, (const __u16 *)new, 4);
+		in->saddr = new[0];
+		in->daddr = new[1];
+		__u16 old_check = in->check;
+		in->check = csum_finish(old_check, addr);
+		msg = addr + (__u16)~old_check + in->check;
+
+		/* ICMPv4's checksum has no pseudo-header: the outer addresses are the IP header's business. */
+		__be32 oold[2] = { ip->saddr, ip->daddr };
+		__be32 onew[2] = { ip->saddr, 0 };
+		if (snat)
+			__builtin_memcpy(&onew[0], lb + 12, 4);
+		__builtin_memcpy(&onew[1], b->addr + 12, 4);
+		ip->check = csum_finish(ip->check, csum_words(0, (const __u16 *)oold, (const __u16 *)onew, 4));
+		ip->saddr = onew[0];
+		ip->daddr = onew[1];
+	} else {
+		struct ipv6hdr *ip6 = p->l3, *in = p->inner;
+		if ((void *)(ip6 + 1) > end || (void *)(in + 1) > end)
+			return -1;
+		addr = csum_words(0, (const __u16 *)&in->saddr, (const __u16 *)b->addr, 8);
+		__builtin_memcpy(&in->saddr, b->addr, 16);
+		if (snat) {
+			addr = csum_words(addr, (const __u16 *)&in->daddr, (const __u16 *)lb, 8);
+			__builtin_memcpy(&in->daddr, lb, 16);
+		}
+		/* ICMPv6's checksum covers the outer addresses too (pseudo-header). */
+		msg = addr + csum_words(0, (const __u16 *)&ip6->daddr, (const __u16 *)b->addr, 8);
+		__builtin_memcpy(&ip6->daddr, b->addr, 16);
+		if (snat) {
+			msg = csum_words(msg, (const __u16 *)&ip6->saddr, (const __u16 *)lb, 8);
+			__builtin_memcpy(&ip6->saddr, lb, 16);
+		}
+	}
+	__be16 old_ports[2] = { ports[0], ports[1] };
+	__be16 new_ports[2] = { b->port, snat ? flow->snat_port : ports[1] };
+	__u32 port = csum_words(0, (const __u16 *)old_ports, (const __u16 *)new_ports, 2);
+	ports[0] = new_ports[0];
+	ports[1] = new_ports[1];
+	msg += port;
+	/* The quoted transport checksum, where the quote holds it (a TCP one needs 18 bytes; nf_nat
+	 * makes the same check). A zero UDP checksum over IPv4 means none and stays zero. */
+	__u16 *l4_check = p->proto == IPPROTO_UDP ? (__u16 *)(ports + 3) : (__u16 *)(ports + 8);
+	if ((void *)(l4_check + 1) <= end && !(p->proto == IPPROTO_UDP && p->family == 4 && *l4_check == 0)) {
+		__u16 old = *l4_check;
+		__u16 c = csum_finish(old, addr + port);
+		if (c == 0 && p->proto == IPPROTO_UDP)
+			c = 0xffff;
+		*l4_check = c;
+		msg += (__u16)~old + c;
+	}
+	*icmp_check = csum_finish(*icmp_check, msg);
+	return 0;
+}
+
+/* An ICMP frag-needed / packet-too-big about a VIP flow (parse_icmp_error): to the backend that
+ * serves the flow, as that mode delivers the flow's own packets. Only an existing flow: an error
+ * never creates one. Without one the kernel gets it (it owns the VIP, and ignores it). */
+static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg, const struct vg_service *svc)
+{
+	struct vg_flow *flow = bpf_map_lookup_elem(&vg_flows, &p->flow);
+	if (!flow)
+		return XDP_PASS;
+	__u32 idx = flow->backend;
+	struct vg_backend *b = bpf_map_lookup_elem(&vg_backends, &idx);
+	if (!b || !(b->flags & VG_BACKEND_PRESENT) || b->slot != svc->slot || b->family != p->family)
+		return XDP_PASS;
+	if (cfg->mode == VG_MODE_DSR_L2)
+		return forward(ctx, p, cfg, b->addr, false);
+	if (cfg->mode == VG_MODE_IPIP || cfg->mode == VG_MODE_GUE)
+		return encap(ctx, p, cfg, b->addr);
+	if (icmp_nat(p, cfg, b, flow) < 0)
+		return XDP_PASS;
+	return forward(ctx, p, cfg, b->addr, true);
+}
+
+#endif
