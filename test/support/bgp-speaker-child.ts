@@ -1,17 +1,20 @@
 // Runs a vipgate BGP Speaker inside whatever network namespace this process was started in
 // (`ip netns exec <ns> node --import tsx test/support/bgp-speaker-child.ts`), driven by JSON lines
 // on stdin: {"id":1,"cmd":"start","speaker":{…},"peers":[…]} | {"cmd":"set","routes":[…]} |
-// {"cmd":"peers"} | {"cmd":"stop","message":"…"}. Each command is answered with one JSON line
+// {"cmd":"setPeers","default":[…],"byPeer":{"<address>":[…]}} | {"cmd":"peers"} |
+// {"cmd":"stop","message":"…"}. Each command is answered with one JSON line
 // {"id":…,"ok":true,"result":…} or {"id":…,"ok":false,"error":"…"} on stdout.
 import { createInterface } from 'node:readline';
 import { Speaker, type Advertisement, type PeerConfig, type SpeakerOptions } from '../../src/bgp/index.ts';
 
 interface Command {
   readonly id: number;
-  readonly cmd: 'start' | 'set' | 'peers' | 'stop';
+  readonly cmd: 'start' | 'set' | 'setPeers' | 'peers' | 'stop';
   readonly speaker?: Omit<SpeakerOptions, 'log' | 'timers' | 'connect'>;
   readonly peers?: PeerConfig[];
   readonly routes?: Advertisement[];
+  readonly default?: Advertisement[];
+  readonly byPeer?: Record<string, Advertisement[]>;
   readonly message?: string;
 }
 
@@ -33,6 +36,9 @@ async function run(c: Command): Promise<unknown> {
       return null;
     case 'set':
       speaker?.setAdvertisements(c.routes ?? []);
+      return null;
+    case 'setPeers':
+      speaker?.setPeerAdvertisements({ default: c.default ?? [], byPeer: new Map(Object.entries(c.byPeer ?? {})) });
       return null;
     case 'peers':
       return speaker?.peers() ?? [];
