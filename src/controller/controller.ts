@@ -9,6 +9,7 @@ import { Kinds } from '../manifests/names.ts';
 import type { Pool } from '../model/index.ts';
 import { claimedExternalIPs, decide, desiredStatus, rebuildAllocator, type Decision } from './assign.ts';
 import { EventReason } from './errors.ts';
+import { EventSink } from './events.ts';
 import { desiredPoolStatus, poolConflicts } from './pool-status.ts';
 
 export interface ControllerOptions extends ClassPolicy {
@@ -37,6 +38,7 @@ const COMPONENT = 'vipgate-controller';
 export class Controller {
   readonly #o: ControllerOptions;
   readonly #queue: WorkQueue;
+  readonly #events: EventSink;
   #services: WatchedKind<KubeService> | undefined;
   #pools: WatchedKind<KubeVipPool> | undefined;
   #allocator: Allocator | undefined;
@@ -54,6 +56,7 @@ export class Controller {
 
   constructor(options: ControllerOptions) {
     this.#o = options;
+    this.#events = new EventSink({ clients: options.clients, log: options.log });
     this.#queue = new WorkQueue({
       reconcile: (key) => this.reconcile(key),
       // Decisions are synchronous against the one allocator; only the status writes overlap,
@@ -109,12 +112,13 @@ export class Controller {
     clearTimeout(this.#poolTimer);
     this.#poolTimer = undefined;
     this.#queue.stop();
-    await Promise.all([this.#services?.stop(), this.#pools?.stop()]);
+    await Promise.all([this.#services?.stop(), this.#pools?.stop(), this.#events.stop()]);
   }
 
-  /** Resolves when no reconcile is queued or running. */
-  idle(): Promise<void> {
-    return this.#queue.idle();
+  /** Resolves when no reconcile is queued or running and every Event is written. */
+  async idle(): Promise<void> {
+    await this.#queue.idle();
+    await this.#events.idle();
   }
 
   /** service → its VIPs, as the allocator holds them now. */
@@ -203,14 +207,14 @@ export class Controller {
       const now = this.#o.now?.() ?? new Date();
       const body = desiredStatus(svc, decision, now);
       if (body === undefined) {
-        await this.#announce(svc, decision, false);
+        this.#announce(svc, decision, false);
         return 'done';
       }
       const before = ingressAddresses(svc).join(',');
       try {
         const [ns, name] = [svc.metadata?.namespace ?? '', svc.metadata?.name ?? ''];
         svc = await this.#o.clients.patchServiceStatus(ns, name, body, svc.metadata?.resourceVersion);
-        await this.#announce(svc, decision, before !== decision.addresses.join(','));
+        this.#announce(svc, decision, before !== decision.addresses.join(','));
         return 'done';
       } catch (error) {
         const status = statusOf(error);
@@ -230,7 +234,7 @@ export class Controller {
    * Events: VIPAllocated when the status got new VIPs; warnings when the outcome differs from
    * the last one announced for this Service (so a resync or a restart does not repeat them).
    */
-  async #announce(svc: KubeService, decision: Decision, vipsChanged: boolean): Promise<void> {
+  #announce(svc: KubeService, decision: Decision, vipsChanged: boolean): void {
     const key = keyOf(svc);
     const events: { type: 'Normal' | 'Warning'; reason: string; message: string }[] = [];
     if (decision.managed && decision.failure === undefined && decision.addresses.length > 0 && vipsChanged) {
@@ -242,17 +246,13 @@ export class Controller {
       if (decision.failure !== undefined) events.push({ type: 'Warning', reason: EventReason.allocationFailed, message: decision.failure.message });
       for (const r of decision.refusedExternalIPs) events.push({ type: 'Warning', reason: EventReason.externalIPRejected, message: r.message });
     }
+    // Written behind the status (best effort: a lost Event must not hold a status back).
     for (const e of events) {
-      try {
-        await this.#o.clients.createEvent({
-          namespace: svc.metadata?.namespace ?? 'default',
-          involved: { kind: 'Service', name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', ...(svc.metadata?.uid === undefined ? {} : { uid: svc.metadata.uid }) },
-          ...e, component: COMPONENT, at: this.#o.now?.() ?? new Date(),
-        });
-      } catch (error) {
-        // Events are best effort: a lost one must not hold the status back.
-        this.#o.log.warn({ service: key, err: error }, `could not record event ${e.reason}`);
-      }
+      this.#events.record({
+        namespace: svc.metadata?.namespace ?? 'default',
+        involved: { kind: 'Service', name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', ...(svc.metadata?.uid === undefined ? {} : { uid: svc.metadata.uid }) },
+        ...e, component: COMPONENT, at: this.#o.now?.() ?? new Date(),
+      });
     }
   }
 }

@@ -20,9 +20,13 @@ export class KubeError extends Error {
   }
 }
 
-/** The HTTP status of an error thrown by the client library (ApiException.code), if any. */
+/**
+ * The HTTP status of a refused request, if any: the client library's ApiException has it in
+ * `code`, our own KubeError (whose `code` is the stable error code) in `statusCode`.
+ */
 export function statusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown; statusCode?: unknown }).code ?? (error as { statusCode?: unknown }).statusCode;
-  return typeof code === 'number' ? code : undefined;
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  if (typeof code === 'number') return code;
+  return typeof statusCode === 'number' ? statusCode : undefined;
 }
