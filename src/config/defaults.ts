@@ -33,6 +33,9 @@ export const DEFAULT_RESYNC_SECONDS = 30;
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_BGP_HOLD_TIME = 90;
 export const DEFAULT_XDP_PIN_DIR = '/sys/fs/bpf/vipgate';
+/** The usual Ethernet MTU toward backends (ipip/gue), and Katran's GUE port. */
+export const DEFAULT_XDP_MTU = 1500;
+export const DEFAULT_XDP_GUE_PORT = 6080;
 export const DEFAULT_GRACEFUL_RESTART_SECONDS = 120;
 /** BFD timers when `bfd` is given without them: 300 ms × 3, the common router default. */
 export const DEFAULT_BFD = { minTxMs: 300, minRxMs: 300, multiplier: 3 } as const;
@@ -140,6 +143,8 @@ export function applyDefaults(raw: RawConfig, hostname: string): AgentConfig {
               forwarding: raw.dataplane.xdp.forwarding ?? 'nat',
               pinDir: raw.dataplane.xdp.pinDir ?? DEFAULT_XDP_PIN_DIR,
               snatAddresses: (raw.dataplane.xdp.snatAddresses ?? []).map(canonicalIp),
+              mtu: raw.dataplane.xdp.mtu ?? DEFAULT_XDP_MTU,
+              guePort: raw.dataplane.xdp.guePort ?? DEFAULT_XDP_GUE_PORT,
             },
           }),
     },

@@ -13,7 +13,15 @@ export interface RawConfig {
     snat?: 'masquerade' | 'none';
     denySources?: string[];
     resyncSeconds?: number;
-    xdp?: { interfaces: string[]; mode?: 'auto' | 'native' | 'generic'; forwarding?: 'nat' | 'dsr-l2'; pinDir?: string; snatAddresses?: string[] };
+    xdp?: {
+      interfaces: string[];
+      mode?: 'auto' | 'native' | 'generic';
+      forwarding?: 'nat' | 'dsr-l2' | 'ipip' | 'gue';
+      pinDir?: string;
+      snatAddresses?: string[];
+      mtu?: number;
+      guePort?: number;
+    };
   };
   pools?: RawPool[];
   services?: RawService[];

@@ -179,9 +179,12 @@ export const configSchema: AnySchemaObject = {
           {
             interfaces: { ...list(format('ifname'), 'interface names'), minItems: 1 },
             mode: oneOf('auto', 'native', 'generic'),
-            forwarding: oneOf('nat', 'dsr-l2'),
+            forwarding: oneOf('nat', 'dsr-l2', 'ipip', 'gue'),
             pinDir: { type: 'string', pattern: '^/', [ALLOWED]: 'an absolute path on a bpf filesystem' },
             snatAddresses: { ...ips, maxItems: 2 },
+            // 1280 (IPv6's minimum link MTU) + 48 (IPv6 + UDP outer header): docs/design/006.
+            mtu: { type: 'integer', minimum: 1328, maximum: 65535, [ALLOWED]: 'an integer 1328–65535 (IPv6 needs 1280 after the 48-byte outer header)' },
+            guePort: port,
           },
           ['interfaces'],
         ),

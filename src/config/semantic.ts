@@ -21,7 +21,7 @@ export function semanticIssues(data: unknown): IssueDraft[] {
   return out;
 }
 
-/** The XDP engine needs to know where to attach; SNAT addresses are one per family. */
+/** The XDP engine needs to know where to attach; SNAT addresses are one per family (and ipip/gue need one). */
 function checkXdp(dataplane: Rec | undefined, out: IssueDraft[]): void {
   if (dataplane === undefined) return;
   const xdp = asRecord(dataplane['xdp']);
@@ -44,6 +44,18 @@ function checkXdp(dataplane: Rec | undefined, out: IssueDraft[]): void {
     const first = families.get(v6);
     if (first === undefined) families.set(v6, i);
     else out.push(duplicate(['dataplane', 'xdp', 'snatAddresses', i], text, `IPv${v6 ? 6 : 4} SNAT address`, `dataplane.xdp.snatAddresses[${first}]`));
+  }
+  // ipip/gue send from this node's address: without one, every VIP packet would be dropped.
+  const forwarding = xdp['forwarding'];
+  if ((forwarding === 'ipip' || forwarding === 'gue') && families.size === 0) {
+    out.push({
+      code: ConfigIssueCode.missingField,
+      path: ['dataplane', 'xdp', 'snatAddresses'],
+      at: 'parent',
+      value: undefined,
+      message: `forwarding ${forwarding} needs this node's address toward the backends (the outer source address)`,
+      allowed: 'one address per family the VIPs use, e.g. snatAddresses: [10.180.1.16]',
+    });
   }
 }
 

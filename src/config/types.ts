@@ -76,11 +76,17 @@ export interface XdpConfig {
   /** Where the program attaches: the client-facing interfaces and, in nat mode, the backend-facing ones. */
   readonly interfaces: readonly string[];
   readonly mode: 'auto' | 'native' | 'generic';
-  readonly forwarding: 'nat' | 'dsr-l2';
+  /** ipip/gue: the client's packet, unchanged, in a tunnel to a backend that holds the VIP. */
+  readonly forwarding: 'nat' | 'dsr-l2' | 'ipip' | 'gue';
   /** Maps are pinned here (on a bpf filesystem) so a restarted agent keeps the connection table. */
   readonly pinDir: string;
-  /** This node's addresses toward the backends (one per family): the source of masqueraded flows. */
+  /** This node's addresses toward the backends (one per family): the source of masqueraded flows,
+   * and of the outer header in ipip/gue. */
   readonly snatAddresses: readonly string[];
+  /** ipip/gue: egress MTU toward the backends; bigger packets get ICMP "too big" answers. */
+  readonly mtu: number;
+  /** gue: the backends' GUE (fou) UDP port. */
+  readonly guePort: number;
 }
 
 export type IpFamilyName = 'IPv4' | 'IPv6';
