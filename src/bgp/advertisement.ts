@@ -69,6 +69,10 @@ function checkUint32(index: number, name: string, value: number | undefined): vo
  */
 export function parseAdvertisements(advertisements: readonly Advertisement[]): DesiredRoute[] {
   const seen = new Set<string>();
+  // 10⁵ routes usually carry a handful of distinct lists: parse each once and share the result
+  // (readonly), which is most of a route's memory otherwise.
+  const communityLists = new Map<string, readonly number[]>();
+  const largeLists = new Map<string, readonly LargeCommunity[]>();
   return advertisements.map((a, index) => {
     let prefix: Cidr;
     let nextHop: IpAddress | undefined;
@@ -85,8 +89,18 @@ export function parseAdvertisements(advertisements: readonly Advertisement[]): D
     if (nextHop !== undefined && nextHop.family !== prefix.family) throw bad(index, `next hop ${a.nextHop} is not IPv${prefix.family} like ${key}`);
     checkUint32(index, 'localPref', a.localPref);
     checkUint32(index, 'med', a.med);
-    const communities = [...new Set((a.communities ?? []).map((c) => parseCommunity(index, c)))].sort((x, y) => x - y);
-    const large = (a.largeCommunities ?? []).map((c) => parseLargeCommunity(index, c));
+    const communityText = (a.communities ?? []).join(' ');
+    let communities = communityLists.get(communityText);
+    if (communities === undefined) {
+      communities = [...new Set((a.communities ?? []).map((c) => parseCommunity(index, c)))].sort((x, y) => x - y);
+      communityLists.set(communityText, communities);
+    }
+    const largeText = (a.largeCommunities ?? []).join(' ');
+    let large = largeLists.get(largeText);
+    if (large === undefined) {
+      large = (a.largeCommunities ?? []).map((c) => parseLargeCommunity(index, c));
+      largeLists.set(largeText, large);
+    }
     return {
       prefix,
       prefixKey: key,
