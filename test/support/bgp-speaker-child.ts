@@ -2,20 +2,23 @@
 // (`ip netns exec <ns> node --import tsx test/support/bgp-speaker-child.ts`), driven by JSON lines
 // on stdin: {"id":1,"cmd":"start","speaker":{…},"peers":[…]} | {"cmd":"set","routes":[…]} |
 // {"cmd":"setPeers","default":[…],"byPeer":{"<address>":[…]}} | {"cmd":"peers"} |
-// {"cmd":"stop","message":"…"}. Each command is answered with one JSON line
+// {"cmd":"memory","gc":true} (process.memoryUsage(), after a full GC if asked) | {"cmd":"stop","message":"…"}. Each command is answered with one JSON line
 // {"id":…,"ok":true,"result":…} or {"id":…,"ok":false,"error":"…"} on stdout.
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Speaker, type Advertisement, type PeerConfig, type SpeakerOptions } from '../../src/bgp/index.ts';
 
 interface Command {
   readonly id: number;
-  readonly cmd: 'start' | 'set' | 'setPeers' | 'peers' | 'stop';
+  readonly cmd: 'start' | 'set' | 'setPeers' | 'peers' | 'memory' | 'stop';
   readonly speaker?: Omit<SpeakerOptions, 'log' | 'timers' | 'connect'>;
   readonly peers?: PeerConfig[];
   readonly routes?: Advertisement[];
   readonly default?: Advertisement[];
   readonly byPeer?: Record<string, Advertisement[]>;
   readonly message?: string;
+  readonly gc?: boolean;
 }
 
 let speaker: Speaker | undefined;
@@ -42,6 +45,13 @@ async function run(c: Command): Promise<unknown> {
       return null;
     case 'peers':
       return speaker?.peers() ?? [];
+    case 'memory':
+      if (c.gc === true) {
+        // The child is started without --expose-gc; this turns it on for a fresh context.
+        setFlagsFromString('--expose-gc');
+        (runInNewContext('gc') as () => void)();
+      }
+      return process.memoryUsage();
     case 'stop':
       await speaker?.stop(c.message);
       setImmediate(() => process.exit(0));
