@@ -5,6 +5,9 @@
 #define VG_ENCAP_ICMP_H
 
 #define VG_ENCAP_TTL 64
+/* encap()'s answer when the packet is ready to go to the backend: the caller calls forward(), so
+ * that forward()'s frame never stacks on encap()'s (512 bytes for the deepest call chain). */
+#define VG_ENCAP_READY -1
 /* Bytes of the offending packet an ICMP "too big" quotes. RFC 792 asks for the IP header and 8
  * bytes, RFC 4443 "as much as possible"; a fixed size keeps the checksum one bounded helper call
  * (bpf_csum_diff takes at most 512 bytes), and the packet is always longer (it was too big). */
@@ -113,8 +116,9 @@ static __noinline int too_big(struct xdp_md *ctx, struct pkt *p, __u32 mtu)
 	return too_big_as(ctx, p, mtu, false);
 }
 
-/* Puts the outer header(s) in front of the client's packet and forwards it to `backend`. V6 and
- * GUE are constants at each call, so every header size below is one (bounded for the verifier). */
+/* Puts the outer header(s) in front of the client's packet: VG_ENCAP_READY for forward() to send it
+ * to `backend`, or a verdict. V6 and GUE are constants at each call, so every header size below is
+ * one (bounded for the verifier). */
 static __always_inline int encap_as(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg, const __u8 *backend,
 				    const bool v6, const bool gue)
 {
@@ -224,7 +228,7 @@ static __always_inline int encap_as(struct xdp_md *ctx, struct pkt *p, const str
 		count(&key, VG_STAT_KERNEL_FIB);
 		return XDP_PASS;
 	}
-	return forward(ctx, p, cfg, backend, false);
+	return VG_ENCAP_READY;
 }
 
 static __noinline int encap(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg, const __u8 *backend)
@@ -239,7 +243,8 @@ static __noinline int encap(struct xdp_md *ctx, struct pkt *p, const struct vg_c
  * or → client:port without SNAT): the quoted header is translated as the forward path translates
  * the flow, the outer destination becomes the backend (and the outer source the LB when SNATed).
  * Every checksum that covers a changed word is fixed incrementally (RFC 1624). */
-static __always_inline int icmp_nat(struct pkt *p, const struct vg_config *cfg, const struct vg_backend *b,
+/* Not inlined: its checksum loops spill, and it returns before forward() runs. */
+static __noinline int icmp_nat(struct pkt *p, const struct vg_config *cfg, const struct vg_backend *b,
 				    const struct vg_flow *flow)
 {
 	void *end = p->end;
@@ -333,8 +338,10 @@ static __noinline int icmp_error(struct xdp_md *ctx, struct pkt *p, const struct
 		return XDP_PASS;
 	if (cfg->mode == VG_MODE_DSR_L2)
 		return forward(ctx, p, cfg, b->addr, false);
-	if (cfg->mode == VG_MODE_IPIP || cfg->mode == VG_MODE_GUE)
-		return encap(ctx, p, cfg, b->addr);
+	if (cfg->mode == VG_MODE_IPIP || cfg->mode == VG_MODE_GUE) {
+		int verdict = encap(ctx, p, cfg, b->addr);
+		return verdict == VG_ENCAP_READY ? forward(ctx, p, cfg, b->addr, false) : verdict;
+	}
 	if (icmp_nat(p, cfg, b, flow) < 0)
 		return XDP_PASS;
 	return forward(ctx, p, cfg, b->addr, true);

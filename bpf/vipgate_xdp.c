@@ -738,8 +738,10 @@ int vipgate_xdp(struct xdp_md *ctx)
 	if (cfg->mode == VG_MODE_DSR_L2)
 		return forward(ctx, &p, cfg, b->addr, false);
 	/* ipip/gue: the backend owns the VIP and gets the client's packet unchanged, in a tunnel. */
-	if (cfg->mode == VG_MODE_IPIP || cfg->mode == VG_MODE_GUE)
-		return encap(ctx, &p, cfg, b->addr);
+	if (cfg->mode == VG_MODE_IPIP || cfg->mode == VG_MODE_GUE) {
+		int verdict = encap(ctx, &p, cfg, b->addr);
+		return verdict == VG_ENCAP_READY ? forward(ctx, &p, cfg, b->addr, false) : verdict;
+	}
 
 	const __u8 *lb = p.family == 4 ? cfg->snat4 : cfg->snat6;
 	/* An all-zero address means the agent knows none for this family: keep the client's. */
