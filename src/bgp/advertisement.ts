@@ -1,5 +1,5 @@
 /** The speaker's input: advertisements as the agent writes them, validated and per-peer shaped. */
-import { formatCidr, NetError, parseCidr, parseIp, type Cidr, type IpAddress } from '../net/index.ts';
+import { formatCidr, formatIp, NetError, parseCidr, parseIp, tryParseIp, type Cidr, type IpAddress } from '../net/index.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { AddressFamily } from './negotiate.ts';
 import { attributesKey, type OutRoute } from './rib-out.ts';
@@ -111,6 +111,45 @@ export function parseAdvertisements(advertisements: readonly Advertisement[]): D
       ...(a.med === undefined ? {} : { med: a.med }),
     };
   });
+}
+
+/**
+ * Per-peer route sets for setPeerAdvertisements: `byPeer` maps a peer address to its WHOLE set;
+ * peers not in it (also ones added later) get `default`. Peers given the same array share its
+ * parsing (and 10⁵ routes are parsed once, not once per peer).
+ */
+export interface PeerAdvertisements {
+  readonly default: readonly Advertisement[];
+  readonly byPeer: ReadonlyMap<string, readonly Advertisement[]>;
+}
+
+/**
+ * Validates per-peer sets (each distinct array once) and keys them by canonical peer address.
+ * Throws BgpError naming the peer whose set is bad; nothing is half-applied.
+ */
+export function parsePeerAdvertisements(sets: PeerAdvertisements): { desired: readonly DesiredRoute[]; byPeer: Map<string, readonly DesiredRoute[]> } {
+  const parsed = new Map<readonly Advertisement[], readonly DesiredRoute[]>();
+  const parse = (list: readonly Advertisement[], peer: string | undefined): readonly DesiredRoute[] => {
+    let routes = parsed.get(list);
+    if (routes === undefined) {
+      try {
+        routes = parseAdvertisements(list);
+      } catch (e) {
+        if (e instanceof BgpError && peer !== undefined) throw new BgpError(e.code, `peer ${peer}: ${e.message}`);
+        throw e;
+      }
+      parsed.set(list, routes);
+    }
+    return routes;
+  };
+  const desired = parse(sets.default, undefined);
+  const byPeer = new Map<string, readonly DesiredRoute[]>();
+  for (const [address, list] of sets.byPeer) {
+    const ip = tryParseIp(address);
+    if (ip === undefined) throw new BgpError(BgpErrorCode.badAdvertisement, `"${address}" in byPeer is not a peer address`);
+    byPeer.set(formatIp(ip), parse(list, formatIp(ip)));
+  }
+  return { desired, byPeer };
 }
 
 /** What the speaker knows about one established peer that shapes its routes. */

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatCidr, formatIp, parseIp, tryParseIp, type IpAddress } from '../net/index.ts';
-import { parseAdvertisements, routesForPeer, type Advertisement, type DesiredRoute } from './advertisement.ts';
+import { parsePeerAdvertisements, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { FsmStateName } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
@@ -21,6 +21,7 @@ import { BfdSession } from './bfd/session.ts';
 import { UdpBfdTransport, type BfdTransport } from './bfd/socket.ts';
 
 export type { PeerConfig } from './peer-config.ts';
+export type { PeerAdvertisements } from './advertisement.ts';
 
 export interface SpeakerOptions {
   /** BGP Identifier, an IPv4 address (RFC 6286). */
@@ -40,16 +41,6 @@ export interface SpeakerOptions {
   readonly connect?: ConnectFn;
   /** Replaces BFD's UDP sockets (tests). */
   readonly bfdTransport?: BfdTransport;
-}
-
-/**
- * Per-peer route sets for setPeerAdvertisements: `byPeer` maps a peer address to its WHOLE set;
- * peers not in it (also ones added later) get `default`. Peers given the same array share its
- * parsing (and 10⁵ routes are parsed once, not once per peer).
- */
-export interface PeerAdvertisements {
-  readonly default: readonly Advertisement[];
-  readonly byPeer: ReadonlyMap<string, readonly Advertisement[]>;
 }
 
 export interface PeerStatus {
@@ -229,27 +220,7 @@ export class Speaker {
    * anything changes; a bad one names the peer.
    */
   setPeerAdvertisements(sets: PeerAdvertisements): void {
-    const parsed = new Map<readonly Advertisement[], readonly DesiredRoute[]>();
-    const parse = (list: readonly Advertisement[], peer: string | undefined): readonly DesiredRoute[] => {
-      let routes = parsed.get(list);
-      if (routes === undefined) {
-        try {
-          routes = parseAdvertisements(list);
-        } catch (e) {
-          if (e instanceof BgpError && peer !== undefined) throw new BgpError(e.code, `peer ${peer}: ${e.message}`);
-          throw e;
-        }
-        parsed.set(list, routes);
-      }
-      return routes;
-    };
-    const desired = parse(sets.default, undefined);
-    const byPeer = new Map<string, readonly DesiredRoute[]>();
-    for (const [address, list] of sets.byPeer) {
-      const ip = tryParseIp(address);
-      if (ip === undefined) throw new BgpError(BgpErrorCode.badAdvertisement, `"${address}" in byPeer is not a peer address`);
-      byPeer.set(formatIp(ip), parse(list, formatIp(ip)));
-    }
+    const { desired, byPeer } = parsePeerAdvertisements(sets);
     this.desired = desired;
     this.desiredByPeer = byPeer;
     const first = !this.desiredKnown;
