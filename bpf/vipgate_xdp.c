@@ -558,7 +558,7 @@ static __noinline int reply(struct xdp_md *ctx, struct pkt *p, const struct vg_c
 	return forward(ctx, p, cfg, r->client, true);
 }
 
-static __noinline bool source_denied(const struct pkt *p, const struct vg_service *svc)
+static __always_inline bool source_denied(const struct pkt *p, const struct vg_service *svc)
 {
 	struct vg_lpm_key deny = { .prefixlen = 128 };
 	__builtin_memcpy(deny.addr, p->flow.src, 16);
@@ -572,7 +572,7 @@ static __noinline bool source_denied(const struct pkt *p, const struct vg_servic
 }
 
 /* The backend for a flow: the one it already has while that backend exists, else the ring's. */
-static __noinline struct vg_flow *choose(struct pkt *p, const struct vg_service *svc, struct vg_backend **backend_out)
+static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_service *svc, struct vg_backend **backend_out)
 {
 	struct vg_flow *flow = bpf_map_lookup_elem(&vg_flows, &p->flow);
 	if (flow) {
