@@ -4,7 +4,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Agent as HttpAgent } from 'node:http';
 import { KubeError, KubeErrorCode } from './errors.ts';
-import type { KubeEndpointSlice, KubeLbNodeConfig, KubeNode, KubeService, KubeVipPool } from './objects.ts';
+import type { KubeCustomObject, KubeEndpointSlice, KubeLbNodeConfig, KubeNode, KubeSecret, KubeService, KubeVipPool } from './objects.ts';
 
 export const VIPGATE_GROUP = 'vipgate.io';
 export const VIPGATE_VERSION = 'v1alpha1';
@@ -32,13 +32,22 @@ export interface EventRecord {
   readonly at: Date;
 }
 
-export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools' | 'lbnodeconfigs';
+export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools' | 'lbnodeconfigs' | 'bgppeers' | 'bgpadvertisements' | 'secrets';
 export interface InformedObject {
   services: KubeService;
   endpointslices: KubeEndpointSlice;
   nodes: KubeNode;
   vippools: KubeVipPool;
   lbnodeconfigs: KubeLbNodeConfig;
+  bgppeers: KubeCustomObject;
+  bgpadvertisements: KubeCustomObject;
+  /** Only in `KubeClientOptions.secretsNamespace` (BGP passwords): the agent may read no other. */
+  secrets: KubeSecret;
+}
+
+export interface KubeClientOptions {
+  /** Where `secrets` are listed and watched; default `vipgate-system`. */
+  readonly secretsNamespace?: string;
 }
 
 /**
@@ -122,7 +131,8 @@ function toLease(l: V1Lease): LeaseRecord {
 }
 
 
-export function createKubeClients(target: KubeTarget): KubeClients {
+export function createKubeClients(target: KubeTarget, options: KubeClientOptions = {}): KubeClients {
+  const secretsNamespace = options.secretsNamespace ?? 'vipgate-system';
   const kc = loadConfig(target);
   const core = kc.makeApiClient(CoreV1Api);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
@@ -141,6 +151,15 @@ export function createKubeClients(target: KubeTarget): KubeClients {
       path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/lbnodeconfigs`,
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'lbnodeconfigs' }) as Promise<{ items: KubeLbNodeConfig[]; metadata?: { resourceVersion?: string } }>,
     },
+    bgppeers: {
+      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/bgppeers`,
+      list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'bgppeers' }) as Promise<{ items: KubeCustomObject[]; metadata?: { resourceVersion?: string } }>,
+    },
+    bgpadvertisements: {
+      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/bgpadvertisements`,
+      list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'bgpadvertisements' }) as Promise<{ items: KubeCustomObject[]; metadata?: { resourceVersion?: string } }>,
+    },
+    secrets: { path: `/api/v1/namespaces/${secretsNamespace}/secrets`, list: () => core.listNamespacedSecret({ namespace: secretsNamespace }) },
   } as const;
   return {
     informer(kind) {

@@ -97,6 +97,18 @@ export interface KubeLbNodeConfig {
   readonly spec?: Readonly<Record<string, unknown>>;
 }
 
+/** Any vipgate.io custom object read as plain JSON (BGPPeer, BGPAdvertisement): checked by its reader. */
+export interface KubeCustomObject {
+  readonly metadata?: ObjectMeta;
+  readonly spec?: Readonly<Record<string, unknown>>;
+}
+
+/** A Secret: `data` values are base64, as the API serves them. */
+export interface KubeSecret {
+  readonly metadata?: ObjectMeta;
+  readonly data?: Readonly<Record<string, string>>;
+}
+
 /** `namespace/name` (or `name` for cluster-scoped objects): the key work queues and caches use. */
 export function objectKey(obj: { readonly metadata?: ObjectMeta }): string {
   const ns = obj.metadata?.namespace;

@@ -4,10 +4,11 @@ import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, parseConfig, type AgentCo
 import { selectorMatches, selectorProblem } from '../ipam/index.ts';
 import {
   Annotations, createKubeClients, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, watchKind,
-  type ClassPolicy, type KubeClients, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind,
+  type ClassPolicy, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind,
 } from '../kube/index.ts';
 import type { Backend, ServicePort, ServiceSpec } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family } from '../net/index.ts';
+import { bgpFromCluster, secretLookup } from './kubernetes-bgp.ts';
 import { nodePortBackendsFor, nodePortTargets, targetsFingerprint, type NodePortTarget } from './kubernetes-nodeport.ts';
 
 export interface ClusterState {
@@ -261,6 +262,8 @@ export interface KubernetesSourceOptions {
    * (this LB node, never its own node-port backend). Default: pod backends.
    */
   readonly fileSettings?: Pick<AgentConfig, 'nodeName' | 'kubernetes'>;
+  /** Where BGP password Secrets live (the agent's own namespace); default `vipgate-system`. */
+  readonly secretsNamespace?: string;
 }
 
 export interface KubernetesSource {
@@ -280,7 +283,8 @@ export interface KubernetesSource {
  */
 export function startKubernetesSource(options: KubernetesSourceOptions): KubernetesSource {
   const target: KubeTarget = options.kubeconfigText !== undefined ? { kubeconfigText: options.kubeconfigText } : options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : { inCluster: true };
-  const clients = options.clients ?? createKubeClients(target);
+  const secretsNamespace = options.secretsNamespace ?? 'vipgate-system';
+  const clients = options.clients ?? createKubeClients(target, { secretsNamespace });
   const policy = { isDefaultClass: options.isDefaultClass ?? false };
   const debounceMs = options.debounceMs ?? 50;
   let timer: NodeJS.Timeout | undefined;
@@ -294,9 +298,21 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     const from = settings?.ok === true ? settings.config : fileSettings;
     return from === undefined ? { mode: 'pods' } : { mode: from.kubernetes.backends, selfNodeName: from.nodeName };
   };
+  let bgpProblems: readonly KubernetesSourceProblem[] = [];
   const emitNodeSettings = (): void => {
-    if (options.nodeName === undefined || nodeConfigs === undefined) return;
-    const next = nodeSettingsFromCluster(options.nodeName, nodes.list(), nodeConfigs.list());
+    if (options.nodeName === undefined || nodeConfigs === undefined || bgp === undefined) return;
+    const nodeName = options.nodeName;
+    let next = nodeSettingsFromCluster(nodeName, nodes.list(), nodeConfigs.list());
+    if (next.ok) {
+      // BGP comes from the BGPPeers and BGPAdvertisements selecting this node, into the same
+      // `bgp` the file would give: the agent's BGP path is unchanged.
+      const fromCrds = bgpFromCluster({
+        nodeName, node: nodes.get(nodeName), peers: bgp.peers.list(), advertisements: bgp.advertisements.list(),
+        secret: secretLookup(bgp.secrets.list(), secretsNamespace),
+      });
+      bgpProblems = fromCrds.problems;
+      if (fromCrds.bgp !== undefined) next = { ...next, config: { ...next.config, bgp: fromCrds.bgp } };
+    }
     // Node status churns (heartbeats); only a change in the outcome is news.
     const text = JSON.stringify(next);
     if (text === settingsText) return;
@@ -313,7 +329,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
       policy,
       backendChoice(),
     );
-    options.onInput(input, problems);
+    options.onInput(input, [...problems, ...bgpProblems]);
   };
   const changed = (): void => {
     if (!synced || timer !== undefined) return;
@@ -329,7 +345,13 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   const nodes: WatchedKind<KubeNode> = watchKind(clients, 'nodes', common);
   const pools: WatchedKind<KubeVipPool> = watchKind(clients, 'vippools', common);
   const nodeConfigs: WatchedKind<KubeLbNodeConfig> | undefined = options.nodeName === undefined ? undefined : watchKind(clients, 'lbnodeconfigs', common);
-  const ready = Promise.all([services.synced, slices.synced, nodes.synced, pools.synced, nodeConfigs?.synced]).then(() => {
+  // BGP from CRDs only where the node's settings come from the cluster (a file brings its own).
+  const bgp: { peers: WatchedKind<KubeCustomObject>; advertisements: WatchedKind<KubeCustomObject>; secrets: WatchedKind<KubeSecret> } | undefined =
+    options.nodeName === undefined
+      ? undefined
+      : { peers: watchKind(clients, 'bgppeers', common), advertisements: watchKind(clients, 'bgpadvertisements', common), secrets: watchKind(clients, 'secrets', common) };
+  const bgpSynced = bgp === undefined ? [] : [bgp.peers.synced, bgp.advertisements.synced, bgp.secrets.synced];
+  const ready = Promise.all([services.synced, slices.synced, nodes.synced, pools.synced, nodeConfigs?.synced, ...bgpSynced]).then(() => {
     synced = true;
     emit();
   });
@@ -343,7 +365,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await Promise.all([services.stop(), slices.stop(), nodes.stop(), pools.stop(), nodeConfigs?.stop()]);
+      await Promise.all([services.stop(), slices.stop(), nodes.stop(), pools.stop(), nodeConfigs?.stop(), bgp?.peers.stop(), bgp?.advertisements.stop(), bgp?.secrets.stop()]);
     },
   };
 }

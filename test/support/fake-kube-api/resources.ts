@@ -85,6 +85,21 @@ const node: ResourceType = {
   schema: { spec: S.obj({ podCIDR: S.str, podCIDRs: S.strs, taints: S.any, unschedulable: S.bool, providerID: S.str }), status: S.any },
 };
 
+/** Secrets: `data` values are base64; `stringData` is folded into `data` on write, as a real server does. */
+const secret: ResourceType = {
+  group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, hasStatus: false,
+  schema: { data: S.labels, stringData: S.labels, type: S.str, immutable: S.bool },
+  defaults: (obj) => {
+    const plain = obj['stringData'];
+    if (isObject(plain)) {
+      const data = isObject(obj['data']) ? obj['data'] : (obj['data'] = {});
+      for (const [k, v] of Object.entries(plain)) data[k] = Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64');
+      delete obj['stringData'];
+    }
+    obj['type'] ??= 'Opaque';
+  },
+};
+
 const event: ResourceType = {
   group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, hasStatus: false,
   schema: {
@@ -136,6 +151,6 @@ const externalIPPolicy: ResourceType = {
 };
 
 export const RESOURCE_TYPES: readonly ResourceType[] = [
-  service, endpointSlice, node, event, eventsV1, lease, vipPool, externalIPPolicy,
+  service, endpointSlice, node, secret, event, eventsV1, lease, vipPool, externalIPPolicy,
   crd('BGPPeer', 'bgppeers'), crd('BGPAdvertisement', 'bgpadvertisements'), crd('LBNodeConfig', 'lbnodeconfigs'),
 ];
