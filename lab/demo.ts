@@ -5,6 +5,7 @@ import { startBird } from './bird.ts';
 import { demoConfig, lbAgent, startWalkthrough, type ServicesJson, type WalkthroughLab } from './scenario.ts';
 import { bgpDemoConfig, bgpWalkthroughOf, demoRouterBirdConfig, measureCableFailover } from './scenario-bgp.ts';
 import { DEMO } from './topologies.ts';
+import { buildBpfObject } from '../src/dataplane/xdp/build.ts';
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = ''): void => {
@@ -122,12 +123,19 @@ async function walkBgp(w: WalkthroughLab, view: ServicesJson): Promise<boolean> 
   // The services as they are now (step 7 left nginx2 with pod2a only), the same on both nodes.
   const nginx2Backends = [DEMO.pods.pod2a.v4];
 
-  step(9, 'BGP replaces the static route: BIRD in the router (AS 65001), lb1 and lb2 announce the VIPs (AS 65002)');
+  step(9, 'BGP replaces the static route: BIRD in the router (AS 65001), lb1 (nftables) and lb2 (XDP) announce the VIPs (AS 65002)');
   const bird = await startBird(lab, 'router', demoRouterBirdConfig(), dir);
   say(`   bird -c ${bird.configPath}   (in router: merge paths → ECMP; fib_multipath_hash_policy=1)`);
-  const lb2 = await lbAgent(lab, 'lb2', dir, bgpDemoConfig('lb2', { nginx2Backends }));
+  // lb2 serves with the XDP engine: the same services through a Maglev table in the driver hook.
+  const object = buildBpfObject();
+  say(`   clang -O2 -target bpf … → ${object}`);
+  const lb2 = await lbAgent(lab, 'lb2', dir, bgpDemoConfig('lb2', { nginx2Backends, xdp: { snatAddresses: [DEMO.lbNode2.v4, DEMO.lbNode2.v6] } }));
   await lb2.startAgent();
-  say(`   lb2: bin/vipgate agent --config ${lb2.configPath}   (same services and pools, its own bgp: section)`);
+  say(`   lb2: bin/vipgate agent --config ${lb2.configPath}   (same services and pools, its own bgp: section, dataplane.engine: xdp)`);
+  say('   $ ip -d link show dc   (in lb2: the XDP program on its port)');
+  const xdpLines = (await lab.exec('lb2', ['ip', '-d', 'link', 'show', 'dc'])).split('\n').filter((l) => /xdp/.test(l)).map((l) => l.trim());
+  say(indent(xdpLines.join('\n') || '(no xdp line)'));
+  check(xdpLines.some((l) => /prog\/xdp id \d+/.test(l)), 'lb2 has no XDP program on its dc port');
   // The agent picks static routes or BGP at start, so lb1 restarts with its bgp: section; its
   // rules stay in the kernel meanwhile, so traffic does not stop.
   await w.writeConfig(bgpDemoConfig('lb1', { nginx2Backends }));
@@ -166,6 +174,12 @@ async function walkBgp(w: WalkthroughLab, view: ServicesJson): Promise<boolean> 
     say(`   $ curl ${target.padEnd(28)} ${samples.length} requests, ${failed} failed; via ${[...byLb].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`);
     check(samples.length > 0 && failed === 0, `requests to ${target} failed`);
   }
+
+  say('   $ vipgate service list   (in lb2: packets its XDP program forwarded, per frontend)');
+  const lb2View = await lb2.vipgate(['service', 'list']);
+  say(indent(lb2View));
+  const lb2Packets = (JSON.parse(await lb2.vipgate(['service', 'list', '-o', 'json'])) as { services: { packets: string }[] }).services.reduce((n, r) => n + Number(r.packets), 0);
+  check(lb2Packets > 0, 'the XDP program on lb2 counted no packet');
 
   step(11, `lb1 drops off the network (its cable out: router port down); hold time ${HOLD_SECONDS} s`);
   const nginx = view.services.find((s) => s.service === 'default/nginx' && !s.address.includes(':'));

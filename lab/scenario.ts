@@ -26,6 +26,11 @@ export interface DemoConfigOptions {
   readonly nodeName?: string;
   /** A `bgp:` section (YAML, at column 0), appended as is. */
   readonly bgp?: string;
+  /**
+   * Serve with the XDP engine instead of nftables: the program on the node's `dc` port (generic
+   * mode: veth in these labs), nat mode, replies SNATed to these addresses (the node's own).
+   */
+  readonly xdp?: { readonly snatAddresses: readonly string[] };
 }
 
 /** The agent config for lb1: the original walk-through's pools, VIP interface and services. */
@@ -41,8 +46,7 @@ vipInterface:
   addresses: [10.200.0.1/24, fd00:200::1/64]
   routes: [${DEMO.vipCidr.v4}, ${DEMO.vipCidr.v6}]
 dataplane:
-  engine: nftables
-  snat: masquerade
+${options.xdp === undefined ? '  engine: nftables\n' : `  engine: xdp\n  xdp: { interfaces: [dc], mode: generic, snatAddresses: [${options.xdp.snatAddresses.map((a) => JSON.stringify(a)).join(', ')}] }\n`}  snat: masquerade
   # The cluster nodes' network: in-cluster clients are not served external VIPs (CVE-2020-8554).
   denySources: [10.180.1.0/24, fd00:180:1::/64]
   resyncSeconds: ${options.resyncSeconds ?? 5}
