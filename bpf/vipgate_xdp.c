@@ -415,7 +415,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 }
 
 /* Rewrites addresses and ports in place, fixing the IPv4 header and L4 checksums incrementally. */
-static __noinline int rewrite(struct pkt *p, const __u8 *src, __be16 sport, const __u8 *dst, __be16 dport)
+static __always_inline int rewrite(struct pkt *p, const __u8 *src, __be16 sport, const __u8 *dst, __be16 dport)
 {
 	__u32 l4sum = 0;
 	__be16 *ports = p->l4; /* source then destination, for both TCP and UDP */
@@ -547,7 +547,7 @@ static __noinline int forward(struct xdp_md *ctx, struct pkt *p, const struct vg
 }
 
 /* A reply from a backend of a translated flow: make it come from the VIP, to the client. */
-static __noinline int reply(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg)
+static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct vg_config *cfg)
 {
 	struct vg_reverse *r = bpf_map_lookup_elem(&vg_reverse, &p->flow);
 	if (!r)
