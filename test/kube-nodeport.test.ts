@@ -2,13 +2,15 @@
 // `vipgate agent --kubeconfig --node-name lb1` (settings from an LBNodeConfig with
 // `backends: nodePort`) run in lb1; node1 and node2 answer on the Service's nodePort (as
 // kube-proxy would), and the client curls the VIP. No controller: the test writes the
-// Service's status itself, as the controller would have.
+// Service's status itself, as the controller would have. The agent's BGP comes from a BGPPeer
+// (password from a Secret) and a BGPAdvertisement: BIRD in the router learns the VIP.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { DEMO_ASN, parseBirdProtocols, routerBirdConfig, startBird, type Bird } from '../lab/bird.ts';
 import { Lab } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
@@ -20,6 +22,7 @@ const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', 
 const NODE_PORT = 30080;
 const VIP = '10.200.0.130';
 const BARE_VIP = '10.200.0.131';
+const MD5_PASSWORD = 'from-a-secret';
 
 interface ServiceRowJson {
   readonly frontend: string;
@@ -62,6 +65,7 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
   let lab: Lab;
   let dir: string;
   let apiUrl = '';
+  let bird: Bird;
 
   /** A request to the API from inside lb1, as kubectl would send it; API errors throw with their message. */
   async function kube(method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> {
@@ -135,6 +139,18 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
       });
       await merge('/api/v1/namespaces/default/services/web/status', { status: { loadBalancer: { ingress: [{ ip: VIP, ipMode: 'VIP' }] } } });
 
+      // BGP from the cluster: the router peers with lb1 over IPv4 with a TCP MD5 key.
+      bird = await startBird(lab, 'router', routerBirdConfig({
+        routerId: DEMO.router.datacenter.v4, localAsn: DEMO_ASN.router,
+        neighbors: [{ name: 'lb1v4', address: DEMO.lbNode.v4, asn: DEMO_ASN.lbNodes, password: MD5_PASSWORD }],
+      }), dir);
+      await kube('POST', '/api/v1/namespaces/vipgate-system/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bgp-router', namespace: 'vipgate-system' }, stringData: { password: MD5_PASSWORD } });
+      await kube('POST', '/apis/vipgate.io/v1alpha1/bgppeers', {
+        apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'router' },
+        spec: { address: DEMO.router.datacenter.v4, asn: DEMO_ASN.router, localASN: DEMO_ASN.lbNodes, holdTimeSeconds: 9, passwordSecretRef: { name: 'bgp-router' } },
+      });
+      await kube('POST', '/apis/vipgate.io/v1alpha1/bgpadvertisements', { apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPAdvertisement', metadata: { name: 'default' }, spec: { communities: ['65002:100'] } });
+
       await lab.spawn('lb1', ['sh', '-c', `exec ${quote([VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')])} >>'${join(dir, 'agent.log')}' 2>&1`]);
       await eventually('the agent to be healthy', async () => (await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']), true), 25_000, 200);
     } catch (error) {
@@ -144,6 +160,21 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
   after(async () => {
     await lab.down();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the agent peers with the BGPPeer from the cluster (MD5 key from its Secret) and the router learns the VIP', async () => {
+    const peers = await eventually('the session to be Established', async () => {
+      const view = JSON.parse(await lab.exec('lb1', [VIPGATE_BIN, 'bgp', 'peers', '-o', 'json'], { timeoutMs: 20_000 })) as { peers: { address: string; asn: number; state: string }[] };
+      return view.peers.every((p) => p.state === 'Established') && view.peers.length > 0 ? view.peers : undefined;
+    }, 30_000, 300);
+    assert.deepEqual(peers.map((p) => `${p.address} AS${p.asn}`), [`${DEMO.router.datacenter.v4} AS${DEMO_ASN.router}`]);
+    assert.equal(parseBirdProtocols(await bird.birdc(['show', 'protocols'])).get('lb1v4'), 'Established');
+    const route = await eventually(`the router to learn ${VIP}/32`, async () => {
+      const text = await bird.birdc(['show', 'route', `${VIP}/32`, 'all']);
+      return text.includes(`${VIP}/32`) ? text : undefined;
+    }, 15_000, 300);
+    assert.match(route, new RegExp(`via ${DEMO.lbNode.v4.replaceAll('.', '\\.')}`));
+    assert.match(route, /BGP\.community: \(65002,100\)/, 'the BGPAdvertisement\'s community');
   });
 
   test('the Service is served to both worker nodes at its nodePort, never to the LB node itself', async () => {
