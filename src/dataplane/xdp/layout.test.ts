@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { LAYOUTS, addr16, addrFrom16, decodeBackend, decodeService, encodeAllowKey, encodeBackend, encodeLpmKey, encodeService, encodeServiceKey } from './layout.ts';
+import { LAYOUTS, MODES, addr16, addrFrom16, decodeBackend, decodeService, encodeAllowKey, encodeBackend, encodeConfig, encodeLpmKey, encodeService, encodeServiceKey } from './layout.ts';
 import { buildBpfObject } from './build.ts';
 
 interface BtfStruct {
@@ -68,4 +68,14 @@ test('ports are network order, slots host order (annotated bytes)', () => {
     slot: 9,
   });
   assert.equal(decodeBackend(new Uint8Array(24)), undefined);
+});
+
+test('vg_config: mode numbers as vipgate.h, MTU host order, GUE port network order (annotated bytes)', () => {
+  assert.deepEqual(MODES, { nat: 0, 'dsr-l2': 1, ipip: 2, gue: 3 });
+  const cfg = encodeConfig({ snat4: '10.180.1.16', mode: 'gue', flags: 0, snatPortMin: 61_000, snatPortMax: 65_535, mtu: 1500, guePort: 6080 });
+  assert.equal(cfg.length, 48, 'the size it had before mtu/gue_port: older pinned maps stay compatible');
+  assert.deepEqual([...cfg.subarray(32, 36)], [3, 0, 0, 0], 'mode gue');
+  assert.deepEqual([...cfg.subarray(44, 48)], [0xdc, 0x05, /* 1500 LE */ 0x17, 0xc0 /* 6080 BE */]);
+  const old = encodeConfig({ mode: 'nat', flags: 0, snatPortMin: 61_000, snatPortMax: 65_535 });
+  assert.deepEqual([...old.subarray(44, 48)], [0, 0, 0, 0], 'absent: 0, which the program reads as 1500 / 6080');
 });
