@@ -78,3 +78,10 @@ test('a pool with a serviceSelector: the agent serves the VIP the controller cho
   assert.deepEqual(desired.problems, []);
   assert.deepEqual(desired.table.frontends.map((f) => f.key), ['10.200.0.7:53/udp', '10.200.0.7:80/tcp']);
 });
+
+test('the node\'s dataplane.snat applies to every Service (Kubernetes has no per-Service field), also to a cached one', () => {
+  const s = state();
+  assert.equal(inputFromCluster(s, policy).input.services[0]?.snat, 'masquerade');
+  assert.equal(inputFromCluster(s, policy, { mode: 'pods', snat: 'none' }).input.services[0]?.snat, 'none', 'the same Service object, recomputed for the new setting');
+  assert.equal(inputFromCluster(s, policy, { mode: 'pods' }).input.services[0]?.snat, 'masquerade');
+});

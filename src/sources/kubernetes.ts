@@ -6,7 +6,7 @@ import {
   Annotations, createKubeClients, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, watchKind,
   type ClassPolicy, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind,
 } from '../kube/index.ts';
-import type { Backend, ServicePort, ServiceSpec } from '../model/index.ts';
+import type { Backend, ServicePort, ServiceSpec, SnatMode } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family } from '../net/index.ts';
 import { bgpFromCluster, secretLookup } from './kubernetes-bgp.ts';
 import { nodePortBackendsFor, nodePortTargets, targetsFingerprint, type NodePortTarget } from './kubernetes-nodeport.ts';
@@ -25,10 +25,12 @@ export interface ClusterState {
 export interface BackendChoice {
   readonly mode: KubernetesBackendMode;
   readonly selfNodeName?: string;
+  /** The node's `dataplane.snat`, for every Service (Kubernetes has no per-Service field); default masquerade. */
+  readonly snat?: SnatMode;
 }
 
 /** The choice resolved against the current Nodes, shared by every Service of one input. */
-type ResolvedChoice = { readonly mode: 'pods'; readonly key: 'pods' } | { readonly mode: 'nodePort'; readonly key: string; readonly targets: readonly NodePortTarget[] };
+type ResolvedChoice = ({ readonly mode: 'pods' } | { readonly mode: 'nodePort'; readonly targets: readonly NodePortTarget[] }) & { readonly key: string; readonly snat: SnatMode };
 
 export interface KubernetesSourceProblem {
   readonly object: string;
@@ -126,7 +128,7 @@ function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], p
     ports,
     sessionAffinity: svc.spec?.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None',
     sourceRanges: [...(svc.spec?.loadBalancerSourceRanges ?? [])],
-    snat: 'masquerade',
+    snat: choice.snat,
   });
 }
 
@@ -182,9 +184,10 @@ export function inputFromCluster(
 }
 
 function resolveChoice(choice: BackendChoice, nodes: readonly KubeNode[]): ResolvedChoice {
-  if (choice.mode === 'pods') return { mode: 'pods', key: 'pods' };
+  const snat = choice.snat ?? 'masquerade';
+  if (choice.mode === 'pods') return { mode: 'pods', key: `pods|${snat}`, snat };
   const targets = nodePortTargets(nodes, choice.selfNodeName);
-  return { mode: 'nodePort', key: `nodePort:${targetsFingerprint(targets)}`, targets };
+  return { mode: 'nodePort', key: `nodePort|${snat}|${targetsFingerprint(targets)}`, targets, snat };
 }
 
 /** This node's settings from the cluster, or why there are none (for the log and the exit status). */
@@ -258,10 +261,11 @@ export interface KubernetesSourceOptions {
   readonly nodeName?: string;
   readonly onNodeSettings?: (settings: NodeSettings) => void;
   /**
-   * With a settings file (no `nodeName`): the file's `kubernetes.backends` and its `nodeName`
-   * (this LB node, never its own node-port backend). Default: pod backends.
+   * With a settings file (no `nodeName`): the file's `kubernetes.backends`, `dataplane.snat`
+   * and its `nodeName` (this LB node, never its own node-port backend). Default: pod
+   * backends, masquerade.
    */
-  readonly fileSettings?: Pick<AgentConfig, 'nodeName' | 'kubernetes'>;
+  readonly fileSettings?: Pick<AgentConfig, 'nodeName' | 'kubernetes' | 'dataplane'>;
   /** Where BGP password Secrets live (the agent's own namespace); default `vipgate-system`. */
   readonly secretsNamespace?: string;
 }
@@ -272,7 +276,7 @@ export interface KubernetesSource {
   /** This node's settings as last computed (undefined without `nodeName` or before `ready`). */
   nodeSettings(): NodeSettings | undefined;
   /** The settings file changed: its `kubernetes` section applies from the next input (emitted at once). */
-  setFileSettings(settings: Pick<AgentConfig, 'nodeName' | 'kubernetes'>): void;
+  setFileSettings(settings: Pick<AgentConfig, 'nodeName' | 'kubernetes' | 'dataplane'>): void;
   stop(): Promise<void>;
 }
 
@@ -296,7 +300,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   /** Backends as this node's settings say: its LBNodeConfig's when it has one, else the file's. */
   const backendChoice = (): BackendChoice => {
     const from = settings?.ok === true ? settings.config : fileSettings;
-    return from === undefined ? { mode: 'pods' } : { mode: from.kubernetes.backends, selfNodeName: from.nodeName };
+    return from === undefined ? { mode: 'pods' } : { mode: from.kubernetes.backends, selfNodeName: from.nodeName, snat: from.dataplane.snat };
   };
   let bgpProblems: readonly KubernetesSourceProblem[] = [];
   const emitNodeSettings = (): void => {
