@@ -105,6 +105,22 @@ test('Local policy: only nodes with an endpoint; a node whose endpoints only dra
   ]);
 });
 
+test('Local policy: each node weighs as many as its ready pods, so every pod gets an even share; Cluster: weight 1', () => {
+  const three = slice([
+    { addresses: ['10.100.1.1'], nodeName: 'node1', conditions: { ready: true } },
+    { addresses: ['10.100.1.2'], nodeName: 'node1', conditions: { ready: true } },
+    { addresses: ['10.100.1.3'], nodeName: 'node1', conditions: { ready: true } },
+    { addresses: ['10.100.1.4'], nodeName: 'node1', conditions: { ready: false, serving: true, terminating: true } },
+    { addresses: ['10.100.2.1'], nodeName: 'node2', conditions: { ready: true } },
+  ]);
+  const weights = (svc: KubeService): string[] => {
+    const { input } = inputFromCluster(state([svc], [three]), policy, nodePort);
+    return computeDesiredState(input, new Map()).table.frontends.filter((f) => f.port === 80).flatMap((f) => f.backends.map((b) => `${b.address} ×${b.weight}`));
+  };
+  assert.deepEqual(weights(web({ externalTrafficPolicy: 'Local' })), ['10.180.1.21 ×3', '10.180.1.22 ×1'], 'a draining pod adds no weight');
+  assert.deepEqual(weights(web()), ['10.180.1.21 ×1', '10.180.1.22 ×1']);
+});
+
 test('the backend family follows the VIP: a dual-stack Service gets each node\'s IPv4 and IPv6 InternalIP', () => {
   assert.deepEqual(served(state([web({ ports: [{ name: 'http', port: 80, nodePort: 31080 }] }, ['10.200.0.7', 'fd00:200::7'])])), [
     '10.200.0.7:80/tcp 10.180.1.21:31080 ready',

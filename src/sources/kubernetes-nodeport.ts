@@ -50,22 +50,24 @@ export function nodePortTargets(nodes: readonly KubeNode[], selfNodeName: string
 }
 
 /**
- * Per node, the best state of the Service's endpoints there for one port (EndpointSlice
- * `nodeName`): `ready` if any endpoint is ready, else `terminating` if one still serves.
+ * Per node with a serving endpoint of the Service for one port (EndpointSlice `nodeName`): the
+ * distinct addresses of its ready endpoints (empty: its endpoints only drain).
  */
 function endpointNodes(
   port: { name?: string; protocol?: string },
   slices: readonly KubeEndpointSlice[],
   stateOf: (e: KubeEndpointSlice['endpoints'][number]) => Backend['state'] | undefined,
-): Map<string, Backend['state']> {
-  const byNode = new Map<string, Backend['state']>();
+): Map<string, Set<string>> {
+  const byNode = new Map<string, Set<string>>();
   for (const slice of slices) {
     const carries = (slice.ports ?? []).some((p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
     if (!carries) continue;
     for (const e of slice.endpoints) {
       const state = stateOf(e);
       if (state === undefined || e.nodeName === undefined) continue;
-      if (byNode.get(e.nodeName) !== 'ready') byNode.set(e.nodeName, state);
+      let ready = byNode.get(e.nodeName);
+      if (ready === undefined) byNode.set(e.nodeName, (ready = new Set()));
+      if (state === 'ready') for (const a of e.addresses) ready.add(a);
     }
   }
   return byNode;
@@ -78,8 +80,10 @@ export type NodePortBackends =
 /**
  * One Service port's backends as `nodeIP:nodePort`. `externalTrafficPolicy: Local`: only the
  * nodes with an endpoint of the Service (kube-proxy there drops node-port traffic for Services
- * without a local endpoint, and does not SNAT it); a node whose endpoints only drain becomes a
- * draining backend. `Cluster`: every target node (kube-proxy forwards to any pod).
+ * without a local endpoint, and does not SNAT it), weighted by their ready endpoints so each
+ * pod gets an even share (kube-proxy only spreads within the node); a node whose endpoints only
+ * drain becomes a draining backend. `Cluster`: every target node, weight 1 (kube-proxy spreads
+ * over all pods itself).
  */
 export function nodePortBackendsFor(
   svc: KubeService,
@@ -103,9 +107,11 @@ export function nodePortBackendsFor(
   const withEndpoints = local ? endpointNodes(port, slices, stateOf) : undefined;
   const backends: Backend[] = [];
   for (const target of targets) {
-    const state = withEndpoints === undefined ? 'ready' : withEndpoints.get(target.name);
-    if (state === undefined) continue;
-    for (const address of target.addresses) backends.push({ address, port: nodePort, weight: 1, state });
+    const local = withEndpoints?.get(target.name);
+    if (withEndpoints !== undefined && local === undefined) continue;
+    const readyHere = local?.size ?? 1;
+    const state = readyHere > 0 ? 'ready' : 'terminating';
+    for (const address of target.addresses) backends.push({ address, port: nodePort, weight: Math.max(readyHere, 1), state });
   }
   return { ok: true, backends: backends.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)) };
 }
