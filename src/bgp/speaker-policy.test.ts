@@ -73,6 +73,18 @@ test('a bad set for one peer is refused whole, naming the peer; nothing changes'
   assert.deepEqual(speaker.routesSentTo('127.0.0.21'), ['10.200.0.5/32']);
 });
 
+test('a new set is synced one peer per turn of the event loop (a large set never holds the loop for all peers at once)', async () => {
+  const { speaker } = await twoPeers();
+  await until(() => speaker.peers().every((p) => p.state === 'Established'), 'both sessions Established');
+  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32' }]);
+  assert.deepEqual(
+    speaker.peers().map((p) => p.prefixesSent),
+    [2, 0],
+    'the second peer waits for the next turn',
+  );
+  await until(() => speaker.peers().every((p) => p.prefixesSent === 2), 'both peers synced');
+});
+
 test('a session that leaves Established counts one flap', async () => {
   const { speaker, a } = await twoPeers();
   await until(() => speaker.peers().every((p) => p.state === 'Established'), 'both sessions Established');

@@ -78,6 +78,8 @@ interface Peer {
   flaps: number;
   /** IP TTL of the session's packets; undefined: the kernel default. */
   readonly ttl: number | undefined;
+  /** The first whole set is known and this Established peer has not had its End-of-RIB yet. */
+  endOfRibDue: boolean;
 }
 
 
@@ -93,6 +95,7 @@ export class Speaker {
   private desiredByPeer: ReadonlyMap<string, readonly DesiredRoute[]> = new Map(); // canonical peer address → its routes
   /** False until the first setAdvertisements: until then we do not know the whole set. */
   private desiredKnown = false;
+  private syncGeneration = 0; // bumped by every set: an older pass over the peers stops
   private readonly log: BgpLogger;
   private readonly timers: Timers;
   private server: Server | undefined;
@@ -164,6 +167,7 @@ export class Speaker {
       updatesReceived: 0,
       flaps: 0,
       ttl,
+      endOfRibDue: false,
       skippedWarned: '',
       bfd: undefined,
       session: new Session({
@@ -223,12 +227,24 @@ export class Speaker {
     const { desired, byPeer } = parsePeerAdvertisements(sets);
     this.desired = desired;
     this.desiredByPeer = byPeer;
-    const first = !this.desiredKnown;
+    if (!this.desiredKnown) for (const peer of this.peersByAddress.values()) peer.endOfRibDue = true;
     this.desiredKnown = true;
-    for (const peer of this.peersByAddress.values()) {
+    const generation = ++this.syncGeneration;
+    const peers = [...this.peersByAddress.values()];
+    // One peer per turn of the event loop: 10⁵ routes take 0.1–0.3 s to shape and plan for one
+    // peer, and eight peers in one turn would keep keepalives and BFD (900 ms detection) waiting.
+    const step = (i: number): void => {
+      if (this.stopped || generation !== this.syncGeneration) return;
+      const peer = peers[i];
+      if (peer === undefined) return;
       this.sync(peer);
-      if (first) this.sendEndOfRib(peer);
-    }
+      if (peer.endOfRibDue && peer.sent !== undefined) {
+        peer.endOfRibDue = false;
+        this.sendEndOfRib(peer);
+      }
+      if (i + 1 < peers.length) setImmediate(() => step(i + 1));
+    };
+    step(0);
   }
 
   /** What each peer was told: prefix → attributes key, for `vipgate bgp routes`. */
@@ -301,7 +317,10 @@ export class Speaker {
     this.sync(peer);
     // Before the first setAdvertisements, End-of-RIB would tell a router that kept our routes
     // over a restart that we have none: it waits until the whole set is known.
-    if (this.desiredKnown) this.sendEndOfRib(peer);
+    if (this.desiredKnown) {
+      peer.endOfRibDue = false;
+      this.sendEndOfRib(peer);
+    }
   }
 
   /**
