@@ -144,6 +144,12 @@ test('--load-balancer-class reaches the patch; flags that do not go together are
   api.add('nginx', { type: 'NodePort', externalIPs: ['10.200.0.5'] });
   await runMigrateApply(api, { loadBalancerClass: 'vipgate.io/lb' }, () => undefined);
   assert.deepEqual(spec('default/nginx', api), { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb' }, 'a NodePort Service keeps its node ports');
+  const nodePorts = new MemoryApi();
+  nodePorts.add('nginx', { type: 'ClusterIP', externalIPs: ['10.200.0.5'] });
+  const out: string[] = [];
+  await runMigrateApply(nodePorts, { nodePorts: true }, (t) => out.push(t));
+  assert.deepEqual(spec('default/nginx', nodePorts), { type: 'LoadBalancer' }, '--node-ports: allocateLoadBalancerNodePorts is left to its default (true)');
+  assert.match(out.join(''), /node ports are allocated \(--node-ports\)/);
   assert.match(migrateFlagsProblem({ apply: true, file: '-' }, false) ?? '', /--apply reads the Services from the API; leave out -f/);
   assert.match(migrateFlagsProblem({ apply: true }, true) ?? '', /-o is for printing the plan/);
   assert.match(migrateFlagsProblem({ kubeconfig: 'k' , file: '-' }, false) ?? '', /--kubeconfig is used with --apply only/);

@@ -10,11 +10,12 @@ import { applyExternalIPsMigration, formatApplyOutcome, formatApplySummary, type
 import { MigrateError } from './errors.ts';
 import { formatMigrationPlan, MigrationFormats, type MigrationFormat } from './format.ts';
 import { servicesFromText } from './input.ts';
-import { planExternalIPsMigration } from './plan.ts';
+import { planExternalIPsMigration, type MigrationOptions } from './plan.ts';
 
 export interface MigrateFlags {
   readonly file?: string;
   readonly loadBalancerClass?: string;
+  readonly nodePorts?: boolean;
   readonly output?: string;
   readonly apply?: boolean;
   readonly kubeconfig?: string;
@@ -23,8 +24,15 @@ export interface MigrateFlags {
 /** The text printed for this input; throws MigrateError for input that is not Services. */
 export function runMigrateExternalIPs(flags: MigrateFlags, input: string): string {
   const services = servicesFromText(input, flags.file === '-' || flags.file === undefined ? 'stdin' : flags.file);
-  const steps = planExternalIPsMigration(services, flags.loadBalancerClass === undefined ? {} : { loadBalancerClass: flags.loadBalancerClass });
+  const steps = planExternalIPsMigration(services, planOptions(flags));
   return formatMigrationPlan(steps, (flags.output ?? 'yaml') as MigrationFormat);
+}
+
+function planOptions(flags: MigrateFlags): MigrationOptions {
+  return {
+    ...(flags.loadBalancerClass === undefined ? {} : { loadBalancerClass: flags.loadBalancerClass }),
+    ...(flags.nodePorts === true ? { allocateNodePorts: true } : {}),
+  };
 }
 
 /** Why these flags can't work together, or undefined. */
@@ -50,10 +58,7 @@ export function kubeconfigFor(flag: string | undefined, env: NodeJS.ProcessEnv =
 
 /** `--apply`: patches through the API, printing per Service; 1 when any Service failed. */
 export async function runMigrateApply(api: MigrationApi, flags: MigrateFlags, write: (text: string) => void): Promise<number> {
-  const outcomes = await applyExternalIPsMigration(api, {
-    ...(flags.loadBalancerClass === undefined ? {} : { loadBalancerClass: flags.loadBalancerClass }),
-    onOutcome: (o) => write(formatApplyOutcome(o)),
-  });
+  const outcomes = await applyExternalIPsMigration(api, { ...planOptions(flags), onOutcome: (o) => write(formatApplyOutcome(o)) });
   write(formatApplySummary(outcomes));
   return outcomes.some((o) => o.result === 'failed') ? 1 : 0;
 }
@@ -93,6 +98,7 @@ export function migrateCommand(program: Command): Command {
     .option('--apply', 'read the Services from the API and patch each one (resourceVersion precondition, conflicts re-read)')
     .option('--kubeconfig <file>', 'with --apply: the cluster (default: $KUBECONFIG, ~/.kube/config, else in-cluster)')
     .option('--load-balancer-class <class>', 'also set spec.loadBalancerClass (when vipgate is not the default)')
+    .option('--node-ports', 'let the Services get node ports (needed when LB nodes use backends: nodePort)')
     .addOption(new Option('-o, --output <format>', 'yaml: merge patches; kubectl: a shell script of kubectl patch').choices([...MigrationFormats]).default('yaml'))
     .action(async (flags: MigrateFlags, command: Command) => {
       const problem = migrateFlagsProblem(flags, command.getOptionValueSource('output') === 'cli');

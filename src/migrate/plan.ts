@@ -43,6 +43,11 @@ export type MigrationStep = MigrateStep | SkipStep;
 export interface MigrationOptions {
   /** Set `spec.loadBalancerClass` (needed when vipgate is not the cluster's default LB). */
   readonly loadBalancerClass?: string;
+  /**
+   * Let the Service get node ports (LB nodes with `backends: nodePort` serve only through
+   * them); default false: a ClusterIP Service had none, so none are opened.
+   */
+  readonly allocateNodePorts?: boolean;
 }
 
 function familyOf(address: string): 'IPv4' | 'IPv6' {
@@ -102,8 +107,9 @@ function stepFor(service: MigratableService, options: MigrationOptions): Migrati
   if (extra.length > 0) notes.push(`it also gets an ${extra.join(', ')} VIP from a pool: its ipFamilies include ${extra.join(', ')} but its externalIPs did not`);
 
   // A ClusterIP Service had no node ports; a LoadBalancer would open some on every node.
-  const closeNodePorts = type === 'ClusterIP';
+  const closeNodePorts = type === 'ClusterIP' && options.allocateNodePorts !== true;
   if (closeNodePorts) notes.push('allocateLoadBalancerNodePorts: false, so no node ports open that were closed before');
+  else if (type === 'ClusterIP') notes.push('node ports are allocated (--node-ports): they open on every node, and LB nodes with backends: nodePort serve through them');
   // Without a class only a default load balancer takes the Service: if vipgate isn't the
   // default, the address would go dark. Say so where the person reviewing the plan looks.
   if (options.loadBalancerClass === undefined) notes.push('no loadBalancerClass: served only where vipgate is the default load balancer; else add --load-balancer-class vipgate.io/lb');
