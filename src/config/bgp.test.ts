@@ -146,3 +146,26 @@ test('bad bgp settings are named with their line, field and the rule', () => {
   assert.match(lines, /bgp\.peers\[2\]\.misspelt: unknown field/);
   assert.match(lines, /bgp\.advertise\.communities\[0\]: .*RFC 1997/);
 });
+
+test('an aggregate wider than a selected pool\'s blocks is refused (the router would be told of addresses outside the pool)', () => {
+  const lines = issues(`${head}pools:
+  - { name: public, addresses: [10.200.0.0/24, "fd00:200::/64"] }
+  - { name: small, addresses: [10.201.1.10-10.201.1.20] }
+bgp:
+  routerId: 10.180.1.16
+  localASN: 65002
+  advertisements:
+    - { pools: [public], aggregationLength: 16, aggregationLengthV6: 48 }
+    - { pools: [small], aggregationLength: 24 }
+    - { aggregationLength: 8 }
+    - { pools: [public], aggregationLength: 24, aggregationLengthV6: 64 }
+`);
+  assert.match(lines, /bgp\.advertisements\[0\]\.aggregationLength: 16 would announce more than pool "public" holds: its block 10\.200\.0\.0\/24 is a \/24; expected a length of 24 or more/);
+  assert.match(lines, /bgp\.advertisements\[0\]\.aggregationLengthV6: 48 would announce more than pool "public" holds: its block fd00:200::\/64 is a \/64/);
+  // The range is the blocks .10/31, .12/30, .16/30, .20/32: only host routes stay inside it.
+  assert.match(lines, /bgp\.advertisements\[1\]\.aggregationLength: 24 would announce more than pool "small" holds: its block 10\.201\.1\.20\/32 is a \/32; expected a length of 32 or more/);
+  // No pools named: every pool of the file is checked.
+  assert.match(lines, /bgp\.advertisements\[2\]\.aggregationLength: 8 would announce more than pool "public"/);
+  assert.doesNotMatch(lines, /advertisements\[3\]/);
+});
+

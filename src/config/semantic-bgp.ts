@@ -1,4 +1,5 @@
-import { canonicalIp } from '../net/index.ts';
+import { canonicalIp, parseCidr, parseRange, type IpRange } from '../net/index.ts';
+import { rangeToCidrs } from './defaults.ts';
 import { ConfigIssueCode } from './errors.ts';
 import type { IssueDraft, PathSegment } from './issue.ts';
 
@@ -8,11 +9,13 @@ import type { IssueDraft, PathSegment } from './issue.ts';
  * something, and advertisements refer to pools and peers that exist. Like semantic.ts, it reads
  * raw data defensively: values of the wrong type were already reported by the schema.
  *
- * `poolNames` is undefined when the file has no `pools:` (Kubernetes mode takes the pools from
- * the cluster, so a name can't be checked here; an unknown one then matches no VIP).
+ * `pools` is the file's `pools:` as written; undefined when the file has none (Kubernetes mode
+ * takes the pools from the cluster, so names can't be checked here; an unknown one then matches
+ * no VIP).
  */
-export function checkBgp(bgp: Rec | undefined, poolNames: ReadonlySet<string> | undefined, out: IssueDraft[]): void {
+export function checkBgp(bgp: Rec | undefined, pools: unknown, out: IssueDraft[]): void {
   if (bgp === undefined) return;
+  const poolRanges = pools === undefined ? undefined : rangesByPool(pools);
   const bad = (path: PathSegment[], value: unknown, message: string, allowed: string, code: ConfigIssueCode = ConfigIssueCode.badValue): void => {
     out.push({ code, path, at: 'value', value, message, allowed });
   };
@@ -68,12 +71,13 @@ export function checkBgp(bgp: Rec | undefined, poolNames: ReadonlySet<string> | 
   }
   const peerWords = [...names.keys(), ...addresses.keys()];
   for (const [i, adv] of records(bgp['advertisements'])) {
-    if (poolNames !== undefined) {
+    if (poolRanges !== undefined) {
       for (const [j, pool] of strings(adv['pools'])) {
-        if (!poolNames.has(pool)) {
-          bad(['bgp', 'advertisements', i, 'pools', j], pool, `no pool is named "${pool}"`, `a name from pools: ${[...poolNames].join(', ') || '(none)'}`, ConfigIssueCode.badReference);
+        if (!poolRanges.has(pool)) {
+          bad(['bgp', 'advertisements', i, 'pools', j], pool, `no pool is named "${pool}"`, `a name from pools: ${[...poolRanges.keys()].join(', ') || '(none)'}`, ConfigIssueCode.badReference);
         }
       }
+      checkAggregation(adv, i, poolRanges, out);
     }
     for (const [j, peer] of strings(adv['peers'])) {
       if (names.has(peer) || addresses.has(tryCanonical(peer) ?? '')) continue;
@@ -121,4 +125,56 @@ function tryCanonical(text: string): string | undefined {
 
 function duplicate(path: PathSegment[], value: unknown, what: string, firstPath: string): IssueDraft {
   return { code: ConfigIssueCode.duplicate, path, at: 'value', value, message: `${what} is already used at ${firstPath}`, allowed: 'a unique value' };
+}
+
+/** Pool name → its address ranges, from the raw `pools:` (entries the schema refused are skipped). */
+function rangesByPool(pools: unknown): Map<string, IpRange[]> {
+  const out = new Map<string, IpRange[]>();
+  for (const [, pool] of records(pools)) {
+    const name = str(pool['name']);
+    if (name === undefined) continue;
+    const ranges: IpRange[] = [];
+    for (const [, text] of strings(pool['addresses'])) {
+      try {
+        ranges.push(parseRange(text));
+      } catch {
+        /* reported by the schema */
+      }
+    }
+    out.set(name, ranges);
+  }
+  return out;
+}
+
+/**
+ * As MetalLB: an aggregate may not be wider than any of the pool's blocks (as CIDRs), or the
+ * router would be told this node serves addresses outside the pool (10.200.0.0/24 announced as
+ * a /16, or 10.200.1.10-10.200.1.20 as 10.200.1.0/24).
+ */
+function checkAggregation(adv: Rec, i: number, poolRanges: ReadonlyMap<string, IpRange[]>, out: IssueDraft[]): void {
+  const selected = strings(adv['pools']).map(([, name]) => name);
+  const names = selected.length > 0 ? selected : [...poolRanges.keys()];
+  for (const [field, family] of [['aggregationLength', 4], ['aggregationLengthV6', 6]] as const) {
+    const length = adv[field];
+    if (typeof length !== 'number') continue;
+    // One issue per field is enough to say what is wrong.
+    pools: for (const name of names) {
+      for (const range of poolRanges.get(name) ?? []) {
+        if (range.family !== family) continue;
+        // The most specific block decides: an aggregate of that length covers nothing outside it.
+        const blocks = rangeToCidrs(range).map((c) => ({ text: c, length: parseCidr(c).prefixLength }));
+        const narrowest = blocks.reduce((a, b) => (b.length > a.length ? b : a));
+        if (narrowest.length <= length) continue;
+        out.push({
+          code: ConfigIssueCode.conflict,
+          path: ['bgp', 'advertisements', i, field],
+          at: 'value',
+          value: length,
+          message: `${length} would announce more than pool "${name}" holds: its block ${narrowest.text} is a /${narrowest.length}`,
+          allowed: `a length of ${narrowest.length} or more (each VIP: ${family === 4 ? 32 : 128})`,
+        });
+        break pools;
+      }
+    }
+  }
 }

@@ -16,7 +16,7 @@ export function semanticIssues(data: unknown): IssueDraft[] {
   if (root === undefined) return out;
   const poolNames = checkPools(root['pools'], out);
   checkServices(root['services'], poolNames, out);
-  checkBgp(asRecord(root['bgp']), root['pools'] === undefined ? undefined : poolNames, out);
+  checkBgp(asRecord(root['bgp']), root['pools'], out);
   checkXdp(asRecord(root['dataplane']), out);
   return out;
 }
