@@ -63,6 +63,14 @@ test('the fake refuses what a real server refuses', async () => {
   const badType = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { ports: [{ port: '80' }] } });
   assert.equal(badType.status, 422);
   assert.match(String(badType.body['message']), /spec\.ports\[0\]\.port.*integer/);
+  // Node ports: only on NodePort/LoadBalancer, only in the node-port range (as the API server checks).
+  const clusterIpNodePort = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { ports: [{ port: 80, nodePort: 30080 }] } });
+  assert.equal(clusterIpNodePort.status, 422);
+  assert.match(String(clusterIpNodePort.body['message']), /spec\.ports\[0\]\.nodePort: Forbidden: may not be used when `type` is 'ClusterIP'/);
+  const outOfRange = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { type: 'NodePort', ports: [{ port: 80, nodePort: 8080 }] } });
+  assert.match(String(outOfRange.body['message']), /not in the valid range\. The range of valid ports is 30000-32767/);
+  const allocateOnClusterIp = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { allocateLoadBalancerNodePorts: false } });
+  assert.equal(allocateOnClusterIp.status, 422);
   const noName = await raw('POST', '/api/v1/namespaces/default/services', { metadata: {}, spec: {} });
   assert.equal(noName.status, 422);
   const badName = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'Bad_Name' } });

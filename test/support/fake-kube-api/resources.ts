@@ -1,5 +1,6 @@
 import { isObject, type JsonObject } from './json.ts';
 import { S, type Schema } from './schema.ts';
+import { ApiError } from './store.ts';
 
 /** One kind the fake serves: where it lives in the URL space and what a valid object looks like. */
 export interface ResourceType {
@@ -59,10 +60,23 @@ const service: ResourceType = {
     spec['sessionAffinity'] ??= 'None';
     spec['ipFamilies'] ??= ['IPv4'];
     spec['ipFamilyPolicy'] ??= 'SingleStack';
-    for (const port of Array.isArray(spec['ports']) ? spec['ports'] : []) {
+    for (const [i, port] of (Array.isArray(spec['ports']) ? spec['ports'] : []).entries()) {
       if (!isObject(port)) continue;
       port['protocol'] ??= 'TCP';
       port['targetPort'] ??= port['port'] ?? null;
+      // The API server's own checks (pkg/apis/core/validation): node ports only on NodePort and
+      // LoadBalancer Services, and only in the node-port range (default 30000-32767).
+      const nodePort = port['nodePort'];
+      if (nodePort === undefined || nodePort === null) continue;
+      if (spec['type'] !== 'NodePort' && spec['type'] !== 'LoadBalancer') {
+        throw new ApiError(422, 'Invalid', `Service is invalid: spec.ports[${i}].nodePort: Forbidden: may not be used when \`type\` is '${typeof spec['type'] === 'string' ? spec['type'] : ''}'`);
+      }
+      if (typeof nodePort !== 'number' || nodePort < 30000 || nodePort > 32767) {
+        throw new ApiError(422, 'Invalid', `Service is invalid: spec.ports[${i}].nodePort: Invalid value: ${JSON.stringify(nodePort)}: provided port is not in the valid range. The range of valid ports is 30000-32767`);
+      }
+    }
+    if (spec['allocateLoadBalancerNodePorts'] !== undefined && spec['type'] !== 'LoadBalancer') {
+      throw new ApiError(422, 'Invalid', `Service is invalid: spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when \`type\` is 'LoadBalancer'`);
     }
     obj['status'] ??= { loadBalancer: {} };
   },
