@@ -297,9 +297,11 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   let settings: NodeSettings | undefined;
   let settingsText = '';
   let fileSettings = options.fileSettings;
+  /** The last settings that were good: the agent keeps serving with them while newer ones are refused. */
+  let lastGood: AgentConfig | undefined;
   /** Backends as this node's settings say: its LBNodeConfig's when it has one, else the file's. */
   const backendChoice = (): BackendChoice => {
-    const from = settings?.ok === true ? settings.config : fileSettings;
+    const from = lastGood ?? fileSettings;
     return from === undefined ? { mode: 'pods' } : { mode: from.kubernetes.backends, selfNodeName: from.nodeName, snat: from.dataplane.snat };
   };
   let bgpProblems: readonly KubernetesSourceProblem[] = [];
@@ -322,6 +324,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     if (text === settingsText) return;
     settings = next;
     settingsText = text;
+    if (next.ok) lastGood = next.config;
     options.onNodeSettings?.(next);
   };
   const emit = (): void => {
