@@ -119,7 +119,8 @@ export function agentDaemonSet(o: ManifestOptions): IDaemonSet {
       ...(o.defaultLoadBalancerClass ? ['--default-load-balancer-class'] : []),
       `--log-level=${o.logLevel}`,
     ],
-    env: [fieldEnv('NODE_NAME', 'spec.nodeName')],
+    // POD_NAMESPACE: where the agent reads BGP password Secrets (its Role allows no other).
+    env: [fieldEnv('NODE_NAME', 'spec.nodeName'), fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
     // With hostNetwork the port is the node's port; declared so it is visible and scrapeable.
     ports: [{ name: 'metrics', containerPort: o.agentMetricsPort, protocol: 'TCP' }],
     readinessProbe: healthProbe('metrics', 10),

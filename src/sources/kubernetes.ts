@@ -266,7 +266,7 @@ export interface KubernetesSourceOptions {
    * backends, masquerade.
    */
   readonly fileSettings?: Pick<AgentConfig, 'nodeName' | 'kubernetes' | 'dataplane'>;
-  /** Where BGP password Secrets live (the agent's own namespace); default `vipgate-system`. */
+  /** Where BGP password Secrets live (the agent's own namespace); default `$POD_NAMESPACE`, else `vipgate-system`. */
   readonly secretsNamespace?: string;
 }
 
@@ -287,7 +287,8 @@ export interface KubernetesSource {
  */
 export function startKubernetesSource(options: KubernetesSourceOptions): KubernetesSource {
   const target: KubeTarget = options.kubeconfigText !== undefined ? { kubeconfigText: options.kubeconfigText } : options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : { inCluster: true };
-  const secretsNamespace = options.secretsNamespace ?? 'vipgate-system';
+  // In the DaemonSet, POD_NAMESPACE (downward API) is the install's namespace, whatever --namespace chose.
+  const secretsNamespace = options.secretsNamespace ?? (process.env['POD_NAMESPACE'] || undefined) ?? 'vipgate-system';
   const clients = options.clients ?? createKubeClients(target, { secretsNamespace });
   const policy = { isDefaultClass: options.isDefaultClass ?? false };
   const debounceMs = options.debounceMs ?? 50;
