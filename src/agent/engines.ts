@@ -43,6 +43,8 @@ export async function createDataplane(config: AgentConfig, log: Logger): Promise
       interfaces: xdp.interfaces,
       mode: xdp.mode,
       forwarding: xdp.forwarding,
+      mtu: xdp.mtu,
+      guePort: xdp.guePort,
       pinDir: xdp.pinDir,
       snatAddresses: { ...(v4 === undefined ? {} : { v4 }), ...(v6 === undefined ? {} : { v6 }) },
       log,
