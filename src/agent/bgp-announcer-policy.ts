@@ -18,6 +18,8 @@ export function poolLookup(pools: readonly Pool[]): PoolOf {
 
 export interface PolicyInputs {
   readonly poolOf: PoolOf;
+  /** vipOf with a cache (the announcer keeps one per pools array); default: vipOf. */
+  readonly vipInfo?: (prefix: string) => Vip;
   /** The VIP interface's routes, for `aggregateToVipRoutes`. */
   readonly vipRoutes: readonly string[];
 }
@@ -28,17 +30,17 @@ export function appliesToPeer(advertisement: BgpAdvertisementConfig, peer: BgpPe
   return wanted.length === 0 || wanted.includes(peer.address) || (peer.name !== undefined && wanted.includes(peer.name));
 }
 
-interface Vip {
+/** A servable VIP as the policy sees it; `vipInfo` in PolicyInputs may cache these across passes. */
+export interface Vip {
   readonly prefix: string;
   readonly address: IpAddress;
   readonly pool: string | undefined;
 }
 
-interface Merged {
-  readonly communities: Set<string>;
-  readonly largeCommunities: Set<string>;
-  localPref?: number;
-  med?: number;
+/** The VIP behind a host prefix ("10.200.0.5/32") and its pool. */
+export function vipOf(prefix: string, poolOf: PoolOf): Vip {
+  const address = parseIp(prefix.slice(0, prefix.indexOf('/')));
+  return { prefix, address, pool: poolOf(address) };
 }
 
 /**
@@ -48,10 +50,8 @@ interface Merged {
  * communities united, the highest localPref, the lowest med.
  */
 export function exportPolicy(prefixes: readonly string[], config: BgpConfig, inputs: PolicyInputs): Map<string, readonly Advertisement[]> {
-  const vips: Vip[] = prefixes.map((prefix) => {
-    const address = parseIp(prefix.slice(0, prefix.indexOf('/')));
-    return { prefix, address, pool: inputs.poolOf(address) };
-  });
+  const vipInfo = inputs.vipInfo ?? ((prefix: string) => vipOf(prefix, inputs.poolOf));
+  const vips: Vip[] = prefixes.map(vipInfo);
   const vipRoutes = inputs.vipRoutes.map((text) => parseCidr(text));
   const byIndexes = new Map<string, readonly Advertisement[]>(); // "0,2" (advertisement indexes) → routes
   const out = new Map<string, readonly Advertisement[]>();
@@ -84,42 +84,63 @@ function announcedPrefix(vip: Vip, advertisement: BgpAdvertisementConfig, vipRou
 }
 
 function routesFor(vips: readonly Vip[], advertisements: readonly BgpAdvertisementConfig[], vipRoutes: readonly Cidr[]): Advertisement[] {
-  const merged = new Map<string, Merged>(); // announced prefix → its attributes so far
+  // announced prefix → the advertisement(s) that yield it. Usually one: no per-route sets, and
+  // every route of one advertisement shares one attributes object.
+  const sources = new Map<string, BgpAdvertisementConfig | BgpAdvertisementConfig[]>();
   for (const advertisement of advertisements) {
     const pools = advertisement.pools;
     for (const vip of vips) {
       if (pools.length > 0 && (vip.pool === undefined || !pools.includes(vip.pool))) continue;
       const prefix = announcedPrefix(vip, advertisement, vipRoutes);
-      let m = merged.get(prefix);
-      if (m === undefined) {
-        m = { communities: new Set(), largeCommunities: new Set() };
-        merged.set(prefix, m);
-      }
-      for (const c of advertisement.communities) m.communities.add(c);
-      for (const c of advertisement.largeCommunities) m.largeCommunities.add(c);
-      // The most preferred value wins, so adding an advertisement never makes a route worse.
-      if (advertisement.localPref !== undefined) m.localPref = Math.max(m.localPref ?? 0, advertisement.localPref);
-      if (advertisement.med !== undefined) m.med = Math.min(m.med ?? Number.MAX_SAFE_INTEGER, advertisement.med);
+      const known = sources.get(prefix);
+      if (known === undefined) sources.set(prefix, advertisement);
+      else if (Array.isArray(known)) {
+        if (!known.includes(advertisement)) known.push(advertisement);
+      } else if (known !== advertisement) sources.set(prefix, [known, advertisement]);
     }
   }
-  // Routes with equal attributes share the attribute arrays (10⁵ VIPs, a handful of attribute sets).
-  const shared = new Map<string, Omit<Advertisement, 'prefix'>>();
-  return [...merged.keys()].sort().map((prefix) => {
-    const m = merged.get(prefix);
-    if (m === undefined) throw new Error('invariant: a merged prefix has attributes');
-    const communities = [...m.communities];
-    const largeCommunities = [...m.largeCommunities];
-    const signature = `${communities.join(',')}|${largeCommunities.join(',')}|${m.localPref}|${m.med}`;
-    let attributes = shared.get(signature);
-    if (attributes === undefined) {
-      attributes = {
-        ...(communities.length > 0 ? { communities } : {}),
-        ...(largeCommunities.length > 0 ? { largeCommunities } : {}),
-        ...(m.localPref === undefined ? {} : { localPref: m.localPref }),
-        ...(m.med === undefined ? {} : { med: m.med }),
-      };
-      shared.set(signature, attributes);
+  const attributesBySignature = new Map<string, Omit<Advertisement, 'prefix'>>();
+  const single = new Map<BgpAdvertisementConfig, Omit<Advertisement, 'prefix'>>();
+  const attributesOf = (from: BgpAdvertisementConfig | BgpAdvertisementConfig[]): Omit<Advertisement, 'prefix'> => {
+    if (!Array.isArray(from)) {
+      let a = single.get(from);
+      if (a === undefined) {
+        a = merge([from], attributesBySignature);
+        single.set(from, a);
+      }
+      return a;
     }
-    return { prefix, ...attributes };
+    return merge(from, attributesBySignature);
+  };
+  return [...sources.keys()].sort().map((prefix) => {
+    const from = sources.get(prefix);
+    if (from === undefined) throw new Error('invariant: an announced prefix has a source');
+    return { prefix, ...attributesOf(from) };
   });
+}
+
+/**
+ * The attributes of a prefix several advertisements yield: communities and large communities
+ * united, the highest localPref, the lowest med (the most preferred, so adding an advertisement
+ * never makes a route worse). Equal results share one object.
+ */
+function merge(from: readonly BgpAdvertisementConfig[], shared: Map<string, Omit<Advertisement, 'prefix'>>): Omit<Advertisement, 'prefix'> {
+  const communities = [...new Set(from.flatMap((a) => a.communities))];
+  const largeCommunities = [...new Set(from.flatMap((a) => a.largeCommunities))];
+  const prefs = from.flatMap((a) => (a.localPref === undefined ? [] : [a.localPref]));
+  const meds = from.flatMap((a) => (a.med === undefined ? [] : [a.med]));
+  const localPref = prefs.length === 0 ? undefined : Math.max(...prefs);
+  const med = meds.length === 0 ? undefined : Math.min(...meds);
+  const signature = `${communities.join(',')}|${largeCommunities.join(',')}|${localPref}|${med}`;
+  let attributes = shared.get(signature);
+  if (attributes === undefined) {
+    attributes = {
+      ...(communities.length > 0 ? { communities } : {}),
+      ...(largeCommunities.length > 0 ? { largeCommunities } : {}),
+      ...(localPref === undefined ? {} : { localPref }),
+      ...(med === undefined ? {} : { med }),
+    };
+    shared.set(signature, attributes);
+  }
+  return attributes;
 }

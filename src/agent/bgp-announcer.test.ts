@@ -89,7 +89,16 @@ test('the announcer hands each peer its own set: pools looked up from the agent,
     const prefixes = (address: string): string[] => (seen.at(-1)?.byPeer.get(address) ?? []).map((a) => a.prefix);
     assert.deepEqual(prefixes('127.0.0.1'), ['10.200.0.5/32', '10.201.0.7/32']);
     assert.deepEqual(prefixes('127.0.0.2'), ['10.200.0.5/32']);
+    // The same servable set again (a backend changed): nothing the policy reads changed, so the
+    // speaker is not asked to recompute 10⁴ routes per peer.
+    await announcer.setAdvertisements(['10.200.0.5/32', '10.201.0.7/32']);
+    assert.equal(seen.length, 1);
+    await announcer.setAdvertisements(['10.200.0.5/32']);
+    assert.equal(seen.length, 2);
+    assert.deepEqual(prefixes('127.0.0.1'), ['10.200.0.5/32']);
+    await announcer.setAdvertisements(['10.200.0.5/32', '10.201.0.7/32']);
     await announcer.reconfigure({ ...config, advertisements: [{ ...everything, peers: ['127.0.0.2'] }] });
+    assert.equal(seen.length, 4, 'a reconfigure always re-sends');
     assert.deepEqual(prefixes('127.0.0.1'), []);
     assert.deepEqual(prefixes('127.0.0.2'), ['10.200.0.5/32', '10.201.0.7/32']);
   } finally {

@@ -64,36 +64,74 @@ function checkUint32(index: number, name: string, value: number | undefined): vo
 }
 
 /**
+ * Parsed prefixes kept from one set to the next: between two sets of 10⁵ routes most prefixes
+ * are the same, and parsing them again is most of the cost of a set. Call `begin()` once per
+ * set; what the previous set used and this one does not is dropped then.
+ */
+export class PrefixCache {
+  private previous = new Map<string, { readonly prefix: Cidr; readonly key: string }>();
+  private current = new Map<string, { readonly prefix: Cidr; readonly key: string }>();
+
+  begin(): void {
+    if (this.current.size > 0) this.previous = this.current;
+    this.current = new Map();
+  }
+
+  /** Throws NetError for text that is not a CIDR. */
+  get(text: string): { readonly prefix: Cidr; readonly key: string } {
+    let entry = this.current.get(text) ?? this.previous.get(text);
+    if (entry === undefined) {
+      const prefix = parseCidr(text);
+      entry = { prefix, key: formatCidr(prefix) };
+    }
+    this.current.set(text, entry);
+    return entry;
+  }
+}
+
+/**
  * Validates the whole desired set. Any bad entry rejects the set (with the entry's index and
  * what is allowed), so a half-applied announcement never happens.
  */
-export function parseAdvertisements(advertisements: readonly Advertisement[]): DesiredRoute[] {
+export function parseAdvertisements(advertisements: readonly Advertisement[], prefixes?: PrefixCache): DesiredRoute[] {
   const seen = new Set<string>();
   // 10⁵ routes usually carry a handful of distinct lists: parse each once and share the result
   // (readonly), which is most of a route's memory otherwise.
   const communityLists = new Map<string, readonly number[]>();
   const largeLists = new Map<string, readonly LargeCommunity[]>();
+  // Callers (the export policy) hand one array to many routes: known by identity, no join needed.
+  const byArray = new Map<readonly string[], readonly number[]>();
   return advertisements.map((a, index) => {
     let prefix: Cidr;
+    let key: string;
     let nextHop: IpAddress | undefined;
     try {
-      prefix = parseCidr(a.prefix);
+      if (prefixes === undefined) {
+        prefix = parseCidr(a.prefix);
+        key = formatCidr(prefix);
+      } else {
+        ({ prefix, key } = prefixes.get(a.prefix));
+      }
       nextHop = a.nextHop === undefined ? undefined : parseIp(a.nextHop);
     } catch (e) {
       if (e instanceof NetError) throw bad(index, e.message);
       throw e;
     }
-    const key = formatCidr(prefix);
     if (seen.has(key)) throw bad(index, `prefix ${key} appears twice; each prefix may be advertised once`);
     seen.add(key);
     if (nextHop !== undefined && nextHop.family !== prefix.family) throw bad(index, `next hop ${a.nextHop} is not IPv${prefix.family} like ${key}`);
     checkUint32(index, 'localPref', a.localPref);
     checkUint32(index, 'med', a.med);
-    const communityText = (a.communities ?? []).join(' ');
-    let communities = communityLists.get(communityText);
+    const given = a.communities ?? [];
+    let communities = byArray.get(given);
     if (communities === undefined) {
-      communities = [...new Set((a.communities ?? []).map((c) => parseCommunity(index, c)))].sort((x, y) => x - y);
-      communityLists.set(communityText, communities);
+      const communityText = given.join(' ');
+      communities = communityLists.get(communityText);
+      if (communities === undefined) {
+        communities = [...new Set(given.map((c) => parseCommunity(index, c)))].sort((x, y) => x - y);
+        communityLists.set(communityText, communities);
+      }
+      if (given.length > 0) byArray.set(given, communities);
     }
     const largeText = (a.largeCommunities ?? []).join(' ');
     let large = largeLists.get(largeText);
@@ -127,13 +165,13 @@ export interface PeerAdvertisements {
  * Validates per-peer sets (each distinct array once) and keys them by canonical peer address.
  * Throws BgpError naming the peer whose set is bad; nothing is half-applied.
  */
-export function parsePeerAdvertisements(sets: PeerAdvertisements): { desired: readonly DesiredRoute[]; byPeer: Map<string, readonly DesiredRoute[]> } {
+export function parsePeerAdvertisements(sets: PeerAdvertisements, prefixes?: PrefixCache): { desired: readonly DesiredRoute[]; byPeer: Map<string, readonly DesiredRoute[]> } {
   const parsed = new Map<readonly Advertisement[], readonly DesiredRoute[]>();
   const parse = (list: readonly Advertisement[], peer: string | undefined): readonly DesiredRoute[] => {
     let routes = parsed.get(list);
     if (routes === undefined) {
       try {
-        routes = parseAdvertisements(list);
+        routes = parseAdvertisements(list, prefixes);
       } catch (e) {
         if (e instanceof BgpError && peer !== undefined) throw new BgpError(e.code, `peer ${peer}: ${e.message}`);
         throw e;

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatCidr, formatIp, parseIp, tryParseIp, type IpAddress } from '../net/index.ts';
-import { parsePeerAdvertisements, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
+import { parsePeerAdvertisements, PrefixCache, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { FsmStateName } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
@@ -96,6 +96,7 @@ export class Speaker {
   /** False until the first setAdvertisements: until then we do not know the whole set. */
   private desiredKnown = false;
   private syncGeneration = 0; // bumped by every set: an older pass over the peers stops
+  private readonly prefixCache = new PrefixCache();
   private readonly log: BgpLogger;
   private readonly timers: Timers;
   private server: Server | undefined;
@@ -224,7 +225,8 @@ export class Speaker {
    * anything changes; a bad one names the peer.
    */
   setPeerAdvertisements(sets: PeerAdvertisements): void {
-    const { desired, byPeer } = parsePeerAdvertisements(sets);
+    this.prefixCache.begin();
+    const { desired, byPeer } = parsePeerAdvertisements(sets, this.prefixCache);
     this.desired = desired;
     this.desiredByPeer = byPeer;
     if (!this.desiredKnown) for (const peer of this.peersByAddress.values()) peer.endOfRibDue = true;
