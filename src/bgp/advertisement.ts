@@ -69,8 +69,10 @@ function checkUint32(index: number, name: string, value: number | undefined): vo
  * set; what the previous set used and this one does not is dropped then.
  */
 export class PrefixCache {
-  private previous = new Map<string, { readonly prefix: Cidr; readonly key: string }>();
-  private current = new Map<string, { readonly prefix: Cidr; readonly key: string }>();
+  // canonical prefix text → parsed. Only canonical text is kept: it is also the route's key, so
+  // an entry costs the map slot and nothing else (the string is the route's own).
+  private previous = new Map<string, Cidr>();
+  private current = new Map<string, Cidr>();
 
   begin(): void {
     if (this.current.size > 0) this.previous = this.current;
@@ -79,13 +81,15 @@ export class PrefixCache {
 
   /** Throws NetError for text that is not a CIDR. */
   get(text: string): { readonly prefix: Cidr; readonly key: string } {
-    let entry = this.current.get(text) ?? this.previous.get(text);
-    if (entry === undefined) {
-      const prefix = parseCidr(text);
-      entry = { prefix, key: formatCidr(prefix) };
+    const known = this.current.get(text) ?? this.previous.get(text);
+    if (known !== undefined) {
+      this.current.set(text, known);
+      return { prefix: known, key: text };
     }
-    this.current.set(text, entry);
-    return entry;
+    const prefix = parseCidr(text);
+    const key = formatCidr(prefix);
+    if (key === text) this.current.set(text, prefix);
+    return { prefix, key };
   }
 }
 
