@@ -22,6 +22,8 @@ export interface BgpSectionOptions {
   readonly password?: string;
   /** BFD with the router on both sessions (the router must run it too: `routerBfd`). */
   readonly bfd?: { readonly minTxMs: number; readonly minRxMs: number; readonly multiplier: number };
+  /** The node's `bgp.advertisements` (docs/config.md); absent: every VIP to both sessions. */
+  readonly advertisements?: readonly Readonly<Record<string, unknown>>[];
 }
 
 const ADDRESSES = { lb1: DEMO.lbNode, lb2: DEMO.lbNode2 } as const;
@@ -43,7 +45,7 @@ export function demoBgpSection(node: LbName, options: BgpSectionOptions = {}): s
   peers:
     - { address: ${DEMO.router.datacenter.v4}, asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv4]${password}${bfd} }
     - { address: "${DEMO.router.datacenter.v6}", asn: ${DEMO_ASN.router}, holdTime: ${hold}, families: [ipv6]${password}${bfd} }
-`;
+${options.advertisements === undefined ? '' : `  advertisements:\n${options.advertisements.map((a) => `    - ${JSON.stringify(a)}\n`).join('')}`}`;
 }
 
 /** The agent config of `node` in the BGP walk-through: the demo's services, plus its `bgp:` section. */
