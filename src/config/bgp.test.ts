@@ -169,3 +169,18 @@ bgp:
   assert.doesNotMatch(lines, /advertisements\[3\]/);
 });
 
+
+test('the bgp.advertisements example in docs/config.md is a valid bgp section', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const doc = await readFile(new URL('../../docs/config.md', import.meta.url), 'utf8');
+  const block = /Peers that no advertisement names get nothing\.\n\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(block !== undefined, 'docs/config.md has the advertisements example after the merge rules');
+  const cfg = parseConfig(`${head}pools:\n  - { name: public, addresses: [10.200.0.0/24] }\n  - { name: internal, addresses: [10.201.0.0/24] }\n${block}`, 'docs/config.md', { hostname: 'h' });
+  assert.deepEqual(
+    cfg.bgp?.advertisements.map((a) => [a.pools, a.peers, a.aggregationLength]),
+    [
+      [['public'], [], 32],
+      [['internal'], ['tor-a'], 24],
+    ],
+  );
+});
