@@ -34,16 +34,18 @@ const nodeConfigSpec = obj(
         {
           interfaces: set('Interfaces to attach to: the client-facing ones and, in nat mode, those replies from backends arrive on.', ifname('An interface.'), 16, { minItems: 1 }),
           mode: str('auto (native where the driver has it, else generic), native or generic.', { enum: ['auto', 'native', 'generic'], default: 'auto' }),
-          forwarding: str('nat (DNAT to the backend, SNAT to the LB node) or dsr-l2 (backends on the same L2 segment hold the VIP and reply directly).', {
-            enum: ['nat', 'dsr-l2'],
+          forwarding: str('nat (DNAT to the backend, SNAT to the LB node), dsr-l2 (backends on the same L2 segment hold the VIP and reply directly), ipip (the client packet inside IP-in-IP to the backend, which holds the VIP) or gue (the same inside UDP, GUE variant 1).', {
+            enum: ['nat', 'dsr-l2', 'ipip', 'gue'],
             default: 'nat',
           }),
+          mtu: int('ipip/gue: the MTU toward the backends; a packet too big once encapsulated gets ICMP fragmentation needed / packet too big.', 1328, 65535, { default: 1500 }),
+          guePort: int('gue: the UDP port the backends decapsulate on.', 1, 65535, { default: 6080 }),
           pinDir: str('A directory on a bpf filesystem; pinned maps keep the connection table across agent restarts.', {
             pattern: '^/',
             maxLength: 256,
             default: '/sys/fs/bpf/vipgate',
           }),
-          snatAddresses: set("This node's address toward the backends, at most one per family: the source of masqueraded flows.", ip('An address.'), 2, {
+          snatAddresses: set("This node's address toward the backends, at most one per family: the source of masqueraded flows and, in ipip/gue, of the outer header.", ip('An address.'), 2, {
             'x-kubernetes-validations': [
               { rule: 'size(self) < 2 || ip(self[0]).family() != ip(self[1]).family()', message: 'at most one address per family' },
             ],
