@@ -52,8 +52,18 @@ test('a VIP in no pool is announced only by advertisements that select no pool',
 });
 
 test('a shorter aggregation length announces the covering prefix once, for each family', () => {
-  const out = exportPolicy(vips, config([adv({ pools: ['public'], aggregationLength: 24, aggregationLengthV6: 48 })]), inputs);
+  const wide = { poolOf: poolLookup([pool('public', ['10.200.0.0/16', 'fd00:200::/32'])]), vipRoutes: [] };
+  const out = exportPolicy(['10.200.0.5/32', '10.200.0.9/32', 'fd00:200::2/128'], config([adv({ aggregationLength: 24, aggregationLengthV6: 48 })]), wide);
   assert.deepEqual(out.get('10.180.1.1'), [{ prefix: '10.200.0.0/24' }, { prefix: 'fd00:200::/48' }]);
+});
+
+test('an aggregate is never wider than the pool block that holds the VIP; a VIP in no pool is not limited', () => {
+  // public is a /24 (and a /64), internal a range whose blocks are .10/31 .12/30 .16/30 .20/32.
+  const out = exportPolicy(vips, config([adv({ aggregationLength: 16, aggregationLengthV6: 48 })]), inputs);
+  assert.deepEqual(
+    out.get('10.180.1.1')?.map((a) => a.prefix),
+    ['10.200.0.0/24', '10.201.0.12/30', '10.99.0.0/16', 'fd00:200::/64'],
+  );
 });
 
 test('one prefix from several advertisements: communities united, the highest localPref, the lowest med', () => {
@@ -81,6 +91,15 @@ test('peers given the same advertisements share one route list; no advertisement
 });
 
 const v4Vip = fc.tuple(fc.constantFrom(200, 201), fc.integer({ min: 0, max: 255 })).map(([b, d]) => `10.${b}.0.${d}/32`);
+/** The model's pool blocks (see `pools`): the length an aggregate of this VIP is clamped to. */
+function blockLength(vip: string): number | undefined {
+  const d = Number(vip.split('/')[0]?.split('.')[3]);
+  if (vip.startsWith('10.200.0.')) return 24;
+  if (d === 10 || d === 11) return 31;
+  if (d >= 12 && d <= 19) return 30;
+  return d === 20 ? 32 : undefined;
+}
+const announcedLength = (vip: string, asked: number): number => Math.max(asked, blockLength(vip) ?? 0);
 const advArb = fc.record({
   pools: fc.subarray(['public', 'internal']),
   peers: fc.subarray(['tor-a', '10.180.2.1']),
@@ -108,7 +127,7 @@ test('property: each peer gets exactly the prefixes its advertisements select, w
         const selects = (a: BgpAdvertisementConfig, vip: string): boolean => a.pools.length === 0 || a.pools.includes(poolOfText(vip) ?? '');
         for (const vip of vipList) {
           for (const a of mine.filter((m) => selects(m, vip))) {
-            const route = routes.find((r) => r.prefix.endsWith(`/${a.aggregationLength}`) && covers(r.prefix, vip));
+            const route = routes.find((r) => r.prefix.endsWith(`/${announcedLength(vip, a.aggregationLength)}`) && covers(r.prefix, vip));
             assert.ok(route !== undefined, `${vip} is announced to ${p.address} by ${JSON.stringify(a)}`);
             for (const c of a.communities) assert.ok(route.communities?.includes(c), `${route.prefix} carries ${c}`);
             if (a.localPref !== undefined) assert.ok((route.localPref ?? -1) >= a.localPref);
@@ -117,7 +136,7 @@ test('property: each peer gets exactly the prefixes its advertisements select, w
         for (const r of routes) {
           const length = Number(r.prefix.split('/')[1]);
           assert.ok(
-            vipList.some((vip) => covers(r.prefix, vip) && mine.some((a) => a.aggregationLength === length && selects(a, vip))),
+            vipList.some((vip) => covers(r.prefix, vip) && mine.some((a) => announcedLength(vip, a.aggregationLength) === length && selects(a, vip))),
             `${r.prefix} covers a servable VIP that an advertisement for ${p.address} selects at that length`,
           );
         }

@@ -4,16 +4,23 @@
  */
 import type { Advertisement } from '../bgp/index.ts';
 import type { BgpAdvertisementConfig, BgpConfig, BgpPeerConfig } from '../config/index.ts';
+import { rangeToCidrs } from '../config/defaults.ts';
 import type { Pool } from '../model/index.ts';
-import { cidrContains, cidrOf, formatCidr, parseCidr, parseIp, parseRange, rangeContains, type Cidr, type IpAddress } from '../net/index.ts';
+import { cidrContains, cidrOf, formatCidr, parseCidr, parseIp, parseRange, type Cidr, type IpAddress } from '../net/index.ts';
 
-/** The name of the pool holding an address; undefined when no pool does. */
-export type PoolOf = (address: IpAddress) => string | undefined;
+/** The pool holding an address, and the block of it (a pool entry as CIDRs) that does. */
+export interface PoolHit {
+  readonly name: string;
+  readonly block: Cidr;
+}
 
-/** A PoolOf over these pools (their ranges parsed once). Pools never overlap, so the first match is the only one. */
+/** The pool holding an address; undefined when no pool does. */
+export type PoolOf = (address: IpAddress) => PoolHit | undefined;
+
+/** A PoolOf over these pools (their blocks parsed once). Pools never overlap, so the first match is the only one. */
 export function poolLookup(pools: readonly Pool[]): PoolOf {
-  const ranges = pools.flatMap((pool) => pool.addresses.map((text) => ({ name: pool.name, range: parseRange(text) })));
-  return (address) => ranges.find((r) => rangeContains(r.range, address))?.name;
+  const blocks = pools.flatMap((pool) => pool.addresses.flatMap((text) => rangeToCidrs(parseRange(text)).map((c) => ({ name: pool.name, block: parseCidr(c) }))));
+  return (address) => blocks.find((b) => cidrContains(b.block, address));
 }
 
 export interface PolicyInputs {
@@ -35,12 +42,15 @@ export interface Vip {
   readonly prefix: string;
   readonly address: IpAddress;
   readonly pool: string | undefined;
+  /** The pool block holding the VIP: no aggregate of it may be wider (see announcedPrefix). */
+  readonly block: Cidr | undefined;
 }
 
 /** The VIP behind a host prefix ("10.200.0.5/32") and its pool. */
 export function vipOf(prefix: string, poolOf: PoolOf): Vip {
   const address = parseIp(prefix.slice(0, prefix.indexOf('/')));
-  return { prefix, address, pool: poolOf(address) };
+  const hit = poolOf(address);
+  return { prefix, address, pool: hit?.name, block: hit?.block };
 }
 
 /**
@@ -77,7 +87,11 @@ function announcedPrefix(vip: Vip, advertisement: BgpAdvertisementConfig, vipRou
     const route = vipRoutes.find((r) => cidrContains(r, vip.address));
     if (route !== undefined) return formatCidr(route);
   }
-  const length = vip.address.family === 4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6;
+  const asked = vip.address.family === 4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6;
+  // Never wider than the VIP's pool block: the router would be told of addresses outside the
+  // pool. The file's check refuses such a length; Kubernetes objects can't be checked across
+  // objects, so here it is the block itself that is announced.
+  const length = vip.block === undefined ? asked : Math.max(asked, vip.block.prefixLength);
   // The agent's prefixes are canonical host routes already: no need to format 10⁵ of them again.
   if (length === (vip.address.family === 4 ? 32 : 128)) return vip.prefix;
   return formatCidr(cidrOf(vip.address, length));
