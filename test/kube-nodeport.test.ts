@@ -5,13 +5,13 @@
 // Service's status itself, as the controller would have. The agent's BGP comes from a BGPPeer
 // (password from a Secret) and a BGPAdvertisement: BIRD in the router learns the VIP.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { DEMO_ASN, parseBirdProtocols, routerBirdConfig, startBird, type Bird } from '../lab/bird.ts';
-import { Lab } from '../lab/lab.ts';
+import { Lab, type LabProcess } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
@@ -66,6 +66,8 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
   let dir: string;
   let apiUrl = '';
   let bird: Bird;
+  let agent: LabProcess;
+  let kubeconfig = '';
 
   /** A request to the API from inside lb1, as kubectl would send it; API errors throw with their message. */
   async function kube(method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> {
@@ -113,7 +115,7 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
         const proc = await lab.spawn(n, [process.execPath, BACKEND_SERVER, '--name', n, '--port', String(NODE_PORT)]);
         await proc.waitForLine(/^listening /, 10_000);
       }));
-      const kubeconfig = join(dir, 'kubeconfig');
+      kubeconfig = join(dir, 'kubeconfig');
       const fake = await lab.spawn('lb1', [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfig]);
       apiUrl = (await fake.waitForLine(/^listening /, 15_000)).slice('listening '.length).trim();
 
@@ -151,7 +153,7 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
       });
       await kube('POST', '/apis/vipgate.io/v1alpha1/bgpadvertisements', { apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPAdvertisement', metadata: { name: 'default' }, spec: { communities: ['65002:100'] } });
 
-      await lab.spawn('lb1', ['sh', '-c', `exec ${quote([VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')])} >>'${join(dir, 'agent.log')}' 2>&1`]);
+      agent = await lab.spawn('lb1', ['sh', '-c', `exec ${quote([VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')])} >>'${join(dir, 'agent.log')}' 2>&1`]);
       await eventually('the agent to be healthy', async () => (await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']), true), 25_000, 200);
     } catch (error) {
       throw new Error(`setting up the lab failed; logs in ${dir}`, { cause: error });
@@ -220,5 +222,24 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
     const r = await lab.curl('client', `http://${BARE_VIP}/`, { timeoutMs: 1000 });
     assert.equal(r.ok, false, `${BARE_VIP} answered: ${r.body}`);
     assert.deepEqual(await answers(2), ['node2', 'node2']);
+  });
+
+  test('the same with the node\'s settings in a --config file: kubernetes.backends: nodePort is honoured', async () => {
+    const exited = new Promise((r) => agent.child.once('exit', r));
+    agent.child.kill('SIGTERM');
+    await exited;
+    const config = join(dir, 'lb1.yaml');
+    await writeFile(config, `apiVersion: vipgate.io/v1alpha1
+kind: AgentConfig
+nodeName: lb1
+kubernetes: { backends: nodePort }
+vipInterface: { name: cilium_ext, addresses: [10.200.0.1/24, fd00:200::1/64], routes: [${DEMO.vipCidr.v4}, ${DEMO.vipCidr.v6}] }
+dataplane: { engine: nftables, denySources: [10.180.1.0/24, fd00:180:1::/64], resyncSeconds: 5 }
+`);
+    agent = await lab.spawn('lb1', ['sh', '-c', `exec ${quote([VIPGATE_BIN, 'agent', '--config', config, '--kubeconfig', kubeconfig, '--state-file', join(dir, 'assignments.json')])} >>'${join(dir, 'agent-file.log')}' 2>&1`]);
+    // With pods as backends (the file's setting not reaching the source) the row would be the
+    // pod ${DEMO.pods.pod2a.v4}:8080.
+    await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
+    assert.deepEqual(await answers(4), Array<string>(4).fill('node2'));
   });
 });

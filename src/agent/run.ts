@@ -146,6 +146,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
   // The source exists before the agent (its first load decides whether to start at all).
   const agentRef: { current?: Agent } = {};
   const bgpRef: { current?: BgpAnnouncer } = {};
+  const kubeSourceRef: { current?: { setFileSettings(settings: AgentConfig): void } } = {};
   const metricsHolder: { dataplane?: Dataplane } = {};
   const metrics = createAgentMetrics(() => metricsHolder.dataplane);
 
@@ -156,6 +157,9 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       log.warn('dataplane.engine changed: restart the agent to switch engines');
     }
     applied.config = config;
+    // With a file, its kubernetes: section (backends: pods | nodePort) and SNAT shape the
+    // Services the cluster source builds: hand it over before the next input.
+    if (file !== undefined) kubeSourceRef.current?.setFileSettings(config);
     publish();
     const bgp = bgpRef.current;
     if (bgp !== undefined && config.bgp !== undefined) {
@@ -227,7 +231,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       // Informer events of one change arrive together; the agent coalesces whatever comes
       // during a pass. A longer window is only latency (one EndpointSlice change → kernel).
       debounceMs: 10,
-      ...(file === undefined ? { nodeName, onNodeSettings } : {}),
+      ...(file === undefined ? { nodeName, onNodeSettings } : config === undefined ? {} : { fileSettings: config }),
       onInput: (input, problems) => {
         for (const p of problems) log.warn({ object: p }, 'a Kubernetes object was left out');
         applied.cluster = input;
@@ -235,6 +239,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       },
     });
     kube = source;
+    kubeSourceRef.current = source;
     await source.ready;
     if (file === undefined) config = await settled;
   }
