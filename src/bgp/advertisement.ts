@@ -31,6 +31,11 @@ export interface DesiredRoute {
   readonly largeCommunities: readonly LargeCommunity[];
   readonly localPref?: number;
   readonly med?: number;
+  /**
+   * The attributes other than the next hop as text: equal text, equal attributes. One string
+   * per distinct attribute set, shared by its routes (routesForPeer groups by it).
+   */
+  readonly signature: string;
 }
 
 function bad(index: number, message: string): BgpError {
@@ -105,6 +110,8 @@ export function parseAdvertisements(advertisements: readonly Advertisement[], pr
   const largeLists = new Map<string, readonly LargeCommunity[]>();
   // Callers (the export policy) hand one array to many routes: known by identity, no join needed.
   const byArray = new Map<readonly string[], readonly number[]>();
+  const listText = new Map<readonly unknown[], string>(); // parsed list → its text, for signatures
+  const signatures = new Map<string, string>(); // interned: one string per attribute set
   return advertisements.map((a, index) => {
     let prefix: Cidr;
     let key: string;
@@ -143,11 +150,28 @@ export function parseAdvertisements(advertisements: readonly Advertisement[], pr
       large = (a.largeCommunities ?? []).map((c) => parseLargeCommunity(index, c));
       largeLists.set(largeText, large);
     }
+    let communitiesText = listText.get(communities);
+    if (communitiesText === undefined) {
+      communitiesText = communities.join(',');
+      listText.set(communities, communitiesText);
+    }
+    let largeCommunitiesText = listText.get(large);
+    if (largeCommunitiesText === undefined) {
+      largeCommunitiesText = large.map((c) => `${c.globalAdministrator}:${c.localData1}:${c.localData2}`).join(',');
+      listText.set(large, largeCommunitiesText);
+    }
+    const text = `${a.med}|${a.localPref}|${communitiesText}|${largeCommunitiesText}`;
+    let signature = signatures.get(text);
+    if (signature === undefined) {
+      signature = text;
+      signatures.set(text, text);
+    }
     return {
       prefix,
       prefixKey: key,
       communities,
       largeCommunities: large,
+      signature,
       ...(nextHop === undefined ? {} : { nextHop }),
       ...(a.localPref === undefined ? {} : { localPref: a.localPref }),
       ...(a.med === undefined ? {} : { med: a.med }),
@@ -214,7 +238,13 @@ export function routesForPeer(desired: readonly DesiredRoute[], view: PeerView):
   const skipped: string[] = [];
   // Routes with the same attributes share one attributes object and key: 10⁴ VIPs usually
   // have a handful of distinct attribute sets, and keys are what the Adj-RIB-Out compares.
-  const shared = new Map<string, { attributes: PathAttributes; nextHops: IpAddress[]; key: string }>();
+  // next hop text → attributes signature → the shared part; the common case (the peer's default
+  // next hop) builds no string per route.
+  const shared = new Map<string, Map<string, { attributes: PathAttributes; nextHops: IpAddress[]; key: string }>>();
+  const defaultText = {
+    ipv4: view.defaultNextHop.ipv4 === undefined ? '' : `4:${view.defaultNextHop.ipv4.value}`,
+    ipv6: view.defaultNextHop.ipv6 === undefined ? '' : `6:${view.defaultNextHop.ipv6.value}`,
+  };
   for (const d of desired) {
     const family: AddressFamily = d.prefix.family === 4 ? 'ipv4' : 'ipv6';
     if (!view.families.includes(family)) continue;
@@ -223,8 +253,13 @@ export function routesForPeer(desired: readonly DesiredRoute[], view: PeerView):
       skipped.push(d.prefixKey);
       continue;
     }
-    const signature = `${nextHop.family}:${nextHop.value}|${d.med}|${d.localPref}|${d.communities.join(',')}|${d.largeCommunities.map((c) => `${c.globalAdministrator}:${c.localData1}:${c.localData2}`).join(',')}`;
-    const known = shared.get(signature);
+    const nextHopText = d.nextHop === undefined ? defaultText[family] : `${nextHop.family}:${nextHop.value}`;
+    let bySignature = shared.get(nextHopText);
+    if (bySignature === undefined) {
+      bySignature = new Map();
+      shared.set(nextHopText, bySignature);
+    }
+    const known = bySignature.get(d.signature);
     if (known !== undefined) {
       routes.push({ prefix: d.prefix, prefixKey: d.prefixKey, ...known });
       continue;
@@ -241,7 +276,7 @@ export function routesForPeer(desired: readonly DesiredRoute[], view: PeerView):
     };
     const entry = { attributes, nextHops: [nextHop], key: '' };
     entry.key = attributesKey({ prefix: d.prefix, ...entry });
-    shared.set(signature, entry);
+    bySignature.set(d.signature, entry);
     routes.push({ prefix: d.prefix, prefixKey: d.prefixKey, ...entry });
   }
   return { routes, skipped };
