@@ -80,7 +80,8 @@ struct vg_flow_key {
 struct vg_flow {
 	__u32 backend;     /* index into vg_backends */
 	__be16 snat_port;  /* network order; 0 without SNAT */
-	__u16 pad;
+	__u16 reply_seen;  /* nat: the clock tick (never 0) in which this flow's reply entry was
+			    * last found or written; within that tick established packets skip it */
 };
 
 /* Reply translation (nat mode): what a backend's reply must look like to the client. */

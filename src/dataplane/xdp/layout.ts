@@ -36,7 +36,7 @@ export const LAYOUTS = {
     size: 40,
     fields: { src: f(0, 16, 'bytes'), dst: f(16, 16, 'bytes'), sport: f(32, 2, 'network'), dport: f(34, 2, 'network'), proto: f(36, 1, 'host'), pad: f(37, 3, 'bytes') },
   },
-  flow: { name: 'vg_flow', size: 8, fields: { backend: f(0, 4, 'host'), snat_port: f(4, 2, 'network'), pad: f(6, 2, 'host') } },
+  flow: { name: 'vg_flow', size: 8, fields: { backend: f(0, 4, 'host'), snat_port: f(4, 2, 'network'), reply_seen: f(6, 2, 'host') } },
   reverse: {
     name: 'vg_reverse',
     size: 40,
