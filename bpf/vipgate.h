@@ -97,6 +97,8 @@ struct vg_reverse {
 /* Coarse clock for SNAT port reuse: ~1.07 s ticks (ns >> 30). */
 #define VG_CLOCK_SHIFT 30
 #define VG_SNAT_REUSE_TICKS 2
+/* Preferred: reuse a SNAT port only after the backend's TIME_WAIT (60 s) is surely over. */
+#define VG_SNAT_TIMEWAIT_TICKS 60
 
 struct vg_lpm_key {
 	__u32 prefixlen; /* host order, as the LPM trie wants; v4 prefixes count the 96 mapped bits */

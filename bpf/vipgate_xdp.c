@@ -229,9 +229,9 @@ static __always_inline bool same_owner(const struct vg_reverse *a, const struct 
 /* A reply entry whose flow ended (FIN/RST) a while ago: its SNAT port may serve another flow.
  * Without this, every SNAT port ever used stays held until LRU pressure, and a busy
  * (backend, LB address) pair runs out of ports within minutes. */
-static __always_inline bool released(const struct vg_reverse *r)
+static __always_inline bool released(const struct vg_reverse *r, __u32 after_ticks)
 {
-	return r->closing && clock_ticks() + 1 - r->closing >= VG_SNAT_REUSE_TICKS;
+	return r->closing && clock_ticks() + 1 - r->closing >= after_ticks;
 }
 
 /* Marks the entry as ending on FIN/RST, and as open again when the same flow restarts (SYN). */
@@ -609,6 +609,8 @@ static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_ser
  * (FIN/RST, see released()) is free again. */
 /* Not inlined: its unrolled probes spill registers, and the stack of every call chain must stay
  * within 512 bytes (it returns before forward() runs). */
+#define VG_SNAT_PROBES 16
+
 static __noinline int snat_port(struct pkt *p, const struct vg_config *cfg, struct vg_flow_key *rkey,
 				const struct vg_reverse *rev)
 {
@@ -619,16 +621,31 @@ static __noinline int snat_port(struct pkt *p, const struct vg_config *cfg, stru
 	 * flows (distinct ports, handed out in sequence by its kernel) land on distinct SNAT ports
 	 * and rarely need a probe; a hash of the whole 5-tuple would collide by the birthday bound. */
 	__u32 h = flow_hash(&p->flow, true) + bpf_ntohs(p->flow.sport);
+	/* The first probe is the port above; the others jump by a large odd stride, not to the next
+	 * port: a client's ports come in sequence, so the ports next to a taken one are taken too
+	 * once its sequence wraps around the span while older flows still hold theirs. Linear
+	 * probes lost 2–5 of 8,000 new connections that way when one backend took all the load
+	 * (test/xdp-walkthrough.test.ts, backend removal). */
+	/* Two rounds. First only ports unused, or released longer ago than the backends' TIME_WAIT
+	 * (60 s on Linux): a port reused sooner reaches a backend that still holds the old
+	 * connection in TIME_WAIT, whose PAWS check drops the new SYN when the new client's TCP
+	 * timestamps are behind the old one's (per-connection random offsets: half the time) — the
+	 * walk-through's lost connections (TcpExtPAWSTimewait on the pod). Then, when the span is
+	 * that busy, any port released a few seconds ago. */
 #pragma unroll
-	for (int i = 0; i < 8; i++) {
-		__u16 port = cfg->snat_port_min + (h + i) % span;
-		rkey->dport = bpf_htons(port);
-		struct vg_reverse *held = bpf_map_lookup_elem(&vg_reverse, rkey);
-		if (held && !same_owner(held, rev) && !released(held))
-			continue;
-		if (bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY))
-			return -1;
-		return 0;
+	for (int round = 0; round < 2; round++) {
+		__u32 after_ticks = round == 0 ? VG_SNAT_TIMEWAIT_TICKS : VG_SNAT_REUSE_TICKS;
+#pragma unroll
+		for (int i = 0; i < VG_SNAT_PROBES; i++) {
+			__u16 port = cfg->snat_port_min + (h + i * 2617u) % span;
+			rkey->dport = bpf_htons(port);
+			struct vg_reverse *held = bpf_map_lookup_elem(&vg_reverse, rkey);
+			if (held && !same_owner(held, rev) && !released(held, after_ticks))
+				continue;
+			if (bpf_map_update_elem(&vg_reverse, rkey, rev, BPF_ANY))
+				return -1;
+			return 0;
+		}
 	}
 	return -1;
 }

@@ -87,7 +87,10 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
   if (options.interfaces.length === 0 && options.fib !== false) {
     throw new XdpError(XdpErrorCode.badOptions, 'xdpDataplane needs at least one interface to attach to');
   }
-  const ports = options.snatPorts ?? { min: 61_000, max: 65_535 };
+  // Below the kernel's ephemeral range (32768–60999), so the node's own connections never
+  // collide with SNAT ports; 31,744 ports per (backend, LB address) let a port rest for the
+  // backends' 60 s TIME_WAIT before reuse at up to ~500 new connections per second.
+  const ports = options.snatPorts ?? { min: 1024, max: 32_767 };
   if (!Number.isInteger(ports.min) || !Number.isInteger(ports.max) || ports.min < 1024 || ports.max > 65_535 || ports.min > ports.max) {
     throw new XdpError(XdpErrorCode.badOptions, `snatPorts must be 1024 ≤ min ≤ max ≤ 65535, got ${ports.min}–${ports.max}`);
   }
