@@ -12,7 +12,9 @@ const BENCHMARKS = {
   http: { file: 'http.bench.ts', timeoutMs: 900_000 },
   'first-packet': { file: 'first-packet.bench.ts', timeoutMs: 900_000 },
   bgp: { file: 'bgp.bench.ts', timeoutMs: 900_000 },
+  'bgp-memory': { file: 'bgp-memory.bench.ts', timeoutMs: 600_000 },
   xdp: { file: 'xdp.bench.ts', timeoutMs: 600_000 },
+  'xdp-ladder': { file: 'xdp-ladder.bench.ts', timeoutMs: 900_000 },
   kube: { file: 'kube.bench.ts', timeoutMs: 900_000 },
 } as const;
 type Name = keyof typeof BENCHMARKS;
