@@ -56,7 +56,7 @@ export class Controller {
 
   constructor(options: ControllerOptions) {
     this.#o = options;
-    this.#events = new EventSink({ clients: options.clients, log: options.log });
+    this.#events = new EventSink({ clients: options.clients, log: options.log, busy: () => this.#queue.length > 0 });
     this.#queue = new WorkQueue({
       reconcile: (key) => this.reconcile(key),
       // Decisions are synchronous against the one allocator; only the status writes overlap,

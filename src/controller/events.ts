@@ -8,6 +8,11 @@ export interface EventSinkOptions {
   readonly concurrency?: number;
   /** Events waiting beyond this are dropped (and counted in the log): they are best effort. */
   readonly maxQueued?: number;
+  /**
+   * True while status writes are waiting: Events then go one at a time, so that on a shared API
+   * server they do not take the place of the statuses users wait for.
+   */
+  readonly busy?: () => boolean;
 }
 
 /**
@@ -60,7 +65,7 @@ export class EventSink {
   }
 
   #pump(): void {
-    const limit = this.#o.concurrency ?? 8;
+    const limit = this.#o.busy?.() === true ? 1 : (this.#o.concurrency ?? 8);
     while (this.#inFlight < limit && this.#head < this.#queue.length) {
       const event = this.#queue[this.#head++]!;
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
