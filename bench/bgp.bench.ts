@@ -151,7 +151,7 @@ function monitorLines(proc: LabProcess): { wait(pattern: RegExp, since: number, 
 /** When the agent logged that it read the changed config (epoch ms), at or after `sinceEpochMs`. */
 async function reloadLoggedAt(logPath: string, sinceEpochMs: number): Promise<number | undefined> {
   for (const line of (await readFile(logPath, 'utf8')).split('\n')) {
-    if (!line.includes('config changed; reconciling')) continue;
+    if (!line.includes('settings changed; reconciling')) continue;
     const time = (JSON.parse(line) as { time: number }).time;
     if (time >= sinceEpochMs) return time;
   }
@@ -163,7 +163,7 @@ async function throughAgents(): Promise<{ readyMs: number[]; reloadToRouteMs: nu
   const w = await startBgpWalkthrough({ config: (node) => nodeConfig(node, false) });
   const removeHandlers = w.lab.removeOnSignals();
   const readyMs: number[] = [];
-  // The part after the file source's 200 ms debounce: agent reconcile + BGP + BIRD + kernel.
+  // The part after the file source's debounce (50 ms): agent reconcile + BGP + BIRD + kernel.
   const reloadToRouteMs: number[] = [];
   const failover: { gapMs: number; routeGoneMs: number; lost: number; total: number }[] = [];
   try {

@@ -11,11 +11,13 @@ import type { AgentMetrics } from './metrics.ts';
 import type { AssignmentStore } from './state-store.ts';
 
 /**
- * Wait between an input and its pass. Short: a burst that lands within it is one pass, and
- * passes never overlap, so changes during a pass are one more pass anyway. (50 ms was a third
- * of the one-EndpointSlice-change latency; docs/design/000-foundation.md.)
+ * Wait between an input and its pass. Short: the sources already coalesce their own bursts
+ * (the file 50 ms of quiet, Kubernetes a 10 ms window), inputs handed over in the same moment
+ * (settings and cluster state) still make one pass, and passes never overlap, so changes during
+ * a pass are one more pass anyway. (50 ms here was a third of the one-EndpointSlice-change
+ * latency; docs/design/000-foundation.md.)
  */
-export const DEFAULT_DEBOUNCE_MS = 10;
+export const DEFAULT_DEBOUNCE_MS = 2;
 
 /** Everything a source hands the agent: cluster state plus this node's settings. */
 export interface AgentInput extends DesiredInput {
