@@ -1,7 +1,8 @@
-import { canonicalIp, parseCidr, parseRange, type IpRange } from '../net/index.ts';
+import { parseCidr, parseRange, type IpRange } from '../net/index.ts';
 import { rangeToCidrs } from './defaults.ts';
 import { ConfigIssueCode } from './errors.ts';
 import type { IssueDraft, PathSegment } from './issue.ts';
+import { asRecord, duplicate, records, str, strings, tryCanonical, type Rec } from './raw-access.ts';
 
 /**
  * Rules of the `bgp:` section that a JSON Schema can't say: router ID is IPv4 (RFC 4271 §4.2),
@@ -84,47 +85,6 @@ export function checkBgp(bgp: Rec | undefined, pools: unknown, out: IssueDraft[]
       bad(['bgp', 'advertisements', i, 'peers', j], peer, `no peer is named or addressed "${peer}"`, `a name or address from bgp.peers: ${peerWords.join(', ') || '(none)'}`, ConfigIssueCode.badReference);
     }
   }
-}
-
-type Rec = Record<string, unknown>;
-
-function asRecord(value: unknown): Rec | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Rec) : undefined;
-}
-
-function records(value: unknown): [number, Rec][] {
-  if (!Array.isArray(value)) return [];
-  const out: [number, Rec][] = [];
-  value.forEach((item: unknown, i) => {
-    const rec = asRecord(item);
-    if (rec !== undefined) out.push([i, rec]);
-  });
-  return out;
-}
-
-function strings(value: unknown): [number, string][] {
-  if (!Array.isArray(value)) return [];
-  const out: [number, string][] = [];
-  value.forEach((item: unknown, i) => {
-    if (typeof item === 'string') out.push([i, item]);
-  });
-  return out;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-function tryCanonical(text: string): string | undefined {
-  try {
-    return canonicalIp(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function duplicate(path: PathSegment[], value: unknown, what: string, firstPath: string): IssueDraft {
-  return { code: ConfigIssueCode.duplicate, path, at: 'value', value, message: `${what} is already used at ${firstPath}`, allowed: 'a unique value' };
 }
 
 /** Pool name → its address ranges, from the raw `pools:` (entries the schema refused are skipped). */

@@ -1,6 +1,7 @@
-import { canonicalIp, formatRange, parseIp, parseRange, rangeContains, rangesOverlap, type IpRange } from '../net/index.ts';
+import { formatRange, parseIp, parseRange, rangeContains, rangesOverlap, type IpRange } from '../net/index.ts';
 import { ConfigIssueCode } from './errors.ts';
 import type { IssueDraft, PathSegment } from './issue.ts';
+import { asRecord, duplicate, records, str, strings, tryCanonical, type Rec } from './raw-access.ts';
 import { familiesOf, familyName, policyOf } from './families.ts';
 import { checkBgp } from './semantic-bgp.ts';
 
@@ -59,61 +60,12 @@ function checkXdp(dataplane: Rec | undefined, out: IssueDraft[]): void {
   }
 }
 
-type Rec = Record<string, unknown>;
-
-function asRecord(value: unknown): Rec | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Rec) : undefined;
-}
-
-/** The mapping items of a list, with their indexes; anything else in the list is skipped. */
-function records(value: unknown): [number, Rec][] {
-  if (!Array.isArray(value)) return [];
-  const out: [number, Rec][] = [];
-  value.forEach((item: unknown, i) => {
-    const rec = asRecord(item);
-    if (rec !== undefined) out.push([i, rec]);
-  });
-  return out;
-}
-
-function strings(value: unknown): [number, string][] {
-  if (!Array.isArray(value)) return [];
-  const out: [number, string][] = [];
-  value.forEach((item: unknown, i) => {
-    if (typeof item === 'string') out.push([i, item]);
-  });
-  return out;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
 function tryRange(text: string): IpRange | undefined {
   try {
     return parseRange(text);
   } catch {
     return undefined;
   }
-}
-
-function tryCanonical(text: string): string | undefined {
-  try {
-    return canonicalIp(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function duplicate(path: PathSegment[], value: unknown, what: string, firstPath: string): IssueDraft {
-  return {
-    code: ConfigIssueCode.duplicate,
-    path,
-    at: 'value',
-    value,
-    message: `${what} is already used at ${firstPath}`,
-    allowed: 'a unique value',
-  };
 }
 
 function checkPools(pools: unknown, out: IssueDraft[]): Set<string> {
