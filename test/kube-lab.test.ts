@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { Lab } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
+import { eventually } from './support/eventually.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 
 const FAKE_API_MAIN = fileURLToPath(new URL('./support/fake-kube-api/main.ts', import.meta.url));
@@ -37,23 +38,8 @@ interface AgentStatusJson {
   readonly problems: readonly { service: string; code: string; message: string }[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const quote = (argv: readonly string[]): string => argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 150): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
-    await sleep(intervalMs);
-  }
-}
 
 describe('Kubernetes mode in the lab: controller + agent against the API server', { concurrency: false, timeout: 90_000 }, () => {
   let lab: Lab;

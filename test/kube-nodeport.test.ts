@@ -14,6 +14,7 @@ import { DEMO_ASN, parseBirdProtocols, routerBirdConfig, startBird, type Bird } 
 import { Lab, type LabProcess } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
+import { eventually } from './support/eventually.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 
 const FAKE_API_MAIN = fileURLToPath(new URL('./support/fake-kube-api/main.ts', import.meta.url));
@@ -30,23 +31,8 @@ interface ServiceRowJson {
   readonly backends: readonly { address: string; port: number; state: string }[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const quote = (argv: readonly string[]): string => argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 150): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
-    await sleep(intervalMs);
-  }
-}
 
 function nodeObject(name: string, labels: Record<string, string>): JsonObject {
   return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } } };

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
-import { frontendKey } from '../src/model/index.ts';
+import { readyBackend, webFrontend } from './support/xdp-frontends.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/index.ts';
 import type { FibJob, FibJobResult } from './support/xdp-fib-child.ts';
 import { badChecksums, encapsulated, flowHash, icmpTooBig, ipOf, packet, sourcePort, type PacketSpec } from './support/xdp-packets.ts';
@@ -64,21 +64,7 @@ after(() => {
   ip('netns', 'del', NS);
 });
 
-function frontend(address: string, protocol: 'tcp' | 'udp', backend: string, port: number): Frontend {
-  return {
-    key: frontendKey(address, 80, protocol),
-    service: 'default/web',
-    type: 'LoadBalancer',
-    address,
-    family: address.includes(':') ? 6 : 4,
-    port: 80,
-    protocol,
-    backends: [{ address: backend, port, weight: 1, state: 'ready' }],
-    sessionAffinity: 'None',
-    allowedSources: 'any',
-    snat: 'masquerade',
-  };
-}
+const frontend = (address: string, protocol: 'tcp' | 'udp', backend: string, port: number): Frontend => webFrontend(address, protocol, [readyBackend(backend, port)]);
 
 function table(backends: Record<'v4' | 'v6', string>, port: number): ServiceTable {
   return {

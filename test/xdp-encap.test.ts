@@ -8,7 +8,7 @@ import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
-import { frontendKey } from '../src/model/index.ts';
+import { readyBackend, webFrontend } from './support/xdp-frontends.ts';
 import { xdpDataplane, type XdpDataplane, type XdpDataplaneOptions } from '../src/dataplane/xdp/index.ts';
 import {
   MAC_DST,
@@ -32,21 +32,7 @@ const ROUTER = { v4: '10.0.9.1', v6: 'fd00:9::1' };
 const FAMILIES = ['v4', 'v6'] as const;
 const PROTOCOLS = ['tcp', 'udp'] as const;
 
-function frontend(address: string, protocol: 'tcp' | 'udp'): Frontend {
-  return {
-    key: frontendKey(address, 80, protocol),
-    service: 'default/web',
-    type: 'LoadBalancer',
-    address,
-    family: address.includes(':') ? 6 : 4,
-    port: 80,
-    protocol,
-    backends: [{ address: address.includes(':') ? POD.v6 : POD.v4, port: 8080, weight: 1, state: 'ready' }],
-    sessionAffinity: 'None',
-    allowedSources: 'any',
-    snat: 'masquerade',
-  };
-}
+const frontend = (address: string, protocol: 'tcp' | 'udp'): Frontend => webFrontend(address, protocol, [readyBackend(address.includes(':') ? POD.v6 : POD.v4, 8080)]);
 
 const TABLE: ServiceTable = {
   frontends: FAMILIES.flatMap((fam) => PROTOCOLS.map((proto) => frontend(VIP[fam], proto))),

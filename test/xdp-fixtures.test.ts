@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
 import { frontendKey } from '../src/model/index.ts';
+import { webFrontend } from './support/xdp-frontends.ts';
 import { xdpDataplane, type XdpDataplane } from '../src/dataplane/xdp/index.ts';
 import { destination, packet, sourcePort, type PacketSpec } from './support/xdp-packets.ts';
 
@@ -20,22 +21,7 @@ function backend(address: string, weight = 1, state: Backend['state'] = 'ready')
   return { address, port: 8080, weight, state };
 }
 
-function frontend(address: string, protocol: 'tcp' | 'udp', backends: Backend[], extra: Partial<Frontend> = {}): Frontend {
-  return {
-    key: frontendKey(address, 80, protocol),
-    service: 'default/web',
-    type: 'LoadBalancer',
-    address,
-    family: address.includes(':') ? 6 : 4,
-    port: 80,
-    protocol,
-    backends,
-    sessionAffinity: 'None',
-    allowedSources: 'any',
-    snat: 'masquerade',
-    ...extra,
-  };
-}
+const frontend = webFrontend;
 
 function baseTable(): ServiceTable {
   const frontends: Frontend[] = [];

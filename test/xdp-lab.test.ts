@@ -5,28 +5,14 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Lab, benchTopology } from '../lab/index.ts';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
-import { frontendKey } from '../src/model/index.ts';
+import { readyBackend, webFrontend } from './support/xdp-frontends.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/index.ts';
 
 const CHILD = fileURLToPath(new URL('./support/xdp-lab-child.ts', import.meta.url));
 const VIP = { v4: '10.200.0.5', v6: 'fd00:200::5' };
 const PODS = { v4: ['10.100.1.41', '10.100.1.42'], v6: ['fd00:100:1::41', 'fd00:100:1::42'] };
 
-function frontend(address: string, protocol: 'tcp' | 'udp', pods: readonly string[]): Frontend {
-  return {
-    key: frontendKey(address, 80, protocol),
-    service: 'default/web',
-    type: 'LoadBalancer',
-    address,
-    family: address.includes(':') ? 6 : 4,
-    port: 80,
-    protocol,
-    backends: pods.map((p) => ({ address: p, port: 80, weight: 1, state: 'ready' as const })),
-    sessionAffinity: 'None',
-    allowedSources: 'any',
-    snat: 'masquerade',
-  };
-}
+const frontend = (address: string, protocol: 'tcp' | 'udp', pods: readonly string[]): Frontend => webFrontend(address, protocol, pods.map((p) => readyBackend(p, 80)));
 
 let lab: Lab;
 
