@@ -141,6 +141,7 @@ async function inside(): Promise<void> {
     // 1. The controller: Lease won → every status written.
     let assigned = 0;
     let lastAssignedAt = 0;
+    let firstAssignedAt = 0;
     let leaseAt = 0;
     const hasIngress = (o: JsonObject): boolean => ((((o['status'] as JsonObject | undefined)?.['loadBalancer'] as JsonObject | undefined)?.['ingress'] as unknown[] | undefined) ?? []).length > 0;
     api.store.onChange((r, e) => {
@@ -148,6 +149,7 @@ async function inside(): Promise<void> {
       if (r.plural === 'services' && e.type === 'MODIFIED' && hasIngress(e.object) && (e.previous === undefined || !hasIngress(e.previous))) {
         assigned++;
         lastAssignedAt = performance.now();
+        if (firstAssignedAt === 0) firstAssignedAt = lastAssignedAt;
       }
     });
     const spawnedAt = performance.now();
@@ -158,7 +160,8 @@ async function inside(): Promise<void> {
     if (assigned < SERVICES) throw new Error(`the controller assigned ${assigned} of ${SERVICES} in 120 s; see ${dir}/controller.log`);
     const controllerMs = lastAssignedAt - leaseAt;
     const controllerFromSpawnMs = lastAssignedAt - spawnedAt;
-    console.log(`controller: ${SERVICES} assigned ${controllerMs.toFixed(0)} ms after winning the Lease (${controllerFromSpawnMs.toFixed(0)} ms after spawn)`);
+    const firstStatusMs = firstAssignedAt - leaseAt;
+    console.log(`controller: ${SERVICES} assigned ${controllerMs.toFixed(0)} ms after winning the Lease (${controllerFromSpawnMs.toFixed(0)} ms after spawn; the first status ${firstStatusMs.toFixed(0)} ms after the Lease: informers listed, allocator rebuilt)`);
     await stop(controller);
 
     // 2. The agent: running, statuses taken away, then all written back in one burst.
@@ -206,7 +209,7 @@ async function inside(): Promise<void> {
     console.log(`one change: median ${c.median} ms, p99 ${percentile(changes, 99)} ms (pass ${summarize(passes).median.toFixed(0)} ms; phase medians ${Object.entries(phases).map(([k, v]) => `${k} ${summarize(v).median.toFixed(1)}`).join(', ')})`);
     await stop(agent);
     // The last line is the result, for the outer process.
-    console.log(JSON.stringify({ controllerMs, controllerFromSpawnMs, agentMs, agentPassMs: converged.lastPass!.durationMs, changes, passes }));
+    console.log(JSON.stringify({ controllerMs, controllerFromSpawnMs, firstStatusMs, agentMs, agentPassMs: converged.lastPass!.durationMs, changes, passes }));
   } finally {
     for (const child of children) await stop(child);
     await api.stop();

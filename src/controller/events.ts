@@ -9,10 +9,13 @@ export interface EventSinkOptions {
   /** Events waiting beyond this are dropped (and counted in the log): they are best effort. */
   readonly maxQueued?: number;
   /**
-   * True while status writes are waiting: Events then go one at a time, so that on a shared API
-   * server they do not take the place of the statuses users wait for.
+   * True while status writes are waiting: Events then wait (up to `maxDelayMs`, after which they
+   * go one at a time), so that they take neither the controller's CPU nor the API server's from
+   * the statuses users wait for.
    */
   readonly busy?: () => boolean;
+  /** How long an Event may wait behind status writes before it goes anyway. */
+  readonly maxDelayMs?: number;
 }
 
 /**
@@ -23,7 +26,8 @@ export interface EventSinkOptions {
  */
 export class EventSink {
   readonly #o: EventSinkOptions;
-  readonly #queue: EventRecord[] = [];
+  readonly #queue: { readonly event: EventRecord; readonly at: number }[] = [];
+  #timer: NodeJS.Timeout | undefined;
   #head = 0;
   #inFlight = 0;
   #dropped = 0;
@@ -41,7 +45,7 @@ export class EventSink {
       if (this.#dropped === 1 || this.#dropped % 1000 === 0) this.#o.log.warn({ dropped: this.#dropped }, 'too many Events waiting; dropping some');
       return;
     }
-    this.#queue.push(event);
+    this.#queue.push({ event, at: Date.now() });
     this.#pump();
   }
 
@@ -59,15 +63,30 @@ export class EventSink {
   /** Stops taking Events; waits up to `graceMs` for those in flight. */
   async stop(graceMs = 2000): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#timer);
     this.#queue.length = 0;
     this.#head = 0;
     await Promise.race([this.idle(), new Promise((r) => setTimeout(r, graceMs).unref())]);
   }
 
   #pump(): void {
-    const limit = this.#o.busy?.() === true ? 1 : (this.#o.concurrency ?? 8);
+    let limit = this.#o.concurrency ?? 8;
+    if (this.#o.busy?.() === true && this.#head < this.#queue.length) {
+      // Behind the statuses: look again shortly, unless the oldest Event has waited long enough.
+      const waited = Date.now() - this.#queue[this.#head]!.at;
+      if (waited < (this.#o.maxDelayMs ?? 2000)) {
+        if (this.#timer === undefined && !this.#stopped) {
+          this.#timer = setTimeout(() => {
+            this.#timer = undefined;
+            this.#pump();
+          }, 50);
+        }
+        return;
+      }
+      limit = 1;
+    }
     while (this.#inFlight < limit && this.#head < this.#queue.length) {
-      const event = this.#queue[this.#head++]!;
+      const { event } = this.#queue[this.#head++]!;
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue.splice(0, this.#head);
         this.#head = 0;
