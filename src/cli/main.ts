@@ -14,7 +14,7 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 const program = new Command('vipgate')
   .description(
-    'Virtual IPs for bare-metal Kubernetes: VIPs from your pools, served from LB nodes by a kernel\n' +
+    'Virtual IPs for bare-metal Kubernetes: VIPs from your pools, served from LB nodes by a kernel ' +
       'fast path (nftables or XDP), announced to your routers by BGP.',
   )
   .version('0.1.0')
@@ -164,7 +164,7 @@ lab
 
 program
   .command('demo')
-  .description('run the walk-through in a lab: VIPs served by the agent, curl from a client, a cluster node refused, a backend removed')
+  .description('run the walk-through in a lab: VIPs served by the agent, curl from a client, a cluster node refused, a backend removed; then BGP to a BIRD router from two LB nodes (nftables and XDP), ECMP and failover')
   .option('--keep', 'leave the lab up at the end (remove it later with `vipgate lab down`)', false)
   .action(async (opts: { keep: boolean }) => {
     const { runDemo } = await import('../../lab/demo.ts');
