@@ -116,6 +116,13 @@ struct vg_counters {
 	__u64 bytes;
 };
 
+/* An interface the program is attached to, by ifindex: its own MAC address. */
+struct vg_iface {
+	__u8 mac[6];
+	__u16 pad;
+};
+#define VG_MAX_IFACES 64
+
 struct vg_config {
 	__u8 snat4[16];      /* v4-mapped LB address used as source toward backends; zero: none */
 	__u8 snat6[16];

@@ -121,6 +121,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vg_config SEC(".maps");
 
+/* The attached interfaces' own MAC addresses, by ifindex, written by the agent at attach time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VG_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct vg_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vg_ifaces SEC(".maps");
+
 /* Per-CPU totals by VG_STAT_*: shows whether VIP traffic takes the XDP path or the kernel's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -572,7 +581,29 @@ static __always_inline bool source_denied(const struct pkt *p, const struct vg_s
 }
 
 /* The backend for a flow: the one it already has while that backend exists, else the ring's. */
-static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_service *svc, struct vg_backend **backend_out)
+/* A unicast frame addressed to another host's MAC: a switch flooding an unknown destination, or
+ * a bridge whose port to the host it was meant for is down. The kernel drops such frames
+ * (PACKET_OTHERHOST); XDP sees them first, and serving them would make this node a second LB for
+ * flows another node serves (in the demo, lb2 took lb1's flows the moment lb1's port went
+ * down, before BGP had withdrawn lb1's route). Checked when a flow would start here, so an
+ * established flow pays nothing; an interface the agent did not register is not checked. */
+static __always_inline bool for_another_host(struct xdp_md *ctx, const struct pkt *p)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	const struct vg_iface *me = bpf_map_lookup_elem(&vg_ifaces, &ifindex);
+	if (!me)
+		return false;
+	const __u8 *eth = (const __u8 *)(long)ctx->data;
+	if ((const void *)(eth + 6) > p->end)
+		return false;
+	if (eth[0] & 1)
+		return false; /* broadcast or multicast: not someone else's unicast */
+	return eth[0] != me->mac[0] || eth[1] != me->mac[1] || eth[2] != me->mac[2] || eth[3] != me->mac[3] ||
+	       eth[4] != me->mac[4] || eth[5] != me->mac[5];
+}
+
+static __always_inline struct vg_flow *choose(struct xdp_md *ctx, struct pkt *p, const struct vg_service *svc,
+					      struct vg_backend **backend_out, bool *foreign)
 {
 	struct vg_flow *flow = bpf_map_lookup_elem(&vg_flows, &p->flow);
 	if (flow) {
@@ -582,6 +613,9 @@ static __always_inline struct vg_flow *choose(struct pkt *p, const struct vg_ser
 			*backend_out = b;
 			return flow;
 		}
+	} else if (for_another_host(ctx, p)) {
+		*foreign = true;
+		return NULL;
 	}
 	if (svc->ring_size == 0)
 		return NULL;
@@ -757,15 +791,18 @@ int vipgate_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
+	struct vg_backend *b = NULL;
+	bool foreign = false;
+	struct vg_flow *flow = choose(ctx, &p, svc, &b, &foreign);
+	if (foreign)
+		return XDP_PASS; /* the kernel drops it as another host's; not counted as ours */
+
 	__u32 slot = svc->slot;
 	struct vg_counters *c = bpf_map_lookup_elem(&vg_counters, &slot);
 	if (c) {
 		c->packets++;
 		c->bytes += p.l3_len;
 	}
-
-	struct vg_backend *b = NULL;
-	struct vg_flow *flow = choose(&p, svc, &b);
 	if (!flow || !b || b->family != p.family) {
 		count(&zero, VG_STAT_DROPPED); /* no backend for a new flow: nothing behind the VIP to answer */
 		return XDP_DROP;

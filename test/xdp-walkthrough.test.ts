@@ -124,6 +124,27 @@ describe('walk-through on the XDP dataplane (one-armed lb1, generic mode, nat)',
     assert.equal((await w.lab.curl('client', 'http://10.200.0.5/')).ok, true);
   });
 
+  test('a frame for another host (flooded by the bridge) does not start a flow on lb1', async () => {
+    // The router sends to 10.200.0.5 via a neighbour that does not exist: its bridge floods the
+    // frames (unknown unicast) to every port, lb1's too. The kernel would drop them as another
+    // host's; XDP sees them first and must not serve them (a second LB for someone else's flows).
+    const ghost = { ip: '10.180.1.99', mac: '02:00:00:00:00:99' };
+    const before = await stats();
+    await w.lab.exec('router', ['ip', 'neigh', 'replace', ghost.ip, 'lladdr', ghost.mac, 'dev', 'dc', 'nud', 'permanent']);
+    await w.lab.exec('router', ['ip', 'route', 'replace', '10.200.0.5/32', 'via', ghost.ip, 'dev', 'dc']);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await w.lab.curl('client', 'http://10.200.0.5/', { timeoutMs: 800 });
+        assert.equal(r.ok, false, `lb1 served a flow whose frames were addressed to ${ghost.mac}: ${r.body}`);
+      }
+      assert.equal((await stats()).forwarded, before.forwarded, 'XDP forwarded frames addressed to another host');
+    } finally {
+      await w.lab.exec('router', ['ip', 'route', 'del', '10.200.0.5/32', 'via', ghost.ip, 'dev', 'dc']);
+      await w.lab.exec('router', ['ip', 'neigh', 'del', ghost.ip, 'dev', 'dc']);
+    }
+    assert.equal((await w.lab.curl('client', 'http://10.200.0.5/')).ok, true, 'the VIP answers again through lb1');
+  });
+
   test('a resync that changes nothing writes nothing and reports no change', async () => {
     const log = await readFile(w.agentLog, 'utf8');
     const updates = (text: string): number => text.split('\n').filter((l) => l.includes('"dataplane updated"')).length;

@@ -1,6 +1,6 @@
 // The XDP engine behind the Dataplane interface: loads bpf/vipgate_xdp.o with its maps pinned in
 // bpffs, attaches it, and writes the maps from the whole ServiceTable, touching only what differs.
-import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
 import type { ServiceTable } from '../../model/index.ts';
@@ -156,6 +156,14 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       // this node's own address. Without accept_local the kernel drops it as martian and never
       // resolves the neighbour.
       (options.sysctl ?? writeProcSys)(`net/ipv4/conf/${name}/accept_local`, '1');
+    }
+    // The interface's own MAC: the program starts flows only for frames addressed to it (or
+    // multicast), never for another host's flooded unicast (bpf/vipgate_xdp.c, for_another_host).
+    const mac = readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim().split(':').map((h) => Number.parseInt(h, 16));
+    if (mac.length === 6 && mac.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
+      lib.mapUpdate(fds.get('vg_ifaces')!, encodeU32(ifindex), Uint8Array.from([...mac, 0, 0]));
+    } else {
+      log?.warn({ interface: name }, 'interface has no Ethernet address; frames for other hosts are not filtered on it');
     }
     const tries: XdpAttachment['mode'][] = options.mode === 'auto' ? ['native', 'generic'] : [options.mode];
     const errors: string[] = [];
