@@ -2,6 +2,7 @@ import { Allocator, allocateAll, type AllocationRequest } from '../ipam/index.ts
 import {
   buildServiceTable,
   sortedByKey,
+  type Frontend,
   type FrontendCache,
   type Pool,
   type ServiceProblem,
@@ -88,6 +89,8 @@ export interface AllocationMemo {
   /** Holds every LoadBalancer address, for the externalIPs check. Only queried, never changed. */
   readonly allocator: Allocator;
   readonly frontends: FrontendCache;
+  /** The last pass's table and advertisements, for what can be reused when little changed. */
+  readonly last: { frontends?: readonly Frontend[]; advertisements?: readonly string[] };
 }
 
 const sameTexts = (a: readonly string[], b: readonly string[]): boolean => {
@@ -131,7 +134,7 @@ function allocate(
     allocator.restore(request, result.addresses);
     assigned.set(request.service, result.addresses);
   }
-  return { pools: poolsText, requests: texts, previous, assigned, results, allocator, frontends: memo?.frontends ?? new WeakMap() };
+  return { pools: poolsText, requests: texts, previous, assigned, results, allocator, frontends: memo?.frontends ?? new WeakMap(), last: memo?.last ?? {} };
 }
 
 /**
@@ -174,18 +177,34 @@ export function computeDesiredState(
     vipsByService.set(service.key, { loadBalancer: assignments.get(service.key) ?? none, externalIPs });
   }
 
-  const built = buildServiceTable(services, vipsByService, input.denySources, allocation.frontends);
+  const built = buildServiceTable(services, vipsByService, input.denySources, allocation.frontends, allocation.last.frontends);
   problems.push(...built.problems);
 
-  const servable = new Set<string>();
-  for (const frontend of built.table.frontends) {
-    if (frontend.backends.some((b) => b.state === 'ready')) servable.add(frontend.family === 4 ? `${frontend.address}/32` : `${frontend.address}/128`);
+  const advertisements = advertisementsOf(built.table.frontends, allocation.last);
+  allocation.last.frontends = built.table.frontends;
+  allocation.last.advertisements = advertisements;
+  return { table: built.table, assignments, advertisements, problems, memo: allocation };
+}
+
+const servable = (f: Frontend): boolean => f.backends.some((b) => b.state === 'ready');
+
+/**
+ * Host prefixes of the VIPs with a ready backend, sorted. The last pass's list is reused when
+ * the frontends are the same keys in the same order and none changed whether it is servable
+ * (most passes: a backend list changed); otherwise it is built again.
+ */
+function advertisementsOf(frontends: readonly Frontend[], last: AllocationMemo['last']): readonly string[] {
+  const before = last.frontends;
+  if (before?.length === frontends.length && last.advertisements !== undefined) {
+    let same = true;
+    for (let i = 0; i < frontends.length && same; i++) {
+      const a = before[i]!;
+      const b = frontends[i]!;
+      same = a === b || (a.key === b.key && servable(a) === servable(b));
+    }
+    if (same) return last.advertisements;
   }
-  return {
-    table: built.table,
-    assignments,
-    advertisements: [...servable].sort(),
-    problems,
-    memo: allocation,
-  };
+  const prefixes = new Set<string>();
+  for (const f of frontends) if (servable(f)) prefixes.add(f.family === 4 ? `${f.address}/32` : `${f.address}/128`);
+  return [...prefixes].sort();
 }

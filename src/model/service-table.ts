@@ -82,6 +82,13 @@ export function sortedByKey<T extends { readonly key: string }>(items: readonly 
 const sameStrings = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 const sameVips = (a: ServiceVips, b: ServiceVips): boolean => sameStrings(a.loadBalancer, b.loadBalancer) && sameStrings(a.externalIPs, b.externalIPs);
 
+/** True when `order` holds exactly the keys of `byKey` (then it is their sorted order too). */
+function sameKeySet(order: readonly Frontend[] | undefined, byKey: ReadonlyMap<string, Frontend>): order is readonly Frontend[] {
+  if (order?.length !== byKey.size) return false;
+  for (const f of order) if (!byKey.has(f.key)) return false;
+  return true;
+}
+
 /** One Service's frontends, one per VIP × port (before clashes with other Services are settled). */
 function expandService(service: ServiceSpec, vips: ServiceVips): Frontend[] {
   const out: Frontend[] = [];
@@ -125,6 +132,8 @@ export function buildServiceTable(
   vipsByService: ReadonlyMap<string, ServiceVips>,
   denySources: readonly string[],
   cache?: FrontendCache,
+  /** The last table's frontends (sorted): when the keys are the same, their order is reused. */
+  previousOrder?: readonly Frontend[],
 ): BuiltTable {
   const byKey = new Map<string, Frontend>();
   const problems: ServiceProblem[] = [];
@@ -153,7 +162,7 @@ export function buildServiceTable(
       byKey.set(frontend.key, frontend);
     }
   }
-  const frontends = [...byKey.values()].sort(byKeyOrder);
+  const frontends = sameKeySet(previousOrder, byKey) ? previousOrder.map((f) => byKey.get(f.key)!) : [...byKey.values()].sort(byKeyOrder);
   return { table: { frontends, denySources: [...denySources] }, problems };
 }
 
