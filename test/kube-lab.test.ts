@@ -5,16 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Lab } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
 import { eventually } from './support/eventually.ts';
+import { agentHealthy, answers, spawnLogged, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 
-const FAKE_API_MAIN = fileURLToPath(new URL('./support/fake-kube-api/main.ts', import.meta.url));
-const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url));
 const POOL_CIDR = '10.200.0.128/26';
 const HIJACKED = '10.200.0.77';
 
@@ -38,43 +36,25 @@ interface AgentStatusJson {
   readonly problems: readonly { service: string; code: string; message: string }[];
 }
 
-const quote = (argv: readonly string[]): string => argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
 
 
 describe('Kubernetes mode in the lab: controller + agent against the API server', { concurrency: false, timeout: 90_000 }, () => {
   let lab: Lab;
   let dir: string;
-  let apiUrl = '';
+  let api: KubeApiInLab;
+  const kube = (method: string, path: string, body?: JsonObject, contentType?: string): Promise<JsonObject> => api.request(method, path, body, contentType);
+  const startLogged = async (name: string, argv: readonly string[]): Promise<void> => {
+    await spawnLogged(lab, 'lb1', argv, join(dir, `${name}.log`));
+  };
   let vip = '';
 
-  /** A request to the API from inside lb1, as kubectl would send it; API errors throw with their message. */
-  async function kube(method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> {
-    const argv = ['curl', '-sS', '-m', '5', '-X', method, '-H', `content-type: ${contentType}`, ...(body === undefined ? [] : ['--data-binary', '@-']), `${apiUrl}${path}`];
-    const out = await lab.exec('lb1', argv, body === undefined ? {} : { input: JSON.stringify(body) });
-    const reply = JSON.parse(out) as JsonObject;
-    if (reply['kind'] === 'Status' && reply['status'] === 'Failure') throw new Error(`${method} ${path}: ${JSON.stringify(reply['code'])} ${JSON.stringify(reply['message'])}`);
-    return reply;
-  }
 
   /** `vipgate status` in lb1: how many frontends the agent serves and which Services it refused. */
   async function agentStatus(): Promise<AgentStatusJson> {
     return JSON.parse(await lab.exec('lb1', [VIPGATE_BIN, 'status'], { timeoutMs: 20_000 })) as AgentStatusJson;
   }
 
-  /** Starts a vipgate process in lb1 that logs to `<dir>/<name>.log`. */
-  async function startLogged(name: string, argv: readonly string[]): Promise<void> {
-    await lab.spawn('lb1', ['sh', '-c', `exec ${quote(argv)} >>'${join(dir, `${name}.log`)}' 2>&1`]);
-  }
 
-  /** Backend names that answered `count` requests to the VIP (new connection each), failures as "-". */
-  async function answers(url: string, count: number): Promise<string[]> {
-    const out: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const r = await lab.curl('client', url, { timeoutMs: 1000 });
-      out.push(r.ok ? r.body.trim() : '-');
-    }
-    return out;
-  }
 
   const slice = (service: string, name: string, pods: readonly (keyof typeof DEMO.pods)[]): JsonObject => ({
     apiVersion: 'discovery.k8s.io/v1',
@@ -91,8 +71,7 @@ describe('Kubernetes mode in the lab: controller + agent against the API server'
     try {
       await lab.startBackends();
       const kubeconfig = join(dir, 'kubeconfig');
-      const fake = await lab.spawn('lb1', [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfig]);
-      apiUrl = (await fake.waitForLine(/^listening /, 15_000)).slice('listening '.length).trim();
+      api = await startKubeApi(lab, 'lb1', kubeconfig);
       const nodeConfig = join(dir, 'lb1.yaml');
       await writeFile(nodeConfig, NODE_CONFIG);
       // Both start at once: the lab has 2 cores, and each spends ~2 s loading TypeScript.
@@ -101,7 +80,7 @@ describe('Kubernetes mode in the lab: controller + agent against the API server'
         startLogged('agent', [VIPGATE_BIN, 'agent', '--config', nodeConfig, '--kubeconfig', kubeconfig, '--state-file', join(dir, 'assignments.json')]),
       ]);
       await eventually('the controller to lead', async () => ((await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9471/healthz'])).includes('leading') ? true : undefined), 20_000, 200);
-      await eventually('the agent to be healthy', async () => (await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']), true), 20_000, 200);
+      await agentHealthy(lab, 'lb1', 20_000);
     } catch (error) {
       throw new Error(`setting up the lab failed; logs in ${dir}`, { cause: error });
     }
@@ -131,7 +110,7 @@ describe('Kubernetes mode in the lab: controller + agent against the API server'
     assert.equal(ingress[0]!['ipMode'], 'VIP');
 
     await eventually(`the VIP ${vip} to answer`, async () => ((await lab.curl('client', `http://${vip}/`, { timeoutMs: 1000 })).ok ? true : undefined), 15_000);
-    const seen = await answers(`http://${vip}/`, 12);
+    const seen = await answers(lab, `http://${vip}/`, 12);
     assert.deepEqual([...new Set(seen)].sort(), ['pod1b', 'pod2a'], `new connections spread over both ready pods: ${seen.join(' ')}`);
   });
 
@@ -147,7 +126,7 @@ describe('Kubernetes mode in the lab: controller + agent against the API server'
       const web = view.services.find((s) => s.service === 'default/web');
       return web?.backends.length === 1 && web.backends[0]?.address === pod2a ? true : undefined;
     }, 10_000, 100);
-    const after = await answers(`http://${vip}/`, 16);
+    const after = await answers(lab, `http://${vip}/`, 16);
     assert.deepEqual(after, Array<string>(16).fill('pod2a'), 'a new connection reached the removed pod after the agent applied the change');
   });
 
@@ -174,7 +153,7 @@ describe('Kubernetes mode in the lab: controller + agent against the API server'
     assert.equal(status.frontends, 1, 'only web:80 is served');
     const r = await lab.curl('client', `http://${HIJACKED}/`, { timeoutMs: 1000 });
     assert.equal(r.ok, false, `the hijacked address answered: ${r.body}`);
-    assert.deepEqual(await answers(`http://${vip}/`, 2), ['pod2a', 'pod2a'], 'the legitimate VIP keeps answering');
+    assert.deepEqual(await answers(lab, `http://${vip}/`, 2), ['pod2a', 'pod2a'], 'the legitimate VIP keeps answering');
   });
 
   test('deleting the Service: the VIP stops answering', async () => {

@@ -15,11 +15,10 @@ import { Lab, type LabProcess } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
 import { eventually } from './support/eventually.ts';
+import { agentHealthy, answers, spawnLogged, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 
-const FAKE_API_MAIN = fileURLToPath(new URL('./support/fake-kube-api/main.ts', import.meta.url));
 const BACKEND_SERVER = fileURLToPath(new URL('../lab/backend-server.mjs', import.meta.url));
-const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url));
 const NODE_PORT = 30080;
 const VIP = '10.200.0.130';
 const BARE_VIP = '10.200.0.131';
@@ -31,7 +30,6 @@ interface ServiceRowJson {
   readonly backends: readonly { address: string; port: number; state: string }[];
 }
 
-const quote = (argv: readonly string[]): string => argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
 
 
 function nodeObject(name: string, labels: Record<string, string>): JsonObject {
@@ -50,20 +48,14 @@ function nodeStatus(address: string, address6: string): JsonObject {
 describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig against the API server', { concurrency: false, timeout: 120_000 }, () => {
   let lab: Lab;
   let dir: string;
-  let apiUrl = '';
+  let api: KubeApiInLab;
+  const kube = (method: string, path: string, body?: JsonObject, contentType?: string): Promise<JsonObject> => api.request(method, path, body, contentType);
+  const merge = (path: string, body: JsonObject): Promise<JsonObject> => api.merge(path, body);
+  const vipAnswers = (count: number): Promise<string[]> => answers(lab, `http://${VIP}/`, count);
   let bird: Bird;
   let agent: LabProcess;
   let kubeconfig = '';
 
-  /** A request to the API from inside lb1, as kubectl would send it; API errors throw with their message. */
-  async function kube(method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> {
-    const argv = ['curl', '-sS', '-m', '5', '-X', method, '-H', `content-type: ${contentType}`, ...(body === undefined ? [] : ['--data-binary', '@-']), `${apiUrl}${path}`];
-    const out = await lab.exec('lb1', argv, body === undefined ? {} : { input: JSON.stringify(body) });
-    const reply = JSON.parse(out) as JsonObject;
-    if (reply['kind'] === 'Status' && reply['status'] === 'Failure') throw new Error(`${method} ${path}: ${JSON.stringify(reply['code'])} ${JSON.stringify(reply['message'])}`);
-    return reply;
-  }
-  const merge = (path: string, body: JsonObject): Promise<JsonObject> => kube('PATCH', path, body, 'application/merge-patch+json');
 
   /** `vipgate service list -o json` in lb1, as `frontend -> backend:port state` rows. */
   async function servedRows(): Promise<string[]> {
@@ -82,15 +74,6 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
     });
   }
 
-  /** Backend names that answered `count` requests to the VIP (new connection each), failures as "-". */
-  async function answers(count: number): Promise<string[]> {
-    const out: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const r = await lab.curl('client', `http://${VIP}/`, { timeoutMs: 1000 });
-      out.push(r.ok ? r.body.trim() : '-');
-    }
-    return out;
-  }
 
   before(async () => {
     lab = await Lab.up(demoTopology());
@@ -102,8 +85,7 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
         await proc.waitForLine(/^listening /, 10_000);
       }));
       kubeconfig = join(dir, 'kubeconfig');
-      const fake = await lab.spawn('lb1', [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfig]);
-      apiUrl = (await fake.waitForLine(/^listening /, 15_000)).slice('listening '.length).trim();
+      api = await startKubeApi(lab, 'lb1', kubeconfig);
 
       await kube('POST', '/api/v1/nodes', nodeObject('lb1', { 'node-role.kubernetes.io/lb': '' }));
       await merge('/api/v1/nodes/lb1/status', nodeStatus(DEMO.lbNode.v4, DEMO.lbNode.v6));
@@ -139,8 +121,8 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
       });
       await kube('POST', '/apis/vipgate.io/v1alpha1/bgpadvertisements', { apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPAdvertisement', metadata: { name: 'default' }, spec: { communities: ['65002:100'] } });
 
-      agent = await lab.spawn('lb1', ['sh', '-c', `exec ${quote([VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')])} >>'${join(dir, 'agent.log')}' 2>&1`]);
-      await eventually('the agent to be healthy', async () => (await lab.exec('lb1', ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']), true), 25_000, 200);
+      agent = await spawnLogged(lab, 'lb1', [VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')], join(dir, 'agent.log'));
+      await agentHealthy(lab, 'lb1', 25_000);
     } catch (error) {
       throw new Error(`setting up the lab failed; logs in ${dir}`, { cause: error });
     }
@@ -168,14 +150,14 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
   test('the Service is served to both worker nodes at its nodePort, never to the LB node itself', async () => {
     await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node1.v4}:${NODE_PORT} ready`, `${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
     await eventually(`${VIP} to answer`, async () => ((await lab.curl('client', `http://${VIP}/`, { timeoutMs: 1000 })).ok ? true : undefined), 15_000);
-    const seen = await answers(12);
+    const seen = await vipAnswers(12);
     assert.deepEqual([...new Set(seen)].sort(), ['node1', 'node2'], `new connections spread over both nodes: ${seen.join(' ')}`);
   });
 
   test('a cordoned node drops out; uncordoned it comes back', async () => {
     await merge('/api/v1/nodes/node2', { spec: { unschedulable: true } });
     await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node1.v4}:${NODE_PORT} ready`]);
-    assert.deepEqual(await answers(6), Array<string>(6).fill('node1'));
+    assert.deepEqual(await vipAnswers(6), Array<string>(6).fill('node1'));
     await merge('/api/v1/nodes/node2', { spec: { unschedulable: false } });
     await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node1.v4}:${NODE_PORT} ready`, `${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
   });
@@ -190,7 +172,7 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
     });
     await merge('/api/v1/namespaces/default/services/web', { spec: { externalTrafficPolicy: 'Local' } });
     await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
-    assert.deepEqual(await answers(6), Array<string>(6).fill('node2'));
+    assert.deepEqual(await vipAnswers(6), Array<string>(6).fill('node2'));
   });
 
   test('a Service without node ports is not served and the agent says why; the other keeps answering', async () => {
@@ -207,7 +189,7 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
     assert.deepEqual(await servedRows(), [`${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
     const r = await lab.curl('client', `http://${BARE_VIP}/`, { timeoutMs: 1000 });
     assert.equal(r.ok, false, `${BARE_VIP} answered: ${r.body}`);
-    assert.deepEqual(await answers(2), ['node2', 'node2']);
+    assert.deepEqual(await vipAnswers(2), ['node2', 'node2']);
   });
 
   test('the same with the node\'s settings in a --config file: kubernetes.backends: nodePort is honoured', async () => {
@@ -222,10 +204,10 @@ kubernetes: { backends: nodePort }
 vipInterface: { name: cilium_ext, addresses: [10.200.0.1/24, fd00:200::1/64], routes: [${DEMO.vipCidr.v4}, ${DEMO.vipCidr.v6}] }
 dataplane: { engine: nftables, denySources: [10.180.1.0/24, fd00:180:1::/64], resyncSeconds: 5 }
 `);
-    agent = await lab.spawn('lb1', ['sh', '-c', `exec ${quote([VIPGATE_BIN, 'agent', '--config', config, '--kubeconfig', kubeconfig, '--state-file', join(dir, 'assignments.json')])} >>'${join(dir, 'agent-file.log')}' 2>&1`]);
+    agent = await spawnLogged(lab, 'lb1', [VIPGATE_BIN, 'agent', '--config', config, '--kubeconfig', kubeconfig, '--state-file', join(dir, 'assignments.json')], join(dir, 'agent-file.log'));
     // With pods as backends (the file's setting not reaching the source) the row would be the
     // pod ${DEMO.pods.pod2a.v4}:8080.
     await servedExactly([`${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
-    assert.deepEqual(await answers(4), Array<string>(4).fill('node2'));
+    assert.deepEqual(await vipAnswers(4), Array<string>(4).fill('node2'));
   });
 });

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { cliRunner, nftablesDataplane } from '../src/dataplane/nftables/index.ts';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
-import { frontendKey } from '../src/model/index.ts';
 import { createNftLab, httpBatch, startBackends, udpAsk, type NftLab } from './support/nft-netns.ts';
+import { frontendOf } from './support/frontends.ts';
 
 let lab: NftLab;
 before(async () => {
@@ -19,22 +19,7 @@ after(() => lab.destroy());
 const b4 = (n: 1 | 2, port = 8080, state: Backend['state'] = 'ready'): Backend => ({ address: `10.20.${n}.2`, port, weight: 1, state });
 const b6 = (n: 1 | 2): Backend => ({ address: `fd20:${n}::2`, port: 8080, weight: 1, state: 'ready' });
 
-function fe(address: string, port: number, protocol: 'tcp' | 'udp', backends: Backend[], extra: Partial<Frontend> = {}): Frontend {
-  return {
-    key: frontendKey(address, port, protocol),
-    service: 'default/web',
-    type: 'LoadBalancer',
-    address,
-    family: address.includes(':') ? 6 : 4,
-    port,
-    protocol,
-    backends,
-    sessionAffinity: 'None',
-    allowedSources: 'any',
-    snat: 'masquerade',
-    ...extra,
-  };
-}
+const fe = frontendOf;
 
 function tableOf(frontends: Frontend[], denySources: string[] = []): ServiceTable {
   return { frontends: [...frontends].sort((a, b) => (a.key < b.key ? -1 : 1)), denySources };

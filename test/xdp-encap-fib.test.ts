@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
-import { readyBackend, webFrontend } from './support/xdp-frontends.ts';
+import { readyBackend, webFrontend } from './support/frontends.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/index.ts';
 import type { FibJob, FibJobResult } from './support/xdp-fib-child.ts';
 import { badChecksums, encapsulated, flowHash, icmpTooBig, ipOf, packet, sourcePort, type PacketSpec } from './support/xdp-packets.ts';

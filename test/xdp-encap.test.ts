@@ -8,7 +8,7 @@ import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
-import { readyBackend, webFrontend } from './support/xdp-frontends.ts';
+import { readyBackend, webFrontend } from './support/frontends.ts';
 import { xdpDataplane, type XdpDataplane, type XdpDataplaneOptions } from '../src/dataplane/xdp/index.ts';
 import {
   MAC_DST,

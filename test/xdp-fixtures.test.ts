@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
 import { frontendKey } from '../src/model/index.ts';
-import { webFrontend } from './support/xdp-frontends.ts';
+import { webFrontend } from './support/frontends.ts';
 import { xdpDataplane, type XdpDataplane } from '../src/dataplane/xdp/index.ts';
 import { destination, packet, sourcePort, type PacketSpec } from './support/xdp-packets.ts';
 

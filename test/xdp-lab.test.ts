@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Lab, benchTopology } from '../lab/index.ts';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
-import { readyBackend, webFrontend } from './support/xdp-frontends.ts';
+import { readyBackend, webFrontend } from './support/frontends.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/index.ts';
 
 const CHILD = fileURLToPath(new URL('./support/xdp-lab-child.ts', import.meta.url));

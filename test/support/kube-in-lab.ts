@@ -1,0 +1,53 @@
+// What the Kubernetes lab tests share: the fake API server started inside a lab host, requests to
+// it as kubectl would send them (curl from that host), vipgate processes logging to files, and
+// the answers the client gets through a VIP.
+import { fileURLToPath } from 'node:url';
+import type { Lab, LabProcess } from '../../lab/lab.ts';
+import { eventually } from './eventually.ts';
+import type { JsonObject } from './fake-kube-api/index.ts';
+
+const FAKE_API_MAIN = fileURLToPath(new URL('./fake-kube-api/main.ts', import.meta.url));
+const TSX_LOADER = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
+
+const quote = (argv: readonly string[]): string => argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+
+export interface KubeApiInLab {
+  readonly url: string;
+  /** A request as kubectl would send it, from the host; an API refusal throws with its message. */
+  request(method: string, path: string, body?: JsonObject, contentType?: string): Promise<JsonObject>;
+  /** A merge-patch (`kubectl patch --type merge`). */
+  merge(path: string, body: JsonObject): Promise<JsonObject>;
+}
+
+/** Starts the fake API server in `host`, writing a kubeconfig for it to `kubeconfigPath`. */
+export async function startKubeApi(lab: Lab, host: string, kubeconfigPath: string): Promise<KubeApiInLab> {
+  const fake = await lab.spawn(host, [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfigPath]);
+  const url = (await fake.waitForLine(/^listening /, 15_000)).slice('listening '.length).trim();
+  const request = async (method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> => {
+    const argv = ['curl', '-sS', '-m', '5', '-X', method, '-H', `content-type: ${contentType}`, ...(body === undefined ? [] : ['--data-binary', '@-']), `${url}${path}`];
+    const reply = JSON.parse(await lab.exec(host, argv, body === undefined ? {} : { input: JSON.stringify(body) })) as JsonObject;
+    if (reply['kind'] === 'Status' && reply['status'] === 'Failure') throw new Error(`${method} ${path}: ${JSON.stringify(reply['code'])} ${JSON.stringify(reply['message'])}`);
+    return reply;
+  };
+  return { url, request, merge: (path, body) => request('PATCH', path, body, 'application/merge-patch+json') };
+}
+
+/** Starts a process in `host` with its stdout and stderr appended to `logPath`. */
+export function spawnLogged(lab: Lab, host: string, argv: readonly string[], logPath: string): Promise<LabProcess> {
+  return lab.spawn(host, ['sh', '-c', `exec ${quote(argv)} >>'${logPath}' 2>&1`]);
+}
+
+/** Waits until the agent's API in `host` answers /healthz. */
+export async function agentHealthy(lab: Lab, host: string, timeoutMs: number): Promise<void> {
+  await eventually('the agent to be healthy', async () => (await lab.exec(host, ['curl', '-sf', '-m', '1', 'http://127.0.0.1:9470/healthz']), true), timeoutMs, 200);
+}
+
+/** What answered `count` requests from the client to `url` (a new connection each); failures as "-". */
+export async function answers(lab: Lab, url: string, count: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = await lab.curl('client', url, { timeoutMs: 1000 });
+    out.push(r.ok ? r.body.trim() : '-');
+  }
+  return out;
+}
