@@ -4,7 +4,7 @@ import type { Host, VipInterfaceSpec } from '../host/index.ts';
 import type { Frontend, ServiceProblem, ServiceTable } from '../model/index.ts';
 import { EMPTY_TABLE } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
-import { computeDesiredState, type AllocationMemo, type DesiredInput } from './desired.ts';
+import { computeDesiredState, sameAssignments, type AllocationMemo, type DesiredInput } from './desired.ts';
 import { AgentErrorCode } from './errors.ts';
 import { FrontendIds } from './frontend-ids.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -330,11 +330,3 @@ function sameKeys(a: readonly Frontend[] | undefined, b: readonly Frontend[]): b
   return true;
 }
 
-function sameAssignments(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [key, addresses] of a) {
-    const other = b.get(key);
-    if (other?.length !== addresses.length || other.some((x, i) => x !== addresses[i])) return false;
-  }
-  return true;
-}

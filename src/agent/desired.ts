@@ -1,6 +1,7 @@
 import { Allocator, allocateAll, type AllocationRequest } from '../ipam/index.ts';
 import {
   buildServiceTable,
+  sameStrings,
   sortedByKey,
   type Frontend,
   type FrontendCache,
@@ -93,18 +94,14 @@ export interface AllocationMemo {
   readonly last: { frontends?: readonly Frontend[]; advertisements?: readonly string[] };
 }
 
-const sameTexts = (a: readonly string[], b: readonly string[]): boolean => {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-};
 
-function sameAssignments(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {
+/** True when both hold the same addresses for the same Services. */
+export function sameAssignments(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {
   if (a === b) return true;
   if (a.size !== b.size) return false;
   for (const [key, addresses] of a) {
     const other = b.get(key);
-    if (other === undefined || !sameTexts(other, addresses)) return false;
+    if (other === undefined || !sameStrings(other, addresses)) return false;
   }
   return true;
 }
@@ -119,7 +116,7 @@ function allocate(
   const poolsText = JSON.stringify([input.pools, pools.map((p) => p.reserved)]);
   const cached = loadBalancers.map(cachedRequest);
   const texts = cached.map((r) => r.text);
-  if (memo !== undefined && memo.pools === poolsText && sameTexts(memo.requests, texts) &&
+  if (memo !== undefined && memo.pools === poolsText && sameStrings(memo.requests, texts) &&
     (sameAssignments(memo.assigned, previous) || sameAssignments(memo.previous, previous))) {
     return memo;
   }

@@ -79,7 +79,13 @@ export function sortedByKey<T extends { readonly key: string }>(items: readonly 
   return items;
 }
 
-const sameStrings = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+/** True when both lists hold the same strings in the same order. */
+export function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 const sameVips = (a: ServiceVips, b: ServiceVips): boolean => sameStrings(a.loadBalancer, b.loadBalancer) && sameStrings(a.externalIPs, b.externalIPs);
 
 /** True when `order` holds exactly the keys of `byKey` (then it is their sorted order too). */
