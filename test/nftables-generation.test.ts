@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { ffiRunner, nftablesDataplane, type NftRunner } from '../src/dataplane/nftables/index.ts';
+import { cliRunner, ffiRunner, nftablesDataplane, type NftRunner } from '../src/dataplane/nftables/index.ts';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
 import { frontendKey } from '../src/model/index.ts';
 
@@ -36,17 +36,18 @@ async function child(): Promise<void> {
     const r = spawnSync('nft', args, { encoding: 'utf8', timeout: 10_000 });
     if (r.status !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr}`);
   };
-  const ffi = ffiRunner();
   let listings = 0;
-  const runner: NftRunner = {
-    kind: ffi.kind,
+  // Full listings go to the CLI lister (a child process), everything else to libnftables here:
+  // both are counted, so a listing through either shows.
+  const counting = (inner: NftRunner): NftRunner => ({
+    kind: inner.kind,
     run: (text) => {
       if (text.startsWith('list table')) listings++;
-      return ffi.run(text);
+      return inner.run(text);
     },
-    close: () => ffi.close(),
-  };
-  const dataplane = nftablesDataplane({ runner });
+    close: () => inner.close(),
+  });
+  const dataplane = nftablesDataplane({ runner: counting(ffiRunner()), lister: counting(cliRunner()) });
   const table: ServiceTable = { frontends: [web(['10.100.1.41', '10.100.1.42'])], denySources: [] };
   const steps: { step: string; changed: boolean; driftRepaired: boolean; listings: number }[] = [];
   const step = async (name: string, t: ServiceTable, resync: boolean): Promise<void> => {

@@ -24,8 +24,28 @@ export interface InstalledState {
 
 export const EMPTY_INSTALLED: InstalledState = { frontends: new Map(), deny: { 4: [], 6: [] }, chains: new Map() };
 
+/** Element changes of one set: added or deleted elements (as nft text), or the set emptied. */
+export type ElementOp =
+  | { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly string[] }
+  | { readonly verb: 'flush'; readonly set: SetName };
+
+/**
+ * One atomic step from one installed state to the next. Element changes are kept apart from
+ * the commands on chains so that they can go to the kernel either as nft text (one
+ * libnftables transaction, `transactionLines`) or as an nfnetlink batch of their own.
+ */
 export interface Transaction {
-  /** nft commands of one atomic transaction, in order; empty when nothing differs. */
+  /** Commands that come before everything else (the table's replace preamble), as nft text. */
+  readonly preamble: readonly string[];
+  /** Deny-list flushes and element deletions, verdict elements first. */
+  readonly deletes: readonly ElementOp[];
+  /** Pick chains no frontend uses any more: deleted after the elements that point at them. */
+  readonly chainsRemoved: readonly string[];
+  /** Pick chains written (new, or drifted): name → rule; written before elements point at them. */
+  readonly chainsWritten: ReadonlyMap<string, string>;
+  /** Element additions, verdict elements last. */
+  readonly adds: readonly ElementOp[];
+  /** nft commands of the whole step in order (derived; empty when nothing differs). */
   readonly lines: readonly string[];
   /** Frontend keys whose elements were added or changed. */
   readonly written: readonly string[];
@@ -35,12 +55,57 @@ export interface Transaction {
   readonly after: InstalledState;
 }
 
-/** Elements per command, so that 100k elements don't become one huge line. */
-const BATCH = 1000;
+/** Elements per command or netlink message, so that 100k elements don't become one huge line. */
+export const ELEMENT_BATCH = 1000;
+
+/** The commands that write a set of chains, as nft text. */
+export function chainLines(chains: ReadonlyMap<string, string>): string[] {
+  const lines: string[] = [];
+  // `add chain` is a no-op for an existing (drifted) chain; flush then empties it.
+  for (const [name, rule] of chains) lines.push(`add chain ${TABLE} ${name}`, `flush chain ${TABLE} ${name}`, `add rule ${TABLE} ${name} ${rule}`);
+  return lines;
+}
+
+/** The element changes as nft text. */
+export function elementLines(ops: readonly ElementOp[]): string[] {
+  const lines: string[] = [];
+  for (const op of ops) {
+    if (op.verb === 'flush') lines.push(`flush set ${TABLE} ${op.set}`);
+    else lines.push(`${op.verb} element ${TABLE} ${op.set} { ${op.elements.join(', ')} }`);
+  }
+  return lines;
+}
+
+/** Every command of a step, in the order one nft transaction needs them. */
+export function transactionLines(tx: Omit<Transaction, 'lines' | 'written' | 'removed' | 'after'>): string[] {
+  return [
+    ...tx.preamble,
+    ...elementLines(tx.deletes),
+    ...tx.chainsRemoved.map((name) => `delete chain ${TABLE} ${name}`),
+    ...chainLines(tx.chainsWritten),
+    ...elementLines(tx.adds),
+  ];
+}
+
+/** A transaction whose `lines` are computed when first read (the netlink path never reads them). */
+function makeTransaction(fields: Omit<Transaction, 'lines'>): Transaction {
+  let lines: string[] | undefined;
+  return {
+    ...fields,
+    get lines() {
+      lines ??= transactionLines(fields);
+      return lines;
+    },
+  };
+}
+
+/** True when a step changes nothing in the kernel. */
+export const isEmptyTransaction = (tx: Transaction): boolean =>
+  tx.preamble.length === 0 && tx.deletes.length === 0 && tx.adds.length === 0 && tx.chainsRemoved.length === 0 && tx.chainsWritten.size === 0;
 
 const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Element commands collected per set, written out in a fixed order. */
+/** Element changes collected per set, written out in a fixed order. */
 class ElementOps {
   private readonly bySet = new Map<SetName, string[]>();
   push(set: SetName, element: string): void {
@@ -48,13 +113,11 @@ class ElementOps {
     if (list === undefined) this.bySet.set(set, [element]);
     else list.push(element);
   }
-  write(verb: 'add' | 'delete', order: readonly SetName[], out: string[]): void {
+  write(verb: 'add' | 'delete', order: readonly SetName[], out: ElementOp[]): void {
     for (const set of order) {
       const elements = this.bySet.get(set);
       if (elements === undefined) continue;
-      for (let i = 0; i < elements.length; i += BATCH) {
-        out.push(`${verb} element ${TABLE} ${set} { ${elements.slice(i, i + BATCH).join(', ')} }`);
-      }
+      for (let i = 0; i < elements.length; i += ELEMENT_BATCH) out.push({ verb, set, elements: elements.slice(i, i + ELEMENT_BATCH) });
     }
   }
 }
@@ -134,25 +197,22 @@ function transaction(installed: InstalledState, after: InstalledState, keys: Ite
       written.push(key);
     }
   }
-  const lines: string[] = [];
+  const deletes: ElementOp[] = [];
   for (const family of [4, 6] as const) {
     if (!sameList(installed.deny[family], after.deny[family])) {
       // A changed deny list is rewritten whole: it is short, and flush + refill in one
       // transaction never leaves a moment without it.
       const set = setsOf(family).deny;
-      lines.push(`flush set ${TABLE} ${set}`);
+      deletes.push({ verb: 'flush', set });
       for (const element of after.deny[family]) adds.push(set, element);
     }
   }
-  dels.write('delete', DELETE_ORDER, lines);
-  for (const name of installed.chains.keys()) if (!after.chains.has(name)) lines.push(`delete chain ${TABLE} ${name}`);
-  for (const [name, rule] of after.chains) {
-    if (installed.chains.get(name) === rule) continue;
-    // `add chain` is a no-op for an existing (drifted) chain; flush then empties it.
-    lines.push(`add chain ${TABLE} ${name}`, `flush chain ${TABLE} ${name}`, `add rule ${TABLE} ${name} ${rule}`);
-  }
-  adds.write('add', ADD_ORDER, lines);
-  return { lines, written, removed, after };
+  dels.write('delete', DELETE_ORDER, deletes);
+  const chainsRemoved = [...installed.chains.keys()].filter((name) => !after.chains.has(name));
+  const chainsWritten = new Map([...after.chains].filter(([name, rule]) => installed.chains.get(name) !== rule));
+  const added: ElementOp[] = [];
+  adds.write('add', ADD_ORDER, added);
+  return makeTransaction({ preamble: [], deletes, chainsRemoved, chainsWritten, adds: added, written, removed, after });
 }
 
 /** Pick chain → number of frontends whose verdict goes to it. */
@@ -195,7 +255,7 @@ export function* diffSteps(installed: InstalledState, desired: RenderedTable, ma
   const changed: string[] = [];
   for (const [key, entry] of desired.frontends) if (!unchanged(installed.frontends.get(key), entry)) changed.push(key);
   for (const key of installed.frontends.keys()) if (!desired.frontends.has(key)) changed.push(key);
-  const withFirst = (tx: Transaction, i: number): Transaction => (i === 0 && first.length > 0 ? { ...tx, lines: [...first, ...tx.lines] } : tx);
+  const withFirst = (tx: Transaction, i: number): Transaction => (i === 0 && first.length > 0 ? withPreamble(tx, first) : tx);
   if (changed.length <= maxFrontends) {
     yield withFirst(diffTables(installed, desired), 0);
     return;
@@ -237,8 +297,13 @@ export function replacePreamble(options: RenderOptions): string[] {
 
 /** One transaction that replaces whatever table is there by the desired one. */
 export function renderReplace(desired: RenderedTable, options: RenderOptions): Transaction {
-  const fill = diffTables(EMPTY_INSTALLED, desired);
-  return { ...fill, lines: [...replacePreamble(options), ...fill.lines] };
+  return withPreamble(diffTables(EMPTY_INSTALLED, desired), replacePreamble(options));
+}
+
+/** The same step with commands put before it. */
+function withPreamble(tx: Transaction, preamble: readonly string[]): Transaction {
+  const { preamble: own, deletes, chainsRemoved, chainsWritten, adds, written, removed, after } = tx;
+  return makeTransaction({ preamble: [...preamble, ...own], deletes, chainsRemoved, chainsWritten, adds, written, removed, after });
 }
 
 /** The text nft is given for a transaction. */

@@ -1,15 +1,39 @@
 import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
 import type { ServiceTable } from '../../model/index.ts';
-import { EMPTY_INSTALLED, diffSteps, renderReplace, replacePreamble, transactionText, type InstalledState } from './diff.ts';
+import {
+  EMPTY_INSTALLED,
+  chainLines,
+  diffSteps,
+  isEmptyTransaction,
+  renderReplace,
+  replacePreamble,
+  transactionText,
+  type ElementOp,
+  type InstalledState,
+  type Transaction,
+} from './diff.ts';
 import { NftError, NftErrorCode } from './errors.ts';
 import { netlinkGeneration } from './generation.ts';
-import { normalizeElement, parseListing } from './listing.ts';
-import type { NftLogger, NftRunner } from './nft.ts';
+import { normalizeElement, parseListing, type ElementCounts } from './listing.ts';
+import { cliRunner, type NftLogger, type NftRunner } from './nft.ts';
 import { compareInstalled, installedFromListing, skeletonDrift } from './readback.ts';
-import { DEFAULT_MASQUERADE_MARK, SetNames, TABLE, renderTable, type RenderOptions, type RenderedTable } from './render.ts';
+import { DEFAULT_MASQUERADE_MARK, SetNames, TABLE, renderTable, type RenderOptions, type RenderedTable, type SetName } from './render.ts';
 
 export { cliRunner, defaultRunner, ffiRunner, type NftLogger, type NftRunner } from './nft.ts';
 export { NftError, NftErrorCode } from './errors.ts';
+
+/**
+ * Writes and reads the table's set elements without libnftables (over nfnetlink, `netlink/`).
+ * Elements are nearly all of the table; libnftables holds ~10 KB per parsed element, so a cold
+ * 10k-service load through it costs ~100 MB of the process's memory, and a listing of them more.
+ */
+export interface ElementChannel {
+  /** One atomic batch, in order; throws NftError(NFT_COMMAND_FAILED) naming the refused op. */
+  commit(ops: readonly ElementOp[]): void;
+  /** A set's elements as nft lists them (normalized), with per-element counters where declared. */
+  listElements(set: SetName): { elements: string[]; counts: Map<string, ElementCounts> };
+  close(): void;
+}
 
 export interface NftablesDataplaneOptions {
   readonly runner: NftRunner;
@@ -32,6 +56,19 @@ export interface NftablesDataplaneOptions {
    * in another namespace); `() => undefined` turns it off.
    */
   readonly generation?: () => number | undefined;
+  /**
+   * Where element changes and counter reads go. Default: nfnetlink in this process's namespace
+   * unless the runner is the CLI one (it may act in another namespace); `undefined` from the
+   * factory, or a factory that throws, means nft text through the runner.
+   */
+  readonly elements?: (() => ElementChannel | undefined) | 'text';
+  /**
+   * Runs the full `list table` of a drift check or a restart. Default: the `nft` CLI in a child
+   * process when the runner is libnftables in this process — a listing of 130k elements costs
+   * libnftables ~200 MB, which a child gives back when it exits and a long-lived process keeps
+   * (glibc does not return the fragments) — else the runner itself.
+   */
+  readonly lister?: NftRunner;
 }
 
 /**
@@ -41,6 +78,9 @@ export interface NftablesDataplaneOptions {
  * more but takes longer.
  */
 const DEFAULT_STEP = 250;
+
+/** Until the netlink element writer lands: nft text through the runner. */
+const defaultElementChannel = (): ElementChannel | undefined => undefined;
 
 /** The kernel's table as read back: absent, of another layout (or skeleton), or usable. */
 type KernelView = { readonly kind: 'missing' } | { readonly kind: 'incompatible'; readonly what: readonly string[] } | { readonly kind: 'usable'; readonly state: InstalledState };
@@ -70,20 +110,63 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
    */
   let trusted: number | undefined;
 
-  /** Runs one transaction, keeping `trusted` only if nobody else committed around it. */
-  async function write(text: string): Promise<void> {
+  let channel: ElementChannel | undefined | null = options.elements === 'text' ? null : undefined;
+  /** The element channel, made on first use; null once it could not be made. */
+  function elementChannel(): ElementChannel | undefined {
+    if (channel === undefined) {
+      const make = typeof options.elements === 'function' ? options.elements : runner.kind === 'cli' ? undefined : defaultElementChannel;
+      try {
+        channel = make?.() ?? null;
+      } catch (error) {
+        log?.warn({ err: error instanceof Error ? error.message : String(error) }, 'nftables elements over netlink unavailable; writing them as nft text');
+        channel = null;
+      }
+    }
+    return channel ?? undefined;
+  }
+
+  /**
+   * Runs the commits of one step in order, keeping `trusted` only if nobody else committed
+   * around them (the generation moved by exactly their number).
+   */
+  async function write(commits: readonly (() => unknown)[]): Promise<void> {
     const before = generation();
     const known = trusted;
     trusted = undefined;
-    await runner.run(text);
+    for (const commit of commits) await commit();
     const after = generation();
-    if (known !== undefined && before === known && after === ((before + 1) >>> 0)) trusted = after;
+    if (known !== undefined && before === known && after === ((before + commits.length) >>> 0)) trusted = after;
+  }
+
+  /**
+   * One step to the kernel. With an element channel: chains first (a new pick chain exists
+   * before any element points at it), then every element change as one atomic netlink batch,
+   * then the chains nothing points at any more — each commit leaves a table that serves every
+   * frontend whole. Without one: the whole step as one nft transaction.
+   */
+  async function commitStep(tx: Transaction): Promise<void> {
+    const ch = elementChannel();
+    if (ch === undefined) {
+      await write([() => runner.run(transactionText(tx))]);
+      return;
+    }
+    const commits: (() => unknown)[] = [];
+    const before = [...tx.preamble, ...chainLines(tx.chainsWritten)];
+    if (before.length > 0) commits.push(() => runner.run(transactionText({ lines: before })));
+    const ops = [...tx.deletes, ...tx.adds];
+    if (ops.length > 0) commits.push(() => ch.commit(ops));
+    if (tx.chainsRemoved.length > 0) {
+      const lines = tx.chainsRemoved.map((name) => `delete chain ${TABLE} ${name}`);
+      commits.push(() => runner.run(transactionText({ lines })));
+    }
+    await write(commits);
   }
 
   /** Replaces the table whole, in one transaction, so traffic never sees it missing. */
   async function replaceAll(desired: RenderedTable): Promise<void> {
+    // One nft transaction even with an element channel: the old table serves until it commits.
     const tx = renderReplace(desired, renderOptions);
-    await write(transactionText(tx));
+    await write([() => runner.run(transactionText(tx))]);
     installed = tx.after;
   }
 
@@ -93,8 +176,8 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
     let removed = 0;
     let changed = false;
     for (const tx of diffSteps(from, desired, stepSize, first)) {
-      if (tx.lines.length > 0) {
-        await write(transactionText(tx));
+      if (!isEmptyTransaction(tx)) {
+        await commitStep(tx);
         changed = true;
       }
       installed = tx.after;
@@ -104,12 +187,28 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
     return { written, removed, changed };
   }
 
+  const lister = options.lister ?? (runner.kind === 'libnftables' || runner.kind === 'auto' ? cliRunner() : runner);
+  /** `list table` through the lister; through the runner if the CLI can't be started. */
+  async function listTable(): Promise<string> {
+    const command = `list table ${TABLE}`;
+    if (lister === runner) return runner.run(command);
+    try {
+      return await lister.run(command);
+    } catch (error) {
+      if (error instanceof NftError && error.code === NftErrorCode.commandFailed && error.message.startsWith('could not run')) {
+        log?.warn({ err: error.message }, 'nft CLI unavailable; listing the table through libnftables in this process');
+        return runner.run(command);
+      }
+      throw error;
+    }
+  }
+
   async function readKernel(): Promise<KernelView> {
     let text: string;
     const before = generation();
     trusted = undefined;
     try {
-      text = await runner.run(`list table ${TABLE}`);
+      text = await listTable();
       // Trusted only if nothing was committed while the listing was taken.
       if (before !== undefined && generation() === before) trusted = before;
     } catch (error) {
@@ -175,11 +274,22 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
       } catch (error) {
         if (!(error instanceof NftError) || error.code !== NftErrorCode.commandFailed) throw error;
         // The kernel is not what this process thinks (changed behind its back between checks):
-        // replacing the whole table is always possible and as atomic.
-        log?.warn({ err: error.message }, 'incremental nftables update refused; replacing the table whole');
+        // read it back and go from what is there; only if that fails too, replace the table
+        // whole (always possible, and as atomic).
+        log?.warn({ err: error.message }, 'incremental nftables update refused; reading the table back');
         const before = installed;
-        await replaceAll(desired);
         const removed = before === undefined ? 0 : [...before.frontends.keys()].filter((k) => !desired.frontends.has(k)).length;
+        try {
+          const kernel = await readKernel();
+          if (kernel.kind === 'usable') {
+            await applySteps(kernel.state, renderTable(table, kernel.state.frontends));
+            return report({ changed: true, frontendsWritten: desired.frontends.size, frontendsRemoved: removed, driftRepaired: true });
+          }
+        } catch (again) {
+          if (!(again instanceof NftError)) throw again;
+          log?.warn({ err: again.message }, 'nftables update from the read-back table refused too; replacing the table whole');
+        }
+        await replaceAll(desired);
         return report({ changed: true, frontendsWritten: desired.frontends.size, frontendsRemoved: removed, driftRepaired: true });
       }
     },
@@ -188,11 +298,12 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
       const result = new Map<string, FrontendCounters>();
       if (installed === undefined) return result;
       const counts = new Map<string, FrontendCounters>();
+      const ch = elementChannel();
       for (const name of [SetNames.counters4, SetNames.counters6]) {
         // One list per call: given two `list set` commands in one buffer, libnftables 1.0.6
         // fetches only the last set and fails the first ("No such file or directory").
-        const listed = parseListing(await runner.run(`list set ${TABLE} ${name}`)).sets.get(name);
-        for (const [element, c] of listed?.counts ?? []) counts.set(normalizeElement(element), c);
+        const listed = ch !== undefined ? ch.listElements(name).counts : parseListing(await runner.run(`list set ${TABLE} ${name}`)).sets.get(name)?.counts;
+        for (const [element, c] of listed ?? []) counts.set(ch !== undefined ? element : normalizeElement(element), c);
       }
       for (const { rendered } of installed.frontends.values()) {
         const c = counts.get(rendered.mapKey);
@@ -208,6 +319,10 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
       trusted = undefined;
     },
 
-    close: () => runner.close(),
+    async close() {
+      channel?.close();
+      channel = undefined;
+      await runner.close();
+    },
   };
 }
