@@ -2,8 +2,8 @@
 // (NFT_MSG_GETGEN). The kernel increments it on every committed nftables transaction in the
 // namespace — ours, an operator's `nft`, another program's — so an unchanged generation means
 // an unchanged ruleset, and a drift check can skip reading 100k elements back.
-import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
+import { loadLibc, type Libc } from './netlink/socket.ts';
 
 // linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
 const AF_NETLINK = 16;
@@ -66,36 +66,6 @@ export function decodeGeneration(reply: Buffer, seq: number): number | undefined
     at += align4(length);
   }
   return undefined;
-}
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
-  send(fd: number, buffer: Buffer, length: number, flags: number): number;
-  recv(fd: number, buffer: Buffer, length: number, flags: number): number;
-  close(fd: number): number;
-}
-
-interface KoffiLibrary {
-  func(signature: string): (...args: unknown[]) => unknown;
-}
-
-function loadLibc(): Libc {
-  const koffi = createRequire(import.meta.url)('koffi') as { load(path: string): KoffiLibrary };
-  const lib = koffi.load('libc.so.6');
-  const socket = lib.func('int socket(int, int, int)');
-  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)');
-  // koffi has no ssize_t; intptr_t has its size.
-  const send = lib.func('intptr_t send(int, const void *, size_t, int)');
-  const recv = lib.func('intptr_t recv(int, void *, size_t, int)');
-  const close = lib.func('int close(int)');
-  return {
-    socket: (d, t, p) => socket(d, t, p) as number,
-    setsockopt: (f, l, n, v, len) => setsockopt(f, l, n, v, len) as number,
-    send: (f, b, len, fl) => Number(send(f, b, len, fl)),
-    recv: (f, b, len, fl) => Number(recv(f, b, len, fl)),
-    close: (f) => close(f) as number,
-  };
 }
 
 /**
