@@ -51,7 +51,7 @@ describe('Kubernetes mode in the lab: controller + agent against the API server'
 
   /** `vipgate status` in lb1: how many frontends the agent serves and which Services it refused. */
   async function agentStatus(): Promise<AgentStatusJson> {
-    return JSON.parse(await lab.exec('lb1', [VIPGATE_BIN, 'status'], { timeoutMs: 20_000 })) as AgentStatusJson;
+    return JSON.parse(await lab.exec('lb1', [VIPGATE_BIN, 'status', '-o', 'json'], { timeoutMs: 20_000 })) as AgentStatusJson;
   }
 
 

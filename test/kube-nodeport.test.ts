@@ -186,6 +186,11 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
       return log.split('\n').find((l) => l.includes('Service default/bare') && l.includes('has no nodePort'));
     }, 10_000, 200);
     assert.match(logged, /spec\.allocateLoadBalancerNodePorts is false/);
+    // …and says it where an operator looks: `vipgate status` and `vipgate service list`.
+    const status = await lab.exec('lb1', [VIPGATE_BIN, 'status'], { timeoutMs: 20_000 });
+    assert.match(status, /Left out by the source \(fix the object\):\n {2}Service default\/bare: port 80\/TCP has no nodePort/);
+    const list = await lab.exec('lb1', [VIPGATE_BIN, 'service', 'list'], { timeoutMs: 20_000 });
+    assert.match(list, /Left out by the source[^\n]*\n {2}Service default\/bare: /);
     assert.deepEqual(await servedRows(), [`${VIP}:80/tcp -> ${DEMO.nodes.node2.v4}:${NODE_PORT} ready`]);
     const r = await lab.curl('client', `http://${BARE_VIP}/`, { timeoutMs: 1000 });
     assert.equal(r.ok, false, `${BARE_VIP} answered: ${r.body}`);

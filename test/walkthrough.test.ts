@@ -110,17 +110,17 @@ describe('walk-through on the nftables dataplane', { concurrency: false }, () =>
       log = await readFile(w.agentLog, 'utf8');
     }
     assert.match(log, /lb1\.yaml:\d+:\d+: services\[2\]\.ports\[0\]\.port: 70000 is not allowed/);
-    const status = JSON.parse(await w.vipgate(['status'])) as { configError: string | null };
+    const status = JSON.parse(await w.vipgate(['status', '-o', 'json'])) as { configError: string | null };
     assert.match(status.configError ?? '', /70000/);
     assert.ok((await w.lab.curl('client', 'http://10.200.0.5/')).ok, 'the last good state stopped serving');
     await w.writeConfig(config([DEMO.pods.pod2a.v4]));
     await w.waitForServices(() => true);
     for (let i = 0; i < 30; i++) {
-      const s = JSON.parse(await w.vipgate(['status'])) as { configError: string | null };
+      const s = JSON.parse(await w.vipgate(['status', '-o', 'json'])) as { configError: string | null };
       if (s.configError === null) break;
       await sleep(100);
     }
-    assert.equal((JSON.parse(await w.vipgate(['status'])) as { configError: string | null }).configError, null);
+    assert.equal((JSON.parse(await w.vipgate(['status', '-o', 'json'])) as { configError: string | null }).configError, null);
   });
 
   test('a rule deleted by hand is repaired by the next resync', async () => {

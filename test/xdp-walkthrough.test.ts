@@ -151,7 +151,7 @@ describe('walk-through on the XDP dataplane (one-armed lb1, generic mode, nat)',
     const updates = (text: string): number => text.split('\n').filter((l) => l.includes('"dataplane updated"')).length;
     await sleep(3000); // three resyncs at resyncSeconds: 1
     assert.equal(updates(await readFile(w.agentLog, 'utf8')), updates(log), 'a no-op resync logged "dataplane updated"');
-    const status = JSON.parse(await w.vipgate(['status'])) as { lastPass: { dataplane: { changed: boolean; durationMs: number } } };
+    const status = JSON.parse(await w.vipgate(['status', '-o', 'json'])) as { lastPass: { dataplane: { changed: boolean; durationMs: number } } };
     assert.equal(status.lastPass.dataplane.changed, false, JSON.stringify(status.lastPass));
     assert.ok(status.lastPass.dataplane.durationMs < 100, `resync took ${status.lastPass.dataplane.durationMs} ms`);
   });

@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { createApiServer } from '../api/server.ts';
+import type { SourceProblem } from '../api/views.ts';
 import { ConfigError, loadConfigFile, poolsFromConfig, servicesFromConfig, type AgentConfig } from '../config/index.ts';
 import type { Dataplane } from '../dataplane/dataplane.ts';
 import { createCommandRunner, createHost } from '../host/index.ts';
@@ -117,6 +118,8 @@ export function kubernetesOptionsProblem(options: RunAgentOptions, env: NodeJS.P
 }
 
 /** `vipgate agent`: wires the settings source, the effects and the API, and runs until a signal. */
+const problemKey = (p: SourceProblem): string => `${p.object}\n${p.message}`;
+
 export async function runAgent(options: RunAgentOptions): Promise<number> {
   const log: Logger = pino({ level: options.logLevel, base: { component: 'agent' } });
   const problem = kubernetesOptionsProblem(options);
@@ -124,7 +127,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     process.stderr.write(`vipgate agent: ${problem}\n`);
     return EXIT_BAD_CONFIG;
   }
-  const applied: { input?: AgentInput; config?: AgentConfig; cluster?: DesiredInput } = {};
+  const applied: { input?: AgentInput; config?: AgentConfig; cluster?: DesiredInput; leftOut: readonly SourceProblem[] } = { leftOut: [] };
   // In Kubernetes mode the Services come from the cluster; this node's settings from the file
   // when one is given, else from the LBNodeConfig that selects this node.
   const fromKubernetes = options.kubernetes === true || options.kubeconfig !== undefined;
@@ -233,7 +236,11 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       debounceMs: 10,
       ...(file === undefined ? { nodeName, onNodeSettings } : config === undefined ? {} : { fileSettings: config }),
       onInput: (input, problems) => {
-        for (const p of problems) log.warn({ object: p }, 'a Kubernetes object was left out');
+        // Said once per object and reason (every input event repeats them), and kept for
+        // `vipgate status` / `service list`.
+        const before = new Set(applied.leftOut.map(problemKey));
+        for (const p of problems) if (!before.has(problemKey(p))) log.warn({ object: p.object }, `a Kubernetes object was left out: ${p.message}`);
+        applied.leftOut = problems;
         applied.cluster = input;
         publish();
       },
@@ -308,6 +315,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     {
       status: () => live.status(),
       counters: () => dataplane.counters(),
+      leftOut: () => applied.leftOut,
       nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
       ...(bgpRef.current === undefined ? {} : { bgp: bgpRef.current }),
       registry: metrics.registry,

@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentStatus } from '../agent/agent.ts';
-import type { PeerStatus } from '../bgp/index.ts';
+import type { PeerStatus, SentRoute } from '../bgp/index.ts';
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
-import { servicesView } from './views.ts';
+import { servicesView, type SourceProblem, type StatusView } from './views.ts';
 
 export interface ApiDeps {
   readonly status: () => AgentStatus;
@@ -13,13 +13,15 @@ export interface ApiDeps {
   readonly nodeAddresses: () => Promise<readonly string[]>;
   readonly registry: Registry;
   readonly log: Logger;
+  /** Objects the source left out (Kubernetes mode); none in file mode, where a bad file is refused whole. */
+  readonly leftOut?: () => readonly SourceProblem[];
   /** Present when the agent announces by BGP. */
-  readonly bgp?: { peers(): PeerStatus[]; routesSentTo(address: string): string[] };
+  readonly bgp?: { peers(): PeerStatus[]; routesSentTo(address: string): SentRoute[] };
 }
 
 /** `/v1/bgp/routes`: what each peer has been told. */
 export interface BgpRoutesView {
-  readonly peers: readonly { readonly address: string; readonly state: string; readonly routes: readonly string[] }[];
+  readonly peers: readonly { readonly address: string; readonly state: string; readonly routes: readonly SentRoute[] }[];
 }
 
 export interface RoutesView {
@@ -62,20 +64,22 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         return;
       }
       case '/v1/services':
-        json(res, 200, servicesView(deps.status(), await deps.counters()));
+        json(res, 200, servicesView(deps.status(), await deps.counters(), deps.leftOut?.() ?? []));
         return;
       case '/v1/status': {
         const s = deps.status();
-        json(res, 200, {
+        const view: StatusView = {
           engine: s.engine,
           announcer: s.announcer,
           frontends: s.table.frontends.length,
           problems: s.problems,
+          leftOut: deps.leftOut?.() ?? [],
           advertisements: s.advertisements,
           vipInterface: s.vipInterface ?? null,
           lastPass: s.lastPass ?? null,
           configError: s.configError ?? null,
-        });
+        };
+        json(res, 200, view);
         return;
       }
       case '/v1/routes': {

@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../agent/agent.ts';
+import type { AgentStatus, LastPass } from '../agent/agent.ts';
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
 import type { Backend, FrontendType, Protocol, ServiceProblem } from '../model/index.ts';
 
@@ -17,13 +17,21 @@ export interface ServiceRow {
   readonly bytes: string;
 }
 
+/** An object the agent's source left out (a Kubernetes Service, VIPPool, BGPPeer…), and why. */
+export interface SourceProblem {
+  readonly object: string;
+  readonly message: string;
+}
+
 export interface ServicesView {
   readonly engine: string;
   readonly services: readonly ServiceRow[];
   readonly problems: readonly ServiceProblem[];
+  /** Objects the source could not turn into desired state: never reached the reconcile. */
+  readonly leftOut: readonly SourceProblem[];
 }
 
-export function servicesView(status: AgentStatus, counters: ReadonlyMap<string, FrontendCounters>): ServicesView {
+export function servicesView(status: AgentStatus, counters: ReadonlyMap<string, FrontendCounters>, leftOut: readonly SourceProblem[] = []): ServicesView {
   const rows = status.table.frontends.map((f): ServiceRow => {
     const c = counters.get(f.key);
     return {
@@ -41,5 +49,18 @@ export function servicesView(status: AgentStatus, counters: ReadonlyMap<string, 
     };
   });
   rows.sort((a, b) => a.id - b.id);
-  return { engine: status.engine, services: rows, problems: status.problems };
+  return { engine: status.engine, services: rows, problems: status.problems, leftOut };
+}
+
+/** `/v1/status`: the agent's state in JSON. */
+export interface StatusView {
+  readonly engine: string;
+  readonly announcer: string;
+  readonly frontends: number;
+  readonly problems: readonly ServiceProblem[];
+  readonly leftOut: readonly SourceProblem[];
+  readonly advertisements: readonly string[];
+  readonly vipInterface: { readonly name: string; readonly kind: string } | null;
+  readonly lastPass: LastPass | null;
+  readonly configError: string | null;
 }

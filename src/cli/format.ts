@@ -1,6 +1,6 @@
 import type { BgpRoutesView } from '../api/server.ts';
-import type { ServiceRow, ServicesView } from '../api/views.ts';
-import type { PeerStatus } from '../bgp/index.ts';
+import type { ServiceRow, ServicesView, StatusView } from '../api/views.ts';
+import type { PeerStatus, SentRoute } from '../bgp/index.ts';
 
 /** Lays out rows as aligned columns; a cell may hold several lines (one backend each). */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -46,6 +46,12 @@ export function formatServiceList(view: ServicesView): string {
     text += '\nNot served (fix the Service or the pools):\n';
     for (const p of view.problems) text += `  ${p.service}: ${p.code}: ${p.message}\n`;
   }
+  // Older agents' views have no leftOut.
+  const leftOut = (view as Partial<ServicesView>).leftOut ?? [];
+  if (leftOut.length > 0) {
+    text += '\nLeft out by the source (fix the object):\n';
+    for (const p of leftOut) text += `  ${p.object}: ${p.message}\n`;
+  }
   return text;
 }
 
@@ -90,8 +96,51 @@ export function formatBgpPeers(peers: readonly PeerStatus[]): string {
 }
 
 /** `vipgate bgp routes`: what each router has been told. */
+/** `10.200.0.0/24 via 10.0.0.2 local-pref 200 med 10 communities 65000:100 large 65000:1:2`. */
+function sentRouteLine(r: SentRoute): string {
+  const parts = [r.prefix];
+  if (r.nextHops.length > 0) parts.push(`via ${r.nextHops.join(', ')}`);
+  if (r.localPref !== undefined) parts.push(`local-pref ${r.localPref}`);
+  if (r.med !== undefined) parts.push(`med ${r.med}`);
+  if (r.communities.length > 0) parts.push(`communities ${r.communities.join(' ')}`);
+  if (r.largeCommunities.length > 0) parts.push(`large ${r.largeCommunities.join(' ')}`);
+  return parts.join(' ');
+}
+
 export function formatBgpRoutes(view: BgpRoutesView): string {
   return view.peers
-    .map((p) => `${p.address} (${p.state}): ${p.routes.length} prefixes\n${p.routes.map((r) => `  ${r}\n`).join('')}`)
+    .map((p) => `${p.address} (${p.state}): ${p.routes.length} prefixes\n${p.routes.map((r) => `  ${sentRouteLine(r)}\n`).join('')}`)
     .join('');
+}
+
+/** `vipgate status`: what the agent serves, its last pass, and everything it could not do. */
+export function formatStatus(view: StatusView): string {
+  const lines = [
+    `engine:        ${view.engine}`,
+    `announcer:     ${view.announcer}`,
+    `frontends:     ${view.frontends} served, ${view.advertisements.length} VIPs advertised`,
+    `VIP interface: ${view.vipInterface === null ? '(none)' : `${view.vipInterface.name} (${view.vipInterface.kind})`}`,
+  ];
+  const pass = view.lastPass;
+  if (pass === null) lines.push('last pass:     (none yet)');
+  else {
+    const p = pass.phases;
+    lines.push(
+      `last pass:     ${pass.ok ? 'ok' : 'FAILED'} at ${pass.at}, ${pass.durationMs.toFixed(1)} ms ` +
+        `(desired ${p.desired.toFixed(1)}, host ${p.host.toFixed(1)}, dataplane ${p.dataplane.toFixed(1)}, announcer ${p.announcer.toFixed(1)})`,
+    );
+    for (const e of pass.errors) lines.push(`  error: ${e}`);
+  }
+  if (view.configError !== null) lines.push('', 'Config refused (the last good one keeps serving):', `  ${view.configError}`);
+  if (view.problems.length > 0) {
+    lines.push('', 'Not served (fix the Service or the pools):');
+    for (const p of view.problems) lines.push(`  ${p.service}: ${p.code}: ${p.message}`);
+  }
+  // Older agents' views have no leftOut.
+  const leftOut = (view as Partial<StatusView>).leftOut ?? [];
+  if (leftOut.length > 0) {
+    lines.push('', 'Left out by the source (fix the object):');
+    for (const p of leftOut) lines.push(`  ${p.object}: ${p.message}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

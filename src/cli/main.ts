@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { apiGet, DEFAULT_API } from './client.ts';
-import { formatBgpPeers, formatBgpRoutes, formatRoutes, formatServiceList } from './format.ts';
-import type { ServicesView } from '../api/views.ts';
+import { formatBgpPeers, formatBgpRoutes, formatRoutes, formatServiceList, formatStatus } from './format.ts';
+import type { ServicesView, StatusView } from '../api/views.ts';
 import type { BgpRoutesView, RoutesView } from '../api/server.ts';
 import type { PeerStatus } from '../bgp/index.ts';
 import { manifestsCommand } from '../manifests/cli.ts';
@@ -100,11 +100,12 @@ service
 
 program
   .command('status')
-  .description("the local agent's state: last reconcile, problems, VIP interface, config errors")
+  .description("the local agent's state: last reconcile, Services not served, objects left out, config errors")
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
   .addOption(apiOption)
-  .action(async (opts: { api: string }) => {
-    const status = await apiGet<unknown>(opts.api, '/v1/status');
-    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  .action(async (opts: { output: string; api: string }) => {
+    const status = await apiGet<StatusView>(opts.api, '/v1/status');
+    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
   });
 
 program
