@@ -40,7 +40,10 @@ test('lb1 announces its IPv4 pool as a /24 with its community, and no IPv6 VIP; 
     const all = await w.bird.birdc(['show', 'route', 'all', 'for', p]);
     assert.match(all, /BGP\.community: \(65002,777\)/, `${p} carries lb1's community`);
   }
-  const told = JSON.parse(await w.lb1.vipgate(['bgp', 'routes', '-o', 'json'])) as { peers: { address: string; routes: string[] }[] };
-  assert.deepEqual(told.peers.find((p) => p.address === DEMO.router.datacenter.v4)?.routes, aggregates);
+  const told = JSON.parse(await w.lb1.vipgate(['bgp', 'routes', '-o', 'json'])) as { peers: { address: string; routes: { prefix: string; communities: string[] }[] }[] };
+  const toV4 = told.peers.find((p) => p.address === DEMO.router.datacenter.v4)?.routes ?? [];
+  assert.deepEqual(toV4.map((r) => r.prefix), aggregates);
+  // What lb1 says it sent is what BIRD received: the advertisement's community on every route.
+  for (const r of toV4) assert.deepEqual(r.communities, ['65002:777'], `${r.prefix} as lb1 reports it`);
   assert.deepEqual(told.peers.find((p) => p.address === DEMO.router.datacenter.v6)?.routes, []);
 });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Speaker, type PeerConfig, type PeerStatus } from '../bgp/index.ts';
+import { Speaker, type PeerConfig, type PeerStatus, type SentRoute } from '../bgp/index.ts';
 import type { BgpConfig, BgpPeerConfig } from '../config/index.ts';
 import type { Pool } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
@@ -10,7 +10,7 @@ export interface BgpAnnouncer extends Announcer {
   /** Applies a changed `bgp:` section: peers added, removed or changed; attributes re-sent. */
   reconfigure(config: BgpConfig): Promise<void>;
   peers(): PeerStatus[];
-  routesSentTo(address: string): string[];
+  routesSentTo(address: string): SentRoute[];
 }
 
 export interface BgpAnnouncerOptions {
@@ -108,7 +108,7 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
       announce(true);
     },
     peers: () => speaker.peers(),
-    routesSentTo: (address) => speaker.routesSentTo(address),
+    routesSentTo: (address) => speaker.routeDetailsSentTo(address),
     stop: () => speaker.stop('vipgate agent stopping'),
   };
 }

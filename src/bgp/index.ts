@@ -1,5 +1,5 @@
 /** vipgate's BGP-4 speaker. A leaf library: it imports only from net/ and node builtins. */
-export { Speaker, type PeerAdvertisements, type PeerConfig, type PeerStatus, type SpeakerOptions } from './speaker.ts';
+export { Speaker, type PeerAdvertisements, type PeerConfig, type PeerStatus, type SentRoute, type SpeakerOptions } from './speaker.ts';
 export type { Advertisement } from './advertisement.ts';
 export { BgpError, BgpErrorCode, BgpMessageError, ErrorTreatment } from './errors.ts';
 export { FsmStateName } from './fsm.ts';

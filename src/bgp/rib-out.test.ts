@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { formatCidr, parseCidr, parseIp, type Cidr } from '../net/index.ts';
 import { parseAdvertisements, routesForPeer, type Advertisement } from './advertisement.ts';
-import { planUpdates, type OutRoute } from './rib-out.ts';
+import { attributesKey, describeAttributesKey, planUpdates, type OutRoute } from './rib-out.ts';
 import { MAX_MESSAGE_LENGTH } from './wire/constants.ts';
 import { decodeUpdate, type UpdateMessage } from './wire/update.ts';
 
@@ -101,4 +101,38 @@ test('10,000 /32s go out in a few dozen full UPDATEs', () => {
   const all: Cidr[] = decodeAll(plan.updates).flatMap((u) => [...u.nlri]);
   assert.equal(all.length, 10_000);
   assert.ok(plan.updates.length <= 15, `${plan.updates.length} updates`);
+});
+
+test('an attributes key reads back as the attributes an operator sees (vipgate bgp routes)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 4 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })), { maxLength: 3 }),
+      fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
+      fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
+      fc.boolean(),
+      (communities, large, localPref, med, v6) => {
+        const route: OutRoute = {
+          prefix: parseCidr(v6 ? 'fd00:200::5/128' : '10.200.0.5/32'),
+          attributes: {
+            origin: 0,
+            communities,
+            largeCommunities: large.map(([g, a, b]) => ({ globalAdministrator: g, localData1: a, localData2: b })),
+            ...(localPref === undefined ? {} : { localPref }),
+            ...(med === undefined ? {} : { multiExitDisc: med }),
+          },
+          nextHops: v6 ? [parseIp('fd00:12::2'), parseIp('fe80::1')] : [parseIp('10.10.12.2')],
+        };
+        assert.deepEqual(describeAttributesKey(attributesKey(route)), {
+          nextHops: v6 ? ['fd00:12::2', 'fe80::1'] : ['10.10.12.2'],
+          ...(localPref === undefined ? {} : { localPref }),
+          ...(med === undefined ? {} : { med }),
+          communities: communities.map((c) => `${c >>> 16}:${c & 0xffff}`),
+          largeCommunities: large.map(([g, a, b]) => `${g}:${a}:${b}`),
+        });
+      },
+    ),
+  );
+  assert.equal(describeAttributesKey('not json'), undefined);
+  assert.equal(describeAttributesKey('{"x":1}'), undefined);
 });

@@ -3,7 +3,7 @@
  * UPDATEs that make the difference — prefixes with identical attributes batched into as few
  * UPDATEs as fit in 4096 bytes (IPv4 in NLRI/withdrawn, IPv6 in MP_REACH/MP_UNREACH).
  */
-import { formatCidr, parseCidr, type Cidr, type IpAddress } from '../net/index.ts';
+import { formatCidr, formatIp, parseCidr, type Cidr, type IpAddress } from '../net/index.ts';
 import type { AttributeContext, PathAttributes } from './wire/attributes.ts';
 import { Afi, MAX_MESSAGE_LENGTH, Safi } from './wire/constants.ts';
 import { encodedPrefixSize } from './wire/nlri.ts';
@@ -38,6 +38,49 @@ export function attributesKey(route: OutRoute): string {
   return JSON.stringify({ a: route.attributes, n: route.nextHops.map((n) => `${n.family}:${n.value.toString(16)}`) }, (_k, v: unknown) =>
     typeof v === 'bigint' ? v.toString(16) : v,
   );
+}
+
+/** A route's attributes as an operator reads them (`vipgate bgp routes`). */
+export interface SentAttributes {
+  readonly nextHops: readonly string[];
+  readonly localPref?: number;
+  readonly med?: number;
+  /** RFC 1997, `asn:value`. */
+  readonly communities: readonly string[];
+  /** RFC 8092, `global:local1:local2`. */
+  readonly largeCommunities: readonly string[];
+}
+
+/**
+ * The attributes an attributesKey stands for, read back from the key itself: the Adj-RIB-Out
+ * keeps only keys (a few distinct ones shared by 10⁵ prefixes), so the view costs nothing
+ * until asked. Undefined for a key this module did not make.
+ */
+export function describeAttributesKey(key: string): SentAttributes | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(key);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { a, n } = parsed as { a?: Partial<Record<keyof PathAttributes, unknown>>; n?: unknown };
+  if (a === undefined || !Array.isArray(n)) return undefined;
+  const nextHops = n.map((hop) => {
+    const [family, hex] = String(hop).split(':') as [string, string | undefined];
+    return formatIp({ family: family === '6' ? 6 : 4, value: BigInt(`0x${hex ?? '0'}`) });
+  });
+  const communities = Array.isArray(a.communities) ? a.communities.map((c) => `${Math.floor(Number(c) / 65536)}:${Number(c) % 65536}`) : [];
+  const largeCommunities = Array.isArray(a.largeCommunities)
+    ? (a.largeCommunities as { globalAdministrator: number; localData1: number; localData2: number }[]).map((c) => `${c.globalAdministrator}:${c.localData1}:${c.localData2}`)
+    : [];
+  return {
+    nextHops,
+    ...(typeof a.localPref === 'number' ? { localPref: a.localPref } : {}),
+    ...(typeof a.multiExitDisc === 'number' ? { med: a.multiExitDisc } : {}),
+    communities,
+    largeCommunities,
+  };
 }
 
 /** Splits prefixes into runs whose encoded size fits `room` bytes each. */

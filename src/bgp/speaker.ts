@@ -8,7 +8,7 @@ import { parsePeerAdvertisements, PrefixCache, routesForPeer, type Advertisement
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { FsmStateName } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
-import { endOfRib, planUpdates } from './rib-out.ts';
+import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
 import { defaultConnect } from './connection.ts';
 import { checkPeerConfig, DEFAULT_HOLD_TIME_SECONDS, type PeerConfig } from './peer-config.ts';
@@ -19,6 +19,11 @@ import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
 import { BFD_STATE_NAMES, BfdState } from './bfd/constants.ts';
 import { BfdSession } from './bfd/session.ts';
 import { UdpBfdTransport, type BfdTransport } from './bfd/socket.ts';
+
+/** One prefix as a peer was told it. */
+export interface SentRoute extends SentAttributes {
+  readonly prefix: string;
+}
 
 export type { PeerConfig } from './peer-config.ts';
 export type { PeerAdvertisements } from './advertisement.ts';
@@ -249,10 +254,23 @@ export class Speaker {
     step(0);
   }
 
-  /** What each peer was told: prefix → attributes key, for `vipgate bgp routes`. */
+  /** The prefixes a peer was told about (its Adj-RIB-Out), sorted. */
   routesSentTo(address: string): string[] {
     const peer = this.peersByAddress.get(formatIp(parseIp(address)));
     return [...(peer?.sent?.keys() ?? [])].sort();
+  }
+
+  /** The same with the attributes each prefix was sent with, for `vipgate bgp routes`. */
+  routeDetailsSentTo(address: string): SentRoute[] {
+    const peer = this.peersByAddress.get(formatIp(parseIp(address)));
+    const described = new Map<string, SentAttributes | undefined>();
+    const out: SentRoute[] = [];
+    for (const [prefix, key] of peer?.sent ?? []) {
+      if (!described.has(key)) described.set(key, describeAttributesKey(key));
+      const attributes = described.get(key);
+      out.push(attributes === undefined ? { prefix, nextHops: [], communities: [], largeCommunities: [] } : { prefix, ...attributes });
+    }
+    return out.sort((x, y) => (x.prefix < y.prefix ? -1 : x.prefix > y.prefix ? 1 : 0));
   }
 
   peers(): PeerStatus[] {
