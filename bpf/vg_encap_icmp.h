@@ -109,8 +109,40 @@ static __always_inline int too_big_as(struct xdp_md *ctx, struct pkt *p, __u32 m
 	return XDP_TX;
 }
 
+/* True when this CPU's bucket has an answer left (and takes it); counts either way. Time credit
+ * rather than tokens: one subtraction per answer, refilled by the time since the last packet. */
+static __always_inline bool icmp_answer_allowed(void)
+{
+	__u32 zero = 0;
+	struct vg_icmp_state *s = bpf_map_lookup_elem(&vg_icmp_state, &zero);
+	if (!s)
+		return false;
+	const struct vg_icmp_limit *l = bpf_map_lookup_elem(&vg_icmp_limit, &zero);
+	__u64 per_sec = l && l->per_sec ? l->per_sec : VG_ICMP_PER_SEC_DEFAULT;
+	__u64 burst = l && l->burst ? l->burst : VG_ICMP_BURST_DEFAULT;
+	__u64 cost = 1000000000ull / per_sec;
+	__u64 cap = burst * cost;
+	__u64 now = bpf_ktime_get_ns();
+	/* A bucket never used starts full, like the kernel's. */
+	__u64 credit = s->last_ns == 0 ? cap : s->credit_ns + (now - s->last_ns);
+	if (credit > cap)
+		credit = cap;
+	s->last_ns = now;
+	if (credit < cost) {
+		s->credit_ns = credit;
+		s->limited += 1;
+		return false;
+	}
+	s->credit_ns = credit - cost;
+	s->sent += 1;
+	return true;
+}
+
 static __noinline int too_big(struct xdp_md *ctx, struct pkt *p, __u32 mtu)
 {
+	/* Over the rate: dropped unanswered, as the kernel would (it can't send it either). */
+	if (!icmp_answer_allowed())
+		return XDP_DROP;
 	if (p->family == 6)
 		return too_big_as(ctx, p, mtu, true);
 	return too_big_as(ctx, p, mtu, false);

@@ -39,6 +39,24 @@
 #define VG_STAT_DROPPED 3u      /* dropped: denied source, no backend, family mismatch, SNAT ports exhausted */
 #define VG_STAT_COUNT 4u
 
+/* ICMP "too big" answers to clients are limited by a token bucket per CPU, as the kernel limits
+ * its own ICMP errors (net.ipv4.icmp_msgs_per_sec / icmp_msgs_burst): a flood of big DF packets
+ * from spoofed sources must not turn the LB into an ICMP reflector at line rate. */
+#define VG_ICMP_PER_SEC_DEFAULT 1000
+#define VG_ICMP_BURST_DEFAULT 50
+
+struct vg_icmp_limit { /* vg_icmp_limit[0], written by the agent; a 0 field means its default */
+	__u32 per_sec; /* answers per second and CPU */
+	__u32 burst;   /* answers in a row after a quiet time */
+};
+
+struct vg_icmp_state { /* vg_icmp_state[0], one per CPU */
+	__u64 credit_ns; /* time credit: one answer costs 10^9 / per_sec ns, at most burst answers' worth */
+	__u64 last_ns;   /* bpf_ktime_get_ns() of the last "too big" packet; 0: never */
+	__u64 sent;      /* answers sent */
+	__u64 limited;   /* packets dropped without an answer: over the rate */
+};
+
 /* vg_config.flags */
 #define VG_CFG_NO_FIB 1u /* never forward by FIB lookup: always XDP_PASS after rewriting */
 

@@ -139,6 +139,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vg_stats SEC(".maps");
 
+/* The "too big" answer limit (agent-written) and each CPU's bucket: see vipgate.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_icmp_limit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vg_icmp_limit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_icmp_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vg_icmp_state SEC(".maps");
+
 /* `key` is stack space the caller no longer needs: the combined stack of the program and
  * forward() is within a few bytes of the verifier's 512-byte limit. */
 static __always_inline void count(__u32 *key, __u32 what)

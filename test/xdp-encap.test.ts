@@ -162,6 +162,22 @@ for (const [mode, overhead] of [['ipip', { v4: 20, v6: 40 }], ['gue', { v4: 28, 
   }
 }
 
+test('ICMP "too big" answers are rate-limited per CPU: over the burst a too-big packet is dropped unanswered, and both are counted', async () => {
+  // 1 answer a second and 3 in a row: 20 packets in a burst get 3 answers per CPU the test
+  // happens to run on (this machine has 2), plus whatever a second's refill gives.
+  const dp = await plane('icmp-limited', { forwarding: 'ipip', icmpLimit: { perSecond: 1, burst: 3 } });
+  const verdicts = Array.from({ length: 20 }, () => dp.testRun(sized('v4', 1481)).verdict);
+  const answered = verdicts.filter((v) => v === 'XDP_TX').length;
+  const dropped = verdicts.filter((v) => v === 'XDP_DROP').length;
+  assert.equal(answered + dropped, 20, verdicts.join(' '));
+  assert.ok(answered >= 3 && answered <= 8, `${answered} answers for a burst of 3 per CPU`);
+  const stats = dp.stats();
+  assert.equal(stats.icmpTooBigSent, BigInt(answered));
+  assert.equal(stats.icmpTooBigLimited, BigInt(dropped));
+  // A packet that fits is never limited.
+  assert.equal(dp.testRun(sized('v4', 1480)).verdict, 'XDP_PASS');
+});
+
 test('ipip v4: too big without DF is encapsulated with DF clear for the kernel to fragment; a VLAN tag stays on a "too big" answer', () => {
   const big = sized('v4', 1481);
   const noDf = Uint8Array.from(big);

@@ -111,6 +111,11 @@ describe('walk-through on the XDP dataplane (one-armed lb1, generic mode, nat)',
     assert.ok(after.forwarded - before.forwarded >= 22 * 4 * 2, `forwarded by XDP: ${before.forwarded} → ${after.forwarded}`);
     // Only packets toward a next hop not yet resolved (a handful) took the kernel's slow path.
     assert.ok(after.kernelNeighbour <= 12, `slow-path packets: ${after.kernelNeighbour}`);
+    // The agent's metrics say the same (read from the same map, a moment later).
+    const metrics = await w.lab.exec('lb1', ['curl', '-sf', 'http://127.0.0.1:9470/metrics']);
+    const forwarded = /^vipgate_xdp_packets_total\{path="forwarded"\} (\d+)$/m.exec(metrics);
+    assert.ok(forwarded !== null && Number(forwarded[1]) >= after.forwarded, `metrics: ${metrics.split('\n').filter((l) => l.startsWith('vipgate_xdp')).join('; ')}`);
+    assert.match(metrics, /^vipgate_xdp_icmp_too_big_total\{result="limited"\} 0$/m);
   });
 
   test('UDP through a VIP reaches a pod', async () => {

@@ -2,6 +2,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PeerStatus } from '../bgp/index.ts';
 import type { Dataplane, FrontendCounters } from '../dataplane/dataplane.ts';
 
+/** What the XDP engine's stats() gives (the agent does not import the engine to read it). */
+interface XdpStatsLike {
+  readonly forwarded: bigint;
+  readonly kernelNeighbour: bigint;
+  readonly kernelFib: bigint;
+  readonly dropped: bigint;
+  readonly icmpTooBigSent: bigint;
+  readonly icmpTooBigLimited: bigint;
+}
+
 /** The agent's Prometheus metrics, in a registry of its own (no global state). */
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -35,6 +45,39 @@ export function createAgentMetrics(dataplane: () => Dataplane | undefined): Agen
     });
   };
   frontendGauge('vipgate_frontend_packets', 'Packets received for a frontend (VIP:port/proto), original direction, from the dataplane counters', (c) => c.packets);
+  // XDP only: where translated packets went, and the ICMP "too big" answers (read at scrape time).
+  const xdpStats = (): XdpStatsLike | undefined => {
+    const dp = dataplane() as Partial<{ stats: () => XdpStatsLike }> | undefined;
+    return typeof dp?.stats === 'function' ? dp.stats() : undefined;
+  };
+  new Counter({
+    name: 'vipgate_xdp_packets_total',
+    help: 'XDP engine: VIP packets by what happened after translation (forwarded by XDP, handed to the kernel for its neighbour or FIB, dropped)',
+    labelNames: ['path'],
+    ...metric,
+    collect() {
+      const s = xdpStats();
+      if (s === undefined) return;
+      this.reset();
+      this.inc({ path: 'forwarded' }, Number(s.forwarded));
+      this.inc({ path: 'kernel_neighbour' }, Number(s.kernelNeighbour));
+      this.inc({ path: 'kernel_fib' }, Number(s.kernelFib));
+      this.inc({ path: 'dropped' }, Number(s.dropped));
+    },
+  });
+  new Counter({
+    name: 'vipgate_xdp_icmp_too_big_total',
+    help: 'XDP engine: packets too big to encapsulate, answered with ICMP "too big" (sent) or dropped over the rate limit (limited)',
+    labelNames: ['result'],
+    ...metric,
+    collect() {
+      const s = xdpStats();
+      if (s === undefined) return;
+      this.reset();
+      this.inc({ result: 'sent' }, Number(s.icmpTooBigSent));
+      this.inc({ result: 'limited' }, Number(s.icmpTooBigLimited));
+    },
+  });
   frontendGauge('vipgate_frontend_bytes', 'Bytes received for a frontend (VIP:port/proto), original direction, from the dataplane counters', (c) => c.bytes);
   return {
     registry,

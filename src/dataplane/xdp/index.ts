@@ -9,7 +9,7 @@ import { toHex } from './desired.ts';
 import { XdpError, XdpErrorCode } from './errors.ts';
 import { FreeList } from './free-list.ts';
 import { sameValue, writeFrontends, type AppliedFrontend } from './frontends.ts';
-import { CAPACITY, CONFIG_FLAGS, ENCAP_DEFAULTS, LAYOUTS, MIN_ENCAP_MTU, encodeConfig, encodeLpmKey, encodeU32, sumCounters, type ForwardingMode } from './layout.ts';
+import { CAPACITY, CONFIG_FLAGS, ENCAP_DEFAULTS, ICMP_LIMIT_DEFAULTS, LAYOUTS, MIN_ENCAP_MTU, encodeConfig, encodeIcmpLimit, encodeLpmKey, encodeU32, sumCounters, type ForwardingMode } from './layout.ts';
 import { XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
 import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type MapName } from './readback.ts';
 import type { RingFill } from './rings.ts';
@@ -41,6 +41,11 @@ export interface XdpDataplaneOptions {
   readonly mtu?: number;
   /** gue: the backends' GUE (fou) UDP port; default 6080. */
   readonly guePort?: number;
+  /**
+   * ICMP "too big" answers per second and CPU, and how many in a row (default 1000 and 50, the
+   * kernel's icmp_msgs_per_sec / icmp_msgs_burst); over it a too-big packet is dropped unanswered.
+   */
+  readonly icmpLimit?: { readonly perSecond: number; readonly burst: number };
   /** false: hand every rewritten packet to the kernel's stack instead of forwarding by FIB lookup. */
   readonly fib?: boolean;
   /** Default: bpf/build/vipgate_xdp.o, built when missing or stale. */
@@ -61,6 +66,9 @@ export interface XdpStats {
   /** Handed to the kernel (translated) for any other FIB answer, or with `fib: false`. */
   readonly kernelFib: bigint;
   readonly dropped: bigint;
+  /** ICMP "too big" answers sent to clients, and too-big packets dropped unanswered over the rate. */
+  readonly icmpTooBigSent: bigint;
+  readonly icmpTooBigLimited: bigint;
 }
 
 export interface XdpAttachment {
@@ -101,6 +109,10 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
   const guePort = options.guePort ?? ENCAP_DEFAULTS.guePort;
   if (!Number.isInteger(guePort) || guePort < 1 || guePort > 65_535) {
     throw new XdpError(XdpErrorCode.badOptions, `guePort must be an integer 1–65535, got ${guePort}`);
+  }
+  const icmpLimit = options.icmpLimit ?? ICMP_LIMIT_DEFAULTS;
+  if (!Number.isInteger(icmpLimit.perSecond) || icmpLimit.perSecond < 1 || icmpLimit.perSecond > 1_000_000 || !Number.isInteger(icmpLimit.burst) || icmpLimit.burst < 1 || icmpLimit.burst > 100_000) {
+    throw new XdpError(XdpErrorCode.badOptions, `icmpLimit must be { perSecond: 1–1000000, burst: 1–100000 }, got ${JSON.stringify(icmpLimit)}`);
   }
   const encapsulating = options.forwarding === 'ipip' || options.forwarding === 'gue';
   const now = options.now ?? (() => performance.now());
@@ -208,6 +220,8 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       state.config = toHex(config);
       changed = true;
     }
+    // Written each pass like vg_config (8 bytes): a map pinned by an older agent holds zeros.
+    lib.mapUpdate(fd('vg_icmp_limit'), encodeU32(0), encodeIcmpLimit(icmpLimit));
     return changed;
   }
 
@@ -279,7 +293,18 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
         return total;
       };
       const [forwarded, kernelNeighbour, kernelFib, dropped] = range(STAT_COUNT).map(sum) as [bigint, bigint, bigint, bigint];
-      return { forwarded, kernelNeighbour, kernelFib, dropped };
+      const L = LAYOUTS.icmpState;
+      const icmp = lib.mapLookup(fd('vg_icmp_state'), encodeU32(0), L.size * cpus);
+      let icmpTooBigSent = 0n;
+      let icmpTooBigLimited = 0n;
+      if (icmp !== undefined) {
+        const v = new DataView(icmp.buffer, icmp.byteOffset, icmp.byteLength);
+        for (let cpu = 0; cpu < cpus; cpu++) {
+          icmpTooBigSent += v.getBigUint64(cpu * L.size + L.fields.sent.offset, true);
+          icmpTooBigLimited += v.getBigUint64(cpu * L.size + L.fields.limited.offset, true);
+        }
+      }
+      return { forwarded, kernelNeighbour, kernelFib, dropped, icmpTooBigSent, icmpTooBigLimited };
     },
 
     testRun(packet: Uint8Array, repeat = 1): TestRunResult {

@@ -59,6 +59,8 @@ export const LAYOUTS = {
       gue_port: f(46, 2, 'network'),
     },
   },
+  icmpLimit: { name: 'vg_icmp_limit', size: 8, fields: { per_sec: f(0, 4, 'host'), burst: f(4, 4, 'host') } },
+  icmpState: { name: 'vg_icmp_state', size: 32, fields: { credit_ns: f(0, 8, 'host'), last_ns: f(8, 8, 'host'), sent: f(16, 8, 'host'), limited: f(24, 8, 'host') } },
 } as const satisfies Record<string, StructLayout>;
 
 /** Constants of vipgate.h. */
@@ -66,6 +68,19 @@ export const SERVICE_FLAGS = { sourcesRestricted: 1, affinityClientIp: 2, snat: 
 export const BACKEND_FLAGS = { present: 1 } as const;
 export const MODES = { nat: 0, 'dsr-l2': 1, ipip: 2, gue: 3 } as const;
 export type ForwardingMode = keyof typeof MODES;
+/** vipgate.h VG_ICMP_*_DEFAULT: ICMP "too big" answers per second and CPU, and the burst, for a 0 in vg_icmp_limit. */
+export const ICMP_LIMIT_DEFAULTS = { perSecond: 1000, burst: 50 } as const;
+
+/** vg_icmp_limit's value. */
+export function encodeIcmpLimit(limit: { readonly perSecond: number; readonly burst: number }): Uint8Array {
+  const L = LAYOUTS.icmpLimit;
+  const out = new Uint8Array(L.size);
+  const v = new DataView(out.buffer);
+  v.setUint32(L.fields.per_sec.offset, limit.perSecond, LITTLE_ENDIAN);
+  v.setUint32(L.fields.burst.offset, limit.burst, LITTLE_ENDIAN);
+  return out;
+}
+
 /** vipgate.h VG_MTU_DEFAULT / VG_GUE_PORT_DEFAULT: what the program uses for a 0 in vg_config. */
 export const ENCAP_DEFAULTS = { mtu: 1500, guePort: 6080 } as const;
 /** Bytes the outer headers add (docs/design/006-xdp-encap-icmp.md): IPv4/IPv6, plus UDP for GUE. */

@@ -6,7 +6,7 @@ import { backendId, toHex } from './desired.ts';
 import { LAYOUTS, decodeBackend, decodeService, decodeU32, encodeU32, type ServiceValue } from './layout.ts';
 import { XDP_FLAGS, type Libbpf } from './libbpf.ts';
 
-export const MAP_NAMES = ['vg_services', 'vg_backends', 'vg_rings', 'vg_flows', 'vg_reverse', 'vg_deny_sources', 'vg_allowed_sources', 'vg_counters', 'vg_config', 'vg_stats', 'vg_ifaces'] as const;
+export const MAP_NAMES = ['vg_services', 'vg_backends', 'vg_rings', 'vg_flows', 'vg_reverse', 'vg_deny_sources', 'vg_allowed_sources', 'vg_counters', 'vg_config', 'vg_stats', 'vg_ifaces', 'vg_icmp_limit', 'vg_icmp_state'] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 export const PROGRAM_NAME = 'vipgate_xdp';
 /** The kernel keeps this much of a map's name (BPF_OBJ_NAME_LEN - 1). */
