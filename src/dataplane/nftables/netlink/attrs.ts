@@ -90,6 +90,28 @@ export class NetlinkWriter {
     this.u16h(length, at);
     return length;
   }
+  /**
+   * Appends an attribute header for `size` payload bytes and reserves them (zeroed, padded);
+   * returns where the payload starts in `raw`, for the caller to fill in place.
+   */
+  attrInPlace(type: number, size: number): number {
+    const total = align4(4 + size);
+    this.room(total);
+    this.u16h(4 + size, this.pos);
+    this.u16h(type, this.pos + 2);
+    this.buf.fill(0, this.pos + 4, this.pos + total);
+    const at = this.pos + 4;
+    this.pos += total;
+    return at;
+  }
+  /** The underlying buffer; valid until the next write (it may grow). */
+  get raw(): Buffer {
+    return this.buf;
+  }
+  /** Drops everything written after `length` (an element that did not fit its message). */
+  truncate(length: number): void {
+    this.pos = length;
+  }
   /** The bytes written so far (a copy-free view). */
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos);

@@ -5,8 +5,8 @@ import { NftError, NftErrorCode } from '../errors.ts';
 import { SET_DECLARATIONS, SetNames, normalizeCidrs, type SetName } from '../render.ts';
 import { normalizeElement } from '../listing.ts';
 import { formatIp, type Family } from '../../../net/index.ts';
-import { HOST_LE } from './attrs.ts';
-import { ElementDecoder, ElementEncoder, SET_LAYOUTS, type DumpedElement, type WireElement } from './elements.ts';
+import { HOST_LE, NetlinkWriter } from './attrs.ts';
+import { ElementDecoder, ElementEncoder, SET_LAYOUTS, writeWireElement, type DumpedElement, type WireElement } from './elements.ts';
 
 const hex = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
 const encode = (set: SetName, texts: readonly string[], verb: 'add' | 'delete' = 'add'): WireElement[] => new ElementEncoder().encode(set, verb, texts);
@@ -120,6 +120,23 @@ test('what is encoded decodes to the same text, for every set but the deny lists
         assert.deepEqual(texts.map(normalizeElement), texts);
       }),
       { numRuns: 150 },
+    );
+  }
+});
+
+test('elements written straight from text are the bytes of their wire form', () => {
+  for (const set of Object.values(SetNames).filter((s) => !s.startsWith('deny'))) {
+    fc.assert(
+      fc.property(elementOf(set), fc.boolean(), (text, del) => {
+        const verb = del ? 'delete' : 'add';
+        const t = del ? text.split(' : ')[0]! : text;
+        const direct = new NetlinkWriter(16);
+        new ElementEncoder().write(direct, set, SET_LAYOUTS[set], verb, t);
+        const viaWire = new NetlinkWriter(16);
+        for (const e of new ElementEncoder().encode(set, verb, [t])) writeWireElement(viaWire, e);
+        assert.equal(direct.bytes().toString('hex'), viaWire.bytes().toString('hex'));
+      }),
+      { numRuns: 100 },
     );
   }
 });

@@ -6,15 +6,12 @@ import { getSystemErrorMap } from 'node:util';
 import { NftError, NftErrorCode } from '../errors.ts';
 import { SetNames, type SetName } from '../render.ts';
 import { MalformedReply } from './attrs.ts';
-import { ElementDecoder, ElementEncoder, LayoutMismatch, SET_LAYOUTS, type DumpedElement } from './elements.ts';
-import { decodeReplies, elementAt, encodeBatch, encodeGetElements, type EncodedOp, type MessageInfo, type Reply } from './messages.ts';
+import { ElementDecoder, LayoutMismatch, SET_LAYOUTS, type DumpedElement } from './elements.ts';
+import { decodeReplies, elementAt, encodeBatch, encodeGetElements, type ElementBatchOp, type MessageInfo, type Reply } from './messages.ts';
 import { NetfilterSocket, SocketError, loadLibc } from './socket.ts';
 
 export { SET_LAYOUTS, type SetLayout } from './elements.ts';
-
-export type ElementBatchOp =
-  | { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly string[] }
-  | { readonly verb: 'flush'; readonly set: SetName };
+export type { ElementBatchOp } from './messages.ts';
 
 export interface ElementCounts {
   readonly packets: bigint;
@@ -70,9 +67,9 @@ function describe(op: ElementBatchOp, info: MessageInfo, reply: Reply): string {
   if (op.verb === 'flush') return `flush set ${op.set}`;
   const element = elementAt(info, reply.offset);
   const verb = op.verb === 'add' ? 'add element to' : 'delete element from';
-  if (element !== undefined) return `${verb} ${op.set}: ${truncate(op.elements[element.source] ?? '?')}`;
+  if (element !== undefined) return `${verb} ${op.set}: ${truncate(op.elements[element] ?? '?')}`;
   // No offset from the kernel: name the message's elements.
-  const sources = [...new Set(info.elements.map((e) => e.source))];
+  const sources = [...new Set(info.sources)];
   const first = op.elements[sources[0] ?? 0] ?? '?';
   return sources.length === 1 ? `${verb} ${op.set}: ${truncate(first)}` : `${verb} ${op.set}: one of ${sources.length} elements (the first: ${truncate(first)})`;
 }
@@ -109,12 +106,8 @@ export function nftNetlink(): NftNetlink {
   return {
     commit(ops) {
       const s = open();
-      const encoder = new ElementEncoder();
-      const encoded: EncodedOp[] = ops.map((op) => {
-        checkSet(op.set);
-        return op.verb === 'flush' ? op : { verb: op.verb, set: op.set, elements: encoder.encode(op.set, op.verb, op.elements) };
-      });
-      const batch = encodeBatch(encoded, seq);
+      for (const op of ops) checkSet(op.set);
+      const batch = encodeBatch(ops, seq);
       seq = (batch.endSeq + 1) >>> 0;
       if (batch.messages.length === 0) return;
       const bySeq = new Map(batch.messages.map((m) => [m.seq, m]));

@@ -15,7 +15,8 @@ import {
   SetElemList,
   VerdictAttr,
 } from './constants.ts';
-import type { DumpedElement, Verdict, WireElement } from './elements.ts';
+import type { SetName } from '../render.ts';
+import { ElementEncoder, SET_LAYOUTS, writeWireElement, type DumpedElement, type Verdict } from './elements.ts';
 
 /** The table every message names (family inet, name vipgate). */
 export const TABLE_NAME = 'vipgate';
@@ -27,18 +28,20 @@ export const TABLE_NAME = 'vipgate';
  */
 export const MAX_ELEMENT_BYTES = 65535 - 4;
 
-export type EncodedOp =
-  | { readonly verb: 'add' | 'delete'; readonly set: string; readonly elements: readonly WireElement[] }
-  | { readonly verb: 'flush'; readonly set: string };
+/** One op of a batch, elements as the text diff.ts writes. */
+export type ElementBatchOp =
+  | { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly string[] }
+  | { readonly verb: 'flush'; readonly set: SetName };
 
 /** Where a message of a batch came from, to name what the kernel refused. */
 export interface MessageInfo {
   readonly seq: number;
   /** Index of the op in the batch. */
   readonly op: number;
-  /** Offset in the message of each element's attribute, ascending, and its wire element. */
+  /** Offset in the message of each wire element's attribute, ascending… */
   readonly elementOffsets: readonly number[];
-  readonly elements: readonly WireElement[];
+  /** …and the index in the op's `elements` of the text it came from. */
+  readonly sources: readonly number[];
 }
 
 export interface EncodedBatch {
@@ -48,51 +51,34 @@ export interface EncodedBatch {
   readonly messages: readonly MessageInfo[];
 }
 
-function elementLength(e: WireElement): number {
-  const value = (n: number): number => 4 + 4 + ((n + 3) & ~3); // nest + NFTA_DATA_VALUE
-  let n = 4 + value(e.key.length);
-  if (e.flags !== 0) n += 8;
-  if (e.keyEnd !== undefined) n += value(e.keyEnd.length);
-  if (e.data !== undefined) n += value(e.data.length);
-  if (e.verdict !== undefined) n += 4 + 4 + 8 + (e.verdict.chain === undefined ? 0 : 4 + ((e.verdict.chain.length + 1 + 3) & ~3));
-  if (e.userdata !== undefined) n += 4 + ((e.userdata.length + 3) & ~3);
-  return n;
-}
-
-function writeValue(w: NetlinkWriter, type: number, bytes: Uint8Array): void {
-  const nest = w.beginNest(type);
-  w.attr(DataAttr.VALUE, bytes);
-  w.endNest(nest);
-}
-
-function writeVerdict(w: NetlinkWriter, v: Verdict): void {
-  const data = w.beginNest(SetElem.DATA);
-  const verdict = w.beginNest(DataAttr.VERDICT);
-  w.attrU32BE(VerdictAttr.CODE, v.code);
-  if (v.chain !== undefined) w.attrString(VerdictAttr.CHAIN, v.chain);
-  w.endNest(verdict);
-  w.endNest(data);
-}
-
-/** Attribute order as libnftnl writes it: flags, key, key end, data, user data. */
-function writeElement(w: NetlinkWriter, e: WireElement): void {
-  const nest = w.beginNest(NFTA_LIST_ELEM);
-  if (e.flags !== 0) w.attrU32BE(SetElem.FLAGS, e.flags);
-  writeValue(w, SetElem.KEY, e.key);
-  if (e.keyEnd !== undefined) writeValue(w, SetElem.KEY_END, e.keyEnd);
-  if (e.data !== undefined) writeValue(w, SetElem.DATA, e.data);
-  if (e.verdict !== undefined) writeVerdict(w, e.verdict);
-  if (e.userdata !== undefined) w.attr(SetElem.USERDATA, e.userdata);
-  w.endNest(nest);
+/** Room for a batch: elements sized from their set's layout (verdict chains by the text). */
+export function estimateBytes(ops: readonly ElementBatchOp[]): number {
+  let bytes = 64;
+  for (const op of ops) {
+    bytes += 64;
+    if (op.verb === 'flush') continue;
+    const layout = SET_LAYOUTS[op.set];
+    const size = (kinds: readonly string[]): number => 8 + kinds.reduce((n, k) => n + (k === 'ipv6' ? 16 : 4), 0);
+    let each = 4 + 4 + size(layout.key) + (layout.shape === 'ranges' ? 4 + size(layout.key) : 0);
+    if (op.verb === 'add' && Array.isArray(layout.data)) each += 4 + size(layout.data);
+    bytes += each * op.elements.length * (layout.shape === 'intervals' ? 2 : 1);
+    if (op.verb === 'add' && layout.data === 'verdict') for (const e of op.elements) bytes += 24 + e.length;
+    bytes += 64 * Math.ceil((each * op.elements.length) / MAX_ELEMENT_BYTES);
+  }
+  return bytes;
 }
 
 /**
  * One atomic batch of element ops on table inet vipgate, every message asking for an ACK so
- * that each is answered (error or success) by its sequence number. Ops with more than
- * MAX_ELEMENT_BYTES of elements are split over several messages of the same batch.
+ * that each is answered (error or success) by its sequence number. Elements are written
+ * straight from their text into the batch (no object per element); an op with more than
+ * `maxElementBytes` of elements is split over several messages of the same batch. Throws
+ * NftError naming the first element whose text is not of its set, before anything is sent.
  */
-export function encodeBatch(ops: readonly EncodedOp[], firstSeq: number, maxElementBytes = MAX_ELEMENT_BYTES): EncodedBatch {
-  const w = new NetlinkWriter(1 << 16);
+export function encodeBatch(ops: readonly ElementBatchOp[], firstSeq: number, maxElementBytes = MAX_ELEMENT_BYTES): EncodedBatch {
+  // Sized up front: a cold load is ~5 MB, and growing by doubling would leave as much garbage.
+  const w = new NetlinkWriter(estimateBytes(ops));
+  const encoder = new ElementEncoder();
   let seq = firstSeq >>> 0;
   const next = (): number => {
     const s = seq;
@@ -112,32 +98,40 @@ export function encodeBatch(ops: readonly EncodedOp[], firstSeq: number, maxElem
       w.attrString(SetElemList.SET, op.set);
       w.attrString(SetElemList.TABLE, TABLE_NAME);
       w.endMessage(at);
-      messages.push({ seq: s, op: index, elementOffsets: [], elements: [] });
+      messages.push({ seq: s, op: index, elementOffsets: [], sources: [] });
       return;
     }
+    const layout = SET_LAYOUTS[op.set];
     const type = (Nfnl.NFNL_SUBSYS_NFTABLES << 8) | (op.verb === 'add' ? NftMsg.NEWSETELEM : NftMsg.DELSETELEM);
+    // Interval sets need all their elements at once (sorted, start/end pairs); they are short.
+    const wire = layout.shape === 'intervals' ? encoder.encode(op.set, op.verb, op.elements) : undefined;
+    const count = wire?.length ?? op.elements.length;
     let i = 0;
     // An op with no elements is nothing to do: no message (an empty list is refused).
-    while (i < op.elements.length) {
+    while (i < count) {
       const s = next();
       const at = w.beginMessage(type, flags, s, Nfnl.NFPROTO_INET, 0);
       w.attrString(SetElemList.TABLE, TABLE_NAME);
       w.attrString(SetElemList.SET, op.set);
       const list = w.beginNest(SetElemList.ELEMENTS);
       const offsets: number[] = [];
-      const start = i;
-      let bytes = 0;
-      for (; i < op.elements.length; i++) {
-        const e = op.elements[i]!;
-        const n = elementLength(e);
-        if (bytes + n > maxElementBytes && i > start) break;
-        offsets.push(w.length - at);
-        writeElement(w, e);
-        bytes += n;
+      const sources: number[] = [];
+      const first = i;
+      for (; i < count; i++) {
+        const start = w.length;
+        const e = wire?.[i];
+        if (e === undefined) encoder.write(w, op.set, layout, op.verb, op.elements[i]!);
+        else writeWireElement(w, e);
+        if (w.length - list - 4 > maxElementBytes && i > first) {
+          w.truncate(start); // this one goes first into the next message
+          break;
+        }
+        offsets.push(start - at);
+        sources.push(e === undefined ? i : e.source);
       }
       w.endNest(list);
       w.endMessage(at);
-      messages.push({ seq: s, op: index, elementOffsets: offsets, elements: op.elements.slice(start, i) });
+      messages.push({ seq: s, op: index, elementOffsets: offsets, sources });
     }
   });
   const endSeq = next();
@@ -279,10 +273,11 @@ export function encodeGetElements(set: string, seq: number): Buffer {
 }
 
 /**
- * The element of a message that an error offset points into (the kernel marks the refused
- * element's attribute), or undefined when the offset is absent or before the first element.
+ * The index (in its op's elements) of the element text an error offset points into (the
+ * kernel marks the refused element's attribute), or undefined when the offset is absent or
+ * before the first element.
  */
-export function elementAt(info: MessageInfo, offset: number | undefined): WireElement | undefined {
+export function elementAt(info: MessageInfo, offset: number | undefined): number | undefined {
   if (offset === undefined || info.elementOffsets.length === 0 || offset < info.elementOffsets[0]!) return undefined;
   let lo = 0;
   let hi = info.elementOffsets.length - 1;
@@ -291,5 +286,5 @@ export function elementAt(info: MessageInfo, offset: number | undefined): WireEl
     if (info.elementOffsets[mid]! <= offset) lo = mid;
     else hi = mid - 1;
   }
-  return info.elements[lo];
+  return info.sources[lo];
 }
