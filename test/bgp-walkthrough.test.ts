@@ -162,6 +162,23 @@ describe('BGP walk-through: two LB nodes, BIRD in the router, no static route', 
     await eventually('ECMP with lb2 back', () => kernelHas(vips, bothLbs), 15_000);
   });
 
+  test('the bgp section removed from lb1\'s config: its sessions close, routers drop lb1 at once; added back: ECMP again — no restart', async () => {
+    const pid = w.lb1.agent.pid;
+    // The same config without its bgp section: lb1 keeps serving (through a static route, if anyone had one).
+    const staticOnly = config('lb1').replace(/^bgp:\n(?: .*\n)*/m, '');
+    assert.doesNotMatch(staticOnly, /^bgp:/m, 'the bgp section was not cut out');
+    await w.lb1.writeConfig(staticOnly);
+    await eventually('lb1\'s routes withdrawn', () => kernelHas(vips, { v4: [LB2.v4], v6: [LB2.v6] }), 10_000, 50);
+    assert.match(await w.bird.birdc(['show', 'protocols', 'all', 'lb1v4']), /Received: Administrative shutdown|Cease/i);
+    const status = JSON.parse(await w.lb1.vipgate(['status', '-o', 'json'])) as { announcer: string };
+    assert.equal(status.announcer, 'static');
+    await assert.rejects(w.lb1.vipgate(['bgp', 'peers']), /does not use BGP/);
+    await w.lb1.writeConfig(config('lb1'));
+    await eventually('lb1 Established again', () => established(w.lb1), 15_000, 200);
+    await eventually('ECMP again', () => kernelHas(vips, bothLbs), 15_000);
+    assert.equal(w.lb1.agent.pid, pid, 'the agent was restarted');
+  });
+
   test(`lb1 drops off the network: traffic flows through lb2 only within hold time + 2 s; back → ECMP`, async () => {
     const nginx2 = view.services.find((s) => s.service === 'default/nginx2')!;
     assert.match(await w.lab.exec('router', ['ip', '-br', 'link', 'show', 'master', 'dc']), new RegExp(`^${routerPortTowards('lb1')}@`, 'm'));

@@ -16,7 +16,8 @@ import { parseRange } from '../net/index.ts';
 import type { VipInterfaceSpec } from '../host/index.ts';
 import { Agent, type AgentInput } from './agent.ts';
 import type { DesiredInput } from './desired.ts';
-import { staticRoutesAnnouncer, type Announcer } from './announcer.ts';
+import { staticRoutesAnnouncer } from './announcer.ts';
+import { switchableAnnouncer, type SwitchableAnnouncer } from './switchable-announcer.ts';
 import { bgpAnnouncer, type BgpAnnouncer } from './bgp-announcer.ts';
 import { createDataplane } from './engines.ts';
 import { createAgentMetrics, registerBgpMetrics } from './metrics.ts';
@@ -148,7 +149,20 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
   };
   // The source exists before the agent (its first load decides whether to start at all).
   const agentRef: { current?: Agent } = {};
-  const bgpRef: { current?: BgpAnnouncer } = {};
+  const bgpRef: { current?: BgpAnnouncer | undefined } = {};
+  const announcerRef: { current?: SwitchableAnnouncer } = {};
+  /** A BGP announcer for this agent; `restarted`: routers may still hold our routes (RFC 4724). */
+  const startBgp = (settings: NonNullable<AgentConfig['bgp']>, restarted: boolean): BgpAnnouncer => {
+    const bgp = bgpAnnouncer(settings, {
+      log,
+      restarted,
+      aggregates: () => applied.input?.vipInterface?.routes ?? [],
+      // Advertisements select VIPs by pool: the file's pools, or the cluster's VIPPools.
+      pools: () => applied.input?.pools ?? [],
+    });
+    bgpRef.current = bgp;
+    return bgp;
+  };
   const kubeSourceRef: { current?: { setFileSettings(settings: AgentConfig): void } } = {};
   const metricsHolder: { dataplane?: Dataplane } = {};
   const metrics = createAgentMetrics(() => metricsHolder.dataplane);
@@ -167,8 +181,15 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
     const bgp = bgpRef.current;
     if (bgp !== undefined && config.bgp !== undefined) {
       bgp.reconfigure(config.bgp).catch((error: unknown) => log.error({ err: error }, 'applying the new bgp section failed'));
-    } else if ((bgp === undefined) !== (config.bgp === undefined)) {
-      log.warn('the bgp section was added or removed: restart the agent to switch between BGP and static routes');
+    } else if (bgp === undefined && config.bgp !== undefined) {
+      log.info('a bgp section was added: announcing the VIPs by BGP');
+      const next = startBgp(config.bgp, false);
+      announcerRef.current?.swap(next).catch((error: unknown) => log.error({ err: error }, 'switching to BGP failed'));
+    } else if (bgp !== undefined && config.bgp === undefined) {
+      // CEASE to every router: they withdraw our routes; clients then need the static route.
+      log.warn('the bgp section was removed: sessions closed, routers withdraw the VIPs; use the route `vipgate routes` prints');
+      bgpRef.current = undefined;
+      announcerRef.current?.swap(staticRoutesAnnouncer()).catch((error: unknown) => log.error({ err: error }, 'switching to static routes failed'));
     }
   };
   const settingsRefused = (message: string): void => {
@@ -278,19 +299,10 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
 
   // A state file left by an earlier run means routers may still hold our routes (RFC 4724).
   const restarted = existsSync(options.stateFile);
-  let announcer: Announcer = staticRoutesAnnouncer();
-  if (config.bgp !== undefined) {
-    const bgp = bgpAnnouncer(config.bgp, {
-      log,
-      restarted,
-      aggregates: () => applied.input?.vipInterface?.routes ?? [],
-      // Advertisements select VIPs by pool: the file's pools, or the cluster's VIPPools.
-      pools: () => applied.input?.pools ?? [],
-    });
-    bgpRef.current = bgp;
-    announcer = bgp;
-    registerBgpMetrics(metrics.registry, () => bgp.peers());
-  }
+  const announcer = switchableAnnouncer(config.bgp === undefined ? staticRoutesAnnouncer() : startBgp(config.bgp, restarted));
+  announcerRef.current = announcer;
+  // Registered whatever the mode: the `bgp` section may be added later (no series until then).
+  registerBgpMetrics(metrics.registry, () => bgpRef.current?.peers() ?? []);
   const live = new Agent({
     dataplane,
     host,
@@ -317,7 +329,7 @@ export async function runAgent(options: RunAgentOptions): Promise<number> {
       counters: () => dataplane.counters(),
       leftOut: () => applied.leftOut,
       nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
-      ...(bgpRef.current === undefined ? {} : { bgp: bgpRef.current }),
+      bgp: () => bgpRef.current,
       registry: metrics.registry,
       log,
     },

@@ -15,8 +15,8 @@ export interface ApiDeps {
   readonly log: Logger;
   /** Objects the source left out (Kubernetes mode); none in file mode, where a bad file is refused whole. */
   readonly leftOut?: () => readonly SourceProblem[];
-  /** Present when the agent announces by BGP. */
-  readonly bgp?: { peers(): PeerStatus[]; routesSentTo(address: string): SentRoute[] };
+  /** The BGP speaker's view while the agent announces by BGP (undefined with static routes). */
+  readonly bgp?: () => { peers(): PeerStatus[]; routesSentTo(address: string): SentRoute[] } | undefined;
 }
 
 /** `/v1/bgp/routes`: what each peer has been told. */
@@ -91,12 +91,14 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         json(res, 200, view);
         return;
       }
-      case '/v1/bgp/peers':
-        if (deps.bgp === undefined) json(res, 404, { error: 'this agent does not use BGP (no bgp section in its config)' });
-        else json(res, 200, { peers: deps.bgp.peers() });
+      case '/v1/bgp/peers': {
+        const bgp = deps.bgp?.();
+        if (bgp === undefined) json(res, 404, { error: 'this agent does not use BGP (no bgp section in its config)' });
+        else json(res, 200, { peers: bgp.peers() });
         return;
+      }
       case '/v1/bgp/routes': {
-        const bgp = deps.bgp;
+        const bgp = deps.bgp?.();
         if (bgp === undefined) {
           json(res, 404, { error: 'this agent does not use BGP (no bgp section in its config)' });
           return;
