@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { ffiRunner, type NftRunner } from '../src/dataplane/nftables/index.ts';
+import { netlinkGeneration } from '../src/dataplane/nftables/generation.ts';
 import { parseListing } from '../src/dataplane/nftables/listing.ts';
 import { nftNetlink, type ElementBatchOp } from '../src/dataplane/nftables/netlink/index.ts';
 import { DEFAULT_MASQUERADE_MARK, SetNames, pickRule, skeletonText, type SetName } from '../src/dataplane/nftables/render.ts';
@@ -53,10 +54,33 @@ async function child(which: string): Promise<unknown> {
       const byNetlink = await list();
       return { byText, byNetlink, emptied, read, written: ops };
     }
+    if (which === 'deletes') {
+      // Deletes of every shape (map key, concatenated range, interval) list as nft's own do.
+      const ops: ElementBatchOp[] = [
+        { verb: 'delete', set: 'frontends6', elements: ['fd00:200::5 . tcp . 80'] },
+        { verb: 'delete', set: 'backends4udp', elements: ['10.200.0.5 . udp . 53 . 2'] },
+        { verb: 'delete', set: 'allow4', elements: ['10.200.0.6 . tcp . 443 . 192.168.0.0/16'] },
+        { verb: 'delete', set: 'deny4', elements: ['10.181.0.7'] },
+        { verb: 'delete', set: 'counters4', elements: ['10.200.0.7 . tcp . 80'] },
+      ];
+      const asText = ops.map((o) => (o.verb === 'flush' ? '' : `delete element inet vipgate ${o.set} { ${o.elements.join(', ')} }`)).join('\n');
+      await nft.run(mixed().text);
+      await nft.run(`${asText}\n`);
+      const byText = await list();
+      await nft.run(mixed().text);
+      const generation = netlinkGeneration();
+      const before = generation();
+      nl.commit(ops);
+      const after = generation();
+      const byNetlink = await list();
+      return { byText, byNetlink, generationMoved: before === undefined || after === undefined ? undefined : after - before };
+    }
     if (which === 'atomic') {
       // (3) a refused op leaves the kernel as it was, an earlier op of the batch included.
       await nft.run(mixed().text);
       const before = await list();
+      const generation = netlinkGeneration();
+      const genBefore = generation();
       let error = '';
       try {
         nl.commit([
@@ -68,9 +92,11 @@ async function child(which: string): Promise<unknown> {
         error = e instanceof Error ? `${(e as { code?: string }).code} ${e.message}` : String(e);
       }
       const afterFailure = await list();
+      const genAfter = generation();
+      const generationMoved = genBefore === undefined || genAfter === undefined ? undefined : genAfter - genBefore;
       // And a batch that is fine afterwards still goes through on the same socket.
       nl.commit([{ verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] }]);
-      return { error, before, afterFailure, masq4: nl.listElements('masq4').elements };
+      return { error, before, afterFailure, generationMoved, masq4: nl.listElements('masq4').elements };
     }
     if (which === 'counter') {
       // (4) a counters4 element written over netlink counts packets to its VIP.
@@ -170,14 +196,22 @@ if (childCase !== undefined) {
     assert.deepEqual(r.read['masq4']!.counts, {}, 'a set without counters reports none');
   });
 
+  test('deletes of every shape over netlink list as the same deletes given to nft, in one transaction', () => {
+    const r = run('deletes') as { byText: string; byNetlink: string; generationMoved: number | undefined };
+    assert.ok(!r.byText.includes('192.168.0.0/16') && !r.byText.includes('10.181.0.7'), 'the text deletes did not apply');
+    assert.equal(r.byNetlink, r.byText);
+    assert.equal(r.generationMoved, 1, 'one batch is one ruleset generation');
+  });
+
   test('a refused op throws naming it and the errno, and nothing of its batch is applied', () => {
-    const r = run('atomic') as { error: string; before: string; afterFailure: string; masq4: string[] };
+    const r = run('atomic') as { error: string; before: string; afterFailure: string; generationMoved: number | undefined; masq4: string[] };
     assert.match(r.error, /^NFT_COMMAND_FAILED /);
     assert.match(r.error, /delete element from backends4tcp: 10\.200\.0\.5 \. tcp \. 80 \. 7/);
     assert.match(r.error, /ENOENT/);
     assert.equal(r.afterFailure, r.before, 'the kernel changed although the batch was refused');
     assert.ok(!r.afterFailure.includes('10.200.0.99'), 'the add before the refused delete was applied');
     assert.ok(r.masq4.includes('10.200.0.99 . tcp . 80'), 'the next batch on the same socket did not go through');
+    assert.equal(r.generationMoved, 0, 'a refused batch moved the ruleset generation');
   });
 
   test('a counters4 element written over netlink counts the packets to its VIP', () => {

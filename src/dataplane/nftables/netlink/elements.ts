@@ -407,7 +407,7 @@ export class ElementDecoder {
       const n = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
       let text = this.v4.get(n);
       if (text === undefined) {
-        text = formatIp(ipFromBytes(b.subarray(at, at + 4)));
+        text = formatIp({ family: 4, value: BigInt(n) });
         this.v4.set(n, text);
       }
       return text;
@@ -431,7 +431,7 @@ export class ElementDecoder {
       case 'port':
         return String((b[at]! << 8) | b[at + 1]!);
       case 'slot':
-        return String(new DataView(b.buffer, b.byteOffset + at, 4).getUint32(0, HOST_LE));
+        return String(HOST_LE ? (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0 : ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0);
     }
   }
 

@@ -185,7 +185,8 @@ export function nftNetlink(): NftNetlink {
               if (event.kind !== 'elements' || event.seq !== mine) continue;
               interrupted ||= event.interrupted;
               if (layout.shape === 'intervals') {
-                intervals.push(...event.elements);
+                // Views into the receive buffer, which the next datagram overwrites.
+                for (const e of event.elements) intervals.push({ ...e, key: Uint8Array.from(e.key), ...(e.userdata === undefined ? {} : { userdata: Uint8Array.from(e.userdata) }) });
                 continue;
               }
               // Decoded per datagram, so a 100k-element set never exists twice as objects.
