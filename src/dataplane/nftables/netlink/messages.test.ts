@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { SetName } from '../render.ts';
 import { HOST_LE, MalformedReply } from './attrs.ts';
 import { ElementDecoder, SET_LAYOUTS } from './elements.ts';
-import { MAX_ELEMENT_BYTES, decodeReplies, elementAt, encodeBatch, encodeGetElements, type ElementBatchOp, type ReplyEvent } from './messages.ts';
+import { MAX_ELEMENT_BYTES, decodeReplies, elementAt, encodeBatch, encodeGetElements, estimateBytes, type ElementBatchOp, type ReplyEvent } from './messages.ts';
 
 const skip = !HOST_LE && 'netlink headers in these fixtures are little-endian host order';
 const bytes = (...parts: string[]): string => parts.join('').replace(/\s+/g, '');
@@ -76,6 +76,24 @@ test('a large op is split over messages of at most 64 KB of elements, all in one
   assert.ok(lengths.slice(1, -2).every((n) => n > 60000), 'messages are filled before a new one starts');
   // Consecutive sequence numbers: begin, messages, end.
   assert.deepEqual([batch.beginSeq, ...batch.messages.map((m) => m.seq), batch.endSeq], Array.from({ length: perMessage.length + 2 }, (_, i) => i + 1));
+});
+
+test('the batch buffer is sized up front for what is written into it', () => {
+  const vips = Array.from({ length: 500 }, (_, i) => `10.200.${i >> 8}.${i & 255} . tcp . 80`);
+  const ops: ElementBatchOp[] = [
+    enc('backends4tcp', 'add', vips.flatMap((v) => [0, 1, 2].map((s) => `${v} . ${s} : 10.100.0.${s + 1} . 8080`))),
+    enc('backends6udp', 'delete', ['fd00::1 . udp . 53 . 0']),
+    enc('frontends4', 'add', vips.map((v) => `${v} : goto pick4_tcp_random_3`)),
+    enc('frontends6', 'delete', ['fd00::1 . udp . 53']),
+    enc('allow6', 'add', ['fd00::1 . udp . 53 . fd00::/8', 'fd00::1 . udp . 53 . ::1']),
+    { verb: 'flush', set: 'deny4' },
+    enc('deny4', 'add', ['10.0.0.0/8', '192.168.1.1', '255.255.255.0/24']),
+    enc('counters4', 'add', vips),
+  ];
+  const written = encodeBatch(ops, 1).bytes.length;
+  const estimate = estimateBytes(ops);
+  assert.ok(estimate >= written, `estimated ${estimate} bytes for ${written}`);
+  assert.ok(estimate < written * 1.5, `estimated ${estimate} bytes for ${written}: too much memory held`);
 });
 
 test('the error the kernel sends for a refused element names it by offset', { skip }, () => {
