@@ -6,7 +6,9 @@ import { SET_DECLARATIONS, SetNames, normalizeCidrs, type SetName } from '../ren
 import { normalizeElement } from '../listing.ts';
 import { formatIp, type Family } from '../../../net/index.ts';
 import { HOST_LE, NetlinkWriter } from './attrs.ts';
-import { ElementDecoder, ElementEncoder, SET_LAYOUTS, writeWireElement, type DumpedElement, type WireElement } from './elements.ts';
+import { ElementDecoder } from './decode.ts';
+import { SET_LAYOUTS, type DumpedElement, type WireElement } from './elements.ts';
+import { ElementEncoder, writeWireElement } from './encode.ts';
 
 const hex = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
 const encode = (set: SetName, texts: readonly string[], verb: 'add' | 'delete' = 'add'): WireElement[] => new ElementEncoder().encode(set, verb, texts);

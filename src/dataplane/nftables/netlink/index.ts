@@ -6,7 +6,8 @@ import { getSystemErrorMap } from 'node:util';
 import { NftError, NftErrorCode } from '../errors.ts';
 import { SetNames, type SetName } from '../render.ts';
 import { MalformedReply } from './attrs.ts';
-import { ElementDecoder, LayoutMismatch, SET_LAYOUTS, type DumpedElement } from './elements.ts';
+import { ElementDecoder, LayoutMismatch } from './decode.ts';
+import { SET_LAYOUTS, type DumpedElement } from './elements.ts';
 import { decodeReplies, elementAt, encodeBatch, encodeGetElements, type ElementBatchOp, type MessageInfo, type Reply } from './messages.ts';
 import { NetfilterSocket, SocketError, loadLibc } from './socket.ts';
 

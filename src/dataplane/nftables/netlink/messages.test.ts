@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { SetName } from '../render.ts';
 import { HOST_LE, MalformedReply } from './attrs.ts';
-import { ElementDecoder, SET_LAYOUTS } from './elements.ts';
+import { ElementDecoder } from './decode.ts';
+import { SET_LAYOUTS } from './elements.ts';
 import { MAX_ELEMENT_BYTES, decodeReplies, elementAt, encodeBatch, encodeGetElements, estimateBytes, type ElementBatchOp, type ReplyEvent } from './messages.ts';
 
 const skip = !HOST_LE && 'netlink headers in these fixtures are little-endian host order';

@@ -15,7 +15,8 @@ import {
   VerdictAttr,
 } from './constants.ts';
 import type { SetName } from '../render.ts';
-import { ElementEncoder, SET_LAYOUTS, writeWireElement, type DumpedElement, type Verdict } from './elements.ts';
+import { SET_LAYOUTS, type DumpedElement, type Verdict } from './elements.ts';
+import { ElementEncoder, writeWireElement } from './encode.ts';
 
 /** The table every message names (family inet, name vipgate). */
 export const TABLE_NAME = 'vipgate';
