@@ -76,6 +76,16 @@ async function child(which: string): Promise<unknown> {
       return { byText, byNetlink, generationMoved: before === undefined || after === undefined ? undefined : after - before };
     }
     if (which === 'atomic') {
+      // No table yet: the error says so rather than blaming an element.
+      const missing: string[] = [];
+      for (const attempt of [() => nl.commit([{ verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] }]), () => nl.listElements('masq4')]) {
+        try {
+          attempt();
+          missing.push('no error');
+        } catch (e) {
+          missing.push(e instanceof Error ? e.message : String(e));
+        }
+      }
       // (3) a refused op leaves the kernel as it was, an earlier op of the batch included.
       await nft.run(mixed().text);
       const before = await list();
@@ -96,7 +106,7 @@ async function child(which: string): Promise<unknown> {
       const generationMoved = genBefore === undefined || genAfter === undefined ? undefined : genAfter - genBefore;
       // And a batch that is fine afterwards still goes through on the same socket.
       nl.commit([{ verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] }]);
-      return { error, before, afterFailure, generationMoved, masq4: nl.listElements('masq4').elements };
+      return { error, before, afterFailure, generationMoved, missing, masq4: nl.listElements('masq4').elements };
     }
     if (which === 'counter') {
       // (4) a counters4 element written over netlink counts packets to its VIP.
@@ -204,7 +214,7 @@ if (childCase !== undefined) {
   });
 
   test('a refused op throws naming it and the errno, and nothing of its batch is applied', () => {
-    const r = run('atomic') as { error: string; before: string; afterFailure: string; generationMoved: number | undefined; masq4: string[] };
+    const r = run('atomic') as { error: string; before: string; afterFailure: string; generationMoved: number | undefined; missing: string[]; masq4: string[] };
     assert.match(r.error, /^NFT_COMMAND_FAILED /);
     assert.match(r.error, /delete element from backends4tcp: 10\.200\.0\.5 \. tcp \. 80 \. 7/);
     assert.match(r.error, /ENOENT/);
@@ -212,6 +222,8 @@ if (childCase !== undefined) {
     assert.ok(!r.afterFailure.includes('10.200.0.99'), 'the add before the refused delete was applied');
     assert.ok(r.masq4.includes('10.200.0.99 . tcp . 80'), 'the next batch on the same socket did not go through');
     assert.equal(r.generationMoved, 0, 'a refused batch moved the ruleset generation');
+    assert.match(r.missing[0]!, /add of set masq4 \(the table inet vipgate or the set itself, not an element\): ENOENT/);
+    assert.match(r.missing[1]!, /listing set masq4 of table inet vipgate failed: ENOENT/);
   });
 
   test('a counters4 element written over netlink counts the packets to its VIP', () => {

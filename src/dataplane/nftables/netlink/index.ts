@@ -65,14 +65,19 @@ function truncate(text: string): string {
 
 /** "add element to backends4tcp: 10.200.0.5 . tcp . 80 . 3 : 10.100.1.41 . 8080". */
 function describe(op: ElementBatchOp, info: MessageInfo, reply: Reply): string {
+  const first = info.elementOffsets[0];
+  if (reply.offset !== undefined && (first === undefined || reply.offset < first)) {
+    // The kernel pointed at the table or set attribute: one of them is missing or wrong.
+    return `${op.verb === 'flush' ? 'flush' : op.verb} of set ${op.set} (the table inet vipgate or the set itself, not an element)`;
+  }
   if (op.verb === 'flush') return `flush set ${op.set}`;
   const element = elementAt(info, reply.offset);
   const verb = op.verb === 'add' ? 'add element to' : 'delete element from';
   if (element !== undefined) return `${verb} ${op.set}: ${truncate(op.elements[element] ?? '?')}`;
   // No offset from the kernel: name the message's elements.
   const sources = [...new Set(info.sources)];
-  const first = op.elements[sources[0] ?? 0] ?? '?';
-  return sources.length === 1 ? `${verb} ${op.set}: ${truncate(first)}` : `${verb} ${op.set}: one of ${sources.length} elements (the first: ${truncate(first)})`;
+  const text = op.elements[sources[0] ?? 0] ?? '?';
+  return sources.length === 1 ? `${verb} ${op.set}: ${truncate(text)}` : `${verb} ${op.set}: one of ${sources.length} elements (the first: ${truncate(text)})`;
 }
 
 function socketFailure(error: unknown, what: string): NftError {
