@@ -54,16 +54,23 @@ async function child(which: string): Promise<unknown> {
       const byNetlink = await list();
       return { byText, byNetlink, emptied, read, written: ops };
     }
-    if (which === 'deletes') {
-      // Deletes of every shape (map key, concatenated range, interval) list as nft's own do.
+    if (which === 'changes') {
+      // Deletes of every shape (map key, concatenated range, interval) and deny rewrites list
+      // as nft's own do.
       const ops: ElementBatchOp[] = [
         { verb: 'delete', set: 'frontends6', elements: ['fd00:200::5 . tcp . 80'] },
         { verb: 'delete', set: 'backends4udp', elements: ['10.200.0.5 . udp . 53 . 2'] },
         { verb: 'delete', set: 'allow4', elements: ['10.200.0.6 . tcp . 443 . 192.168.0.0/16'] },
         { verb: 'delete', set: 'deny4', elements: ['10.181.0.7'] },
         { verb: 'delete', set: 'counters4', elements: ['10.200.0.7 . tcp . 80'] },
+        // Deny lists reaching both ends of the address space, added to and rewritten whole.
+        { verb: 'add', set: 'deny4', elements: ['255.0.0.0/8', '0.0.0.0/8'] },
+        { verb: 'flush', set: 'deny6' },
+        { verb: 'add', set: 'deny6', elements: ['ffff::/16', '::1'] },
       ];
-      const asText = ops.map((o) => (o.verb === 'flush' ? '' : `delete element inet vipgate ${o.set} { ${o.elements.join(', ')} }`)).join('\n');
+      const asText = ops
+        .map((o) => (o.verb === 'flush' ? `flush set inet vipgate ${o.set}` : `${o.verb} element inet vipgate ${o.set} { ${o.elements.join(', ')} }`))
+        .join('\n');
       await nft.run(mixed().text);
       await nft.run(`${asText}\n`);
       const byText = await list();
@@ -73,7 +80,8 @@ async function child(which: string): Promise<unknown> {
       nl.commit(ops);
       const after = generation();
       const byNetlink = await list();
-      return { byText, byNetlink, generationMoved: before === undefined || after === undefined ? undefined : after - before };
+      const deny = [...nl.listElements('deny4').elements, ...nl.listElements('deny6').elements];
+      return { byText, byNetlink, deny, generationMoved: before === undefined || after === undefined ? undefined : after - before };
     }
     if (which === 'atomic') {
       // No table yet: the error says so rather than blaming an element.
@@ -206,10 +214,12 @@ if (childCase !== undefined) {
     assert.deepEqual(r.read['masq4']!.counts, {}, 'a set without counters reports none');
   });
 
-  test('deletes of every shape over netlink list as the same deletes given to nft, in one transaction', () => {
-    const r = run('deletes') as { byText: string; byNetlink: string; generationMoved: number | undefined };
+  test('deletes of every shape and deny rewrites over netlink list as the same changes given to nft, in one transaction', () => {
+    const r = run('changes') as { byText: string; byNetlink: string; deny: string[]; generationMoved: number | undefined };
     assert.ok(!r.byText.includes('192.168.0.0/16') && !r.byText.includes('10.181.0.7'), 'the text deletes did not apply');
+    assert.ok(r.byText.includes('255.0.0.0/8') && r.byText.includes('ffff::/16'), 'the text deny lists did not apply');
     assert.equal(r.byNetlink, r.byText);
+    assert.deepEqual(r.deny, ['0.0.0.0/8', '10.180.0.0/16', '255.0.0.0/8', '::1', 'ffff::/16']);
     assert.equal(r.generationMoved, 1, 'one batch is one ruleset generation');
   });
 
