@@ -193,7 +193,9 @@ export class ElementEncoder {
    * sorted; an end element at address zero first when the lowest prefix does not start there;
    * then per prefix a start element and an end element at the first address after it, except
    * for a prefix reaching the top of the address space, whose start carries libnftnl's
-   * "interval open" user data instead (there is no address after it).
+   * "interval open" user data instead (there is no address after it). The leading end element
+   * changes nothing on kernel 6.18 (listings are the same without it); it is kept so that the
+   * kernel sees exactly what nft would have sent.
    */
   private intervals(set: SetName, verb: 'add' | 'delete', texts: readonly string[], family: Family): WireElement[] {
     const parsed = texts.map((text, source) => {
