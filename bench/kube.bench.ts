@@ -6,10 +6,11 @@
 //   3. one EndpointSlice change to the end of the pass that put it in the kernel (p99 ≤ 100 ms).
 // The controller and the agent are the real `vipgate` processes; the fake API runs in the
 // benchmark process, which re-executes itself inside the namespace so all three share its
-// loopback. Run: npx tsx bench/kube.bench.ts [--quick] [--profile DIR]
+// loopback. Run: npx tsx bench/kube.bench.ts [--quick] [--profile DIR] [--controller-only]
+// (--controller-only: measure 1 alone, for working on the controller; nothing is written to results/)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { commandLine, formatTable, machine, verdict, writeResult } from './lib/r
 import { percentile, summarize } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
+const controllerOnly = process.argv.includes('--controller-only');
 const SERVICES = 10_000;
 const ENDPOINTS = 10;
 const CHANGES = quick ? 20 : 100;
@@ -89,7 +91,7 @@ async function waitAgent(check: (v: AgentStatusView) => boolean, timeoutMs: numb
   throw new Error(`the agent did not get there in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
 }
 
-/** `--profile DIR`: CPU profiles of the controller and the agent (.cpuprofile, for DevTools). */
+/** `--profile DIR`: CPU profiles of the controller, the agent and the fake API server's process (.cpuprofile, for DevTools). */
 const PROFILE_DIR = ((i) => (i < 0 ? undefined : process.argv[i + 1]))(process.argv.indexOf('--profile'));
 
 function vipgate(args: readonly string[], log: string): ChildProcess {
@@ -118,6 +120,17 @@ function slice(i: number, endpoints: number): JsonObject {
   };
 }
 
+/** User + system CPU time of a process so far, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based, as in proc(5)).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 /** Inside the namespace: the fake API here, the controller and the agent as child processes. */
 async function inside(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vipgate-kube-bench-'));
@@ -144,12 +157,24 @@ async function inside(): Promise<void> {
     let firstAssignedAt = 0;
     let leaseAt = 0;
     const hasIngress = (o: JsonObject): boolean => ((((o['status'] as JsonObject | undefined)?.['loadBalancer'] as JsonObject | undefined)?.['ingress'] as unknown[] | undefined) ?? []).length > 0;
+    // CPU time of the controller and of this process (the fake API) over the same window: on 2
+    // shared cores the wall clock alone does not say whose time it was.
+    let cpuAtLease = { controller: 0, api: 0 };
+    let cpuAtEnd = { controller: 0, api: 0 };
+    const cpuNow = (): { controller: number; api: number } => {
+      const u = process.cpuUsage();
+      return { controller: controller.pid === undefined ? 0 : processCpuMs(controller.pid), api: (u.user + u.system) / 1000 };
+    };
     api.store.onChange((r, e) => {
-      if (r.plural === 'leases' && leaseAt === 0) leaseAt = performance.now();
+      if (r.plural === 'leases' && leaseAt === 0) {
+        leaseAt = performance.now();
+        cpuAtLease = cpuNow();
+      }
       if (r.plural === 'services' && e.type === 'MODIFIED' && hasIngress(e.object) && (e.previous === undefined || !hasIngress(e.previous))) {
         assigned++;
         lastAssignedAt = performance.now();
         if (firstAssignedAt === 0) firstAssignedAt = lastAssignedAt;
+        if (assigned === SERVICES) cpuAtEnd = cpuNow();
       }
     });
     const spawnedAt = performance.now();
@@ -161,8 +186,14 @@ async function inside(): Promise<void> {
     const controllerMs = lastAssignedAt - leaseAt;
     const controllerFromSpawnMs = lastAssignedAt - spawnedAt;
     const firstStatusMs = firstAssignedAt - leaseAt;
-    console.log(`controller: ${SERVICES} assigned ${controllerMs.toFixed(0)} ms after winning the Lease (${controllerFromSpawnMs.toFixed(0)} ms after spawn; the first status ${firstStatusMs.toFixed(0)} ms after the Lease: informers listed, allocator rebuilt)`);
+    const controllerCpuMs = cpuAtEnd.controller - cpuAtLease.controller;
+    const apiCpuMs = cpuAtEnd.api - cpuAtLease.api;
+    console.log(`controller: ${SERVICES} assigned ${controllerMs.toFixed(0)} ms after winning the Lease (${controllerFromSpawnMs.toFixed(0)} ms after spawn; the first status ${firstStatusMs.toFixed(0)} ms after the Lease: informers listed, allocator rebuilt); CPU in that time: controller ${controllerCpuMs.toFixed(0)} ms, fake API ${apiCpuMs.toFixed(0)} ms`);
     await stop(controller);
+    if (controllerOnly) {
+      console.log(JSON.stringify({ controllerMs, controllerFromSpawnMs, firstStatusMs, controllerCpuMs, apiCpuMs }));
+      return;
+    }
 
     // 2. The agent: running, statuses taken away, then all written back in one burst.
     const statuses = new Map<string, JsonObject>();
@@ -209,7 +240,7 @@ async function inside(): Promise<void> {
     console.log(`one change: median ${c.median} ms, p99 ${percentile(changes, 99)} ms (pass ${summarize(passes).median.toFixed(0)} ms; phase medians ${Object.entries(phases).map(([k, v]) => `${k} ${summarize(v).median.toFixed(1)}`).join(', ')})`);
     await stop(agent);
     // The last line is the result, for the outer process.
-    console.log(JSON.stringify({ controllerMs, controllerFromSpawnMs, firstStatusMs, agentMs, agentPassMs: converged.lastPass!.durationMs, changes, passes }));
+    console.log(JSON.stringify({ controllerMs, controllerFromSpawnMs, firstStatusMs, controllerCpuMs, apiCpuMs, agentMs, agentPassMs: converged.lastPass!.durationMs, changes, passes }));
   } finally {
     for (const child of children) await stop(child);
     await api.stop();
@@ -220,6 +251,9 @@ async function inside(): Promise<void> {
 interface InsideResult {
   readonly controllerMs: number;
   readonly controllerFromSpawnMs: number;
+  readonly firstStatusMs: number;
+  readonly controllerCpuMs: number;
+  readonly apiCpuMs: number;
   readonly agentMs: number;
   readonly agentPassMs: number;
   readonly changes: number[];
@@ -233,10 +267,14 @@ async function main(): Promise<void> {
   let r: InsideResult;
   try {
     await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up'], 10_000);
-    const out = await run(['ip', 'netns', 'exec', ns, process.execPath, '--import', 'tsx', SELF, '--inside', ...(quick ? ['--quick'] : []), ...(PROFILE_DIR === undefined ? [] : ['--profile', PROFILE_DIR])], 600_000);
+    const out = await run(['ip', 'netns', 'exec', ns, process.execPath, ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]), '--import', 'tsx', SELF, '--inside', ...(quick ? ['--quick'] : []), ...(controllerOnly ? ['--controller-only'] : []), ...(PROFILE_DIR === undefined ? [] : ['--profile', PROFILE_DIR])], 600_000);
     r = JSON.parse(out.trim().split('\n').pop()!) as InsideResult;
   } finally {
     await run(['ip', 'netns', 'del', ns], 10_000);
+  }
+  if (controllerOnly) {
+    console.log(`\ncontroller: Lease won → ${SERVICES} statuses written: ${r.controllerMs.toFixed(0)} ms (target ≤ ${TARGETS.controllerMs} ms: ${verdict(r.controllerMs, TARGETS.controllerMs, 'lower')}); first status ${r.firstStatusMs.toFixed(0)} ms; CPU controller ${r.controllerCpuMs.toFixed(0)} / fake API ${r.apiCpuMs.toFixed(0)} ms; from spawn ${r.controllerFromSpawnMs.toFixed(0)} ms; load ${started.loadAverage.toFixed(2)}, commit ${started.commit}`);
+    return;
   }
   const change = summarize(r.changes);
   const p99 = percentile(r.changes, 99);

@@ -2,9 +2,10 @@
 // with kubectl (status, conditions, events) after restarts, races, deleted pools and hijacks.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ConditionType, runController, type RunningController } from '../src/controller/index.ts';
+import { ConditionType, Controller, runController, type RunningController } from '../src/controller/index.ts';
+import { createKubeClients, type ReconcileResult } from '../src/kube/index.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
-import { conditionOf, create, eventsFor, ingressOf, quietLog, service, until, vipPool } from './support/fake-kube-api/fixtures.ts';
+import { conditionOf, create, eventsFor, ingressOf, quietLog, service, sleep, until, vipPool } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 const running: RunningController[] = [];
@@ -184,4 +185,36 @@ describe('leader election and watch failures', () => {
     create(api, 'services', service('after-500s'));
     await until('VIP after failing relists', () => ingressOf(api, 'after-500s').length === 1);
   });
+});
+
+test('the watch event of its own status write is not reconciled again; a change by someone else is', async () => {
+  create(api, 'vippools', vipPool('default', { addresses: ['10.200.0.0/24'] }));
+  const names = Array.from({ length: 10 }, (_, i) => `echo-${i}`);
+  for (const name of names) create(api, 'services', service(name));
+  const reconciled = new Map<string, number>();
+  class Counting extends Controller {
+    override async reconcile(key: string): Promise<ReconcileResult> {
+      reconciled.set(key, (reconciled.get(key) ?? 0) + 1);
+      return super.reconcile(key);
+    }
+  }
+  const c = new Counting({ clients: createKubeClients({ kubeconfigText: api.kubeconfig() }), log: quietLog, isDefaultClass: false, informerRestartMs: 50 });
+  try {
+    await c.start();
+    await until('every VIP', () => names.every((n) => ingressOf(api, n).length === 1));
+    await sleep(200); // the echoes of the writes arrive
+    await c.idle();
+    // Once each, whether a write's answer or its echo arrives first.
+    assert.deepEqual(names.map((n) => reconciled.get(`default/${n}`) ?? 0), names.map(() => 1));
+
+    // Someone else empties a status: that change is reconciled, and the VIP comes back.
+    const before = reconciled.get('default/echo-3') ?? 0;
+    const services = api.resource('services');
+    api.store.update(services, 'default', 'echo-3', { ...api.store.get(services, 'default', 'echo-3'), status: { loadBalancer: {} } }, 'status');
+    await until('echo-3 has its VIP again', () => ingressOf(api, 'echo-3').length === 1);
+    await c.idle();
+    assert.ok((reconciled.get('default/echo-3') ?? 0) > before);
+  } finally {
+    await c.stop();
+  }
 });

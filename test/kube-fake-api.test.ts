@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
-import { FakeKubeApi } from './support/fake-kube-api/index.ts';
+import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
 
 let api: FakeKubeApi;
 let core: CoreV1Api;
@@ -183,4 +183,57 @@ test('injected failures and latency', async () => {
   await core.listServiceForAllNamespaces();
   assert.ok(Date.now() - t0 >= 45);
   api.latencyMs = 0;
+});
+
+test('the store hands out copies: changing what get, list or a change listener returns changes nothing stored', () => {
+  const services = api.resource('services');
+  // "__proto__" as JSON.parse makes it: an own key, which a careless copy turns into a prototype.
+  const created = api.store.create(services, 'default', JSON.parse('{"metadata":{"name":"copies","annotations":{"__proto__":"x"}},"spec":{"type":"ClusterIP"}}') as JsonObject);
+  let seen: JsonObject | undefined;
+  const off = api.store.onChange((_r, e) => (seen = e.object));
+  try {
+    api.store.update(services, 'default', 'copies', { ...created, spec: { type: 'ClusterIP', sessionAffinity: 'ClientIP' } }, undefined);
+  } finally {
+    off();
+  }
+  const got = api.store.get(services, 'default', 'copies');
+  (got['spec'] as JsonObject)['type'] = 'NodePort';
+  (api.store.list(services, 'default').find((o) => (o['metadata'] as JsonObject)['name'] === 'copies')!['metadata'] as JsonObject)['name'] = 'renamed';
+  (created['metadata'] as JsonObject)['namespace'] = 'elsewhere';
+  const again = api.store.get(services, 'default', 'copies');
+  assert.equal((again['spec'] as JsonObject)['type'], 'ClusterIP');
+  assert.equal((again['spec'] as JsonObject)['sessionAffinity'], 'ClientIP');
+  assert.equal((again['metadata'] as JsonObject)['name'], 'copies');
+  assert.equal((again['metadata'] as JsonObject)['namespace'], 'default');
+  const annotations = (again['metadata'] as JsonObject)['annotations'] as JsonObject;
+  assert.deepEqual(Object.keys(annotations), ['__proto__']);
+  assert.equal(Object.getPrototypeOf(annotations), Object.prototype);
+  assert.equal(seen?.['kind'], 'Service', 'the change listener saw the stored object');
+});
+
+test('changes made in one turn of the event loop reach a watch as separate events, in order', async () => {
+  const services = api.resource('services');
+  const from = api.store.rv;
+  const lines: string[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const req = request(new URL(`/api/v1/namespaces/batch/services?watch=true&resourceVersion=${from}`, api.url), (res) => {
+      let buffer = '';
+      res.on('data', (c: Buffer) => {
+        buffer += c.toString();
+        const parts = buffer.split('\n');
+        buffer = parts.pop()!;
+        lines.push(...parts);
+        if (lines.length >= 5) {
+          req.destroy();
+          resolve();
+        }
+      });
+    });
+    req.on('error', (e) => (lines.length >= 5 ? resolve() : reject(e)));
+    req.end();
+  });
+  await sleep(50);
+  for (let i = 0; i < 5; i++) api.store.create(services, 'batch', { metadata: { name: `b${i}` }, spec: { type: 'ClusterIP' } });
+  await done;
+  assert.deepEqual(lines.map((l) => { const e = JSON.parse(l) as { type: string; object: { metadata: { name: string } } }; return `${e.type} ${e.object.metadata.name}`; }), ['ADDED b0', 'ADDED b1', 'ADDED b2', 'ADDED b3', 'ADDED b4']);
 });

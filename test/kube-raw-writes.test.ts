@@ -45,3 +45,12 @@ test('an Event is recorded on the Service, as `kubectl describe` lists it', asyn
   });
   assert.deepEqual(eventsFor(api, 'ev').map((e) => [e.reason, e.message]), [['VIPAllocated', 'assigned VIPs 10.200.0.10']]);
 });
+
+test('writes asked for together all land, each answered with its own Service', async () => {
+  const names = Array.from({ length: 40 }, (_, i) => `many-${i}`);
+  for (const name of names) create(api, 'services', service(name, { spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } }));
+  // More than the connection pool holds, all in one turn of the event loop.
+  const answers = await Promise.all(names.map((name, i) => raw.patchServiceStatus('default', name, ingress(`10.201.0.${i + 1}`))));
+  assert.deepEqual(answers.map((s) => [s.metadata?.name, s.status?.loadBalancer?.ingress?.[0]?.ip]), names.map((name, i) => [name, `10.201.0.${i + 1}`]));
+  assert.deepEqual(names.map((name) => ingressOf(api, name)[0]), names.map((_, i) => `10.201.0.${i + 1}`));
+});

@@ -46,6 +46,18 @@ export class Controller {
   #claimed = '';
   /** service → its spec.externalIPs as last seen, to notice a change in the claims cheaply. */
   readonly #claimsByKey = new Map<string, string>();
+  /**
+   * service → the resourceVersion our last status write produced. Its watch event (the echo) is
+   * exactly the object we wrote and decided on: reconciling it again would decide the same and
+   * write nothing, so it is not queued (half of all reconciles after a rebuild).
+   */
+  readonly #written = new Map<string, string>();
+  /**
+   * service → the resourceVersions of its watch events that arrived while our status write to
+   * it was in flight (the echo can beat the write's answer). Held back until the answer says
+   * whether they were only our own write.
+   */
+  readonly #during = new Map<string, string[]>();
   /** service → the last outcome we announced by Event, so a resync does not repeat it. */
   readonly #announced = new Map<string, string>();
   #ready = false;
@@ -79,6 +91,11 @@ export class Controller {
       onChange: (type, svc) => {
         if (!this.#ready) return;
         const key = keyOf(svc);
+        const written = this.#written.get(key);
+        if (written !== undefined) {
+          this.#written.delete(key);
+          if (type === 'update' && svc.metadata?.resourceVersion === written) return;
+        }
         // Most changes (our own status writes among them) leave the claims alone: only when this
         // Service's externalIPs changed is the whole set recomputed, not on every event (10,000
         // status writes would otherwise cost 10,000 × 10,000).
@@ -91,7 +108,9 @@ export class Controller {
             return;
           }
         }
-        this.#queue.add(key);
+        const during = this.#during.get(key);
+        if (during !== undefined) during.push(type === 'update' ? (svc.metadata?.resourceVersion ?? '') : '');
+        else this.#queue.add(key);
       },
     });
     this.#pools = watchKind(clients, 'vippools', {
@@ -199,6 +218,7 @@ export class Controller {
     if (svc === undefined) {
       allocator.release(key);
       this.#announced.delete(key);
+      this.#written.delete(key);
       return 'done';
     }
     const retries = this.#o.conflictRetries ?? 3;
@@ -213,7 +233,7 @@ export class Controller {
       const before = ingressAddresses(svc).join(',');
       try {
         const [ns, name] = [svc.metadata?.namespace ?? '', svc.metadata?.name ?? ''];
-        svc = await this.#o.clients.patchServiceStatus(ns, name, body, svc.metadata?.resourceVersion);
+        svc = await this.#writeStatus(key, ns, name, body, svc.metadata?.resourceVersion);
         this.#announce(svc, decision, before !== decision.addresses.join(','));
         return 'done';
       } catch (error) {
@@ -227,6 +247,23 @@ export class Controller {
         const [ns, name] = key.split('/') as [string, string];
         svc = await this.#o.clients.readService(ns, name);
       }
+    }
+  }
+
+  /** The status write, with the bookkeeping that keeps its own echo from being reconciled. */
+  async #writeStatus(key: string, namespace: string, name: string, body: object, resourceVersion: string | undefined): Promise<KubeService> {
+    this.#during.set(key, []);
+    let written: string | undefined;
+    try {
+      const svc = await this.#o.clients.patchServiceStatus(namespace, name, body, resourceVersion);
+      written = svc.metadata?.resourceVersion;
+      return svc;
+    } finally {
+      const seen = this.#during.get(key) ?? [];
+      this.#during.delete(key);
+      // Anything but the echo of this write (or any event, when the write failed) is news.
+      if (seen.some((rv) => rv === '' || rv !== written)) this.#queue.add(key);
+      else if (seen.length === 0 && written !== undefined) this.#written.set(key, written);
     }
   }
 
