@@ -37,17 +37,17 @@ async function child(): Promise<void> {
     if (r.status !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr}`);
   };
   let listings = 0;
-  // Full listings go to the CLI lister (a child process), everything else to libnftables here:
-  // both are counted, so a listing through either shows.
+  // A read-back is the terse skeleton (libnftables here) plus the elements over netlink; a full
+  // listing would go to the CLI lister (a child process). Every kind is counted.
   const counting = (inner: NftRunner): NftRunner => ({
     kind: inner.kind,
     run: (text) => {
-      if (text.startsWith('list table')) listings++;
+      if (text.startsWith('list table') || text.startsWith('list ruleset')) listings++;
       return inner.run(text);
     },
     close: () => inner.close(),
   });
-  const dataplane = nftablesDataplane({ runner: counting(ffiRunner()), lister: counting(cliRunner()) });
+  const dataplane = nftablesDataplane({ runner: counting(ffiRunner()), lister: counting(cliRunner()), skeletonLister: counting(ffiRunner({ terse: true })) });
   const table: ServiceTable = { frontends: [web(['10.100.1.41', '10.100.1.42'])], denySources: [] };
   const steps: { step: string; changed: boolean; driftRepaired: boolean; listings: number }[] = [];
   const step = async (name: string, t: ServiceTable, resync: boolean): Promise<void> => {

@@ -17,6 +17,14 @@ function recorder(options: { refuseNetlinkAt?: number; listing?: () => string } 
   const runner: NftRunner = {
     kind: 'fake',
     run(text) {
+      // `list ruleset inet` (terse): the skeleton when elements come over the channel.
+      if (text === 'list ruleset inet') {
+        try {
+          return Promise.resolve(options.listing?.() ?? '');
+        } catch {
+          return Promise.resolve(''); // no table of ours in the namespace
+        }
+      }
       if (text.startsWith('list table')) {
         if (options.listing !== undefined) return Promise.resolve(options.listing());
         return Promise.reject(new NftError(NftErrorCode.commandFailed, 'missing', { nftMessage: 'Error: No such file or directory' }));
@@ -56,7 +64,7 @@ const web = (address: string, n: number) => frontend(address, 80, { backends: Ar
 
 test('cold load: the skeleton and the pick chain by nft, then every element in one netlink batch, verdicts last', async () => {
   const { commits, runner, channel } = recorder();
-  const dp = nftablesDataplane({ runner, elements: () => channel, generation: () => undefined });
+  const dp = nftablesDataplane({ runner, skeletonLister: runner, elements: () => channel, generation: () => undefined });
   await dp.apply(table([web('10.200.0.5', 2), web('10.200.0.6', 3)]));
   assert.equal(commits.length, 2);
   const [first, second] = commits;
@@ -74,7 +82,7 @@ test('cold load: the skeleton and the pick chain by nft, then every element in o
 
 test('a pick chain nobody uses any more is deleted after the batch that stops pointing at it', async () => {
   const { commits, runner, channel } = recorder();
-  const dp = nftablesDataplane({ runner, elements: () => channel, generation: () => undefined });
+  const dp = nftablesDataplane({ runner, skeletonLister: runner, elements: () => channel, generation: () => undefined });
   await dp.apply(table([web('10.200.0.5', 2)]));
   commits.length = 0;
   await dp.apply(table([web('10.200.0.5', 3)]));
@@ -97,7 +105,7 @@ test('a refused batch: the table is read back, and replaced whole when it is not
       return ''; // the read-back after the refusal: no table of ours → replaced whole
     },
   });
-  const dp = nftablesDataplane({ runner, elements: () => channel, generation: () => undefined });
+  const dp = nftablesDataplane({ runner, skeletonLister: runner, elements: () => channel, generation: () => undefined });
   await dp.apply(table([web('10.200.0.5', 2)]));
   const report = await dp.apply(table([web('10.200.0.5', 2), web('10.200.0.6', 2)]));
   assert.equal(listed, 2, 'read back after the refusal');

@@ -14,8 +14,9 @@ import {
 } from './diff.ts';
 import { NftError, NftErrorCode } from './errors.ts';
 import { netlinkGeneration } from './generation.ts';
-import { normalizeElement, parseListing, type ElementCounts } from './listing.ts';
-import { cliRunner, type NftLogger, type NftRunner } from './nft.ts';
+import { nftNetlink } from './netlink/index.ts';
+import { normalizeElement, parseListing, tableBlock, type ElementCounts, type Listing, type ListedSet } from './listing.ts';
+import { cliRunner, ffiRunner, type NftLogger, type NftRunner } from './nft.ts';
 import { compareInstalled, installedFromListing, skeletonDrift } from './readback.ts';
 import { DEFAULT_MASQUERADE_MARK, SetNames, TABLE, renderTable, type RenderOptions, type RenderedTable, type SetName } from './render.ts';
 
@@ -69,6 +70,12 @@ export interface NftablesDataplaneOptions {
    * (glibc does not return the fragments) — else the runner itself.
    */
   readonly lister?: NftRunner;
+  /**
+   * With an element channel: lists the table's skeleton without elements (`list ruleset inet`,
+   * terse), the elements then come from the channel. Default: libnftables in this process with
+   * the terse flag, unless the runner is the CLI one.
+   */
+  readonly skeletonLister?: NftRunner;
 }
 
 /**
@@ -79,8 +86,8 @@ export interface NftablesDataplaneOptions {
  */
 const DEFAULT_STEP = 250;
 
-/** Until the netlink element writer lands: nft text through the runner. */
-const defaultElementChannel = (): ElementChannel | undefined => undefined;
+/** Elements over nfnetlink in this process's namespace (netlink/). */
+const defaultElementChannel = (): ElementChannel => nftNetlink();
 
 /** The kernel's table as read back: absent, of another layout (or skeleton), or usable. */
 type KernelView = { readonly kind: 'missing' } | { readonly kind: 'incompatible'; readonly what: readonly string[] } | { readonly kind: 'usable'; readonly state: InstalledState };
@@ -203,22 +210,51 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
     }
   }
 
+  let skeleton: NftRunner | undefined | null = options.skeletonLister;
+  /** The terse lister, made on first use; null once it could not be made. */
+  function skeletonLister(): NftRunner | undefined {
+    if (skeleton === undefined) {
+      try {
+        skeleton = runner.kind === 'cli' ? null : ffiRunner({ terse: true });
+      } catch {
+        skeleton = null;
+      }
+    }
+    return skeleton ?? undefined;
+  }
+
+  /** What the kernel holds, as a listing: the skeleton terse and the elements over the channel, or one full `list table`. */
+  async function listKernel(): Promise<Listing | undefined> {
+    const ch = elementChannel();
+    const terse = ch === undefined ? undefined : skeletonLister();
+    if (ch === undefined || terse === undefined) {
+      try {
+        return parseListing(await listTable());
+      } catch (error) {
+        if (error instanceof NftError && error.code === NftErrorCode.commandFailed && /No such file/.test(error.nftMessage ?? '')) return undefined;
+        throw error;
+      }
+    }
+    const block = tableBlock(await terse.run('list ruleset inet'), TABLE);
+    if (block === undefined) return undefined;
+    const listing = parseListing(block);
+    // Elements only of a table this layout can read: another layout's is replaced whole anyway.
+    if (skeletonDrift(listing, renderOptions).length > 0) return listing;
+    const sets = new Map<string, ListedSet>();
+    for (const [name, listed] of listing.sets) {
+      const { elements, counts } = (Object.values(SetNames) as string[]).includes(name) ? ch.listElements(name as SetName) : { elements: [], counts: new Map() };
+      sets.set(name, { declaration: listed.declaration, elements, counts });
+    }
+    return { comment: listing.comment, chains: listing.chains, sets };
+  }
+
   async function readKernel(): Promise<KernelView> {
-    let text: string;
     const before = generation();
     trusted = undefined;
-    try {
-      text = await listTable();
-      // Trusted only if nothing was committed while the listing was taken.
-      if (before !== undefined && generation() === before) trusted = before;
-    } catch (error) {
-      if (error instanceof NftError && error.code === NftErrorCode.commandFailed && /No such file/.test(error.nftMessage ?? '')) {
-        if (before !== undefined && generation() === before) trusted = before;
-        return { kind: 'missing' };
-      }
-      throw error;
-    }
-    const listing = parseListing(text);
+    const listing = await listKernel();
+    // Trusted only if nothing was committed while the table was read.
+    if (before !== undefined && generation() === before) trusted = before;
+    if (listing === undefined) return { kind: 'missing' };
     const what = skeletonDrift(listing, renderOptions);
     return what.length > 0 ? { kind: 'incompatible', what } : { kind: 'usable', state: installedFromListing(listing) };
   }
@@ -322,6 +358,8 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
     async close() {
       channel?.close();
       channel = undefined;
+      if (skeleton !== options.skeletonLister) await skeleton?.close();
+      skeleton = options.skeletonLister;
       await runner.close();
     },
   };

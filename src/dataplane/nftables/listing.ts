@@ -26,6 +26,19 @@ export interface Listing {
   readonly sets: Map<string, ListedSet>;
 }
 
+/**
+ * One table's block out of a listing of several (`list ruleset inet`), or undefined when the
+ * table is not there. Top-level blocks open with `table <family> <name> {` and close with a `}`
+ * at the start of a line.
+ */
+export function tableBlock(text: string, table: string): string | undefined {
+  const open = `table ${table} {\n`;
+  const start = text.startsWith(open) ? 0 : text.indexOf(`\n${open}`) + 1;
+  if (start <= 0 && !text.startsWith(open)) return undefined;
+  const end = text.indexOf('\n}', start);
+  return end < 0 ? undefined : text.slice(start, end + 2);
+}
+
 const OBJECT_START = /^(chain|set|map|counter) (\S+) \{$/;
 const TABLE_COMMENT = /^comment "(.*)"$/;
 

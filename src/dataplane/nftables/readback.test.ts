@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { diffTables, renderReplace } from './diff.ts';
-import { parseListing } from './listing.ts';
+import { parseListing, tableBlock } from './listing.ts';
 import { compareInstalled, installedFromListing, skeletonDrift } from './readback.ts';
 import { renderTable, type RenderOptions } from './render.ts';
 import { MIXED } from './testdata/fixtures.ts';
@@ -68,4 +68,15 @@ test('listed elements compare after normalizing address text; counters are read 
   const ours = renderReplace(renderTable(MIXED), options).after;
   assert.deepEqual(compareInstalled(ours, installedFromListing(listing)).what, []);
   assert.deepEqual(listing.sets.get('counters6')?.counts.get('fd00:200::5 . tcp . 80'), { packets: 7n, bytes: 420n });
+});
+
+test('the table is found in a listing of the whole ruleset, other tables left out', () => {
+  const ours = 'table inet vipgate {\n\tcomment "vipgate nftables layout 4"\n\tchain filter4 {\n\t\tct state established,related accept\n\t}\n}';
+  const other = 'table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t}\n}';
+  const other2 = 'table inet vipgate2 {\n}';
+  assert.equal(tableBlock(`${other}\n${ours}\n${other2}\n`, 'inet vipgate'), ours);
+  assert.equal(tableBlock(`${ours}\n`, 'inet vipgate'), ours);
+  assert.equal(tableBlock(`${other}\n${other2}\n`, 'inet vipgate'), undefined);
+  assert.equal(tableBlock('', 'inet vipgate'), undefined);
+  assert.deepEqual([...parseListing(tableBlock(`${other}\n${ours}\n`, 'inet vipgate')!).chains.keys()], ['filter4']);
 });
