@@ -185,7 +185,7 @@ test('injected failures and latency', async () => {
   api.latencyMs = 0;
 });
 
-test('the store hands out copies: changing what get, list or a change listener returns changes nothing stored', () => {
+test('the store hands out copies: changing what create, get or list returns changes nothing stored', () => {
   const services = api.resource('services');
   // "__proto__" as JSON.parse makes it: an own key, which a careless copy turns into a prototype.
   const created = api.store.create(services, 'default', JSON.parse('{"metadata":{"name":"copies","annotations":{"__proto__":"x"}},"spec":{"type":"ClusterIP"}}') as JsonObject);

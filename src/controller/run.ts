@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { createKubeClients, type KubeClients, type KubeTarget } from '../kube/index.ts';
-import { loadConfig } from '../kube/clients.ts';
+import { createKubeClients, type InformedKind, type KubeClients, type KubeService, type KubeTarget } from '../kube/index.ts';
+import { informedPath, loadConfig } from '../kube/clients.ts';
+import { rawHttp, type RawHttp } from '../kube/raw-http.ts';
+import { RawInformer } from '../kube/raw-informer.ts';
 import { rawWrites } from '../kube/raw-writes.ts';
 import { Controller } from './controller.ts';
 import { LeaderElector } from './leader.ts';
@@ -41,15 +43,24 @@ function target(o: RunControllerOptions): KubeTarget {
 }
 
 /**
- * The library's clients, with the two writes a rebuild makes 10,000 of at a time (Service
- * status, Events) on the lean path of `rawWrites`.
+ * The library's clients, with what a rebuild does 10,000 times on the lean path of `raw-http`:
+ * the two writes (Service status, Events) and the Services' list and watch, which carries the
+ * echo of every status write.
  */
-function withRawWrites(where: KubeTarget): KubeClients {
+function withRawPaths(where: KubeTarget): KubeClients {
   const clients = createKubeClients(where);
-  const raw = rawWrites(loadConfig(where));
-  raw.catch(() => undefined); // surfaces on first use
+  const http = rawHttp(loadConfig(where));
+  http.catch(() => undefined); // surfaces on first use
+  const raw = http.then((h) => rawWrites(h));
+  raw.catch(() => undefined);
+  const lazy: RawHttp = {
+    request: async (...args) => (await http).request(...args),
+    stream: async (path) => (await http).stream(path),
+  };
   return {
     ...clients,
+    // Generic in the kind; only 'services' takes the other branch, so the cast is the whole proof.
+    informer: ((kind: InformedKind) => (kind === 'services' ? new RawInformer<KubeService>(lazy, informedPath(kind)) : clients.informer(kind))) as unknown as KubeClients['informer'],
     patchServiceStatus: async (namespace, name, status, resourceVersion) => (await raw).patchServiceStatus(namespace, name, status, resourceVersion),
     createEvent: async (event) => (await raw).createEvent(event),
   };
@@ -61,7 +72,7 @@ function withRawWrites(where: KubeTarget): KubeClients {
  * its view from the Services' status (the truth), not from memory that may be stale.
  */
 export function runController(options: RunControllerOptions): RunningController {
-  const clients = options.clients ?? withRawWrites(target(options));
+  const clients = options.clients ?? withRawPaths(target(options));
   const identity = options.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
   const log = options.log.child({ identity });
   let controller: Controller | undefined;

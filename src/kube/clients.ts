@@ -45,6 +45,28 @@ export interface InformedObject {
   secrets: KubeSecret;
 }
 
+/** An informer as `watchKind` uses it: the client library's `ListWatch`, or our `RawInformer`. */
+export interface KubeInformer<T> {
+  on(verb: 'add' | 'update' | 'delete', handler: (o: T) => void): void;
+  on(verb: 'error', handler: (error: unknown) => void): void;
+  /** Lists (when needed) and opens the watch; resolves once it is open or has failed. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  get(name: string, namespace?: string): T | undefined;
+  list(): readonly T[];
+}
+
+/** Where a kind is listed and watched, cluster-wide (secrets: in the one namespace allowed). */
+export function informedPath(kind: InformedKind, options: KubeClientOptions = {}): string {
+  switch (kind) {
+    case 'services': return '/api/v1/services';
+    case 'endpointslices': return '/apis/discovery.k8s.io/v1/endpointslices';
+    case 'nodes': return '/api/v1/nodes';
+    case 'secrets': return `/api/v1/namespaces/${options.secretsNamespace ?? 'vipgate-system'}/secrets`;
+    default: return `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/${kind}`;
+  }
+}
+
 export interface KubeClientOptions {
   /** Where `secrets` are listed and watched; default `vipgate-system`. */
   readonly secretsNamespace?: string;
@@ -55,8 +77,8 @@ export interface KubeClientOptions {
  * informers, a status write, events and leases. Nothing else imports the client library.
  */
 export interface KubeClients {
-  /** A client-library informer (not started) for one kind, cluster-wide. */
-  informer<K extends InformedKind>(kind: K): ListWatch<InformedObject[K] & KubernetesObject>;
+  /** An informer (not started) for one kind, cluster-wide. */
+  informer<K extends InformedKind>(kind: K): KubeInformer<InformedObject[K]>;
   readService(namespace: string, name: string): Promise<KubeService>;
   /** Every Service in every namespace, read once (no watch). */
   listServices(): Promise<readonly KubeService[]>;
@@ -140,26 +162,26 @@ export function createKubeClients(target: KubeTarget, options: KubeClientOptions
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const lists = {
-    services: { path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() },
-    endpointslices: { path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces() },
-    nodes: { path: '/api/v1/nodes', list: () => core.listNode() },
+    services: { path: informedPath('services'), list: () => core.listServiceForAllNamespaces() },
+    endpointslices: { path: informedPath('endpointslices'), list: () => discovery.listEndpointSliceForAllNamespaces() },
+    nodes: { path: informedPath('nodes'), list: () => core.listNode() },
     vippools: {
-      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/vippools`,
+      path: informedPath('vippools'),
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'vippools' }) as Promise<{ items: KubeVipPool[]; metadata?: { resourceVersion?: string } }>,
     },
     lbnodeconfigs: {
-      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/lbnodeconfigs`,
+      path: informedPath('lbnodeconfigs'),
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'lbnodeconfigs' }) as Promise<{ items: KubeLbNodeConfig[]; metadata?: { resourceVersion?: string } }>,
     },
     bgppeers: {
-      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/bgppeers`,
+      path: informedPath('bgppeers'),
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'bgppeers' }) as Promise<{ items: KubeCustomObject[]; metadata?: { resourceVersion?: string } }>,
     },
     bgpadvertisements: {
-      path: `/apis/${VIPGATE_GROUP}/${VIPGATE_VERSION}/bgpadvertisements`,
+      path: informedPath('bgpadvertisements'),
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'bgpadvertisements' }) as Promise<{ items: KubeCustomObject[]; metadata?: { resourceVersion?: string } }>,
     },
-    secrets: { path: `/api/v1/namespaces/${secretsNamespace}/secrets`, list: () => core.listNamespacedSecret({ namespace: secretsNamespace }) },
+    secrets: { path: informedPath('secrets', options), list: () => core.listNamespacedSecret({ namespace: secretsNamespace }) },
   } as const;
   return {
     informer(kind) {

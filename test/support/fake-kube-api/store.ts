@@ -16,6 +16,7 @@ export class ApiError extends Error {
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
+/** A change as history and listeners see it: `object` and `previous` are the stored objects, not copies; read them, never change them. */
 export interface StoredEvent {
   readonly rv: number;
   readonly type: WatchEventType;
@@ -89,7 +90,10 @@ export class Store {
    * stored status. A set `metadata.resourceVersion` that is not the current one is a conflict.
    */
   update(r: ResourceType, namespace: string | undefined, name: string, body: JsonObject, subresource: 'status' | undefined): JsonObject {
-    const current = this.get(r, namespace, name);
+    // Read, not copied: stored objects are never changed in place (a change stores a new one),
+    // so the new version may share the parts it keeps with the old.
+    const current = this.#bucket(r).get(`${namespace ?? ''}/${name}`);
+    if (current === undefined) throw notFound(r, name);
     const next = clone(body);
     this.#validate(r, next, namespace);
     const m = meta(next);
@@ -101,7 +105,7 @@ export class Store {
     }
     let result: JsonObject;
     if (subresource === 'status') {
-      result = { ...current, status: next['status'] ?? {} };
+      result = { ...current, metadata: { ...cm }, status: next['status'] ?? {} };
     } else {
       result = next;
       if (r.hasStatus) {
@@ -119,8 +123,11 @@ export class Store {
       if (specChanged) rm['generation'] = Number(cm['generation'] ?? 1) + 1;
     }
     delete meta(result)['resourceVersion'];
-    const unchanged = deepEqual({ ...result, metadata: { ...meta(result), resourceVersion: null } }, { ...current, metadata: { ...cm, resourceVersion: null } });
-    if (unchanged) return current; // a no-op write does not bump resourceVersion or wake watches
+    // A status write changes nothing else, so comparing the statuses is enough.
+    const unchanged = subresource === 'status'
+      ? deepEqual(result['status'], current['status'])
+      : deepEqual({ ...result, metadata: { ...meta(result), resourceVersion: null } }, { ...current, metadata: { ...cm, resourceVersion: null } });
+    if (unchanged) return clone(current); // a no-op write does not bump resourceVersion or wake watches
     return this.#commit(r, `${namespace ?? ''}/${name}`, 'MODIFIED', result, current);
   }
 
@@ -149,7 +156,8 @@ export class Store {
     obj['apiVersion'] = apiVersionOf(r);
     obj['kind'] = r.kind;
     this.#bucket(r).set(key, obj);
-    this.#record(r, { rv: this.rv, type, object: clone(obj), previous });
+    // The history and the listeners see the stored object itself (never changed in place).
+    this.#record(r, { rv: this.rv, type, object: obj, previous });
     return clone(obj);
   }
 
