@@ -5,6 +5,7 @@
 // own listing. Targets: 10k × 10 in ≤ 2 s; one change in ≤ 100 ms; RSS ≤ 150 MB.
 // Run: npx tsx bench/control-plane.bench.ts [--quick]
 import { spawn } from 'node:child_process';
+import { agentLikeCommand } from './lib/agent-like.ts';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { commandLine, formatTable, machine, verdict, writeResult } from './lib/report.ts';
@@ -63,8 +64,10 @@ interface Change {
 async function main(): Promise<void> {
   const started = machine();
   const ns = `vgb${randomBytes(2).toString('hex')}-cp`;
+  // As the agent runs: bundled, with bin/vipgate's node flags (bench/lib/agent-like.ts).
+  const command = await agentLikeCommand(CHILD);
   const child = (args: readonly string[]): Promise<unknown> =>
-    run(['ip', 'netns', 'exec', ns, process.execPath, '--import', 'tsx', CHILD, ...args], CHILD_TIMEOUT_MS).then(
+    run(['ip', 'netns', 'exec', ns, ...command, ...args], CHILD_TIMEOUT_MS).then(
       (out) => JSON.parse(out.trim().split('\n').pop()!) as unknown,
     );
   await run(['ip', 'netns', 'add', ns], 10_000);

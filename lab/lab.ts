@@ -4,7 +4,8 @@
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from '../src/project-root.ts';
 import { LabError, LabErrorCode } from './errors.ts';
 import { curlArgv, parseCurl, parseFlowSamples, parseRequestLoop, requestLoopArgv, type CurlResult, type FlowSample, type RequestLoopResult } from './probe.ts';
 import { runCommand, type RunOptions } from './run.ts';
@@ -53,8 +54,8 @@ export interface LabStatus {
   readonly processesAlive: number;
 }
 
-const BACKEND_SERVER = fileURLToPath(new URL('./backend-server.mjs', import.meta.url));
-const FLOW_PROBE = fileURLToPath(new URL('./flow-probe.mjs', import.meta.url));
+const BACKEND_SERVER = join(projectRoot(), 'lab', 'backend-server.mjs');
+const FLOW_PROBE = join(projectRoot(), 'lab', 'flow-probe.mjs');
 
 const UDP_PROBE = `
 const dgram = require('node:dgram');

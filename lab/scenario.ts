@@ -5,11 +5,11 @@
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../src/project-root.ts';
 import { Lab, type LabOptions, type LabProcess } from './lab.ts';
 import { DEMO, demoTopology, type DemoTopologyOptions } from './topologies.ts';
 
-export const VIPGATE_BIN = fileURLToPath(new URL('../bin/vipgate', import.meta.url));
+export const VIPGATE_BIN = join(projectRoot(), 'bin', 'vipgate');
 
 /** A standalone service as the demo's config writes it. */
 export interface DemoService {

@@ -4,9 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../../project-root.ts';
 import { XdpError, XdpErrorCode } from './errors.ts';
 
-export const BPF_DIR = fileURLToPath(new URL('../../../bpf/', import.meta.url));
+export const BPF_DIR = join(projectRoot(), 'bpf');
 export const BPF_SOURCES = ['vipgate_xdp.c', 'vipgate.h', 'vg_encap_icmp.h'].map((f) => join(BPF_DIR, f));
 export const BPF_OBJECT = join(BPF_DIR, 'build', 'vipgate_xdp.o');
 
