@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ffiRunner, nftablesDataplane, type NftRunner } from '../src/dataplane/nftables/index.ts';
-import type { Backend } from '../src/model/index.ts';
+import type { Backend, ServiceTable } from '../src/model/index.ts';
 import { syntheticTable, syntheticVip } from './lib/tables.ts';
 
 const { positionals, values } = parseArgs({
@@ -86,7 +86,14 @@ try {
     for (let rep = 0; rep < reps; rep++) {
       const service = (rep * 7919) % services;
       const replacement: Backend = { address: `10.99.${rep % 250}.${(rep % 200) + 1}`, port: 8080, weight: 1, state: 'ready' };
-      const changed = syntheticTable({ others: services, backendsPerService, override: { service, backend: rep % backendsPerService, with: replacement } });
+      // Every other frontend is the same object as before, as in the agent, whose pass reuses
+      // the frontends of Services that did not change (docs/design/000 "Incremental passes").
+      const which = `bench/svc-${service}`;
+      const changed: ServiceTable = {
+        ...table,
+        frontends: table.frontends.map((f) => (f.service === which ? { ...f, backends: f.backends.map((b, j) => (j === rep % backendsPerService ? replacement : b)) } : f)),
+      };
+      if (changed.frontends.every((f, i) => f === table.frontends[i])) throw new Error(`no frontend of ${which} in the table`);
       // The transaction is committed when apply resolves: libnftables returns after the
       // kernel's netlink batch is acknowledged, so this is change → kernel.
       nftMs = 0;

@@ -245,7 +245,7 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
       const { elements, counts } = (Object.values(SetNames) as string[]).includes(name) ? ch.listElements(name as SetName) : { elements: [], counts: new Map() };
       sets.set(name, { declaration: listed.declaration, elements, counts });
     }
-    return { comment: listing.comment, chains: listing.chains, sets };
+    return { comment: listing.comment, chains: listing.chains, sets, normalized: true };
   }
 
   async function readKernel(): Promise<KernelView> {

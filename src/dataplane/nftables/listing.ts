@@ -24,6 +24,8 @@ export interface Listing {
   readonly chains: Map<string, string>;
   /** Set or map name → what it holds, as printed. */
   readonly sets: Map<string, ListedSet>;
+  /** The elements are already in normalizeElement's form (read over netlink, not printed by nft). */
+  readonly normalized?: boolean;
 }
 
 /**

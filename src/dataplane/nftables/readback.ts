@@ -63,6 +63,7 @@ const SEP = ' . ';
 export function installedFromListing(listing: Listing): InstalledState {
   const drafts = new Map<string, Draft>();
   const draft = (family: Family, parts: readonly string[]): Draft | undefined => {
+    if (parts.length < 3) return undefined;
     const [address, protocol, port] = parts as [string, string, string];
     if (!(Protocols as readonly string[]).includes(protocol) || !/^\d+$/.test(port)) return undefined;
     const mapKey = `${address}${SEP}${protocol}${SEP}${port}`;
@@ -86,7 +87,10 @@ export function installedFromListing(listing: Listing): InstalledState {
     }
     return d;
   };
-  const elements = (name: string): string[] => (listing.sets.get(name)?.elements ?? []).map(normalizeElement);
+  const elements = (name: string): readonly string[] => {
+    const listed = listing.sets.get(name)?.elements ?? [];
+    return listing.normalized === true ? listed : listed.map(normalizeElement);
+  };
   /** Splits `k1 . k2 . k3 … : v` into key parts and value. */
   const split = (element: string): { parts: string[]; value: string | undefined } => {
     const at = element.indexOf(' : ');
@@ -102,13 +106,20 @@ export function installedFromListing(listing: Listing): InstalledState {
       if (d !== undefined) d.verdict = value;
     }
     for (const protocol of Protocols) {
+      // Nearly every element of the table is here (10 per frontend at 10k frontends): cut with
+      // indexOf, and parse a frontend's key once, not per slot — a full read-back must not make
+      // 100k arrays of garbage.
       for (const e of elements(backendsOf(family, protocol))) {
-        const { parts, value } = split(e);
-        const slot = Number(parts[3]);
+        const at = e.indexOf(' : ');
+        const cut = at < 0 ? -1 : e.lastIndexOf(SEP, at);
+        if (cut < 0) continue;
+        const slotText = e.slice(cut + SEP.length, at);
+        if (!/^\d+$/.test(slotText)) continue;
+        const mapKey = e.slice(0, cut);
+        const d = drafts.get(mapKey) ?? draft(family, mapKey.split(SEP));
         // An element under the other protocol's key can't have been written by us: left alone.
-        if (parts[1] !== protocol) continue;
-        const d = draft(family, parts);
-        if (d !== undefined && parts.length === 4 && Number.isInteger(slot) && slot >= 0) d.slots[slot] = value;
+        if (d === undefined || d.protocol !== protocol || d.mapKey !== mapKey) continue;
+        d.slots[Number(slotText)] = e.slice(at + 3);
       }
     }
     for (const [set, field] of [[s.counters, 'counter'], [s.masq, 'masquerade'], [s.closed, 'closed'], [s.restricted, 'restricted']] as const) {
