@@ -1,16 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PeerStatus } from '../bgp/index.ts';
 import type { Dataplane, FrontendCounters } from '../dataplane/dataplane.ts';
-
-/** What the XDP engine's stats() gives (the agent does not import the engine to read it). */
-interface XdpStatsLike {
-  readonly forwarded: bigint;
-  readonly kernelNeighbour: bigint;
-  readonly kernelFib: bigint;
-  readonly dropped: bigint;
-  readonly icmpTooBigSent: bigint;
-  readonly icmpTooBigLimited: bigint;
-}
+// Types only: reading the XDP engine's stats must not load the engine.
+import type { XdpStats } from '../dataplane/xdp/index.ts';
 
 /** The agent's Prometheus metrics, in a registry of its own (no global state). */
 export interface AgentMetrics {
@@ -46,8 +38,8 @@ export function createAgentMetrics(dataplane: () => Dataplane | undefined): Agen
   };
   frontendGauge('vipgate_frontend_packets', 'Packets received for a frontend (VIP:port/proto), original direction, from the dataplane counters', (c) => c.packets);
   // XDP only: where translated packets went, and the ICMP "too big" answers (read at scrape time).
-  const xdpStats = (): XdpStatsLike | undefined => {
-    const dp = dataplane() as Partial<{ stats: () => XdpStatsLike }> | undefined;
+  const xdpStats = (): XdpStats | undefined => {
+    const dp = dataplane() as Partial<{ stats: () => XdpStats }> | undefined;
     return typeof dp?.stats === 'function' ? dp.stats() : undefined;
   };
   new Counter({

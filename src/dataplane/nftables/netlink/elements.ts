@@ -63,14 +63,8 @@ export interface WireElement {
   readonly source: number;
 }
 
-/** One element from a dump, with its counter when the set has them. */
-export interface DumpedElement {
-  readonly key: Uint8Array;
-  readonly keyEnd?: Uint8Array;
-  readonly flags: number;
-  readonly data?: Uint8Array;
-  readonly verdict?: Verdict;
-  readonly userdata?: Uint8Array;
+/** One element from a dump (the same fields, no source), with its counter when the set has them. */
+export interface DumpedElement extends Omit<WireElement, 'source'> {
   readonly counter?: { readonly packets: bigint; readonly bytes: bigint };
 }
 
