@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeError, KubeErrorCode } from './errors.ts';
+import { Http1Client } from './http1.ts';
 
 /**
  * Plain JSON over keep-alive HTTP to the API server, with the credentials the client library
@@ -52,9 +53,12 @@ export async function rawHttp(kc: KubeConfig): Promise<RawHttp> {
     ...(base.ca === undefined ? {} : { ca: base.ca as string }), ...(base.cert === undefined ? {} : { cert: base.cert as string }),
     ...(base.key === undefined ? {} : { key: base.key as string }), rejectUnauthorized: !cluster.skipTLSVerify,
   });
-  // Watches hold their connection for minutes: they get their own agent, so they never take
-  // one of the sockets the writes share.
-  const agent = tls ? new HttpsAgent(agentOptions(MAX_SOCKETS)) : new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  // Short requests on our HTTP/1.1 client (http1.ts); watches, which hold their connection for
+  // minutes, on node:http with an agent of their own.
+  const client = new Http1Client({
+    server, maxSockets: MAX_SOCKETS, timeoutMs: TIMEOUT_MS,
+    ...(tls ? { tls: { rejectUnauthorized: !cluster.skipTLSVerify, ...(base.ca === undefined ? {} : { ca: base.ca as string }), ...(base.cert === undefined ? {} : { cert: base.cert as string }), ...(base.key === undefined ? {} : { key: base.key as string }) } } : {}),
+  });
   const streamAgent = tls ? new HttpsAgent(agentOptions(Infinity)) : new HttpAgent({ keepAlive: true });
   const send = tls ? httpsRequest : httpRequest;
   let headers = { ...(base.headers as Record<string, string> | undefined) };
@@ -87,25 +91,11 @@ export async function rawHttp(kc: KubeConfig): Promise<RawHttp> {
     async request(method, path, body, contentType = 'application/json') {
       const h = await fresh();
       const payload = body === undefined ? undefined : JSON.stringify(body);
+      const headers = { ...h, Accept: 'application/json', ...(payload === undefined ? {} : { 'Content-Type': contentType }) };
       return new Promise((resolve, reject) => {
         if (batch.length === 0) setImmediate(flush);
         batch.push(() => {
-          const req = send(
-            {
-              protocol: server.protocol, hostname: server.hostname, port: server.port, method, path: `${prefix}${path}`, agent,
-              headers: { ...h, accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }) },
-              timeout: TIMEOUT_MS,
-            },
-            (res) => {
-              const chunks: Buffer[] = [];
-              res.on('data', (c: Buffer) => chunks.push(c));
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-              res.on('error', reject);
-            },
-          );
-          req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${TIMEOUT_MS / 1000} s`)));
-          req.on('error', reject);
-          req.end(payload);
+          client.request(method, `${prefix}${path}`, headers, payload).then(resolve, reject);
         });
       });
     },
