@@ -619,8 +619,11 @@ static __always_inline bool for_another_host(struct xdp_md *ctx, const struct pk
 	       eth[4] != me->mac[4] || eth[5] != me->mac[5];
 }
 
+/* Policy is decided when a flow starts (as in the nftables engine and kube-proxy's nftables mode):
+ * a packet of an admitted flow skips the deny list and the source ranges — an LPM lookup or two
+ * per packet — so narrowing them stops new flows, and open ones run out. */
 static __always_inline struct vg_flow *choose(struct xdp_md *ctx, struct pkt *p, const struct vg_service *svc,
-					      struct vg_backend **backend_out, bool *foreign)
+					      struct vg_backend **backend_out, bool *foreign, bool *denied)
 {
 	struct vg_flow *flow = bpf_map_lookup_elem(&vg_flows, &p->flow);
 	if (flow) {
@@ -632,6 +635,11 @@ static __always_inline struct vg_flow *choose(struct xdp_md *ctx, struct pkt *p,
 		}
 	} else if (for_another_host(ctx, p)) {
 		*foreign = true;
+		return NULL;
+	}
+	/* From here on the packet starts a flow (or moves one off a removed backend). */
+	if (source_denied(p, svc)) {
+		*denied = true;
 		return NULL;
 	}
 	if (svc->ring_size == 0)
@@ -803,16 +811,15 @@ int vipgate_xdp(struct xdp_md *ctx)
 	 * follows an existing flow only. */
 	if (p.icmp)
 		return icmp_error(ctx, &p, cfg, svc);
-	if (source_denied(&p, svc)) {
+	struct vg_backend *b = NULL;
+	bool foreign = false, denied = false;
+	struct vg_flow *flow = choose(ctx, &p, svc, &b, &foreign, &denied);
+	if (foreign)
+		return XDP_PASS; /* the kernel drops it as another host's; not counted as ours */
+	if (denied) {
 		count(&zero, VG_STAT_DROPPED);
 		return XDP_DROP;
 	}
-
-	struct vg_backend *b = NULL;
-	bool foreign = false;
-	struct vg_flow *flow = choose(ctx, &p, svc, &b, &foreign);
-	if (foreign)
-		return XDP_PASS; /* the kernel drops it as another host's; not counted as ours */
 
 	__u32 slot = svc->slot;
 	struct vg_counters *c = bpf_map_lookup_elem(&vg_counters, &slot);

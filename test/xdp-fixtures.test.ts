@@ -110,6 +110,20 @@ test('denied sources (cluster nodes) and sources outside loadBalancerSourceRange
   assert.equal(destination(inside.out), POD.v4);
 });
 
+test('policy is decided when a flow starts: a source denied later keeps its open flow, its new flows are dropped', async () => {
+  const open = { src: '10.0.7.7', dst: VIP.v4, sport: 41_000, dport: 80, protocol: 'tcp' } as const;
+  assert.equal(run(open).verdict, 'XDP_PASS', 'admitted before the deny list names it');
+  await dp.apply({ ...baseTable(), denySources: [...baseTable().denySources, '10.0.7.0/24'] });
+  try {
+    const again = run(open);
+    assert.equal(again.verdict, 'XDP_PASS', 'the open flow goes on (as with the nftables engine)');
+    assert.equal(destination(again.out), POD.v4);
+    assert.equal(run({ ...open, sport: 41_001 }).verdict, 'XDP_DROP', 'a new flow from the denied source');
+  } finally {
+    await dp.apply(baseTable());
+  }
+});
+
 test('truncated and malformed headers: never out of bounds, passed to the kernel unchanged', () => {
   for (const fam of ['v4', 'v6'] as const) {
     const full = packet({ src: CLIENT[fam], dst: VIP[fam], sport: 40_001, dport: 80, protocol: 'tcp' });
