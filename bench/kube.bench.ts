@@ -281,6 +281,7 @@ async function main(): Promise<void> {
   const rows = [
     [`controller: Lease won → ${SERVICES} statuses written`, `${r.controllerMs.toFixed(0)} ms`, `≤ ${TARGETS.controllerMs} ms`, verdict(r.controllerMs, TARGETS.controllerMs, 'lower')],
     ['controller: from process spawn (TypeScript load, list, rebuild)', `${r.controllerFromSpawnMs.toFixed(0)} ms`, '', ''],
+    ['controller: CPU in that window, controller / fake API process', `${r.controllerCpuMs.toFixed(0)} / ${r.apiCpuMs.toFixed(0)} ms`, '', ''],
     [`agent: last event → dataplane holds ${SERVICES} × ${ENDPOINTS}`, `${r.agentMs.toFixed(0)} ms`, `≤ ${TARGETS.agentMs} ms`, verdict(r.agentMs, TARGETS.agentMs, 'lower')],
     ['agent: that last reconcile pass', `${r.agentPassMs.toFixed(0)} ms`, '', ''],
     [`one EndpointSlice change → kernel: median / p99 (n=${r.changes.length})`, `${change.median.toFixed(0)} / ${p99.toFixed(0)} ms`, `p99 ≤ ${TARGETS.changeP99Ms} ms`, verdict(p99, TARGETS.changeP99Ms, 'lower')],
@@ -296,6 +297,9 @@ async function main(): Promise<void> {
     endpoints: ENDPOINTS,
     controllerMs: r.controllerMs,
     controllerFromSpawnMs: r.controllerFromSpawnMs,
+    controllerFirstStatusMs: r.firstStatusMs,
+    controllerCpuMs: r.controllerCpuMs,
+    fakeApiCpuMs: r.apiCpuMs,
     agentMs: r.agentMs,
     agentPassMs: r.agentPassMs,
     changeMs: { ...change, p99, samples: r.changes },

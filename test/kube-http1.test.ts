@@ -75,6 +75,19 @@ test('chunked (with extensions and trailers), until-close and after 100 Continue
   assert.deepEqual(await c1.request('GET', '/', {}), { status: 200, text: 'hello world' }, 'the connection is reused after a chunked answer');
   c1.close();
 
+  // Chunks of megabytes, arriving in many TCP reads (a list of 10,000 Services is one).
+  const big = 'x'.repeat(3 * 1024 * 1024);
+  const bigServer = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write(big);
+    res.end('"end"');
+  });
+  const c4 = client(await listen(bigServer));
+  const answer = await c4.request('GET', '/list', {});
+  assert.equal(answer.text.length, big.length + 5);
+  assert.ok(answer.text.endsWith('x"end"'));
+  c4.close();
+
   const untilClose = await rawServer((s) => s.end('HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\n\r\nall of it'));
   const c2 = client(untilClose);
   assert.deepEqual(await c2.request('GET', '/', {}), { status: 500, text: 'all of it' });

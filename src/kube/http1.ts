@@ -44,6 +44,7 @@ class Reader {
   #mode: 'head' | 'length' | 'chunked' | 'close' = 'head';
   #left = 0;
   #trailers = false;
+  #crlf = false;
   readonly #body: Buffer[] = [];
   keepAlive = true;
 
@@ -79,11 +80,21 @@ class Reader {
           continue;
         }
         if (this.#left > 0) {
-          // Chunk data, then its CRLF.
-          if (this.#buffer.length < this.#left + 2) return undefined;
-          this.#body.push(this.#buffer.subarray(0, this.#left));
-          this.#buffer = this.#buffer.subarray(this.#left + 2);
-          this.#left = 0;
+          // Chunk data as it comes (a 4 MB list is one chunk: collecting it first was quadratic).
+          const take = Math.min(this.#left, this.#buffer.length);
+          if (take > 0) this.#body.push(this.#buffer.subarray(0, take));
+          this.#buffer = this.#buffer.subarray(take);
+          this.#left -= take;
+          if (this.#left > 0) return undefined;
+          this.#crlf = true;
+          continue;
+        }
+        if (this.#crlf) {
+          // The CRLF that ends a chunk's data.
+          if (this.#buffer.length < 2) return undefined;
+          if (this.#buffer[0] !== 0x0d || this.#buffer[1] !== 0x0a) throw new Error('malformed chunk in answer');
+          this.#buffer = this.#buffer.subarray(2);
+          this.#crlf = false;
           continue;
         }
         const eol = this.#buffer.indexOf(CRLF);
