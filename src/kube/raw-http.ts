@@ -48,18 +48,15 @@ export async function rawHttp(kc: KubeConfig): Promise<RawHttp> {
   const tls = server.protocol === 'https:';
   const base: RequestOptions & { ca?: unknown; cert?: unknown; key?: unknown } = {};
   await kc.applyToHTTPSOptions(base as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
-  const agentOptions = (maxSockets: number): ConstructorParameters<typeof HttpsAgent>[0] => ({
-    keepAlive: true, maxSockets,
+  const tlsOptions = {
+    rejectUnauthorized: !cluster.skipTLSVerify,
     ...(base.ca === undefined ? {} : { ca: base.ca as string }), ...(base.cert === undefined ? {} : { cert: base.cert as string }),
-    ...(base.key === undefined ? {} : { key: base.key as string }), rejectUnauthorized: !cluster.skipTLSVerify,
-  });
+    ...(base.key === undefined ? {} : { key: base.key as string }),
+  };
   // Short requests on our HTTP/1.1 client (http1.ts); watches, which hold their connection for
   // minutes, on node:http with an agent of their own.
-  const client = new Http1Client({
-    server, maxSockets: MAX_SOCKETS, timeoutMs: TIMEOUT_MS,
-    ...(tls ? { tls: { rejectUnauthorized: !cluster.skipTLSVerify, ...(base.ca === undefined ? {} : { ca: base.ca as string }), ...(base.cert === undefined ? {} : { cert: base.cert as string }), ...(base.key === undefined ? {} : { key: base.key as string }) } } : {}),
-  });
-  const streamAgent = tls ? new HttpsAgent(agentOptions(Infinity)) : new HttpAgent({ keepAlive: true });
+  const client = new Http1Client({ server, maxSockets: MAX_SOCKETS, timeoutMs: TIMEOUT_MS, ...(tls ? { tls: tlsOptions } : {}) });
+  const streamAgent = tls ? new HttpsAgent({ keepAlive: true, ...tlsOptions }) : new HttpAgent({ keepAlive: true });
   const send = tls ? httpsRequest : httpRequest;
   let headers = { ...(base.headers as Record<string, string> | undefined) };
   let headersAt = Date.now();
