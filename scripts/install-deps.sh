@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # bird2: the lab's datacenter router; curl/wrk: the demo's clients and the benchmarks' load;
 # conntrack: flushing flows to removed backends; ethtool: veth offload settings; procps: sysctl;
 # clang/llvm/libbpf-dev/bpftool/libbpf1: building and loading the XDP program in bpf/;
-# netsniff-ng: trafgen, the packet generator of the XDP ladder benchmark (bench/xdp-ladder.bench.ts).
-debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng)
+# netsniff-ng: trafgen, the packet generator of the XDP ladder benchmark (bench/xdp-ladder.bench.ts);
+# openssl: certificates for the TLS test of the Kubernetes client (test/kube-raw-tls.test.ts).
+debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng openssl)
 
 missing=()
 for p in "${debs[@]}"; do
