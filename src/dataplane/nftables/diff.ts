@@ -20,9 +20,14 @@ export interface InstalledState {
   readonly deny: Readonly<Record<Family, readonly string[]>>;
   /** Chains other than the fixed ones (pick chains, or strays when read back): name → body. */
   readonly chains: ReadonlyMap<string, string>;
+  /**
+   * Pick chain → how many of `frontends` point at it, kept with the state so that a change of
+   * one frontend does not count the other 10k again.
+   */
+  readonly pickUse: ReadonlyMap<string, number>;
 }
 
-export const EMPTY_INSTALLED: InstalledState = { frontends: new Map(), deny: { 4: [], 6: [] }, chains: new Map() };
+export const EMPTY_INSTALLED: InstalledState = { frontends: new Map(), deny: { 4: [], 6: [] }, chains: new Map(), pickUse: new Map() };
 
 /** Element changes of one set: added or deleted elements (as nft text), or the set emptied. */
 export type ElementOp =
@@ -216,7 +221,7 @@ function transaction(installed: InstalledState, after: InstalledState, keys: Ite
 }
 
 /** Pick chain → number of frontends whose verdict goes to it. */
-function chainUse(frontends: Iterable<FrontendEntry>): Map<string, number> {
+export function chainUse(frontends: Iterable<FrontendEntry>): Map<string, number> {
   const use = new Map<string, number>();
   for (const { rendered } of frontends) {
     const pick = pickOf(rendered);
@@ -237,7 +242,8 @@ const chainsOf = (use: ReadonlyMap<string, number>): Map<string, string> =>
 export function diffTables(installed: InstalledState, desired: RenderedTable): Transaction {
   const keys = [...desired.frontends.keys()];
   for (const key of installed.frontends.keys()) if (!desired.frontends.has(key)) keys.push(key);
-  const after = { frontends: desired.frontends, deny: desired.deny, chains: chainsOf(chainUse(desired.frontends.values())) };
+  const pickUse = chainUse(desired.frontends.values());
+  const after = { frontends: desired.frontends, deny: desired.deny, chains: chainsOf(pickUse), pickUse };
   return transaction(installed, after, keys);
 }
 
@@ -256,15 +262,15 @@ export function* diffSteps(installed: InstalledState, desired: RenderedTable, ma
   for (const [key, entry] of desired.frontends) if (!unchanged(installed.frontends.get(key), entry)) changed.push(key);
   for (const key of installed.frontends.keys()) if (!desired.frontends.has(key)) changed.push(key);
   const withFirst = (tx: Transaction, i: number): Transaction => (i === 0 && first.length > 0 ? withPreamble(tx, first) : tx);
-  if (changed.length <= maxFrontends) {
-    yield withFirst(diffTables(installed, desired), 0);
-    return;
-  }
-  const use = chainUse(installed.frontends.values());
+  // Only the changed frontends are looked at, and the pick chains' use is carried over and
+  // adjusted: one backend change at 10k services costs the walk above, not three more.
+  const use = new Map(installed.pickUse);
   let current = installed;
-  for (let i = 0; i < changed.length; i += maxFrontends) {
-    const chunk = changed.slice(i, i + maxFrontends);
-    const last = i + maxFrontends >= changed.length;
+  // No frontend changed: one step still carries a deny-list change or a drifted pick chain.
+  const steps = Math.max(1, Math.ceil(changed.length / maxFrontends));
+  for (let step = 0; step < steps; step++) {
+    const chunk = changed.slice(step * maxFrontends, (step + 1) * maxFrontends);
+    const last = step === steps - 1;
     for (const key of chunk) {
       const was = pickOf(current.frontends.get(key)?.rendered);
       const now = pickOf(desired.frontends.get(key)?.rendered);
@@ -282,8 +288,9 @@ export function* diffSteps(installed: InstalledState, desired: RenderedTable, ma
       }
       frontends = next;
     }
-    const tx = transaction(current, { frontends, deny: desired.deny, chains: chainsOf(use) }, chunk);
-    yield withFirst(tx, i);
+    for (const [name, n] of use) if (n <= 0) use.delete(name);
+    const tx = transaction(current, { frontends, deny: desired.deny, chains: chainsOf(use), pickUse: new Map(use) }, chunk);
+    yield withFirst(tx, step);
     current = tx.after;
   }
 }

@@ -2,7 +2,7 @@
 // that an agent restart or a periodic drift check is just a diff against it.
 import { frontendKey, Protocols, type Protocol } from '../../model/index.ts';
 import type { Family } from '../../net/index.ts';
-import type { InstalledState } from './diff.ts';
+import { chainUse, type InstalledState } from './diff.ts';
 import { normalizeElement, type Listing } from './listing.ts';
 import {
   FixedChains,
@@ -146,7 +146,7 @@ export function installedFromListing(listing: Listing): InstalledState {
   }
   const fixed = new Set<string>(FixedChains);
   const chains = new Map([...listing.chains].filter(([name]) => !fixed.has(name)));
-  return { frontends, deny, chains };
+  return { frontends, deny, chains, pickUse: chainUse(frontends.values()) };
 }
 
 /**
