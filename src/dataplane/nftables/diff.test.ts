@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Frontend } from '../../model/index.ts';
-import { EMPTY_INSTALLED, diffSteps, diffTables, renderReplace, type InstalledState } from './diff.ts';
+import fc from 'fast-check';
+import { EMPTY_INSTALLED, chainUse, diffSteps, diffTables, renderReplace, type InstalledState } from './diff.ts';
 import { contentSignature, renderTable, type RenderOptions } from './render.ts';
 import { MIXED, backend, frontend, table } from './testdata/fixtures.ts';
 
@@ -119,4 +120,39 @@ test('one transaction adding 10k frontends does not overflow the stack', () => {
   const tx = diffTables(EMPTY_INSTALLED, renderTable(table(bigTable(10_000))));
   assert.equal(tx.written.length, 10_000);
   assert.ok(tx.lines.every((l) => l.length < 100_000), 'elements are batched');
+});
+
+test('property: any change in steps of any size ends where the desired table is, pick chains counted and written exactly once', () => {
+  // Up to 12 frontends, each with 0–3 backends (so 0–3 slots: pick chains come and go).
+  const tables = fc.array(fc.tuple(fc.integer({ min: 0, max: 11 }), fc.integer({ min: 0, max: 3 }), fc.boolean()), { maxLength: 12 }).map((specs) => {
+    const byPort = new Map(specs.map(([i, n, hash]) => [i, { n, hash }] as const));
+    return table(
+      [...byPort].map(([i, { n, hash }]) =>
+        frontend('10.200.0.5', 8000 + i, { backends: Array.from({ length: n }, (_, j) => backend(`10.100.1.${j + 1}`, 8080)), sessionAffinity: hash ? 'ClientIP' : 'None' }),
+      ),
+    );
+  });
+  fc.assert(
+    fc.property(tables, tables, fc.integer({ min: 1, max: 5 }), (from, to, step) => {
+      const installed = installedOf(from);
+      const desired = renderTable(to, installed.frontends);
+      let state = installed;
+      const written = new Set<string>();
+      for (const tx of diffSteps(installed, desired, step)) {
+        for (const name of tx.chainsWritten.keys()) {
+          assert.ok(!written.has(name) || !state.chains.has(name), `${name} written twice while present`);
+          written.add(name);
+        }
+        // Every chain an element points at exists after each step.
+        for (const { rendered } of tx.after.frontends.values()) {
+          if (rendered.verdict !== undefined) assert.ok(tx.after.chains.has(rendered.verdict.slice('goto '.length)), `${rendered.key}: ${rendered.verdict} missing`);
+        }
+        state = tx.after;
+      }
+      assert.deepEqual([...state.frontends.keys()].sort(), [...desired.frontends.keys()].sort());
+      assert.deepEqual(new Map([...state.pickUse].sort()), new Map([...chainUse(desired.frontends.values())].sort()));
+      assert.deepEqual([...state.chains.keys()].sort(), [...chainUse(desired.frontends.values()).keys()].sort());
+    }),
+    { numRuns: 300 },
+  );
 });
