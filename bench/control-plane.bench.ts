@@ -52,6 +52,8 @@ interface Change {
   readonly nftTimes: number[];
   /** Peak RSS after the cold load and the changes. */
   readonly rssChangesMiB: number;
+  /** Peak RSS after the resyncs, before the restarts (which put two more dataplanes in the same process). */
+  readonly rssResyncsMiB: number;
   /** Resyncs with the ruleset untouched since the last write (answered by the generation). */
   readonly resyncTimes: number[];
   /** Resyncs after an unrelated commit in the namespace: the table is read back in full. */
@@ -121,8 +123,11 @@ async function main(): Promise<void> {
   rows.push([`resync at 10000, ruleset untouched (generation check)`, `${resync.median.toFixed(1)} ms`, '', '']);
   rows.push([`resync at 10000 after another commit (read back + diff)`, `${fullResync.median.toFixed(0)} ms`, '', '']);
   rows.push([`restart: first apply at 10000 on the table left behind`, `${restart.median.toFixed(0)} ms`, '', '']);
-  rows.push([`peak RSS: after changes / after resyncs`, `${(change.rssChangesMiB * 1.048576).toFixed(0)} / ${(change.rssMiB * 1.048576).toFixed(0)} MB`, `≤ ${TARGETS.rssMB} MB`, verdict(change.rssMiB * 1.048576, TARGETS.rssMB, 'lower')]);
-  summary.change10000 = { applyMs: ch, nftMs: chNft, samples: change.applyTimes, peakRssAfterChangesMiB: change.rssChangesMiB, peakRssMiB: change.rssMiB };
+  const mb = (mib: number): string => (mib * 1.048576).toFixed(0);
+  rows.push([`peak RSS: after 20 changes / + 3 full read-backs`, `${mb(change.rssChangesMiB)} / ${mb(change.rssResyncsMiB)} MB`, `≤ ${TARGETS.rssMB} MB`, verdict(change.rssResyncsMiB * 1.048576, TARGETS.rssMB, 'lower')]);
+  // Not an agent's figure: the restarts run in the same process, next to the first dataplane.
+  rows.push([`peak RSS: + 2 restarts in the same process`, `${mb(change.rssMiB)} MB`, '', '']);
+  summary.change10000 = { applyMs: ch, nftMs: chNft, samples: change.applyTimes, peakRssAfterChangesMiB: change.rssChangesMiB, peakRssAfterResyncsMiB: change.rssResyncsMiB, peakRssMiB: change.rssMiB };
   summary.resync10000 = { applyMs: resync, samples: change.resyncTimes };
   summary.fullResync10000 = { applyMs: fullResync, samples: change.fullResyncTimes };
   summary.restart10000 = { applyMs: restart, samples: change.restartTimes };
