@@ -87,9 +87,13 @@ export interface AllocationMemo {
   /** The assignments these results make: the next pass's `previous` when nothing moved. */
   readonly assigned: ReadonlyMap<string, readonly string[]>;
   readonly results: ReturnType<typeof allocateAll>;
+  /** The LoadBalancer Services whose allocation failed, with why (the rest are in `assigned`). */
+  readonly failures: readonly ServiceProblem[];
   /** Holds every LoadBalancer address, for the externalIPs check. Only queried, never changed. */
   readonly allocator: Allocator;
   readonly frontends: FrontendCache;
+  /** Each Service's VIPs as last handed to the table, reused while they are the same arrays. */
+  readonly vips: WeakMap<ServiceSpec, ServiceVips>;
   /** The last pass's table and advertisements, for what can be reused when little changed. */
   readonly last: { frontends?: readonly Frontend[]; advertisements?: readonly string[] };
 }
@@ -125,13 +129,21 @@ function allocate(
   // The externalIPs check needs to know which addresses the LoadBalancers now hold.
   const allocator = new Allocator(input.pools);
   const assigned = new Map<string, readonly string[]>();
+  const failures: ServiceProblem[] = [];
   for (const request of list) {
     const result = results.get(request.service);
-    if (result?.ok !== true) continue;
+    if (result === undefined) continue;
+    if (!result.ok) {
+      failures.push({ service: request.service, code: AgentErrorCode.allocationFailed, message: result.error.message });
+      continue;
+    }
     allocator.restore(request, result.addresses);
     assigned.set(request.service, result.addresses);
   }
-  return { pools: poolsText, requests: texts, previous, assigned, results, allocator, frontends: memo?.frontends ?? new WeakMap(), last: memo?.last ?? {} };
+  return {
+    pools: poolsText, requests: texts, previous, assigned, failures, results, allocator,
+    frontends: memo?.frontends ?? new WeakMap(), vips: memo?.vips ?? new WeakMap(), last: memo?.last ?? {},
+  };
 }
 
 /**
@@ -149,19 +161,14 @@ export function computeDesiredState(
   const services = sortedByKey(input.services);
   const loadBalancers = services.filter((s) => s.type === 'LoadBalancer');
   const allocation = allocate(input, loadBalancers, previous, memo);
-  const { results, allocator } = allocation;
-  const assignments = new Map<string, readonly string[]>();
-  for (const service of loadBalancers) {
-    const result = results.get(service.key);
-    if (result === undefined) continue;
-    if (result.ok) assignments.set(service.key, result.addresses);
-    else problems.push({ service: service.key, code: AgentErrorCode.allocationFailed, message: result.error.message });
-  }
+  const { allocator } = allocation;
+  // The same map, and the same address arrays, while the allocation is reused (most passes).
+  const assignments = allocation.assigned;
+  problems.push(...allocation.failures);
 
   const vipsByService = new Map<string, ServiceVips>();
-  const none: readonly string[] = [];
   for (const service of services) {
-    let externalIPs = none;
+    let externalIPs = NONE;
     if (service.externalIPs.length > 0) {
       const allowed: string[] = [];
       for (const address of service.externalIPs) {
@@ -171,7 +178,16 @@ export function computeDesiredState(
       }
       externalIPs = allowed;
     }
-    vipsByService.set(service.key, { loadBalancer: assignments.get(service.key) ?? none, externalIPs });
+    const loadBalancer = assignments.get(service.key) ?? NONE;
+    // Reused while equal, so the table's per-Service cache finds them the same at a glance.
+    const last = allocation.vips.get(service);
+    let vips: ServiceVips;
+    if (last !== undefined && last.loadBalancer === loadBalancer && sameStrings(last.externalIPs, externalIPs)) vips = last;
+    else {
+      vips = { loadBalancer, externalIPs };
+      allocation.vips.set(service, vips);
+    }
+    vipsByService.set(service.key, vips);
   }
 
   const built = buildServiceTable(services, vipsByService, input.denySources, allocation.frontends, allocation.last.frontends);
@@ -182,6 +198,8 @@ export function computeDesiredState(
   allocation.last.advertisements = advertisements;
   return { table: built.table, assignments, advertisements, problems, memo: allocation };
 }
+
+const NONE: readonly string[] = [];
 
 const servable = (f: Frontend): boolean => f.backends.some((b) => b.state === 'ready');
 
