@@ -47,9 +47,13 @@ async function walk(w: WalkthroughLab): Promise<boolean> {
   say(`   $ ip route show proto 86            (in lb1: the routes vipgate owns)`);
   say(indent(await lab.exec('lb1', ['ip', 'route', 'show', 'proto', '86'])));
 
-  step(3, 'The service table: vipgate service list (in lb1)');
+  step(3, 'The service table: vipgate service list, and the agent\'s state: vipgate status (in lb1)');
   const view = await w.waitForServices((v) => v.services.length >= 4);
   say(indent(await w.vipgate(['service', 'list'])));
+  const status = await w.vipgate(['status']);
+  say('   $ vipgate status');
+  say(indent(status));
+  check(/^last pass: +ok /m.test(status), 'the agent\'s last pass did not succeed');
   const nginx = vipOf(view, 'default/nginx', 4);
   const nginx2 = vipOf(view, 'default/nginx2', 4);
   const web4 = vipOf(view, 'default/web', 4);
@@ -136,12 +140,10 @@ async function walkBgp(w: WalkthroughLab, view: ServicesJson): Promise<boolean> 
   const xdpLines = (await lab.exec('lb2', ['ip', '-d', 'link', 'show', 'dc'])).split('\n').filter((l) => /xdp/.test(l)).map((l) => l.trim());
   say(indent(xdpLines.join('\n') || '(no xdp line)'));
   check(xdpLines.some((l) => /prog\/xdp id \d+/.test(l)), 'lb2 has no XDP program on its dc port');
-  // The agent picks static routes or BGP at start, so lb1 restarts with its bgp: section; its
-  // rules stay in the kernel meanwhile, so traffic does not stop.
+  // A hot reload that adds the bgp: section switches lb1 from static routes to BGP: no restart.
+  const lb1Pid = w.agent.pid;
   await w.writeConfig(bgpDemoConfig('lb1', { nginx2Backends }));
-  await w.stopAgent();
-  await w.startAgent();
-  say(`   lb1: bgp: section added to ${w.configPath}; agent restarted to switch from static routes to BGP`);
+  say(`   lb1: bgp: section added to ${w.configPath}; the agent switches from static routes to BGP on the reload (no restart)`);
   const b = bgpWalkthroughOf({ lab, dir, bird, lb1: w, lb2 }, () => w.down());
   const vips = [...new Set(view.services.map((s) => (s.address.includes(':') ? `${s.address}/128` : `${s.address}/32`)))];
   const ecmp = async (): Promise<boolean> => {
@@ -153,6 +155,9 @@ async function walkBgp(w: WalkthroughLab, view: ServicesJson): Promise<boolean> 
   say(indent(await bird.birdc(['show', 'protocols'])));
   say('   $ vipgate bgp peers   (in lb1)');
   say(indent(await w.vipgate(['bgp', 'peers'])));
+  check(w.agent.pid === lb1Pid, 'lb1\'s agent was restarted to switch to BGP');
+  say('   $ vipgate bgp routes   (in lb1: what each router was told, with its attributes)');
+  say(indent(await w.vipgate(['bgp', 'routes'])));
   say(`   $ ip route del ${DEMO.vipCidr.v4}; ip route del ${DEMO.vipCidr.v6}   (in router: the static routes go)`);
   await lab.exec('router', ['ip', 'route', 'del', DEMO.vipCidr.v4]);
   await lab.exec('router', ['ip', '-6', 'route', 'del', DEMO.vipCidr.v6]);
