@@ -6,9 +6,6 @@
 // Targets: established flow ≤ 100 ns/packet; 10k × 10 written ≤ 3 s; one change ≤ 50 ms.
 // The veth packet-rate ladder (R0/R2/R3/R4) and CPU ns per forwarded packet: bench/xdp-ladder.bench.ts.
 // Run: npx tsx bench/xdp.bench.ts [--quick]
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceTable } from '../src/model/index.ts';
 import { xdpDataplane } from '../src/dataplane/xdp/index.ts';
@@ -16,6 +13,7 @@ import { packet } from '../test/support/xdp-packets.ts';
 import { commandLine, formatTable, machine, verdict, writeResult } from './lib/report.ts';
 import { median } from './lib/stats.ts';
 import { BENCH_VIP, syntheticBackend, syntheticTable } from './lib/tables.ts';
+import { mountPrivateBpffs } from '../test/support/bpffs.ts';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 7;
@@ -25,18 +23,6 @@ const SERVICES = 10_000;
 const BACKENDS = 10;
 const TARGETS = { establishedNs: 100, coldMs: 3000, changeMs: 50 } as const;
 const LB = { v4: '10.180.1.16', v6: 'fd00:180:1::16' };
-
-function mountBpffs(): { dir: string; unmount: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'vgtxdp-bench-'));
-  execFileSync('mount', ['-t', 'bpf', 'bpf', dir]);
-  return {
-    dir,
-    unmount: () => {
-      execFileSync('umount', [dir]);
-      rmdirSync(dir);
-    },
-  };
-}
 
 async function perPacket(pinDir: string): Promise<{ newFlowNs: number; establishedNs: number; nonVipNs: number; clockNs: number; establishedColdNs: number }> {
   const dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir, snatAddresses: LB, fib: false });
@@ -108,7 +94,7 @@ async function controlPlane(pinDir: string): Promise<{ coldMs: number; noopMs: n
   }
 }
 
-const fs = mountBpffs();
+const fs = mountPrivateBpffs('vgtxdp-bench-');
 try {
   const pkt = await perPacket(join(fs.dir, 'packet'));
   const cp = await controlPlane(join(fs.dir, 'control'));

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
@@ -16,6 +16,7 @@ import { decodeService, decodeU32 } from '../src/dataplane/xdp/layout.ts';
 import { loadLibbpf, type Libbpf } from '../src/dataplane/xdp/libbpf.ts';
 import { RING_BATCH } from '../src/dataplane/xdp/rings.ts';
 import { destination, packet } from './support/xdp-packets.ts';
+import { mountPrivateBpffs, type PrivateBpffs } from './support/bpffs.ts';
 
 const SERVICES = RING_BATCH + 76; // two ring batches on the cold pass
 const LB = { v4: '10.180.1.16' };
@@ -144,14 +145,13 @@ function recording(real: Libbpf): Libbpf {
   };
 }
 
-let bpffs: string;
+let bpffs: PrivateBpffs;
 let pinDir: string;
 let dp: XdpDataplane;
 
 before(() => {
-  bpffs = mkdtempSync(join(tmpdir(), 'vgtxdp-cp-'));
-  execFileSync('mount', ['-t', 'bpf', 'bpf', bpffs]);
-  pinDir = join(bpffs, 'vipgate');
+  bpffs = mountPrivateBpffs('vgtxdp-cp-');
+  pinDir = join(bpffs.dir, 'vipgate');
   dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir, snatAddresses: LB, fib: false, libbpf: recording(loadLibbpf()) });
 });
 
@@ -159,8 +159,7 @@ after(async () => {
   try {
     await dp.cleanup();
   } finally {
-    execFileSync('umount', [bpffs]);
-    rmdirSync(bpffs);
+    bpffs.unmount();
   }
 });
 
@@ -248,7 +247,7 @@ test('vg_rings pinned by an older object (inner maps not mmapable): rings are fi
   const oldObject = join(dir, 'old.o');
   const source = join(BPF_DIR, 'vipgate_xdp.c');
   execFileSync('clang', ['-DVG_RING_FLAGS=BPF_F_INNER_MAP', ...clangArgs(source, oldObject)]);
-  const oldPins = join(bpffs, 'old');
+  const oldPins = join(bpffs.dir, 'old');
   const t = table();
   const changed = table((i, b) => (i === 8 ? [b[0]!, { ...b[2]!, address: '10.99.0.2' }] : b));
   const old = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: oldPins, snatAddresses: LB, fib: false, objectPath: oldObject });

@@ -3,9 +3,6 @@
 // checksum computed in full) and verdict. Root: loads BPF and mounts a private bpffs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
 import { readyBackend, webFrontend } from './support/frontends.ts';
@@ -22,6 +19,7 @@ import {
   sourcePort,
   type PacketSpec,
 } from './support/xdp-packets.ts';
+import { mountPrivateBpffs, type PrivateBpffs } from './support/bpffs.ts';
 
 const LB = { v4: '10.180.1.16', v6: 'fd00:180:1::16' };
 const CLIENT = { v4: '10.0.1.2', v6: 'fd00:1::2' };
@@ -39,13 +37,13 @@ const TABLE: ServiceTable = {
   denySources: [],
 };
 
-let bpffs: string;
+let bpffs: PrivateBpffs;
 const planes: XdpDataplane[] = [];
 
 /** A dataplane of its own (own pinned maps), without interfaces or FIB: forwarded packets come
  * back as XDP_PASS with the frame as the program left it. */
 async function plane(name: string, options: Partial<XdpDataplaneOptions>): Promise<XdpDataplane> {
-  const dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: join(bpffs, name), snatAddresses: LB, fib: false, ...options });
+  const dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: join(bpffs.dir, name), snatAddresses: LB, fib: false, ...options });
   planes.push(dp);
   await dp.apply(TABLE);
   return dp;
@@ -56,8 +54,7 @@ let gue: XdpDataplane;
 let nat: XdpDataplane;
 
 before(async () => {
-  bpffs = mkdtempSync(join(tmpdir(), 'vgtxdp-'));
-  execFileSync('mount', ['-t', 'bpf', 'bpf', bpffs]);
+  bpffs = mountPrivateBpffs();
   ipip = await plane('ipip', { forwarding: 'ipip' });
   gue = await plane('gue', { forwarding: 'gue', guePort: 5555 });
   nat = await plane('nat', { forwarding: 'nat' });
@@ -67,8 +64,7 @@ after(async () => {
   try {
     for (const dp of planes) await dp.cleanup();
   } finally {
-    execFileSync('umount', [bpffs]);
-    rmdirSync(bpffs);
+    bpffs.unmount();
   }
 });
 

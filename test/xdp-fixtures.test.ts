@@ -2,15 +2,13 @@
 // on the real program with maps written by xdpDataplane. Root: loads BPF and mounts a private bpffs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
 import { frontendKey } from '../src/model/index.ts';
 import { webFrontend } from './support/frontends.ts';
 import { xdpDataplane, type XdpDataplane } from '../src/dataplane/xdp/index.ts';
 import { destination, packet, sourcePort, type PacketSpec } from './support/xdp-packets.ts';
+import { mountPrivateBpffs, type PrivateBpffs } from './support/bpffs.ts';
 
 const LB = { v4: '10.180.1.16', v6: 'fd00:180:1::16' };
 const CLIENT = { v4: '10.0.1.2', v6: 'fd00:1::2' };
@@ -33,14 +31,13 @@ function baseTable(): ServiceTable {
   return { frontends, denySources: ['10.180.1.0/24', 'fd00:180:1::/64'] };
 }
 
-let bpffs: string;
+let bpffs: PrivateBpffs;
 let dp: XdpDataplane;
 
 before(async () => {
-  bpffs = mkdtempSync(join(tmpdir(), 'vgtxdp-'));
-  execFileSync('mount', ['-t', 'bpf', 'bpf', bpffs]);
+  bpffs = mountPrivateBpffs();
   // No interfaces and no FIB: the program only rewrites; verdicts for forwarding are PASS.
-  dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: join(bpffs, 'vipgate'), snatAddresses: LB, fib: false });
+  dp = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: join(bpffs.dir, 'vipgate'), snatAddresses: LB, fib: false });
   await dp.apply(baseTable());
 });
 
@@ -48,8 +45,7 @@ after(async () => {
   try {
     await dp.cleanup();
   } finally {
-    execFileSync('umount', [bpffs]);
-    rmdirSync(bpffs);
+    bpffs.unmount();
   }
 });
 
@@ -201,7 +197,7 @@ test('vg_stats counts drops and kernel hand-overs', () => {
 
 test('a SNAT port is reused by another client flow only after its own flow ended (FIN/RST)', async () => {
   // One SNAT port in all: the second flow must wait for the first to end.
-  const dir = join(bpffs, 'one-port');
+  const dir = join(bpffs.dir, 'one-port');
   const one = xdpDataplane({ interfaces: [], mode: 'generic', forwarding: 'nat', pinDir: dir, snatAddresses: LB, snatPorts: { min: 61_000, max: 61_000 }, fib: false });
   try {
     await one.apply(baseTable());
