@@ -9,27 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { cliRunner, ffiRunner, nftablesDataplane, type NftRunner } from '../src/dataplane/nftables/index.ts';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
-import { frontendKey } from '../src/model/index.ts';
+import { readyBackend, webFrontend } from './support/frontends.ts';
 
 interface ChildReport {
   readonly steps: readonly { readonly step: string; readonly changed: boolean; readonly driftRepaired: boolean; readonly listings: number }[];
 }
 
-function web(backends: readonly string[]): Frontend {
-  return {
-    key: frontendKey('10.200.0.5', 80, 'tcp'),
-    service: 'default/web',
-    type: 'LoadBalancer',
-    address: '10.200.0.5',
-    family: 4,
-    port: 80,
-    protocol: 'tcp',
-    backends: backends.map((address) => ({ address, port: 8080, weight: 1, state: 'ready' as const })),
-    sessionAffinity: 'None',
-    allowedSources: 'any',
-    snat: 'masquerade',
-  };
-}
+const web = (backends: readonly string[]): Frontend => webFrontend('10.200.0.5', 'tcp', backends.map((address) => readyBackend(address, 8080)));
 
 async function child(): Promise<void> {
   const nft = (args: string[]): void => {

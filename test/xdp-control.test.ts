@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
-import { frontendKey } from '../src/model/index.ts';
+import { frontendOf } from './support/frontends.ts';
 import { xdpDataplane, type XdpDataplane } from '../src/dataplane/xdp/index.ts';
 import { BPF_DIR, clangArgs } from '../src/dataplane/xdp/build.ts';
 import { decodeService, decodeU32 } from '../src/dataplane/xdp/layout.ts';
@@ -24,21 +24,7 @@ const LB = { v4: '10.180.1.16' };
 const vip = (i: number): string => `10.201.${i >> 8}.${i & 0xff}`;
 const pod = (i: number, j: number): Backend => ({ address: `10.100.${i % 250}.${j + 1}`, port: 8080, weight: 1, state: 'ready' });
 
-function frontend(i: number, backends: Backend[]): Frontend {
-  return {
-    key: frontendKey(vip(i), 80, 'tcp'),
-    service: `bench/svc-${i}`,
-    type: 'LoadBalancer',
-    address: vip(i),
-    family: 4,
-    port: 80,
-    protocol: 'tcp',
-    backends,
-    sessionAffinity: 'None',
-    allowedSources: 'any',
-    snat: 'none',
-  };
-}
+const frontend = (i: number, backends: Backend[]): Frontend => frontendOf(vip(i), 80, 'tcp', backends, { service: `bench/svc-${i}`, snat: 'none' });
 
 function table(edit: (i: number, backends: Backend[]) => Backend[] | undefined = (_, b) => b, extra: number[] = []): ServiceTable {
   const frontends: Frontend[] = [];
