@@ -3,19 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { applyExternalIPsMigration, formatApplyOutcome, formatApplySummary, type ApiService, type MigrationApi } from './apply.ts';
 import { migrateFlagsProblem, runMigrateApply } from './cli.ts';
+import { mergePatch } from './testdata/merge-patch.ts';
 
 type Json = Record<string, unknown>;
-
-/** RFC 7386 JSON merge patch, as the API server applies `--type merge`. */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out = new Map(typeof target === 'object' && target !== null && !Array.isArray(target) ? Object.entries(target) : []);
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) out.delete(k);
-    else out.set(k, mergePatch(out.get(k), v));
-  }
-  return Object.fromEntries(out);
-}
 
 class HttpError extends Error {
   constructor(readonly code: number, message: string) {

@@ -5,6 +5,7 @@ import { canonicalIp } from '../net/index.ts';
 import { SkipReason } from './errors.ts';
 import { planExternalIPsMigration, type MigrateStep, type MigrationStep } from './plan.ts';
 import type { MigratableService } from './service.ts';
+import { mergePatch } from './testdata/merge-patch.ts';
 
 function svc(name: string, spec: NonNullable<MigratableService['spec']>, extra: Partial<MigratableService['metadata']> = {}): MigratableService {
   return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', ...extra }, spec };
@@ -18,17 +19,6 @@ function only(steps: MigrationStep[]): MigrationStep {
 function migrated(step: MigrationStep): MigrateStep {
   if (step.action === 'skip') assert.fail(`skipped: ${step.message}`);
   return step;
-}
-
-/** RFC 7386 JSON merge patch, as the API server applies `--type merge`. */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out = new Map(typeof target === 'object' && target !== null && !Array.isArray(target) ? Object.entries(target) : []);
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) out.delete(k);
-    else out.set(k, mergePatch(out.get(k), v));
-  }
-  return Object.fromEntries(out);
 }
 
 test('the seed nginx Service: ClusterIP with externalIPs 10.200.0.5 becomes a LoadBalancer asking for 10.200.0.5', () => {
