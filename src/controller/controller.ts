@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Allocator } from '../ipam/index.ts';
 import {
-  ingressAddresses, keyOf, poolsFromResources, statusOf, watchKind, WorkQueue,
+  ingressAddresses, keyOf, poolsFromResources, refusalOf, statusOf, watchKind, WorkQueue,
   type ClassPolicy, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind,
 } from '../kube/index.ts';
 import { externalIPPolicyFromPools } from '../manifests/external-ip-policy.ts';
@@ -76,7 +76,7 @@ export class Controller {
       concurrency: options.concurrency ?? 16,
       baseDelayMs: 50,
       maxDelayMs: 30_000,
-      onError: (key, error) => this.#o.log.warn({ service: key, err: error }, 'reconcile failed; retrying'),
+      onError: (key, error) => this.#o.log.warn({ service: key, err: error, ...refusalFields(error) }, `reconcile failed; retrying${said(error)}`),
     });
   }
 
@@ -173,7 +173,7 @@ export class Controller {
     this.#poolTimer = setTimeout(() => {
       this.#poolTimer = undefined;
       this.syncPools().catch((error: unknown) => {
-        this.#o.log.warn({ err: error }, 'could not update VIPPool status or the ExternalIPPolicy; retrying');
+        this.#o.log.warn({ err: error, ...refusalFields(error) }, `could not update VIPPool status or the external-IP admission params; retrying${said(error)}`);
         if (this.#ready) this.#schedulePoolSync(1000);
       });
     }, delayMs);
@@ -292,4 +292,16 @@ export class Controller {
       });
     }
   }
+}
+
+/** A refused write's status and reason as log fields (the message goes in the line itself). */
+function refusalFields(error: unknown): { status?: number; reason?: string } {
+  const r = refusalOf(error);
+  return r === undefined ? {} : { status: r.status, ...(r.reason === undefined ? {} : { reason: r.reason }) };
+}
+
+/** `: <the API server's words>` for a refused request, so the log line says why. */
+function said(error: unknown): string {
+  const r = refusalOf(error);
+  return r === undefined ? '' : `: the API server answered ${r.status}: ${r.message}`;
 }

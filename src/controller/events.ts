@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EventRecord, KubeClients } from '../kube/index.ts';
+import { refusalOf, type EventRecord, type KubeClients } from '../kube/index.ts';
 
 export interface EventSinkOptions {
   readonly clients: Pick<KubeClients, 'createEvent'>;
@@ -94,7 +94,11 @@ export class EventSink {
       this.#inFlight++;
       void this.#o.clients
         .createEvent(event)
-        .catch((error: unknown) => this.#o.log.warn({ object: `${event.involved.namespace}/${event.involved.name}`, err: error }, `could not record event ${event.reason}`))
+        .catch((error: unknown) => {
+          const r = refusalOf(error);
+          const said = r === undefined ? '' : `: the API server answered ${r.status}: ${r.message}`;
+          this.#o.log.warn({ object: `${event.involved.namespace}/${event.involved.name}`, err: error, ...(r === undefined ? {} : { status: r.status }) }, `could not record event ${event.reason}${said}`);
+        })
         .finally(() => {
           this.#inFlight--;
           this.#pump();
