@@ -1,4 +1,4 @@
-// The controller keeps the VIPPools' status and the admission policy's ExternalIPPolicy in line
+// The controller keeps the VIPPools' status and the admission policy's params ConfigMap in line
 // with the pools, and honours serviceSelector; against the fake API with the real client.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
@@ -22,14 +22,14 @@ function start(): void {
   controller = runController({ kubeconfigText: api.kubeconfig(), log: quietLog, leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100, informerRestartMs: 50 });
 }
 const poolStatus = (name: string): JsonObject => (api.store.get(api.resource('vippools'), undefined, name)['status'] ?? {}) as JsonObject;
-const policy = (): JsonObject | undefined => {
+const params = (): JsonObject | undefined => {
   try {
-    return api.store.get(api.resource('externalippolicies'), undefined, 'vipgate');
+    return api.store.get(api.resource('configmaps'), 'vipgate-system', 'vipgate-external-ips');
   } catch {
     return undefined;
   }
 };
-const policyPools = (): unknown => (policy()?.['spec'] as JsonObject | undefined)?.['pools'];
+const paramsData = (): unknown => params()?.['data'];
 const poolWrites = (): number => api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/status') && r.path.includes('/vippools/')).length;
 
 test('VIPPool status: total/used/free per family follow the assignments, with few writes', async () => {
@@ -61,22 +61,23 @@ test('overlapping pools: both name the conflict; the one left out says so in its
   assert.equal(poolStatus('b')['ipv4'], undefined, 'no usage for a pool IPAM does not use');
 });
 
-test('ExternalIPPolicy/vipgate lists the pools that allow external IPs, as CIDRs, and follows pool edits', async () => {
+test('the admission params ConfigMap lists, per namespace, the pools that allow external IPs as CIDRs, follows pool edits, and comes back when deleted', async () => {
   create(api, 'vippools', vipPool('ext', { addresses: ['10.200.1.10-10.200.1.13'], allowExternalIPs: true, namespaces: ['team-a'] }));
   create(api, 'vippools', vipPool('lb', { addresses: ['10.200.0.0/24'] }));
-  start();
-  await until('policy created', () => policyPools() !== undefined);
-  assert.deepEqual(policyPools(), [{ name: 'ext', cidrs: ['10.200.1.10/31', '10.200.1.12/31'], namespaces: ['team-a'] }]);
+  controller = runController({ kubeconfigText: api.kubeconfig(), log: quietLog, leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100, informerRestartMs: 50, poolResyncMs: 200 });
+  await until('params written', () => paramsData() !== undefined);
+  assert.deepEqual(paramsData(), { 'team-a': 'ext=10.200.1.10/31,10.200.1.12/31' });
   const r = api.resource('vippools');
   const lb = api.store.get(r, undefined, 'lb');
   api.store.update(r, undefined, 'lb', { ...lb, spec: { addresses: ['10.200.0.0/24'], allowExternalIPs: true } }, undefined);
-  await until('policy updated', () => Array.isArray(policyPools()) && (policyPools() as unknown[]).length === 2);
-  assert.deepEqual(policyPools(), [
-    { name: 'ext', cidrs: ['10.200.1.10/31', '10.200.1.12/31'], namespaces: ['team-a'] },
-    { name: 'lb', cidrs: ['10.200.0.0/24'] },
-  ]);
+  await until('params updated', () => Object.keys(paramsData() as object).length === 2);
+  assert.deepEqual(paramsData(), { '.all-namespaces': 'lb=10.200.0.0/24', 'team-a': 'ext=10.200.1.10/31,10.200.1.12/31' });
   api.store.delete(r, undefined, 'ext');
-  await until('pool removed from the policy', () => (policyPools() as unknown[]).length === 1);
+  await until('pool removed from the params', () => Object.keys(paramsData() as object).length === 1);
+  // Someone deletes the ConfigMap: the periodic pass writes it again.
+  api.store.delete(api.resource('configmaps'), 'vipgate-system', 'vipgate-external-ips');
+  await until('params written again', () => paramsData() !== undefined);
+  assert.deepEqual(paramsData(), { '.all-namespaces': 'lb=10.200.0.0/24' });
 });
 
 test('serviceSelector: a labelled Service gets its VIP from the pool selecting it, others from the rest, a named pool not selecting it is refused', async () => {

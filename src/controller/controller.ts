@@ -4,8 +4,9 @@ import {
   ingressAddresses, keyOf, poolsFromResources, refusalOf, statusOf, watchKind, WorkQueue,
   type ClassPolicy, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind,
 } from '../kube/index.ts';
-import { externalIPPolicyFromPools } from '../manifests/external-ip-policy.ts';
-import { Kinds } from '../manifests/names.ts';
+import { externalIPParamsData } from '../manifests/external-ip-policy.ts';
+import { commonLabels } from '../manifests/labels.ts';
+import { EXTERNAL_IP_PARAMS_NAME } from '../manifests/names.ts';
 import type { Pool } from '../model/index.ts';
 import { claimedExternalIPs, decide, desiredStatus, rebuildAllocator, type Decision } from './assign.ts';
 import { EventReason } from './errors.ts';
@@ -20,12 +21,16 @@ export interface ControllerOptions extends ClassPolicy {
   readonly conflictRetries?: number;
   readonly informerRestartMs?: number;
   /**
-   * Quiet time before VIPPool status and the ExternalIPPolicy are brought up to date, so a burst
+   * Quiet time before VIPPool status and the admission params are brought up to date, so a burst
    * of assignments is one write per pool, not one per Service.
    */
   readonly poolSyncDelayMs?: number;
   /** Reconciles (status writes) in flight at once; one key is never reconciled twice at a time. */
   readonly concurrency?: number;
+  /** vipgate's namespace, where the admission params ConfigMap lives (default vipgate-system). */
+  readonly namespace?: string;
+  /** How often the pools' status and the admission params are checked even with no change (default 60 s). */
+  readonly poolResyncMs?: number;
 }
 
 const COMPONENT = 'vipgate-controller';
@@ -64,7 +69,7 @@ export class Controller {
   #poolView: { pools: Pool[]; problems: Map<string, string>; specs: string } = { pools: [], problems: new Map(), specs: '' };
   #poolTimer: NodeJS.Timeout | undefined;
   /** The ExternalIPPolicy spec last written, so only a real change is written. */
-  #policyWritten = '';
+  #resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -124,11 +129,15 @@ export class Controller {
     await Promise.all([this.#services.synced, this.#pools.synced]);
     this.#rebuild();
     this.#ready = true;
+    // Nothing watches the params ConfigMap: a periodic pass restores one deleted or edited by hand.
+    this.#resyncTimer = setInterval(() => this.#schedulePoolSync(), this.#o.poolResyncMs ?? 60_000);
+    this.#resyncTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.#ready = false;
     clearTimeout(this.#poolTimer);
+    clearInterval(this.#resyncTimer);
     this.#poolTimer = undefined;
     this.#queue.stop();
     await Promise.all([this.#services?.stop(), this.#pools?.stop(), this.#events.stop()]);
@@ -180,19 +189,17 @@ export class Controller {
   }
 
   /**
-   * Brings the ExternalIPPolicy (the admission policy's params) and every VIPPool's status in
-   * line with the pools and the allocator. Writes only what differs from what the cache shows.
+   * Brings the admission params ConfigMap and every VIPPool's status in line with the pools and
+   * the allocator. Writes only what differs: the ConfigMap is read back each time, so one
+   * deleted or edited by hand is put right by the next pass (a periodic one at the latest).
    */
   async syncPools(): Promise<void> {
     const allocator = this.#allocator;
     if (!this.#ready || allocator === undefined) return;
     const { pools, problems } = this.#poolView;
-    const policy = externalIPPolicyFromPools(pools);
-    const policyText = JSON.stringify(policy.spec);
-    if (policyText !== this.#policyWritten) {
-      await this.#o.clients.applyCustomObject(Kinds.ExternalIPPolicy.plural, policy);
-      this.#policyWritten = policyText;
-    }
+    const namespace = this.#o.namespace ?? 'vipgate-system';
+    const done = await this.#o.clients.syncConfigMapData(namespace, EXTERNAL_IP_PARAMS_NAME, externalIPParamsData(pools), commonLabels('admission'));
+    if (done !== 'unchanged') this.#o.log.info({ configMap: `${namespace}/${EXTERNAL_IP_PARAMS_NAME}` }, `admission params ${done}: the externalIPs the VIPPools allow`);
     const resources = this.#pools?.list() ?? [];
     const conflicts = poolConflicts(resources);
     const stats = allocator.poolStats();

@@ -25,6 +25,8 @@ export interface RunControllerOptions {
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
   readonly informerRestartMs?: number;
+  /** How often the admission params and pool status are checked with no change (tests shorten it). */
+  readonly poolResyncMs?: number;
 }
 
 export interface RunningController {
@@ -96,8 +98,9 @@ export function runController(options: RunControllerOptions): RunningController 
     onStartedLeading: () =>
       serially(async () => {
         const c = new Controller({
-          clients, log, isDefaultClass: options.isDefaultClass ?? false,
+          clients, log, isDefaultClass: options.isDefaultClass ?? false, namespace: options.leaseNamespace ?? 'vipgate-system',
           ...(options.informerRestartMs === undefined ? {} : { informerRestartMs: options.informerRestartMs }),
+          ...(options.poolResyncMs === undefined ? {} : { poolResyncMs: options.poolResyncMs }),
         });
         controller = c;
         await c.start();

@@ -97,8 +97,12 @@ export interface KubeClients {
   writeLease(namespace: string, name: string, lease: LeaseRecord): Promise<LeaseRecord>;
   /** Merge-patches a VIPPool's status subresource. */
   patchPoolStatus(name: string, status: object): Promise<void>;
-  /** Makes the cluster-scoped vipgate.io object `plural/name` hold this spec (and labels): patch, or create when missing. */
-  applyCustomObject(plural: string, object: { readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> }; readonly spec: object }): Promise<void>;
+  /**
+   * Makes ConfigMap `namespace/name` hold exactly `data` (other keys removed): nothing when it
+   * already does, a JSON patch of `/data` when it differs, a create when it is missing.
+   * Returns what it did.
+   */
+  syncConfigMapData(namespace: string, name: string, data: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): Promise<'unchanged' | 'updated' | 'created'>;
 }
 
 export function loadConfig(target: KubeTarget): KubeConfig {
@@ -223,24 +227,26 @@ export function createKubeClients(target: KubeTarget, options: KubeClientOptions
     async patchPoolStatus(name, status) {
       await custom.patchClusterCustomObjectStatus({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'vippools', name, body: { status } }, merge);
     },
-    async applyCustomObject(plural, object) {
-      const where = { group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural };
-      const patch = { metadata: { labels: object.metadata.labels ?? {} }, spec: object.spec };
-      for (let attempt = 0; ; attempt++) {
+    async syncConfigMapData(namespace, name, data, labels) {
+      let current: { data?: Record<string, string> } | undefined;
+      try {
+        current = await core.readNamespacedConfigMap({ namespace, name });
+      } catch (error) {
+        if ((error as { code?: number }).code !== 404) throw error;
+      }
+      if (current === undefined) {
         try {
-          await custom.patchClusterCustomObject({ ...where, name: object.metadata.name, body: patch }, merge);
-          return;
+          const body: object = { metadata: { name, namespace, labels: { ...labels } }, data: { ...data } };
+          await core.createNamespacedConfigMap({ namespace, body: body });
+          return 'created';
         } catch (error) {
-          if ((error as { code?: number }).code !== 404 || attempt > 0) throw error;
-        }
-        try {
-          await custom.createClusterCustomObject({ ...where, body: object });
-          return;
-        } catch (error) {
-          // Created by someone else in between (a previous leader): patch it after all.
+          // Created by someone else in between (a previous leader, a re-apply): update it below.
           if ((error as { code?: number }).code !== 409) throw error;
         }
-      }
+      } else if (sameData(current.data ?? {}, data)) return 'unchanged';
+      // `add` replaces /data whole (or creates it: the shipped object has none), dropping stale keys.
+      await core.patchNamespacedConfigMap({ namespace, name, body: [{ op: 'add', path: '/data', value: { ...data } }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+      return 'updated';
     },
     async writeLease(namespace, name, lease) {
       const { resourceVersion, ...spec } = lease;
@@ -252,4 +258,9 @@ export function createKubeClients(target: KubeTarget, options: KubeClientOptions
       return toLease(written);
     },
   };
+}
+
+function sameData(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

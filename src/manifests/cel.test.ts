@@ -4,7 +4,7 @@ import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregi
 import type { IJSONSchemaProps } from 'kubernetes-models/apiextensions.k8s.io/v1/JSONSchemaProps';
 import type { Pool } from '../model/index.ts';
 import { kubernetesCel } from './cel.test-support.ts';
-import { externalIPPolicyFromPools } from './external-ip-policy.ts';
+import { externalIPParamsData } from './external-ip-policy.ts';
 import { schemaNodes } from './kube-schemas.test-support.ts';
 import { renderManifests } from './render.ts';
 import { crdNamed, prop, rootSchema, the } from './test-objects.test-support.ts';
@@ -21,6 +21,12 @@ interface Verdict {
   readonly message?: string;
 }
 
+/** The params ConfigMap's fields as the controller writes them; no pools, no `data` (as shipped). */
+function paramsData(pools: Pool[]): { data?: Record<string, string> } {
+  const data = externalIPParamsData(pools);
+  return Object.keys(data).length === 0 ? {} : { data };
+}
+
 /** Evaluates the shipped policy as the API server does: match conditions, variables in order, validations. */
 function admit(pools: Pool[], namespace: string, externalIPs: string[] | undefined, oldExternalIPs?: string[]): Verdict {
   const env = kubernetesCel();
@@ -30,7 +36,7 @@ function admit(pools: Pool[], namespace: string, externalIPs: string[] | undefin
     object: service(externalIPs),
     oldObject: oldExternalIPs === undefined ? null : service(oldExternalIPs),
     request: { namespace, operation: oldExternalIPs === undefined ? 'CREATE' : 'UPDATE' },
-    params: externalIPPolicyFromPools(pools),
+    params: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'vipgate-external-ips', namespace: 'vipgate-system' }, ...paramsData(pools) },
     variables,
   };
   for (const c of policy.spec?.matchConditions ?? []) if (env.evaluate(c.expression, ctx) !== true) return { allowed: true };
@@ -60,7 +66,7 @@ test('admission: a hijack attempt is refused, and the message names the pools th
   assert.equal(
     v.message,
     'spec.externalIPs: 192.0.2.10 not allowed in namespace default; VIPPools allowing externalIPs here: ' +
-      'legacy (10.201.0.10/31, 10.201.0.12/30, 10.201.0.16/30, 10.201.0.20/32), public (10.200.0.0/24, fd00:200::/64). ' +
+      'public (10.200.0.0/24, fd00:200::/64), legacy (10.201.0.10/31, 10.201.0.12/30, 10.201.0.16/30, 10.201.0.20/32). ' +
       'Or use type: LoadBalancer (see vipgate migrate external-ips).',
   );
   assert.equal(admit(pools, 'default', ['10.201.0.21']).allowed, false, 'just past the end of a range');
@@ -190,10 +196,4 @@ test('LBNodeConfig: engine xdp needs the xdp settings; SNAT addresses at most on
   const snat = prop(node, 'spec', 'dataplane', 'xdp', 'snatAddresses');
   assert.ok(holds(snat, ['10.180.1.16', 'fd00:180::16']));
   assert.ok(!holds(snat, ['10.180.1.16', '10.180.1.17']));
-});
-
-test('ExternalIPPolicy: only the one object named vipgate', () => {
-  const root = rootSchema(crdNamed(objects, 'externalippolicies.vipgate.io'));
-  assert.ok(holds(root, { metadata: { name: 'vipgate' } }));
-  assert.ok(!holds(root, { metadata: { name: 'mine' } }));
 });

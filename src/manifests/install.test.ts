@@ -11,7 +11,7 @@ import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role'
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { renderManifests, type KubeObject } from './render.ts';
-import { crdNamed, podOf, the } from './test-objects.test-support.ts';
+import { podOf, the } from './test-objects.test-support.ts';
 
 function parseYaml(text: string): KubeObject[] {
   return parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
@@ -51,8 +51,8 @@ test('RBAC: only the controller writes, and only status, events, its Lease and t
   assert.deepEqual(writes, [
     '/events:create', '/events:patch', '/services/status:patch', '/services/status:update',
     'events.k8s.io/events:create', 'events.k8s.io/events:patch',
+    'ns:/configmaps:create', 'ns:/configmaps[vipgate-external-ips]:patch', 'ns:/configmaps[vipgate-external-ips]:update',
     'ns:coordination.k8s.io/leases:create', 'ns:coordination.k8s.io/leases[vipgate-controller]:patch', 'ns:coordination.k8s.io/leases[vipgate-controller]:update',
-    'vipgate.io/externalippolicies:create', 'vipgate.io/externalippolicies[vipgate]:patch', 'vipgate.io/externalippolicies[vipgate]:update',
     'vipgate.io/vippools/status:patch', 'vipgate.io/vippools/status:update',
   ]);
   const all = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
@@ -112,11 +112,11 @@ test('every namespaced object lands in the chosen namespace', () => {
   }
 });
 
-test('--no-admission-policy leaves the policy and its binding out, nothing else', () => {
+test('--no-admission-policy leaves the policy, its binding and its params out, nothing else', () => {
   const kinds = (objects: KubeObject[]): string[] => objects.map((o) => o.kind);
   const without = kinds(renderManifests({ admissionPolicy: false }));
-  assert.ok(!without.includes('ValidatingAdmissionPolicy') && !without.includes('ValidatingAdmissionPolicyBinding'));
-  assert.equal(without.length, kinds(renderManifests()).length - 2);
+  assert.ok(!without.includes('ValidatingAdmissionPolicy') && !without.includes('ValidatingAdmissionPolicyBinding') && !without.includes('ConfigMap'));
+  assert.equal(without.length, kinds(renderManifests()).length - 3);
 });
 
 test('bad options are refused with the flag, the value and what is allowed', () => {
@@ -193,7 +193,7 @@ test('the command: defaults equal the default render; flags reach the objects; a
   assert.match(bad.err, /^vipgate manifests: --namespace: "Bad_NS" is not allowed; expected a DNS label.*\n$/);
 });
 
-test('admission: the binding enforces the policy with the controller-kept params, and fails closed without them', () => {
+test('admission: params are a core ConfigMap shipped without data (nothing allowed), and a missing one never refuses a Service', () => {
   const objects = renderManifests();
   const policy = the<IValidatingAdmissionPolicy>(objects, 'ValidatingAdmissionPolicy');
   const binding = the<IValidatingAdmissionPolicyBinding>(objects, 'ValidatingAdmissionPolicyBinding');
@@ -202,11 +202,17 @@ test('admission: the binding enforces the policy with the controller-kept params
   assert.ok(spec);
   assert.equal(binding.spec.policyName, policy.metadata?.name);
   assert.deepEqual(binding.spec.validationActions, ['Deny']);
-  assert.deepEqual(binding.spec.paramRef, { name: 'vipgate', parameterNotFoundAction: 'Deny' });
+  // Deny would refuse every Service write while the params are missing (the real server looks
+  // them up before matchConditions); a CRD params kind is "not found" for ~30 s after a restart.
+  assert.deepEqual(binding.spec.paramRef, { name: 'vipgate-external-ips', namespace: 'vipgate-system', parameterNotFoundAction: 'Allow' });
+  assert.deepEqual(spec.paramKind, { apiVersion: 'v1', kind: 'ConfigMap' });
   assert.equal(spec.failurePolicy, 'Fail');
-  // The param kind is a CRD this install ships, in the group and version it serves.
-  const crd = crdNamed(objects, 'externalippolicies.vipgate.io');
-  assert.deepEqual(spec.paramKind, { apiVersion: `${crd.spec.group}/${crd.spec.versions[0]?.name ?? ''}`, kind: crd.spec.names.kind });
+  const params = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'vipgate-external-ips');
+  assert.ok(params, 'the params ship with the install');
+  assert.equal(params.metadata?.namespace, 'vipgate-system');
+  assert.equal('data' in params, false, 'no data: re-applying the manifests never resets what the controller wrote');
+  const order = objects.map((o) => o.kind);
+  assert.ok(order.indexOf('ConfigMap') < order.indexOf('ValidatingAdmissionPolicyBinding'), 'params before the binding that names them');
   assert.deepEqual(spec.matchConstraints?.resourceRules, [
     { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['services'] },
   ]);

@@ -12,12 +12,13 @@ export const Kinds = {
   BGPPeer: { kind: 'BGPPeer', plural: 'bgppeers', singular: 'bgppeer', shortNames: [] },
   BGPAdvertisement: { kind: 'BGPAdvertisement', plural: 'bgpadvertisements', singular: 'bgpadvertisement', shortNames: ['bgpadv'] },
   LBNodeConfig: { kind: 'LBNodeConfig', plural: 'lbnodeconfigs', singular: 'lbnodeconfig', shortNames: ['lbnc'] },
-  ExternalIPPolicy: { kind: 'ExternalIPPolicy', plural: 'externalippolicies', singular: 'externalippolicy', shortNames: [] },
 } as const;
 export type KindName = keyof typeof Kinds;
 
-/** The one ExternalIPPolicy object the controller keeps in sync and the admission policy reads. */
-export const EXTERNAL_IP_POLICY_NAME = 'vipgate';
+/** The ConfigMap (in vipgate's namespace) the controller keeps in sync and the admission policy reads. */
+export const EXTERNAL_IP_PARAMS_NAME = 'vipgate-external-ips';
+/** Its key for pools open to every namespace: a leading dot, which no namespace name has. */
+export const ALL_NAMESPACES_KEY = '.all-namespaces';
 /** The Lease the controller replicas compete for. */
 export const CONTROLLER_LEASE_NAME = 'vipgate-controller';
 /** Annotation on a Service: requested addresses, comma-separated, at most one per family. */

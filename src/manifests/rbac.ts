@@ -1,7 +1,7 @@
 /**
  * Least privilege: the agent only reads (it programs its own node, and anything it wants to say
  * goes through its API and metrics); the controller is the only writer, and then only of
- * Service status, Events, its Lease, VIPPool status and the admission policy's parameters.
+ * Service status, Events, its Lease, VIPPool status and the admission policy's params ConfigMap.
  */
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
@@ -10,7 +10,7 @@ import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { commonLabels } from './labels.ts';
-import { API_GROUP, CONTROLLER_LEASE_NAME, EXTERNAL_IP_POLICY_NAME, Kinds } from './names.ts';
+import { API_GROUP, CONTROLLER_LEASE_NAME, EXTERNAL_IP_PARAMS_NAME, Kinds } from './names.ts';
 import type { ManifestOptions } from './options.ts';
 
 export const AGENT = 'vipgate-agent';
@@ -36,9 +36,6 @@ const controllerRules: IPolicyRule[] = [
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   { apiGroups: [API_GROUP], resources: [Kinds.VIPPool.plural], verbs: read },
   { apiGroups: [API_GROUP], resources: [`${Kinds.VIPPool.plural}/status`], verbs: ['update', 'patch'] },
-  // RBAC can't limit `create` by name; the CRD's own rule only admits the one name.
-  { apiGroups: [API_GROUP], resources: [Kinds.ExternalIPPolicy.plural], verbs: ['get', 'list', 'watch', 'create'] },
-  { apiGroups: [API_GROUP], resources: [Kinds.ExternalIPPolicy.plural], resourceNames: [EXTERNAL_IP_POLICY_NAME], verbs: ['update', 'patch'] },
 ];
 
 function serviceAccount(name: string, o: ManifestOptions): IServiceAccount {
@@ -82,6 +79,10 @@ export function rbacObjects(o: ManifestOptions): (IServiceAccount | IClusterRole
       // Leader election: create the Lease once, then touch only that one by name.
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE_NAME], verbs: ['get', 'update', 'patch'] },
+      // The admission params: shipped, kept by name; created again only if someone deleted it
+      // (RBAC can't limit `create` by name, and this Role is only vipgate's own namespace).
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: [EXTERNAL_IP_PARAMS_NAME], verbs: ['get', 'update', 'patch'] },
     ]),
     roleBinding(CONTROLLER, CONTROLLER, o),
     serviceAccount(AGENT, o),

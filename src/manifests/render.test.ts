@@ -44,7 +44,7 @@ test('CRDs: vipgate.io/v1alpha1, structural schemas, status subresource where th
   const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => crdNamed(objects, o.metadata?.name ?? ''));
   assert.deepEqual(
     crds.map((c) => c.spec.names.kind).sort(),
-    ['BGPAdvertisement', 'BGPPeer', 'ExternalIPPolicy', 'LBNodeConfig', 'VIPPool'],
+    ['BGPAdvertisement', 'BGPPeer', 'LBNodeConfig', 'VIPPool'],
   );
   for (const c of crds) {
     assert.equal(c.spec.group, 'vipgate.io');
@@ -64,7 +64,6 @@ test('CRDs: vipgate.io/v1alpha1, structural schemas, status subresource where th
     }
   }
   assert.deepEqual(crdNamed(objects, 'vippools.vipgate.io').spec.versions[0]?.subresources, { status: {} });
-  assert.equal(crdNamed(objects, 'externalippolicies.vipgate.io').spec.versions[0]?.subresources, undefined);
 });
 
 test('the structural check finds what the API server would refuse', () => {

@@ -1,8 +1,8 @@
 import { stringify } from 'yaml';
-import { externalIPsPolicy, externalIPsPolicyBinding } from './admission.ts';
+import { externalIPsParams, externalIPsPolicy, externalIPsPolicyBinding } from './admission.ts';
 import { bgpAdvertisementCrd, bgpPeerCrd } from './crds-bgp.ts';
 import { lbNodeConfigCrd } from './crds-node.ts';
-import { externalIPPolicyCrd, vipPoolCrd } from './crds-pools.ts';
+import { vipPoolCrd } from './crds-pools.ts';
 import { resolveManifestOptions, type ManifestOptions } from './options.ts';
 import { rbacObjects } from './rbac.ts';
 import { agentDaemonSet, controllerDeployment, namespaceObject } from './workloads.ts';
@@ -16,7 +16,7 @@ export interface KubeObject {
 
 /**
  * The whole install, in the order `kubectl apply -f` needs: the Namespace, the CRDs (before
- * anything that names their kinds), RBAC, the workloads, the admission policy. Options are
+ * anything that names their kinds), RBAC, the workloads, the admission params and policy. Options are
  * merged over `defaultManifestOptions` and checked; a bad one throws ManifestsError.
  */
 export function renderManifests(given: Partial<ManifestOptions> = {}): KubeObject[] {
@@ -27,11 +27,11 @@ export function renderManifests(given: Partial<ManifestOptions> = {}): KubeObjec
     bgpPeerCrd(),
     bgpAdvertisementCrd(),
     lbNodeConfigCrd(),
-    externalIPPolicyCrd(),
     ...rbacObjects(o),
     controllerDeployment(o),
     agentDaemonSet(o),
-    ...(o.admissionPolicy ? [externalIPsPolicy(), externalIPsPolicyBinding()] : []),
+    // The params before the binding that names them, so no request ever meets a binding without them.
+    ...(o.admissionPolicy ? [externalIPsParams(o), externalIPsPolicy(), externalIPsPolicyBinding(o)] : []),
   ];
 }
 
