@@ -150,6 +150,36 @@ test('an externalIPs hijack is refused with an Event; an allowed external IP is 
   assert.notEqual(ingressOf(api, 'auto', 'team-a')[0], '10.200.1.1', 'the claimed external IP is not handed out');
 });
 
+test('first holder keeps an external IP: a later Service claiming it on the same port is refused, naming the holder, across a restart', async () => {
+  create(api, 'vippools', vipPool('ext', { addresses: ['10.200.1.0/28'], allowExternalIPs: true, autoAssign: false }));
+  const ext = (name: string, port = 80): JsonObject => service(name, { spec: { type: 'ClusterIP', loadBalancerClass: null, externalIPs: ['10.200.1.5'], ports: [{ name: 'p', port, targetPort: 8080 }] } });
+  create(api, 'services', ext('nginx'));
+  let c = start('one');
+  await until('nginx holds it', () => conditionOf(api, 'nginx', ConditionType.externalIPsAllowed)?.['status'] === 'True');
+  // `grab` sorts before `nginx`: the name must not decide.
+  create(api, 'services', ext('grab'));
+  create(api, 'services', ext('other-port', 443));
+  await until('grab decided', () => conditionOf(api, 'grab', ConditionType.externalIPsAllowed) !== undefined);
+  await until('other-port decided', () => conditionOf(api, 'other-port', ConditionType.externalIPsAllowed) !== undefined);
+  await c.current()!.idle();
+  const refused = conditionOf(api, 'grab', ConditionType.externalIPsAllowed)!;
+  assert.equal(refused['status'], 'False');
+  assert.match(refused['message'] as string, /external IP 10\.200\.1\.5 is held by default\/nginx, which claimed it first/);
+  assert.ok(eventsFor(api, 'grab').some((e) => e.reason === 'ExternalIPRejected' && /held by default\/nginx/.test(e.message)));
+  assert.equal(conditionOf(api, 'nginx', ConditionType.externalIPsAllowed)?.['status'], 'True', 'the holder is not disturbed');
+  assert.deepEqual(eventsFor(api, 'nginx'), []);
+  assert.equal(conditionOf(api, 'other-port', ConditionType.externalIPsAllowed)?.['status'], 'True', 'another port on the same address is no clash');
+  // A restarted controller decides the same from what the objects say.
+  await c.stop();
+  c = start('two');
+  await settled(c);
+  assert.equal(conditionOf(api, 'grab', ConditionType.externalIPsAllowed)?.['status'], 'False');
+  assert.equal(conditionOf(api, 'nginx', ConditionType.externalIPsAllowed)?.['status'], 'True');
+  // The holder goes: the next in line gets the address.
+  api.store.delete(api.resource('services'), 'default', 'nginx');
+  await until('grab takes over', () => conditionOf(api, 'grab', ConditionType.externalIPsAllowed)?.['status'] === 'True');
+});
+
 describe('leader election and watch failures', () => {
   test('two controllers on one API: one leads; when it stops, the other takes over and moves nothing', async () => {
     create(api, 'vippools', vipPool('default', { addresses: ['10.200.0.0/24'] }));

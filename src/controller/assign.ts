@@ -70,9 +70,11 @@ export interface Decision {
 /**
  * Assigns (or keeps) the Service's VIPs and checks its external IPs. Mutates the allocator's
  * holdings only: deterministic for a given allocator state and Service. `checker` is an
- * allocator over the pools as configured (see rebuildAllocator's reservations).
+ * allocator over the pools as configured (see rebuildAllocator's reservations);
+ * `firstHolderOf(address)` names another Service that claims the address on one of this
+ * Service's ports ahead of it (model byClaimOrder), if any.
  */
-export function decide(allocator: Allocator, svc: KubeService, policy: ClassPolicy, checker?: Allocator): Decision {
+export function decide(allocator: Allocator, svc: KubeService, policy: ClassPolicy, checker?: Allocator, firstHolderOf?: (address: string) => string | undefined): Decision {
   const key = keyOf(svc);
   const refusedExternalIPs: ExternalIPRefusal[] = [];
   const managed = isOurLoadBalancer(svc, policy);
@@ -98,7 +100,15 @@ export function decide(allocator: Allocator, svc: KubeService, policy: ClassPoli
     if (!verdict.ok && verdict.error.code === IpamErrorCode.reserved && checker !== undefined) {
       verdict = checker.externalIPAllowed(svc.metadata?.namespace ?? '', address, key);
     }
-    if (!verdict.ok) refusedExternalIPs.push({ address, message: verdict.error.message });
+    if (!verdict.ok) {
+      refusedExternalIPs.push({ address, message: verdict.error.message });
+      continue;
+    }
+    // Another Service claims it on a port of ours and was there first: it keeps the address.
+    const holder = firstHolderOf?.(address);
+    if (holder !== undefined) {
+      refusedExternalIPs.push({ address, message: `service ${key}: external IP ${address} is held by ${holder}, which claimed it first on the same port; it stays there` });
+    }
   }
   return { key, managed, addresses, ...(failure === undefined ? {} : { failure }), refusedExternalIPs };
 }
@@ -157,4 +167,9 @@ export function desiredStatus(svc: KubeService, decision: Decision, now: Date): 
     ...(decision.managed ? { loadBalancer: { ingress: ingress.length === 0 ? null : ingress } } : {}),
     conditions: conditions.length === 0 ? null : conditions,
   };
+}
+
+/** `port/PROTO` of each Service port (TCP when unset, as the API server defaults it). */
+export function portKeys(svc: KubeService): string[] {
+  return (svc.spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`);
 }

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import { Allocator } from '../ipam/index.ts';
 import {
-  ingressAddresses, keyOf, poolsFromResources, refusalOf, statusOf, watchKind, WorkQueue,
+  claimOf, ingressAddresses, keyOf, poolsFromResources, refusalOf, statusOf, watchKind, WorkQueue,
   type ClassPolicy, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind,
 } from '../kube/index.ts';
 import { externalIPParamsData } from '../manifests/external-ip-policy.ts';
 import { commonLabels } from '../manifests/labels.ts';
 import { EXTERNAL_IP_PARAMS_NAME } from '../manifests/names.ts';
-import type { Pool } from '../model/index.ts';
-import { claimedExternalIPs, decide, desiredStatus, rebuildAllocator, type Decision } from './assign.ts';
+import { byClaimOrder, type Claimant, type Pool } from '../model/index.ts';
+import { claimedExternalIPs, decide, desiredStatus, portKeys, rebuildAllocator, type Decision } from './assign.ts';
 import { EventReason } from './errors.ts';
 import { EventSink } from './events.ts';
 import { desiredPoolStatus, poolConflicts } from './pool-status.ts';
@@ -105,7 +105,11 @@ export class Controller {
         // Service's externalIPs changed is the whole set recomputed, not on every event (10,000
         // status writes would otherwise cost 10,000 × 10,000).
         const mine = type === 'delete' ? '' : (svc.spec?.externalIPs ?? []).join(',');
-        if ((this.#claimsByKey.get(key) ?? '') !== mine) {
+        const had = this.#claimsByKey.get(key) ?? '';
+        // Who holds a shared address may have changed (a holder gone, a claim dropped): the
+        // other claimants decide again.
+        if (had !== '' || mine !== '') for (const rival of this.#claimantsOf([...had.split(','), ...mine.split(',')], key)) this.#queue.add(rival);
+        if (had !== mine) {
           if (mine === '') this.#claimsByKey.delete(key);
           else this.#claimsByKey.set(key, mine);
           if (claimedExternalIPs(this.#services?.list() ?? []) !== this.#claimed) {
@@ -173,6 +177,32 @@ export class Controller {
     this.#schedulePoolSync();
   }
 
+  /** Keys of other Services whose externalIPs include any of `addresses`. */
+  #claimantsOf(addresses: readonly string[], except: string): string[] {
+    const wanted = new Set(addresses.filter((a) => a !== ''));
+    const out: string[] = [];
+    for (const [key, ips] of this.#claimsByKey) if (key !== except && ips.split(',').some((a) => wanted.has(a))) out.push(key);
+    return out;
+  }
+
+  /**
+   * The Service that holds `address` ahead of `svc` on one of its ports, if any: the first
+   * holder keeps an address (model byClaimOrder, from the objects' status and creation time, so
+   * a restarted controller and every agent agree). Only externalIPs claimants are scanned: few.
+   */
+  #firstHolderOf(svc: KubeService, address: string): string | undefined {
+    const me = { key: keyOf(svc), claim: claimOf(svc) };
+    const ports = new Set(portKeys(svc));
+    let first: Claimant | undefined;
+    for (const key of this.#claimantsOf([address], me.key)) {
+      const other = this.#services?.get(key);
+      if (other === undefined || !portKeys(other).some((p) => ports.has(p))) continue;
+      const them = { key, claim: claimOf(other) };
+      if (byClaimOrder(them, me) < 0 && (first === undefined || byClaimOrder(them, first) < 0)) first = them;
+    }
+    return first?.key;
+  }
+
   #poolSpecs(): string {
     return JSON.stringify((this.#pools?.list() ?? []).map((p) => [p.metadata?.name, p.spec]).sort());
   }
@@ -230,7 +260,8 @@ export class Controller {
     }
     const retries = this.#o.conflictRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
-      const decision = decide(allocator, svc, this.#o, this.#checker);
+      const current = svc;
+      const decision = decide(allocator, svc, this.#o, this.#checker, (address) => this.#firstHolderOf(current, address));
       const now = this.#o.now?.() ?? new Date();
       const body = desiredStatus(svc, decision, now);
       if (body === undefined) {

@@ -13,6 +13,8 @@ export interface ObjectMeta {
   readonly annotations?: Readonly<Record<string, string>>;
   /** Set once deletion was asked for (the object lingers while finalizers run). */
   readonly deletionTimestamp?: Date | string;
+  /** Set by the API server at creation; never changes (a first-holder tiebreak that survives restarts). */
+  readonly creationTimestamp?: Date | string;
 }
 
 export interface KubeServicePort {

@@ -1,5 +1,5 @@
 import type { AllocationRequest } from '../ipam/index.ts';
-import type { Protocol } from '../model/index.ts';
+import type { AddressClaim, Protocol } from '../model/index.ts';
 import { tryParseIp, type Family } from '../net/index.ts';
 import type { KubeService } from './objects.ts';
 
@@ -86,4 +86,26 @@ export function ingressAddresses(svc: KubeService): string[] {
     if (ingress.ip !== undefined && tryParseIp(ingress.ip) !== undefined) out.push(ingress.ip);
   }
   return out.sort((a, b) => Number(a.includes(':')) - Number(b.includes(':')));
+}
+
+/** The controller's condition on a Service with externalIPs: True while every one is its to serve. */
+export const EXTERNAL_IPS_ALLOWED_CONDITION = 'vipgate.io/ExternalIPsAllowed';
+/** The controller's condition on a LoadBalancer Service: True while it has its VIPs. */
+export const VIP_ALLOCATED_CONDITION = 'vipgate.io/VIPAllocated';
+
+const instantOf = (t: Date | string | undefined): number => (t === undefined ? NaN : typeof t === 'string' ? Date.parse(t) : t.getTime());
+
+/**
+ * A Service's place in the queue for its addresses (model AddressClaim), read from the object
+ * so that every replica and every restart agrees: holding while the controller's condition for
+ * its kind of address is True (since that condition's lastTransitionTime), otherwise since its
+ * creation. A Service with no usable time ranks after those with one.
+ */
+export function claimOf(svc: KubeService): AddressClaim | undefined {
+  const type = (svc.spec?.externalIPs ?? []).length > 0 ? EXTERNAL_IPS_ALLOWED_CONDITION : VIP_ALLOCATED_CONDITION;
+  const held = svc.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+  const heldSince = instantOf(held?.lastTransitionTime);
+  if (held !== undefined && Number.isFinite(heldSince)) return { holding: true, since: heldSince };
+  const created = instantOf(svc.metadata?.creationTimestamp);
+  return Number.isFinite(created) ? { holding: false, since: created } : undefined;
 }

@@ -1,5 +1,5 @@
 import { parseIp, type Family } from '../net/index.ts';
-import type { Backend, FrontendType, Protocol, ServiceSpec, SessionAffinity, SnatMode } from './service.ts';
+import { byClaimOrder, type Backend, type FrontendType, type Protocol, type ServiceSpec, type SessionAffinity, type SnatMode } from './service.ts';
 
 /**
  * One entry of the service table: `VIP:port/proto` and where its traffic goes. This is what a
@@ -127,10 +127,18 @@ function expandService(service: ServiceSpec, vips: ServiceVips): Frontend[] {
   return out;
 }
 
+/** Services in claim order (byClaimOrder); the same array when it already is. */
+function inClaimOrder(services: readonly ServiceSpec[]): readonly ServiceSpec[] {
+  for (let i = 1; i < services.length; i++) {
+    if (byClaimOrder(services[i - 1]!, services[i]!) > 0) return [...services].sort(byClaimOrder);
+  }
+  return services;
+}
+
 /**
  * Expands Services and their VIPs into frontends, one per VIP × port. When two Services claim
- * the same `VIP:port/proto`, the first by key keeps it and the other gets a problem: a clash
- * never takes both down. With a `cache`, a Service whose spec object and VIPs are unchanged
+ * the same `VIP:port/proto`, the first holder keeps it (byClaimOrder: never a later claimant
+ * because of its name) and the other gets a problem: a clash never takes both down. With a `cache`, a Service whose spec object and VIPs are unchanged
  * reuses its earlier Frontend objects (the result is the same either way).
  */
 export function buildServiceTable(
@@ -143,7 +151,7 @@ export function buildServiceTable(
 ): BuiltTable {
   const byKey = new Map<string, Frontend>();
   const problems: ServiceProblem[] = [];
-  for (const service of sortedByKey(services)) {
+  for (const service of inClaimOrder(services)) {
     const vips = vipsByService.get(service.key);
     if (vips === undefined) continue;
     const cached = cache?.get(service);
@@ -160,7 +168,7 @@ export function buildServiceTable(
           problems.push({
             service: service.key,
             code: 'FRONTEND_CLASH',
-            message: `${frontend.key} is already served for ${holder.service}; this port is not served for ${service.key}`,
+            message: `${frontend.key} is held by ${holder.service}, which claimed it first; not served for ${service.key}`,
           });
         }
         continue;

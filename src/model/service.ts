@@ -69,6 +69,40 @@ export interface ServiceSpec {
   /** CIDRs allowed to reach the VIPs; empty means everyone (except the deny list). */
   readonly sourceRanges: readonly string[];
   readonly snat: SnatMode;
+  /**
+   * How long this Service has held its addresses, so that when two claim one `VIP:port/proto`
+   * the first holder keeps it (never the later claimant, whatever its name). Absent: the claim
+   * ranks last (ties, and the file source, by key).
+   */
+  readonly claim?: AddressClaim;
+}
+
+/**
+ * Where a Service stands in the queue for its addresses, from state that survives restarts
+ * (the API objects, not a process's memory): a Service already confirmed as holding them ranks
+ * before any that is not; then the earlier `since` (ms since the epoch) — when its holding was
+ * confirmed, or when it was created.
+ */
+export interface AddressClaim {
+  readonly holding: boolean;
+  readonly since: number;
+}
+
+/** Anything with a key and perhaps a claim: a ServiceSpec, or the controller's view of a Service. */
+export interface Claimant {
+  readonly key: string;
+  readonly claim?: AddressClaim | undefined;
+}
+
+/** Claim order: holders first, then the earlier `since`, then the key; no claim ranks last. */
+export function byClaimOrder(a: Claimant, b: Claimant): number {
+  const ca = a.claim;
+  const cb = b.claim;
+  if (ca !== undefined && cb !== undefined) {
+    if (ca.holding !== cb.holding) return ca.holding ? -1 : 1;
+    if (ca.since !== cb.since) return ca.since - cb.since;
+  } else if (ca !== cb) return ca === undefined ? 1 : -1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 /** Service key for a namespace and name. */

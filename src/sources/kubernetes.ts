@@ -3,7 +3,7 @@ import type { AgentInput } from '../agent/agent.ts';
 import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, parseConfig, type AgentConfig, type KubernetesBackendMode } from '../config/index.ts';
 import { selectorMatches, selectorProblem } from '../ipam/index.ts';
 import {
-  Annotations, createKubeClients, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, watchKind,
+  Annotations, claimOf, createKubeClients, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, watchKind,
   type ClassPolicy, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind,
 } from '../kube/index.ts';
 import type { Backend, ServicePort, ServiceSpec, SnatMode } from '../model/index.ts';
@@ -119,6 +119,7 @@ function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], p
   const pool = annotations[Annotations.pool];
   const sharingKey = annotations[Annotations.sharingKey];
   const families = [...new Set(lb.map((a): Family => (a.includes(':') ? 6 : 4)))];
+  const claim = claimOf(svc);
   return done({
     key, namespace: svc.metadata?.namespace ?? '', name: svc.metadata?.name ?? '',
     type: lb.length > 0 ? 'LoadBalancer' : 'ClusterIP',
@@ -129,6 +130,7 @@ function serviceSpecOf(svc: KubeService, slices: readonly KubeEndpointSlice[], p
     sessionAffinity: svc.spec?.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None',
     sourceRanges: [...(svc.spec?.loadBalancerSourceRanges ?? [])],
     snat: choice.snat,
+    ...(claim === undefined ? {} : { claim }),
   });
 }
 
