@@ -15,6 +15,9 @@ import type { JsonObject } from './support/fake-kube-api/index.ts';
 
 const POOL_CIDR = '10.200.0.128/26';
 const HIJACKED = '10.200.0.77';
+// A pool that allows externalIPs (10.200.0.96/28), and the address two Services will claim.
+const EXT_POOL = '10.200.0.96/28';
+const CLAIMED = '10.200.0.100';
 
 // This node's settings only: no pools, no services (those come from the cluster).
 const NODE_CONFIG = `apiVersion: vipgate.io/v1alpha1
@@ -154,6 +157,41 @@ describe('Kubernetes mode in the lab: controller + agent against the API server'
     const r = await lab.curl('client', `http://${HIJACKED}/`, { timeoutMs: 1000 });
     assert.equal(r.ok, false, `the hijacked address answered: ${r.body}`);
     assert.deepEqual(await answers(lab, `http://${vip}/`, 2), ['pod2a', 'pod2a'], 'the legitimate VIP keeps answering');
+  });
+
+  test('first holder keeps an external IP: a later Service claiming it is refused, naming the holder, and the address keeps answering from the holder', async () => {
+    await kube('POST', '/apis/vipgate.io/v1alpha1/vippools', { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'ext' }, spec: { addresses: [EXT_POOL], allowExternalIPs: true, autoAssign: false, namespaces: ['default'] } });
+    const claim = async (name: string, pod: keyof typeof DEMO.pods): Promise<void> => {
+      await kube('POST', '/api/v1/namespaces/default/services', {
+        apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' },
+        spec: { type: 'ClusterIP', externalIPs: [CLAIMED], ports: [{ name: 'http', port: 80, targetPort: 80 }] },
+      });
+      await kube('POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', slice(name, `${name}-abc12`, [pod]));
+    };
+    await claim('nginx', 'pod1a');
+    await eventually(`${CLAIMED} to answer from nginx's pod`, async () => ((await lab.curl('client', `http://${CLAIMED}/`, { timeoutMs: 1000 })).body.includes('pod1a') ? true : undefined), 15_000);
+    // What `kubectl describe svc nginx` shows: the controller confirmed it holds the address.
+    await eventually('nginx confirmed as the holder', async () => {
+      const svc = await kube('GET', '/api/v1/namespaces/default/services/nginx');
+      const conditions = ((svc['status'] as JsonObject | undefined)?.['conditions'] ?? []) as JsonObject[];
+      return conditions.some((c) => c['type'] === 'vipgate.io/ExternalIPsAllowed' && c['status'] === 'True') ? true : undefined;
+    }, 10_000);
+    // `aaa-grab` sorts before `default/nginx`: a name must not win an address.
+    await claim('aaa-grab', 'pod2a');
+    const condition = await eventually('aaa-grab refused by the controller', async () => {
+      const svc = await kube('GET', '/api/v1/namespaces/default/services/aaa-grab');
+      const conditions = ((svc['status'] as JsonObject | undefined)?.['conditions'] ?? []) as JsonObject[];
+      return conditions.find((c) => c['type'] === 'vipgate.io/ExternalIPsAllowed');
+    }, 10_000);
+    assert.equal(condition['status'], 'False');
+    assert.match(condition['message'] as string, /held by default\/nginx, which claimed it first/);
+    const status = await eventually('the agent to name the clash', async () => {
+      const s = await agentStatus();
+      return s.problems.some((p) => p.service === 'default/aaa-grab') ? s : undefined;
+    }, 10_000);
+    assert.match(status.problems.find((p) => p.service === 'default/aaa-grab')?.message ?? '', /held by default\/nginx/);
+    assert.deepEqual(await answers(lab, `http://${CLAIMED}/`, 8), Array<string>(8).fill('pod1a'), 'the holder keeps every connection');
+    for (const name of ['nginx', 'aaa-grab']) await kube('DELETE', `/api/v1/namespaces/default/services/${name}`);
   });
 
   test('deleting the Service: the VIP stops answering', async () => {

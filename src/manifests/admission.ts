@@ -5,7 +5,7 @@
  * Its parameters are a ConfigMap the install ships (with no data: nothing allowed) and the
  * controller fills from the VIPPools. Why a ConfigMap and not a vipgate CRD, and why
  * `parameterNotFoundAction: Allow` — each is a harm a real kube-apiserver v1.32 showed
- * (../shared/kube-conformance/admission.json, docs/design/009-admission-params.md):
+ * (../shared/kube-conformance/admission.json, docs/design/010-admission-params.md):
  * - the server looks the params up *before* `matchConditions`, so with `Deny` a missing params
  *   object refused every Service write in the cluster, even ones without externalIPs;
  * - after an apiserver restart a CRD params kind can be "not found" for ~30 s, refusing every
