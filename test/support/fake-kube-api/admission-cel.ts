@@ -202,3 +202,23 @@ export function evaluatePolicy(spec: JsonObject, inputs: Inputs): Evaluation {
   return { decisions, auditErrors };
 }
 
+
+/**
+ * The compile errors of a policy's expressions as "spec.field[i].expression: error": what
+ * kube-apiserver refuses the policy for at create time, as far as cel-js checks the same things.
+ */
+export function compileErrors(spec: JsonObject): string[] {
+  const c = compilePolicy(spec);
+  const out: string[] = [];
+  const note = (path: string, p: Program | undefined): void => {
+    if (p !== undefined && 'error' in p) out.push(`${path}: ${p.error}`);
+  };
+  c.matchConditions.forEach((p, i) => note(`spec.matchConditions[${i}].expression`, p));
+  c.variables.forEach((v, i) => note(`spec.variables[${i}].expression`, v.program));
+  c.validations.forEach((v, i) => {
+    note(`spec.validations[${i}].expression`, v.program);
+    note(`spec.validations[${i}].messageExpression`, v.messageExpression);
+  });
+  c.auditAnnotations.forEach((p, i) => note(`spec.auditAnnotations[${i}].valueExpression`, p));
+  return out;
+}

@@ -15,10 +15,34 @@ export const ADMISSION_VARIABLES = ['object', 'oldObject', 'params', 'request', 
 export function admissionCel(): Environment {
   const env = kubernetesCel({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: true, enableOptionalTypes: true });
   // object, oldObject and params are dyn in kube-apiserver's compiler too (their schema is only
-  // used by the status type-checking controller, for warnings).
-  for (const name of ADMISSION_VARIABLES) env.registerVariable(name, 'dyn');
+  // used by the status type-checking controller, for warnings). `request` is typed there, which
+  // matters for literals: ['x', request.namespace] is a list of strings, not a string/dyn mix
+  // (refused since 1.29 by the homogeneous-literal validator).
+  for (const name of ADMISSION_VARIABLES) {
+    if (name === 'request') env.registerVariable({ name, schema: REQUEST_SCHEMA });
+    else env.registerVariable(name, 'dyn');
+  }
   return registerKubernetesExtras(env);
 }
+
+// admission.k8s.io/v1 AdmissionRequest as CEL declares it (absent omitempty fields: "no such key").
+const GVK = { group: 'string', version: 'string', kind: 'string' };
+const GVR = { group: 'string', version: 'string', resource: 'string' };
+const REQUEST_SCHEMA = {
+  uid: 'string',
+  kind: GVK,
+  resource: GVR,
+  subResource: 'string',
+  requestKind: GVK,
+  requestResource: GVR,
+  requestSubResource: 'string',
+  name: 'string',
+  namespace: 'string',
+  operation: 'string',
+  userInfo: { username: 'string', uid: 'string', groups: 'list<string>', extra: 'map<string, list<string>>' },
+  dryRun: 'bool',
+  options: 'dyn',
+};
 
 /** Functions of the Kubernetes CEL libraries that cel-js lacks (strings ext and the lists library). */
 function registerKubernetesExtras(env: Environment): Environment {
