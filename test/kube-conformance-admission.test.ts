@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadCorpus, type Exchange } from './support/conformance/corpus.ts';
 import { compareExchange } from './support/conformance/replay.ts';
+import { compileErrors } from './support/fake-kube-api/admission-cel.ts';
 import { admit, type AdmissionAttributes } from './support/fake-kube-api/admission-policy.ts';
 import { isObject, str, type Json, type JsonObject } from './support/fake-kube-api/json.ts';
 import { MemoryAdmissionCluster } from './support/fake-kube-api/memory-admission-cluster.ts';
@@ -178,3 +179,194 @@ function warningDiffs(ex: Exchange, warnings: readonly string[]): string[] {
   const recorded = ex.response.headers?.warning ?? [];
   return JSON.stringify(recorded) === JSON.stringify(warnings) ? [] : [`warnings ${JSON.stringify(warnings)}, recorded ${JSON.stringify(recorded)}`];
 }
+
+// ---------------------------------------------------------------------------------------------
+// The policy vipgate plans to ship instead (rendered by the product later; this inline copy is the
+// design): params are a ConfigMap, always served, so an apiserver restart cannot make the
+// paramKind unresolvable; parameterNotFoundAction Allow, so a missing ConfigMap refuses nothing;
+// data maps a namespace (or ".all-namespaces") to "pool=cidr pool=cidr".
+
+const POLICY_NAME = 'vipgate-external-ips';
+const REFUSAL = `services "ext" is forbidden: ValidatingAdmissionPolicy '${POLICY_NAME}' with binding '${POLICY_NAME}' denied request: `;
+
+/** The data entries for the request's namespace and for all namespaces, split into [pool, cidr]; malformed ones dropped. */
+const POOLS_EXPRESSION =
+  "((has(params.data) && request.namespace in params.data ? params.data[request.namespace].split(' ') : []) + " +
+  "(has(params.data) && '.all-namespaces' in params.data ? params.data['.all-namespaces'].split(' ') : []))" +
+  ".map(e, e.split('=')).filter(p, size(p) == 2 && isCIDR(p[1]))";
+
+const CONFIGMAP_POLICY: JsonObject = {
+  apiVersion: 'admissionregistration.k8s.io/v1',
+  kind: 'ValidatingAdmissionPolicy',
+  metadata: { name: POLICY_NAME },
+  spec: {
+    failurePolicy: 'Fail',
+    paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
+    matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['services'] }] },
+    matchConditions: [{ name: 'has-external-ips', expression: 'has(object.spec.externalIPs) && size(object.spec.externalIPs) > 0' }],
+    variables: [
+      { name: 'newIPs', expression: 'object.spec.externalIPs.filter(addr, oldObject == null || !has(oldObject.spec.externalIPs) || !(addr in oldObject.spec.externalIPs))' },
+      { name: 'pools', expression: POOLS_EXPRESSION },
+      { name: 'refused', expression: 'variables.newIPs.filter(addr, !isIP(addr) || !variables.pools.exists(p, cidr(p[1]).containsIP(addr)))' },
+    ],
+    validations: [
+      {
+        expression: 'size(variables.refused) == 0',
+        reason: 'Forbidden',
+        message: 'spec.externalIPs names addresses that no VIPPool allows for this namespace',
+        messageExpression:
+          "'spec.externalIPs: ' + variables.refused.join(', ') + ' not allowed in namespace ' + request.namespace + '; ' + " +
+          "(size(variables.pools) == 0 ? 'no VIPPool allows externalIPs here' : 'VIPPools allowing externalIPs here: ' + " +
+          "variables.pools.map(p, p[0] + ' (' + p[1] + ')').join(', ')) + '. Or use type: LoadBalancer (see vipgate migrate external-ips).'",
+      },
+    ],
+  },
+};
+
+const CONFIGMAP_BINDING: JsonObject = {
+  apiVersion: 'admissionregistration.k8s.io/v1',
+  kind: 'ValidatingAdmissionPolicyBinding',
+  metadata: { name: POLICY_NAME },
+  spec: {
+    policyName: POLICY_NAME,
+    paramRef: { name: 'vipgate-external-ip-policy', namespace: 'vipgate-system', parameterNotFoundAction: 'Allow' },
+    validationActions: ['Deny'],
+  },
+};
+
+function paramsConfigMap(data?: Readonly<Record<string, string>>): JsonObject {
+  const cm: JsonObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'vipgate-external-ip-policy', namespace: 'vipgate-system' } };
+  if (data !== undefined) cm['data'] = { ...data };
+  return cm;
+}
+
+function configMapCluster(policy: JsonObject = CONFIGMAP_POLICY): MemoryAdmissionCluster {
+  const cluster = new MemoryAdmissionCluster().put(policy).put(CONFIGMAP_BINDING);
+  for (const name of ['default', 'team-b', 'vipgate-system']) cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  return cluster;
+}
+
+function service(namespace: string, externalIPs?: readonly string[], labels?: Readonly<Record<string, string>>): JsonObject {
+  const spec: JsonObject = { selector: { app: 'nginx' }, ports: [{ port: 80, targetPort: 80 }] };
+  if (externalIPs !== undefined) spec['externalIPs'] = [...externalIPs];
+  const metadata: JsonObject = { name: 'ext', namespace };
+  if (labels !== undefined) metadata['labels'] = { ...labels };
+  return { apiVersion: 'v1', kind: 'Service', metadata, spec };
+}
+
+function write(object: JsonObject, oldObject: JsonObject | null = null): AdmissionAttributes {
+  const meta = object['metadata'] as JsonObject;
+  return {
+    operation: oldObject === null ? 'CREATE' : 'UPDATE',
+    group: '',
+    version: 'v1',
+    resource: 'services',
+    kind: 'Service',
+    namespace: str(meta['namespace']) ?? '',
+    name: str(meta['name']) ?? '',
+    object,
+    oldObject,
+    userInfo: USERS['alice']!,
+    dryRun: false,
+  };
+}
+
+const allowed = { allowed: true, warnings: [] };
+
+function refusal(verdict: ReturnType<typeof admit>): { code: number; message: Json | undefined; reason: Json | undefined } {
+  if (verdict.allowed) assert.fail(`expected a refusal, got ${JSON.stringify(verdict)}`);
+  return { code: verdict.code, message: verdict.status['message'], reason: verdict.status['reason'] };
+}
+
+const DATA = { default: 'default=10.200.0.0/16 v6=fd00:200::/64' };
+
+describe('the planned ConfigMap-params policy through admit()', () => {
+  test('its expressions compile in the Kubernetes 1.32 environment', () => {
+    assert.deepEqual(compileErrors(CONFIGMAP_POLICY['spec'] as JsonObject), []);
+  });
+
+  test('ConfigMap missing: a plain Service passes (the harm of parameterNotFoundAction Deny is gone)', () => {
+    assert.deepEqual(admit(write(service('default')), configMapCluster()), allowed);
+  });
+
+  test('ConfigMap missing: a Service WITH externalIPs passes unchecked too (Allow skips the binding: the policy fails open)', () => {
+    assert.deepEqual(admit(write(service('team-b', ['192.0.2.10'])), configMapCluster()), allowed);
+  });
+
+  test('ConfigMap present: plain Services pass in every namespace', () => {
+    const cluster = configMapCluster().put(paramsConfigMap(DATA));
+    assert.deepEqual(admit(write(service('default')), cluster), allowed);
+    assert.deepEqual(admit(write(service('team-b')), cluster), allowed);
+  });
+
+  test('addresses inside an allowed CIDR of the namespace pass (IPv4 and IPv6)', () => {
+    const cluster = configMapCluster().put(paramsConfigMap(DATA));
+    assert.deepEqual(admit(write(service('default', ['10.200.0.5', 'fd00:200::5'])), cluster), allowed);
+  });
+
+  test('".all-namespaces" entries apply in every namespace', () => {
+    const cluster = configMapCluster().put(paramsConfigMap({ ...DATA, '.all-namespaces': 'shared=10.201.0.0/24' }));
+    assert.deepEqual(admit(write(service('team-b', ['10.201.0.3'])), cluster), allowed);
+  });
+
+  test('outside the pools: 403 naming the address, the namespace and the allowed pools', () => {
+    const cluster = configMapCluster().put(paramsConfigMap(DATA));
+    assert.deepEqual(refusal(admit(write(service('default', ['10.200.0.7', '192.0.2.10'])), cluster)), {
+      code: 403,
+      reason: 'Forbidden',
+      message: `${REFUSAL}spec.externalIPs: 192.0.2.10 not allowed in namespace default; VIPPools allowing externalIPs here: default (10.200.0.0/16), v6 (fd00:200::/64). Or use type: LoadBalancer (see vipgate migrate external-ips).`,
+    });
+  });
+
+  test('a namespace without entries: 403 "no VIPPool allows externalIPs here"', () => {
+    const cluster = configMapCluster().put(paramsConfigMap(DATA));
+    assert.deepEqual(refusal(admit(write(service('team-b', ['10.200.0.5'])), cluster)), {
+      code: 403,
+      reason: 'Forbidden',
+      message: `${REFUSAL}spec.externalIPs: 10.200.0.5 not allowed in namespace team-b; no VIPPool allows externalIPs here. Or use type: LoadBalancer (see vipgate migrate external-ips).`,
+    });
+  });
+
+  test('a ConfigMap without data allows no externalIPs; malformed entries are ignored', () => {
+    const message = `${REFUSAL}spec.externalIPs: 10.200.0.5 not allowed in namespace default; no VIPPool allows externalIPs here. Or use type: LoadBalancer (see vipgate migrate external-ips).`;
+    for (const cm of [paramsConfigMap(), paramsConfigMap({ default: '  junk default=not-a-cidr =10.200.0.0/16x ' })]) {
+      assert.deepEqual(refusal(admit(write(service('default', ['10.200.0.5'])), configMapCluster().put(cm))), { code: 403, reason: 'Forbidden', message });
+    }
+  });
+
+  test('an UPDATE re-checks only the addresses it adds', () => {
+    const cluster = configMapCluster().put(paramsConfigMap(DATA));
+    const old = service('default', ['192.0.2.10']);
+    assert.deepEqual(admit(write(service('default', ['192.0.2.10'], { tier: 'web' }), old), cluster), allowed);
+    assert.equal(refusal(admit(write(service('default', ['192.0.2.10', '192.0.2.11']), old), cluster)).code, 403);
+  });
+
+  test('the ExternalIPPolicy CRD not served (the old post-restart window) no longer matters', () => {
+    const cluster = configMapCluster().put(paramsConfigMap(DATA)).stopServing('vipgate.io/v1alpha1', 'ExternalIPPolicy');
+    assert.deepEqual(admit(write(service('default')), cluster), allowed);
+    assert.equal(refusal(admit(write(service('default', ['192.0.2.10'])), cluster)).code, 403);
+  });
+
+  test('were the paramKind itself not served, even a plain Service would be refused (before matchConditions, as recorded for the CRD)', () => {
+    // Built-in kinds are always in the admission RESTMapper, so v1 ConfigMap cannot be in this state.
+    const cluster = configMapCluster().put(paramsConfigMap(DATA)).stopServing('v1', 'ConfigMap');
+    assert.deepEqual(refusal(admit(write(service('default')), cluster)), {
+      code: 422,
+      reason: 'Invalid',
+      message: `services "ext" is forbidden: ValidatingAdmissionPolicy '${POLICY_NAME}' denied request: failed to configure policy: failed to find resource referenced by paramKind: '/v1, Kind=ConfigMap'`,
+    });
+  });
+
+  test('type-checks like Kubernetes: a heterogeneous literal does not compile, and the request is refused under failurePolicy Fail', () => {
+    const spec = CONFIGMAP_POLICY['spec'] as JsonObject;
+    for (const expression of ["{'a': 1, 'b': 'x'}.size() > 0", "[object.metadata.name, 'x'].size() > 0"]) {
+      const broken: JsonObject = { ...CONFIGMAP_POLICY, spec: { ...spec, matchConditions: [], validations: [{ expression }] } };
+      assert.equal(compileErrors(broken['spec'] as JsonObject).length, 1, expression);
+      const verdict = refusal(admit(write(service('default')), configMapCluster(broken).put(paramsConfigMap(DATA))));
+      assert.equal(verdict.code, 422);
+      assert.match(str(verdict.message) ?? '', /denied request: compilation error: compilation failed: /);
+    }
+    // request is typed as in Kubernetes, so a literal mixing request.namespace and a string is fine.
+    assert.deepEqual(compileErrors({ ...spec, validations: [{ expression: "[request.namespace, 'x'].size() == 2" }] }), []);
+  });
+});
