@@ -184,6 +184,8 @@ describe('admit(): evaluation', () => {
     const conditions = (expression: string): JsonObject => policy({ ...DENY_ALL, matchConditions: [{ name: 'c', expression }] });
     assert.equal(admit(create(configMap()), cluster(conditions("object.metadata.name == 'other'"), binding())).allowed, true);
     assert.match(message(admit(create(configMap()), cluster(conditions('object.nope == 1'), binding()))), /denied request: expression 'object.nope == 1' resulted in error: no such key: nope$/);
+    // The matcher runs without the namespace: namespaceObject is null there, unlike in validations.
+    assert.equal(admit(create(configMap()), cluster(conditions('namespaceObject == null'), binding())).allowed, false);
   });
 
   test('request, namespaceObject and oldObject reach CEL', () => {

@@ -168,12 +168,12 @@ export function evaluatePolicy(spec: JsonObject, inputs: Inputs): Evaluation {
   const compiled = compilePolicy(spec);
   const fail = spec['failurePolicy'] !== 'Ignore';
   const onError: Decision['action'] = fail ? 'deny' : 'admit';
-  const ctx = activation(compiled, inputs);
-
-  // matchConditions: every condition runs; a false one wins over errors in the others.
+  // matchConditions: every condition runs; a false one wins over errors in the others. The
+  // apiserver's matcher evaluates them without the namespace, so namespaceObject is null there.
+  const conditionCtx = activation(compiled, { ...inputs, namespaceObject: null });
   const errors: string[] = [];
   for (const condition of compiled.matchConditions) {
-    const out = run(condition, ctx);
+    const out = run(condition, conditionCtx);
     if ('error' in out) errors.push(out.error);
     else if (out.value === false) return { decisions: [], auditErrors: [] };
   }
@@ -183,6 +183,7 @@ export function evaluatePolicy(spec: JsonObject, inputs: Inputs): Evaluation {
     return { decisions: [{ action: 'deny', message: errors.length === 1 ? errors[0]! : `[${errors.join(', ')}]` }], auditErrors: [] };
   }
 
+  const ctx = activation(compiled, inputs);
   const decisions = compiled.validations.map((v): Decision => {
     const out = run(v.program, ctx);
     if ('error' in out) return { action: onError, message: out.error };
