@@ -5,7 +5,7 @@
  * condition fails here instead of at `kubectl apply`. Semantics follow k8s.io/apiserver's
  * library/ip.go and cidr.go: no zones, no IPv4-mapped IPv6, isCIDR accepts host bits.
  */
-import { Environment } from '@marcbachmann/cel-js';
+import { Environment, type EnvironmentOptions } from '@marcbachmann/cel-js';
 import { cidrContains, parseCidr, tryParseIp, type Cidr, type IpAddress } from '../net/index.ts';
 
 export class CelIp {
@@ -49,9 +49,13 @@ function mustCidr(text: string): CelCidr {
   return c;
 }
 
-/** A fresh environment; variables are dynamic, integers come back as BigInt. */
-export function kubernetesCel(): Environment {
-  return new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false })
+/**
+ * A fresh environment; variables are dynamic, integers come back as BigInt. `options` override
+ * the defaults (the fake API server's admission wants declared variables and Kubernetes'
+ * homogeneous aggregate literals).
+ */
+export function kubernetesCel(options: EnvironmentOptions = {}): Environment {
+  return new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false, ...options })
     .registerType('net.IP', CelIp)
     .registerType('net.CIDR', CelCidr)
     .registerFunction('isIP(string): bool', (s: string) => k8sIp(s) !== undefined)
