@@ -11,6 +11,7 @@ import { admit, type AdmissionAttributes } from './support/fake-kube-api/admissi
 import { isObject, str, type Json, type JsonObject } from './support/fake-kube-api/json.ts';
 import { MemoryAdmissionCluster } from './support/fake-kube-api/memory-admission-cluster.ts';
 import { mergePatch } from './support/fake-kube-api/patch.ts';
+import { renderManifests } from '../src/manifests/index.ts';
 
 /** Recorded answers that another stage of the apiserver gives; admit() is not asked. */
 const DECIDED_BEFORE_ADMISSION: Readonly<Record<string, string>> = {
@@ -181,61 +182,26 @@ function warningDiffs(ex: Exchange, warnings: readonly string[]): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The policy vipgate plans to ship instead (rendered by the product later; this inline copy is the
-// design): params are a ConfigMap, always served, so an apiserver restart cannot make the
-// paramKind unresolvable; parameterNotFoundAction Allow, so a missing ConfigMap refuses nothing;
-// data maps a namespace (or ".all-namespaces") to "pool=cidr pool=cidr".
+// The policy vipgate ships (rendered by `vipgate manifests`, docs/design/010-admission-params.md):
+// params are a ConfigMap, always served, so an apiserver restart cannot make the paramKind
+// unresolvable; parameterNotFoundAction Allow, so a missing ConfigMap refuses nothing; data maps
+// a namespace (or ".all-namespaces") to "pool=cidr,cidr pool=cidr".
 
-const POLICY_NAME = 'vipgate-external-ips';
+const rendered = renderManifests() as unknown as JsonObject[];
+const renderedOf = (kind: string): JsonObject => {
+  const found = rendered.find((o) => o['kind'] === kind);
+  assert.ok(found, `the manifests render a ${kind}`);
+  return JSON.parse(JSON.stringify(found)) as JsonObject;
+};
+const CONFIGMAP_POLICY = renderedOf('ValidatingAdmissionPolicy');
+const CONFIGMAP_BINDING = renderedOf('ValidatingAdmissionPolicyBinding');
+const SHIPPED_PARAMS = renderedOf('ConfigMap');
+const POLICY_NAME = str((CONFIGMAP_POLICY['metadata'] as JsonObject)['name'])!;
 const REFUSAL = `services "ext" is forbidden: ValidatingAdmissionPolicy '${POLICY_NAME}' with binding '${POLICY_NAME}' denied request: `;
 
-/** The data entries for the request's namespace and for all namespaces, split into [pool, cidr]; malformed ones dropped. */
-const POOLS_EXPRESSION =
-  "((has(params.data) && request.namespace in params.data ? params.data[request.namespace].split(' ') : []) + " +
-  "(has(params.data) && '.all-namespaces' in params.data ? params.data['.all-namespaces'].split(' ') : []))" +
-  ".map(e, e.split('=')).filter(p, size(p) == 2 && isCIDR(p[1]))";
-
-const CONFIGMAP_POLICY: JsonObject = {
-  apiVersion: 'admissionregistration.k8s.io/v1',
-  kind: 'ValidatingAdmissionPolicy',
-  metadata: { name: POLICY_NAME },
-  spec: {
-    failurePolicy: 'Fail',
-    paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
-    matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['services'] }] },
-    matchConditions: [{ name: 'has-external-ips', expression: 'has(object.spec.externalIPs) && size(object.spec.externalIPs) > 0' }],
-    variables: [
-      { name: 'newIPs', expression: 'object.spec.externalIPs.filter(addr, oldObject == null || !has(oldObject.spec.externalIPs) || !(addr in oldObject.spec.externalIPs))' },
-      { name: 'pools', expression: POOLS_EXPRESSION },
-      { name: 'refused', expression: 'variables.newIPs.filter(addr, !isIP(addr) || !variables.pools.exists(p, cidr(p[1]).containsIP(addr)))' },
-    ],
-    validations: [
-      {
-        expression: 'size(variables.refused) == 0',
-        reason: 'Forbidden',
-        message: 'spec.externalIPs names addresses that no VIPPool allows for this namespace',
-        messageExpression:
-          "'spec.externalIPs: ' + variables.refused.join(', ') + ' not allowed in namespace ' + request.namespace + '; ' + " +
-          "(size(variables.pools) == 0 ? 'no VIPPool allows externalIPs here' : 'VIPPools allowing externalIPs here: ' + " +
-          "variables.pools.map(p, p[0] + ' (' + p[1] + ')').join(', ')) + '. Or use type: LoadBalancer (see vipgate migrate external-ips).'",
-      },
-    ],
-  },
-};
-
-const CONFIGMAP_BINDING: JsonObject = {
-  apiVersion: 'admissionregistration.k8s.io/v1',
-  kind: 'ValidatingAdmissionPolicyBinding',
-  metadata: { name: POLICY_NAME },
-  spec: {
-    policyName: POLICY_NAME,
-    paramRef: { name: 'vipgate-external-ip-policy', namespace: 'vipgate-system', parameterNotFoundAction: 'Allow' },
-    validationActions: ['Deny'],
-  },
-};
-
+/** The shipped params object (no data), or with the data the controller writes. */
 function paramsConfigMap(data?: Readonly<Record<string, string>>): JsonObject {
-  const cm: JsonObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'vipgate-external-ip-policy', namespace: 'vipgate-system' } };
+  const cm: JsonObject = JSON.parse(JSON.stringify(SHIPPED_PARAMS)) as JsonObject;
   if (data !== undefined) cm['data'] = { ...data };
   return cm;
 }
@@ -280,7 +246,16 @@ function refusal(verdict: ReturnType<typeof admit>): { code: number; message: Js
 
 const DATA = { default: 'default=10.200.0.0/16 v6=fd00:200::/64' };
 
-describe('the planned ConfigMap-params policy through admit()', () => {
+test('the manifests ship the params without data: no externalIP is admitted before the controller writes the pools', () => {
+  assert.equal('data' in SHIPPED_PARAMS, false);
+  const binding = (CONFIGMAP_BINDING['spec'] as JsonObject)['paramRef'] as JsonObject;
+  assert.equal(binding['name'], (SHIPPED_PARAMS['metadata'] as JsonObject)['name']);
+  assert.equal(binding['namespace'], (SHIPPED_PARAMS['metadata'] as JsonObject)['namespace']);
+  assert.equal(refusal(admit(write(service('default', ['10.200.0.5'])), configMapCluster().put(paramsConfigMap()))).code, 403);
+  assert.deepEqual(admit(write(service('default')), configMapCluster().put(paramsConfigMap())), allowed);
+});
+
+describe('the shipped ConfigMap-params policy through admit()', () => {
   test('its expressions compile in the Kubernetes 1.32 environment', () => {
     assert.deepEqual(compileErrors(CONFIGMAP_POLICY['spec'] as JsonObject), []);
   });
@@ -289,7 +264,7 @@ describe('the planned ConfigMap-params policy through admit()', () => {
     assert.deepEqual(admit(write(service('default')), configMapCluster()), allowed);
   });
 
-  test('ConfigMap missing: a Service WITH externalIPs passes unchecked too (Allow skips the binding: the policy fails open)', () => {
+  test('ConfigMap deleted: a Service WITH externalIPs passes admission too (Allow skips the binding; the controller restores it, and the controller and agents still refuse unallowed addresses)', () => {
     assert.deepEqual(admit(write(service('team-b', ['192.0.2.10'])), configMapCluster()), allowed);
   });
 
@@ -327,12 +302,14 @@ describe('the planned ConfigMap-params policy through admit()', () => {
     });
   });
 
-  test('a ConfigMap without data allows no externalIPs; malformed entries are ignored', () => {
+  test('a ConfigMap without data allows no externalIPs; malformed entries (edited by hand) admit nothing and fail nothing', () => {
     const message = `${REFUSAL}spec.externalIPs: 10.200.0.5 not allowed in namespace default; no VIPPool allows externalIPs here. Or use type: LoadBalancer (see vipgate migrate external-ips).`;
-    for (const cm of [paramsConfigMap(), paramsConfigMap({ default: '  junk default=not-a-cidr =10.200.0.0/16x ' })]) {
-      assert.deepEqual(refusal(admit(write(service('default', ['10.200.0.5'])), configMapCluster().put(cm))), { code: 403, reason: 'Forbidden', message });
-    }
+    assert.deepEqual(refusal(admit(write(service('default', ['10.200.0.5'])), configMapCluster().put(paramsConfigMap()))), { code: 403, reason: 'Forbidden', message });
+    const junk = refusal(admit(write(service('default', ['10.200.0.5'])), configMapCluster().put(paramsConfigMap({ default: '  junk default=not-a-cidr =10.200.0.0/16x ' }))));
+    assert.equal(junk.code, 403, 'a 403 from the rule, not a 422 evaluation error');
+    assert.match(str(junk.message) ?? '', /spec\.externalIPs: 10\.200\.0\.5 not allowed in namespace default; /);
   });
+
 
   test('an UPDATE re-checks only the addresses it adds', () => {
     const cluster = configMapCluster().put(paramsConfigMap(DATA));

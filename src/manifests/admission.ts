@@ -40,11 +40,13 @@ export const externalIPsCel = {
     'object.spec.externalIPs.filter(addr, oldObject == null || !has(oldObject.spec.externalIPs) || !(addr in oldObject.spec.externalIPs))',
   // `pool=cidr,cidr` entries for this namespace, then those for every namespace.
   allowedPools:
-    `!has(params.data) ? [] : ` +
+    `!has(params.data) ? [] : (` +
     `(request.namespace in params.data ? params.data[request.namespace].split(' ') : []) + ` +
-    `('${ALL_NAMESPACES_KEY}' in params.data ? params.data['${ALL_NAMESPACES_KEY}'].split(' ') : [])`,
+    `('${ALL_NAMESPACES_KEY}' in params.data ? params.data['${ALL_NAMESPACES_KEY}'].split(' ') : [])` +
+    `).filter(p, p.contains('='))`,
+  // A malformed CIDR (the ConfigMap edited by hand) matches nothing rather than failing the request.
   refused:
-    "variables.newIPs.filter(addr, !isIP(addr) || !variables.allowedPools.exists(p, p.contains('=') && p.split('=')[1].split(',').exists(c, cidr(c).containsIP(addr))))",
+    "variables.newIPs.filter(addr, !isIP(addr) || !variables.allowedPools.exists(p, p.split('=')[1].split(',').exists(c, isCIDR(c) && cidr(c).containsIP(addr))))",
   validation: 'size(variables.refused) == 0',
   message:
     "'spec.externalIPs: ' + variables.refused.join(', ') + ' not allowed in namespace ' + request.namespace + '; ' + " +
