@@ -37,6 +37,10 @@ const vipPoolSpec = obj(
         // CEL can't order addresses, so reserved entries are only checked against CIDR entries.
         rule: "!has(self.reserved) || self.reserved.all(r, self.addresses.exists(a, a.contains('-') || !a.contains('/') || cidr(a).containsIP(r)))",
         message: 'every reserved address must lie inside the pool addresses',
+        // Names the culprits: the same walk as the rule, run only when the rule failed.
+        messageExpression:
+          "'every reserved address must lie inside the pool addresses; outside them: ' + " +
+          "self.reserved.filter(r, !self.addresses.exists(a, a.contains('-') || !a.contains('/') || cidr(a).containsIP(r))).join(', ')",
         fieldPath: '.reserved',
       },
     ],
@@ -102,6 +106,14 @@ export function externalIPPolicyCrd(): ICustomResourceDefinition {
       },
     }),
     columns: [{ name: 'Pools', type: 'string', jsonPath: '.spec.pools[*].name' }],
-    rules: [{ rule: `self.metadata.name == '${EXTERNAL_IP_POLICY_NAME}'`, message: `there is one ExternalIPPolicy, named "${EXTERNAL_IP_POLICY_NAME}"` }],
+    rules: [
+      {
+        rule: `self.metadata.name == '${EXTERNAL_IP_POLICY_NAME}'`,
+        message: `there is one ExternalIPPolicy, named "${EXTERNAL_IP_POLICY_NAME}"`,
+        messageExpression: `'there is one ExternalIPPolicy, named "${EXTERNAL_IP_POLICY_NAME}", got "' + self.metadata.name + '"'`,
+        // Without it the error's field is the object itself, which the server prints as <nil>.
+        fieldPath: '.metadata.name',
+      },
+    ],
   });
 }
