@@ -113,6 +113,34 @@ for (const c of cases) {
   });
 }
 
+/** Entries no rule above them should choke on: only the entry's own error, naming it. */
+const malformed: readonly Case[] = [
+  { what: 'reserved entry not an address', plural: 'vippools', kind: 'VIPPool', spec: { addresses: ['10.201.0.0/16'], reserved: ['nope'] }, field: 'spec.reserved[0]', shows: ['"nope"'] },
+  { what: 'pool entry not a CIDR, with reserved', plural: 'vippools', kind: 'VIPPool', spec: { addresses: ['10.201.0.0/33'], reserved: ['10.201.0.1'] }, field: 'spec.addresses[0]', shows: ['"10.201.0.0/33"'] },
+  { what: 'localAddress not an address', plural: 'bgppeers', kind: 'BGPPeer', spec: { ...peer, localAddress: 'me' }, field: 'spec.localAddress', shows: ['"me"'] },
+  {
+    what: 'SNAT entry not an address',
+    plural: 'lbnodeconfigs',
+    kind: 'LBNodeConfig',
+    spec: { ...node, dataplane: { engine: 'xdp', xdp: { interfaces: ['eth0'], snatAddresses: ['eth0', '10.0.0.1'] } } },
+    field: 'spec.dataplane.xdp.snatAddresses[0]',
+    shows: ['"eth0"'],
+  },
+  { what: 'community without a colon', plural: 'bgpadvertisements', kind: 'BGPAdvertisement', spec: { communities: ['65000-100'] }, field: 'spec.communities[0]', shows: ['"65000-100"'] },
+];
+
+for (const c of malformed) {
+  test(`CRD errors: a malformed entry is its own error, not an evaluation error of another rule: ${c.what}`, () => {
+    const causes = refusal(c.plural, c.kind, c.spec, c.name);
+    assert.deepEqual(
+      causes.map((x) => x.field),
+      [c.field],
+      JSON.stringify(causes),
+    );
+    for (const text of c.shows) assert.ok(causes[0]!.message.includes(text), causes[0]!.message);
+  });
+}
+
 /** The CEL type of a schema node, as cel-js declares variables (objects by their fields). */
 function celType(schema: IJSONSchemaProps): string | ObjectSchema {
   switch (schema.type) {

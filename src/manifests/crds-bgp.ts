@@ -65,7 +65,8 @@ const peerSpec = obj(
         fieldPath: '.multihop',
       },
       {
-        rule: '!has(self.localAddress) || ip(self.localAddress).family() == ip(self.address).family()',
+        // Addresses that don't parse are their own fields' errors, not an evaluation error here.
+        rule: '!has(self.localAddress) || !isIP(self.localAddress) || !isIP(self.address) || ip(self.localAddress).family() == ip(self.address).family()',
         message: 'localAddress must be of the same family as address',
         messageExpression: "'localAddress ' + self.localAddress + ' must be of the same family as address ' + self.address",
         fieldPath: '.localAddress',
@@ -89,15 +90,19 @@ export function bgpPeerCrd(): ICustomResourceDefinition {
 }
 
 // "asn:value" (RFC 1997) and "global:local1:local2" (RFC 8092), as the speaker parses them.
+// A string the pattern refuses is the pattern's error: the rule skips it, as int() of it would
+// be an evaluation error that names neither the value nor the problem.
+const communityPattern = '^[0-9]{1,5}:[0-9]{1,5}$';
 const community = str('A community, "asn:value", each 0–65535.', {
   maxLength: 11,
-  pattern: '^[0-9]{1,5}:[0-9]{1,5}$',
-  'x-kubernetes-validations': [stringRule("self.split(':').all(p, int(p) <= 65535)", 'each part must be 0–65535')],
+  pattern: communityPattern,
+  'x-kubernetes-validations': [stringRule(`!self.matches('${communityPattern}') || self.split(':').all(p, int(p) <= 65535)`, 'each part must be 0–65535')],
 });
+const largeCommunityPattern = '^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$';
 const largeCommunity = str('A large community, "global:local1:local2", each 0–4294967295.', {
   maxLength: 32,
-  pattern: '^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$',
-  'x-kubernetes-validations': [stringRule("self.split(':').all(p, int(p) <= 4294967295)", 'each part must be 0–4294967295')],
+  pattern: largeCommunityPattern,
+  'x-kubernetes-validations': [stringRule(`!self.matches('${largeCommunityPattern}') || self.split(':').all(p, int(p) <= 4294967295)`, 'each part must be 0–4294967295')],
 });
 
 const advertisementSpec = obj('Which VIPs are announced, to whom, with which attributes.', {

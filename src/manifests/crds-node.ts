@@ -46,7 +46,10 @@ const nodeConfigSpec = obj(
             default: '/sys/fs/bpf/vipgate',
           }),
           snatAddresses: set("This node's address toward the backends, at most one per family: the source of masqueraded flows and, in ipip/gue, of the outer header.", ip('An address.'), 2, {
-            'x-kubernetes-validations': [stringListRule('size(self) < 2 || ip(self[0]).family() != ip(self[1]).family()', 'at most one address per family')],
+            // An entry that isn't an address is its own error, not an evaluation error here.
+            'x-kubernetes-validations': [
+              stringListRule('size(self) < 2 || !isIP(self[0]) || !isIP(self[1]) || ip(self[0]).family() != ip(self[1]).family()', 'at most one address per family'),
+            ],
           }),
         },
         ['interfaces'],
