@@ -165,7 +165,9 @@ function evaluateRules(schema: Schema, rules: readonly Rule[], value: Json, walk
   const unchanged = walk.old !== undefined && deepEqual(walk.old.value, value);
   for (const rule of rules) {
     const usesOldSelf = /\boldSelf\b/.test(rule.rule);
-    // A transition rule has nothing to compare on a create or an uncorrelated item.
+    // A transition rule has nothing to compare on a create or an uncorrelated item. Not
+    // modelled: optionalOldSelf (such a rule would run with oldSelf an empty optional; here it is
+    // skipped like any transition rule) and the runtime cost budget (a rule over budget fails).
     if (usesOldSelf && walk.old === undefined) continue;
     let result: unknown;
     try {
