@@ -25,7 +25,9 @@ export function crd(parts: CrdParts): ICustomResourceDefinition {
   const properties: Record<string, Schema> = {
     apiVersion: { type: 'string', description: 'The versioned schema of this object.' },
     kind: { type: 'string', description: 'The REST resource this object represents.' },
-    metadata: { type: 'object' },
+    // A root rule's fieldPath must name a field of the schema, so a rule on the name needs the
+    // name declared (the only metadata fields a CRD may declare are name and generateName).
+    metadata: parts.rules === undefined ? { type: 'object' } : { type: 'object', properties: { name: { type: 'string', maxLength: 253 } } },
     spec: parts.spec,
     ...(parts.status === undefined ? {} : { status: parts.status }),
   };

@@ -1,6 +1,6 @@
 import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { crd } from './crd.ts';
-import { bool, dnsLabel, int, ip, labelSelector, obj, set, str, type Schema } from './schema.ts';
+import { bool, dnsLabel, int, intRule, ip, labelSelector, obj, set, str, stringRule, type Schema } from './schema.ts';
 
 // 4-octet AS numbers (RFC 6793); 0 is reserved (RFC 7607).
 const asn = (description: string): Schema => int(description, 1, 4294967295, { format: 'int64' });
@@ -19,12 +19,12 @@ const peerSpec = obj(
     localAddress: ip('Our source address for the session; default: chosen by the route to the router.'),
     routerID: str('Our BGP identifier (RFC 4271 §4.2), an IPv4 address; default: the node\'s IPv4 address.', {
       maxLength: 15,
-      'x-kubernetes-validations': [{ rule: 'isIP(self) && ip(self).family() == 4', message: 'must be an IPv4 address' }],
+      'x-kubernetes-validations': [stringRule('isIP(self) && ip(self).family() == 4', 'must be an IPv4 address')],
     }),
     holdTimeSeconds: int('Proposed hold time.', 0, 65535, {
       default: 90,
       // RFC 4271 §4.2: "the Hold Time MUST be either zero or at least three seconds".
-      'x-kubernetes-validations': [{ rule: 'self == 0 || self >= 3', message: 'must be 0 (no keepalives) or at least 3 seconds (RFC 4271 §4.2)' }],
+      'x-kubernetes-validations': [intRule('self == 0 || self >= 3', 'must be 0 (no keepalives) or at least 3 seconds (RFC 4271 §4.2)')],
     }),
     passive: bool('Only wait for the router to connect.', false),
     families: set('Address families to offer; default both.', str('A family.', { enum: ['ipv4', 'ipv6'] }), 2),
@@ -53,17 +53,22 @@ const peerSpec = obj(
       {
         rule: '!has(self.multihop) || self.asn != self.localASN',
         message: 'multihop applies to eBGP peers only; an iBGP peer (asn equal to localASN) is reached over any number of hops',
+        messageExpression:
+          "'multihop ' + string(self.multihop) + ' applies to eBGP peers only; this peer is iBGP (asn and localASN both ' + string(self.asn) + ') and is reached over any number of hops'",
         fieldPath: '.multihop',
       },
       {
         // RFC 5881 single-hop BFD needs the router one hop away (TTL 255 on arrival).
         rule: '!has(self.multihop) || !has(self.bfd) || !self.bfd.enabled',
         message: 'multihop cannot be combined with bfd: vipgate runs single-hop BFD only',
+        messageExpression: "'multihop ' + string(self.multihop) + ' cannot be combined with bfd.enabled: vipgate runs single-hop BFD only'",
         fieldPath: '.multihop',
       },
       {
-        rule: '!has(self.localAddress) || ip(self.localAddress).family() == ip(self.address).family()',
+        // Addresses that don't parse are their own fields' errors, not an evaluation error here.
+        rule: '!has(self.localAddress) || !isIP(self.localAddress) || !isIP(self.address) || ip(self.localAddress).family() == ip(self.address).family()',
         message: 'localAddress must be of the same family as address',
+        messageExpression: "'localAddress ' + self.localAddress + ' must be of the same family as address ' + self.address",
         fieldPath: '.localAddress',
       },
     ],
@@ -85,15 +90,19 @@ export function bgpPeerCrd(): ICustomResourceDefinition {
 }
 
 // "asn:value" (RFC 1997) and "global:local1:local2" (RFC 8092), as the speaker parses them.
+// A string the pattern refuses is the pattern's error: the rule skips it, as int() of it would
+// be an evaluation error that names neither the value nor the problem.
+const communityPattern = '^[0-9]{1,5}:[0-9]{1,5}$';
 const community = str('A community, "asn:value", each 0–65535.', {
   maxLength: 11,
-  pattern: '^[0-9]{1,5}:[0-9]{1,5}$',
-  'x-kubernetes-validations': [{ rule: "self.split(':').all(p, int(p) <= 65535)", message: 'each part must be 0–65535' }],
+  pattern: communityPattern,
+  'x-kubernetes-validations': [stringRule(`!self.matches('${communityPattern}') || self.split(':').all(p, int(p) <= 65535)`, 'each part must be 0–65535')],
 });
+const largeCommunityPattern = '^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$';
 const largeCommunity = str('A large community, "global:local1:local2", each 0–4294967295.', {
   maxLength: 32,
-  pattern: '^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$',
-  'x-kubernetes-validations': [{ rule: "self.split(':').all(p, int(p) <= 4294967295)", message: 'each part must be 0–4294967295' }],
+  pattern: largeCommunityPattern,
+  'x-kubernetes-validations': [stringRule(`!self.matches('${largeCommunityPattern}') || self.split(':').all(p, int(p) <= 4294967295)`, 'each part must be 0–4294967295')],
 });
 
 const advertisementSpec = obj('Which VIPs are announced, to whom, with which attributes.', {

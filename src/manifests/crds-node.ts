@@ -1,6 +1,6 @@
 import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { crd } from './crd.ts';
-import { cidr, int, interfaceAddress, ip, labelSelector, obj, set, str, type Schema } from './schema.ts';
+import { cidr, int, interfaceAddress, ip, labelSelector, obj, set, str, stringListRule, stringRule, type Schema } from './schema.ts';
 
 /** A Linux interface name, as the kernel's dev_valid_name() admits it. */
 function ifname(description: string): Schema {
@@ -8,7 +8,7 @@ function ifname(description: string): Schema {
     minLength: 1,
     maxLength: 15,
     pattern: '^[^/:\\s]+$',
-    'x-kubernetes-validations': [{ rule: "self != '.' && self != '..'", message: 'must not be "." or ".."' }],
+    'x-kubernetes-validations': [stringRule("self != '.' && self != '..'", 'must not be "." or ".."')],
   });
 }
 
@@ -46,8 +46,9 @@ const nodeConfigSpec = obj(
             default: '/sys/fs/bpf/vipgate',
           }),
           snatAddresses: set("This node's address toward the backends, at most one per family: the source of masqueraded flows and, in ipip/gue, of the outer header.", ip('An address.'), 2, {
+            // An entry that isn't an address is its own error, not an evaluation error here.
             'x-kubernetes-validations': [
-              { rule: 'size(self) < 2 || ip(self[0]).family() != ip(self[1]).family()', message: 'at most one address per family' },
+              stringListRule('size(self) < 2 || !isIP(self[0]) || !isIP(self[1]) || ip(self[0]).family() != ip(self[1]).family()', 'at most one address per family'),
             ],
           }),
         },
@@ -55,7 +56,14 @@ const nodeConfigSpec = obj(
       ),
     }, [], {
       'x-kubernetes-validations': [
-        { rule: "!has(self.engine) || self.engine != 'xdp' || has(self.xdp)", message: 'engine xdp needs the xdp settings (at least xdp.interfaces)', fieldPath: '.xdp' },
+        {
+          rule: "!has(self.engine) || self.engine != 'xdp' || has(self.xdp)",
+          message: 'engine xdp needs the xdp settings (at least xdp.interfaces)',
+          messageExpression: "'engine ' + self.engine + ' needs the xdp settings (at least xdp.interfaces)'",
+          fieldPath: '.xdp',
+          // What is wrong is that xdp is missing: "Required value", not `Invalid value: "object"`.
+          reason: 'FieldValueRequired',
+        },
       ],
     }),
     backends: str(

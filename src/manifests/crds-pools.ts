@@ -13,6 +13,9 @@ function familyUsage(family: string): Schema {
   });
 }
 
+/** CEL: reserved address `r` is inside a CIDR entry, or can't be judged here. */
+const reservedInside = "!isIP(r) || self.addresses.exists(a, a.contains('-') || !isCIDR(a) || cidr(a).containsIP(r))";
+
 /**
  * The same fields, names and defaults as a pool in the standalone file (docs/config.md), with
  * metadata.name as the pool's name; plus serviceSelector, which only Kubernetes has labels for.
@@ -34,8 +37,13 @@ const vipPoolSpec = obj(
     'x-kubernetes-validations': [
       {
         // CEL can't order addresses, so reserved entries are only checked against CIDR entries.
-        rule: "!has(self.reserved) || self.reserved.all(r, self.addresses.exists(a, a.contains('-') || !a.contains('/') || cidr(a).containsIP(r)))",
+        // Entries that aren't addresses or CIDRs at all are left to their own rules: parsing them
+        // here would fail the whole rule with an evaluation error that names neither.
+        rule: `!has(self.reserved) || self.reserved.all(r, ${reservedInside})`,
         message: 'every reserved address must lie inside the pool addresses',
+        // Names the culprits: the same walk as the rule, run only when the rule failed.
+        messageExpression:
+          `'every reserved address must lie inside the pool addresses; outside them: ' + self.reserved.filter(r, !(${reservedInside})).join(', ')`,
         fieldPath: '.reserved',
       },
     ],

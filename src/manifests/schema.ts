@@ -34,20 +34,44 @@ export function list(description: string, items: Schema, maxItems: number, extra
   return { type: 'array', description, items, maxItems, 'x-kubernetes-list-type': 'atomic', ...extra };
 }
 
+/** A CEL string literal (single-quoted). */
+export function celString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+// The API server prints a failed rule as `spec.address: Invalid value: "string": <message>`:
+// the schema's type, never the value. So each rule's messageExpression names the value itself
+// (cheap: one concatenation, the value's length is bounded by the schema).
+
+/** A rule on a string: the error ends with the offending string. */
+export function stringRule(rule: string, message: string): Rule {
+  return { rule, message, messageExpression: `${celString(`${message}, got "`)} + self + '"'` };
+}
+
+/** A rule on an integer: the error ends with the offending number. */
+export function intRule(rule: string, message: string): Rule {
+  return { rule, message, messageExpression: `${celString(`${message}, got `)} + string(self)` };
+}
+
+/** A rule on a list of strings: the error ends with the list. */
+export function stringListRule(rule: string, message: string): Rule {
+  return { rule, message, messageExpression: `${celString(`${message}, got `)} + self.join(', ')` };
+}
+
 // CEL, with the Kubernetes IP/CIDR libraries (Kubernetes ≥ 1.31). isCIDR() accepts host bits,
 // so the masked comparison refuses "10.0.0.5/24" the way the standalone file does.
 const celCidr = 'isCIDR(self) && cidr(self) == cidr(self).masked()';
 
 /** An IP address, checked by CEL's `isIP` (canonical or not; no zones, no IPv4-mapped IPv6). */
 export function ip(description: string): Schema {
-  return str(description, { maxLength: 45, 'x-kubernetes-validations': [{ rule: 'isIP(self)', message: 'must be an IPv4 or IPv6 address' }] });
+  return str(description, { maxLength: 45, 'x-kubernetes-validations': [stringRule('isIP(self)', 'must be an IPv4 or IPv6 address')] });
 }
 
 /** A CIDR with the host bits zero. */
 export function cidr(description: string): Schema {
   return str(description, {
     maxLength: 49,
-    'x-kubernetes-validations': [{ rule: celCidr, message: 'must be a CIDR with the host bits zero, such as 10.200.0.0/16 or fd00:200::/64' }],
+    'x-kubernetes-validations': [stringRule(celCidr, 'must be a CIDR with the host bits zero, such as 10.200.0.0/16 or fd00:200::/64')],
   });
 }
 
@@ -55,7 +79,7 @@ export function cidr(description: string): Schema {
 export function interfaceAddress(description: string): Schema {
   return str(description, {
     maxLength: 49,
-    'x-kubernetes-validations': [{ rule: 'isCIDR(self)', message: 'must be an address with its subnet length, such as 10.200.0.1/24' }],
+    'x-kubernetes-validations': [stringRule('isCIDR(self)', 'must be an address with its subnet length, such as 10.200.0.1/24')],
   });
 }
 
@@ -68,12 +92,11 @@ export function poolRange(description: string): Schema {
   return str(description, {
     maxLength: 91,
     'x-kubernetes-validations': [
-      {
-        rule:
-          `self.contains('-') ? (size(${ends}) == 2 && isIP(${ends}[0]) && isIP(${ends}[1]) && ` +
+      stringRule(
+        `self.contains('-') ? (size(${ends}) == 2 && isIP(${ends}[0]) && isIP(${ends}[1]) && ` +
           `ip(${ends}[0]).family() == ip(${ends}[1]).family()) : (isIP(self) || (${celCidr}))`,
-        message: 'must be a CIDR (10.200.0.0/16), an address, or an inclusive range of one family (10.200.1.10-10.200.1.20)',
-      },
+        'must be a CIDR with the host bits zero (10.200.0.0/16), an address, or an inclusive range of one family (10.200.1.10-10.200.1.20)',
+      ),
     ],
   });
 }
@@ -112,6 +135,11 @@ export function labelSelector(description: string): Schema {
               {
                 rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
                 message: 'In and NotIn need values; Exists and DoesNotExist take none',
+                // The error names the values field (present or missing) rather than the whole requirement.
+                fieldPath: '.values',
+                messageExpression:
+                  "self.operator in ['In', 'NotIn'] ? 'operator ' + self.operator + ' (key \"' + self.key + '\") needs values' : " +
+                  "'operator ' + self.operator + ' (key \"' + self.key + '\") takes no values, got ' + self.values.join(', ')",
               },
             ],
           },
