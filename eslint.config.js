@@ -1,9 +1,10 @@
 // typescript-eslint strictTypeChecked: catches floating promises and unsafe any at the edges.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint-layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bpf/**', '**/*.mjs', 'eslint.config.js', '.lab/**'] },
+  { ignores: ['node_modules/**', 'bpf/**', '**/*.mjs', 'eslint.config.js', 'eslint-layers.js', '.lab/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -18,6 +19,12 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unnecessary-condition': ['error', { allowConstantLoopConditions: true }],
     },
+  },
+  {
+    // What may import what: docs/architecture.md.
+    files: ['src/**/*.ts'],
+    plugins: { vipgate: layersPlugin },
+    rules: { 'vipgate/layers': 'error' },
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
