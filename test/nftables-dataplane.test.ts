@@ -102,10 +102,14 @@ test('nftables dataplane serves VIPs and enforces policy in a real kernel', asyn
 
   await t.test('removing a backend under traffic fails no request', async () => {
     await dataplane.apply(tableOf([web(), dns, web6]));
-    const traffic = httpBatch(lab.ns.c1, 'http://10.200.0.5/', 300);
-    // Well inside the loop: on an idle machine the 300 requests take only ~350 ms, and a change
-    // sent at 300 ms could land after the last of them.
-    await new Promise((r) => setTimeout(r, 150));
+    // The removal goes in once the traffic has reached b2 (then it is under traffic, however
+    // fast or slow the machine), and well before the end of the loop.
+    let b2Seen: () => void = () => undefined;
+    const seen = new Promise<void>((resolve) => (b2Seen = resolve));
+    const traffic = httpBatch(lab.ns.c1, 'http://10.200.0.5/', 300, (body) => {
+      if (body.startsWith('b2 ')) b2Seen();
+    });
+    await Promise.race([seen, traffic]);
     const removal = await dataplane.apply(tableOf([web({}, [b4(1)]), dns, web6]));
     assert.equal(removal.frontendsWritten, 1);
     const bodies = await traffic;

@@ -98,8 +98,8 @@ export async function startBackends(lab: NftLab): Promise<void> {
   );
 }
 
-// Client: `count` HTTP GETs, one connection each, printed as a JSON array of bodies or
-// "ERR <code>"; each request is bounded by a 1.5 s timeout.
+// Client: `count` HTTP GETs, one connection each, each body (or "ERR <code>") printed as a JSON
+// line as soon as it arrives; each request is bounded by a 1.5 s timeout.
 const CLIENT = `
 const http = require('node:http'); const [url, count] = [process.argv[1], Number(process.argv[2])];
 const one = () => new Promise((res) => {
@@ -107,23 +107,39 @@ const one = () => new Promise((res) => {
   q.on('timeout', () => q.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
   q.on('error', (e) => res('ERR ' + (e.code || e.message)));
 });
-(async () => { const out = []; for (let i = 0; i < count; i++) out.push(await one()); process.stdout.write(JSON.stringify(out)); })();
+(async () => { for (let i = 0; i < count; i++) process.stdout.write(JSON.stringify(await one()) + '\\n'); })();
 `;
 
-/** `count` sequential HTTP requests from a namespace; resolves with the bodies (or "ERR …"). */
-export function httpBatch(ns: string, url: string, count: number): Promise<string[]> {
+/**
+ * `count` sequential HTTP requests from a namespace; resolves with the bodies (or "ERR …").
+ * `onBody` sees each as it arrives, so a test can act on what the traffic shows (not on a timer).
+ */
+export function httpBatch(ns: string, url: string, count: number, onBody?: (body: string, index: number) => void): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, url, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
+    const bodies: string[] = [];
+    let rest = '';
+    let bad: string | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000 + count * 1600);
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      rest += d.toString();
+      let nl: number;
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, nl);
+        rest = rest.slice(nl + 1);
+        try {
+          const body = JSON.parse(line) as string;
+          bodies.push(body);
+          onBody?.(body, bodies.length - 1);
+        } catch {
+          bad ??= line;
+        }
+      }
+    });
     child.on('close', () => {
       clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out) as string[]);
-      } catch {
-        reject(new Error(`client in ${ns} printed no result: ${out}`));
-      }
+      if (bad !== undefined || bodies.length !== count) reject(new Error(`client in ${ns} printed ${bodies.length} of ${count} results${bad === undefined ? '' : `, and ${bad}`}`));
+      else resolve(bodies);
     });
   });
 }
