@@ -68,7 +68,7 @@ export class Controller {
   #ready = false;
   #poolView: { pools: Pool[]; problems: Map<string, string>; specs: string } = { pools: [], problems: new Map(), specs: '' };
   #poolTimer: NodeJS.Timeout | undefined;
-  /** The ExternalIPPolicy spec last written, so only a real change is written. */
+  /** Brings pool status and the admission params back in line now and then (nothing watches the ConfigMap). */
   #resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ControllerOptions) {
