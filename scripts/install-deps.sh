@@ -37,6 +37,6 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 # The CLI bundle bin/vipgate runs (scripts/build.mjs, ~0.2 s): rebuilt when a source is newer.
-if [ ! -f dist/BUILT ] || [ -n "$(find src lab -newer dist/BUILT ! -name '*.test.ts' -print -quit)" ]; then
+if [ ! -f dist/BUILT ] || [ -n "$(find src lab package.json -newer dist/BUILT ! -name '*.test.ts' -print -quit)" ]; then
   node scripts/build.mjs
 fi
