@@ -1,5 +1,5 @@
 # The two commands of the quick start: `make demo` and `make test`. Both install what they need.
-.PHONY: demo test deps lint typecheck unit lab image bench bench-quick clean-lab
+.PHONY: demo test deps lint typecheck unit lab image clean-image bench bench-quick clean-lab
 
 deps:
 	@scripts/install-deps.sh
@@ -30,6 +30,10 @@ lab: deps
 # The container image (build/image/vipgate-<version>.oci.tar); does nothing when it is up to date.
 image: deps
 	@scripts/build-image.sh
+
+# Removes the image, its caches and this checkout's container storage (podman unmounts it first).
+clean-image:
+	@eval "$$(scripts/containers-env.sh)" && podman system reset --force >/dev/null 2>&1; rm -rf build/image build/containers
 
 bench: deps
 	npx tsx bench/run.ts

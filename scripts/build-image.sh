@@ -35,9 +35,11 @@ eval "$(scripts/containers-env.sh)"
 # image built here cannot drift apart.
 image_ref=$(node --import tsx --input-type=module -e "const m = await import('./src/manifests/options.ts'); console.log(m.DEFAULT_IMAGE)")
 version=$(node -p "require('./package.json').version")
+# What the image is made of, besides the rootfs and node (keyed below): a change here rebuilds it.
+image_inputs=(src lab bpf image scripts/build-image.sh scripts/build.mjs scripts/containers-env.sh bin/vipgate package.json package-lock.json)
 revision=$(git rev-parse HEAD)
-# A build from uncommitted changes says so: its content is not that commit's.
-if [ -n "$(git status --porcelain --untracked-files=no)" ]; then revision="$revision-dirty"; fi
+# A build from uncommitted changes to those says so: its content is not that commit's.
+if [ -n "$(git status --porcelain --untracked-files=all -- "${image_inputs[@]}" ':!*.test.ts' ':!*.test-support.ts')" ]; then revision="$revision-dirty"; fi
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 archive="$out/vipgate-$version.oci.tar"
@@ -96,8 +98,7 @@ fi
 inputs=$( {
   printf '%s\n' "$rootfs_key" "$NODE_VERSION" "$NODE_BIN_SHA256" "$image_ref" "$revision" "$epoch" "$IMAGE_SOURCE"
   buildah --version; clang --version | head -1; node --version
-  find src lab bpf image scripts/build-image.sh scripts/build.mjs scripts/containers-env.sh bin/vipgate package.json package-lock.json \
-    -type f ! -name '*.test.ts' ! -name '*.test-support.ts' -print0 | sort -z | xargs -0 sha256sum
+  find "${image_inputs[@]}" -type f ! -name '*.test.ts' ! -name '*.test-support.ts' -print0 | sort -z | xargs -0 sha256sum
 } | sha256sum | cut -c1-64)
 if [ "${VIPGATE_IMAGE_FORCE:-0}" != 1 ] && [ -f "$archive" ] && [ "$(cat "$out/vipgate-$version.inputs" 2>/dev/null)" = "$inputs" ]; then
   echo "build-image: $archive is up to date ($(cat "$out/vipgate-$version.digest"))"
