@@ -43,7 +43,8 @@ export const KNOWN_EXCEPTIONS = new Set([
   'src/manifests/external-ip-policy.ts -> src/config/defaults.ts',
 ]);
 
-const SHARED = new Set(['src/project-root.ts']);
+/** Files at the top of src/ that any layer may import (facts about the build, not code of a layer). */
+const SHARED = new Set(['src/project-root.ts', 'src/version.ts']);
 
 export const layersPlugin = {
   rules: {
@@ -61,7 +62,7 @@ export const layersPlugin = {
           const target = normalize(join(dirname(file), spec));
           const t = target.split('/');
           if (t[0] !== 'src' || SHARED.has(target)) return;
-          const to = t.length >= 3 ? t[1] : target;
+          const to = t.length >= 3 ? t[1] : t.slice(1).join('/');
           if (to === layer || allowed === undefined || allowed.includes('*') || allowed.includes(to)) return;
           if (KNOWN_EXCEPTIONS.has(`${file} -> ${target}`)) return;
           context.report({

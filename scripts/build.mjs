@@ -5,13 +5,16 @@
 // its own: ~35 MB of every agent's memory, measured (BENCHMARKS.md §2). npm packages stay
 // outside the bundle (node_modules, as installed). Takes ~0.2 s; bin/vipgate falls back to
 // tsx whenever a source file is newer than the bundle, so a stale bundle never runs.
+// `--outdir DIR` bundles elsewhere (the image build stages its copy without touching dist/).
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist');
+const at = process.argv.indexOf('--outdir');
+if (at >= 0 && process.argv[at + 1] === undefined) throw new Error('--outdir needs a directory');
+const outdir = at >= 0 ? resolve(process.argv[at + 1]) : join(root, 'dist');
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,

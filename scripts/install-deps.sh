@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 # conntrack: flushing flows to removed backends; ethtool: veth offload settings; procps: sysctl;
 # clang/llvm/libbpf-dev/bpftool/libbpf1: building and loading the XDP program in bpf/;
 # netsniff-ng: trafgen, the packet generator of the XDP ladder benchmark (bench/xdp-ladder.bench.ts);
-# openssl: certificates for the TLS test of the Kubernetes client (test/kube-raw-tls.test.ts).
-debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng openssl)
+# openssl: certificates for the TLS test of the Kubernetes client (test/kube-raw-tls.test.ts);
+# mmdebstrap, buildah: the container image without a Docker daemon (`make image`); podman, runc:
+# running it as Kubernetes would in the image lab test (runc, not crun: crun 1.8 refuses this
+# kind of machine's hybrid cgroups).
+debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng openssl mmdebstrap buildah podman runc)
 
 missing=()
 for p in "${debs[@]}"; do
@@ -36,7 +39,11 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
+# buildah's and podman's configuration for this checkout (runc, no systemd, ulimits root may set,
+# images under build/containers): written here once, refreshed by each script that uses it.
+scripts/containers-env.sh >/dev/null
+
 # The CLI bundle bin/vipgate runs (scripts/build.mjs, ~0.2 s): rebuilt when a source is newer.
-if [ ! -f dist/BUILT ] || [ -n "$(find src lab -newer dist/BUILT ! -name '*.test.ts' -print -quit)" ]; then
+if [ ! -f dist/BUILT ] || [ -n "$(find src lab package.json -newer dist/BUILT ! -name '*.test.ts' -print -quit)" ]; then
   node scripts/build.mjs
 fi

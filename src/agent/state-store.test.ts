@@ -20,3 +20,15 @@ test('a damaged state file is a STATE_FILE error naming the file', async () => {
   await writeFile(path, '{"version": 7}');
   await assert.rejects(fileAssignmentStore(path).load(), (e: Error & { code?: string }) => e.code === 'STATE_FILE' && e.message.includes(path));
 });
+
+test('a state file that cannot be written is a STATE_FILE error saying what is lost and what to mount', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vipgate-state-'));
+  // A file where the directory should be: mkdir fails as on a read-only root filesystem.
+  await writeFile(join(dir, 'lib'), '');
+  const path = join(dir, 'lib', 'vipgate', 'assignments.json');
+  await assert.rejects(fileAssignmentStore(path).save(new Map([['default/web', ['10.200.0.3']]])), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'STATE_FILE');
+    assert.match(e.message, /^cannot write .*assignments\.json: .*; VIPs are served, .* \(mount a writable volume at .*lib\/vipgate, or pass --state-file\)$/);
+    return true;
+  });
+});

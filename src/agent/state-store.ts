@@ -48,10 +48,19 @@ export function fileAssignmentStore(path: string): AssignmentStore {
     },
     async save(assignments) {
       const body: StateFileV1 = { version: 1, assignments: Object.fromEntries([...assignments].sort()) };
-      await mkdir(dirname(path), { recursive: true });
-      const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(body, null, 2)}\n`);
-      await rename(temporary, path);
+      try {
+        await mkdir(dirname(path), { recursive: true });
+        const temporary = `${path}.${process.pid}.tmp`;
+        await writeFile(temporary, `${JSON.stringify(body, null, 2)}\n`);
+        await rename(temporary, path);
+      } catch (error) {
+        // Typically a container's read-only root filesystem with nothing mounted there.
+        throw new AgentError(
+          AgentErrorCode.stateFile,
+          `cannot write ${path}: ${(error as Error).message}; VIPs are served, but assignments and the restart marker for BGP graceful restart are not kept (mount a writable volume at ${dirname(path)}, or pass --state-file)`,
+          { cause: error },
+        );
+      }
     },
   };
 }

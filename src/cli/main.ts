@@ -8,6 +8,7 @@ import { manifestsCommand } from '../manifests/cli.ts';
 import { migrateCommand } from '../migrate/cli.ts';
 import type { ControllerCommandOptions } from './controller-command.ts';
 import type { RunAgentOptions } from '../agent/run.ts';
+import { VERSION } from '../version.ts';
 
 /** Exit statuses: 0 fine, 1 runtime failure, 2 bad usage or bad config (nothing was started). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -17,7 +18,7 @@ const program = new Command('vipgate')
     'Virtual IPs for bare-metal Kubernetes: VIPs from your pools, served from LB nodes by a kernel ' +
       'fast path (nftables or XDP), announced to your routers by BGP.',
   )
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError()
   .addHelpText(
     'after',

@@ -164,8 +164,18 @@ describe('host.apply without a dummy driver', () => {
       ['ip -d -j link show', missing],
       ['ip link add cilium_ext type dummy', failure('ip link add', 'RTNETLINK answers: Operation not permitted')],
     ]);
-    await assert.rejects(createHost({ runner: denied }).apply(spec), { code: HostErrorCode.commandFailed });
+    // The refusal names the capability a container (the DaemonSet) is missing.
+    await assert.rejects(createHost({ runner: denied }).apply(spec), { code: HostErrorCode.commandFailed, message: /Operation not permitted; changing links, addresses and routes needs CAP_NET_ADMIN$/ });
     assert.ok(!denied.calls.some((c) => c.includes('type bridge')));
+  });
+
+  test('forwarding off where /proc/sys is read-only (a container): the error says to set it on the node', async () => {
+    const runner = recordingRunner([
+      ['ip -d -j link show', ourDummy],
+      ['sysctl -n', '0\n1\n'],
+      ['sysctl -w', failure('sysctl -w net.ipv4.ip_forward=1', 'sysctl: setting key "net.ipv4.ip_forward": Read-only file system', 255)],
+    ]);
+    await assert.rejects(createHost({ runner }).apply(spec), { code: HostErrorCode.commandFailed, message: /Read-only file system; set it on the node instead \(\/etc\/sysctl\.d\/\)/ });
   });
 
   test('adopts an unmarked port-less bridge but refuses one with ports', async () => {

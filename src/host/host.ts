@@ -55,6 +55,21 @@ export function isDummyUnsupported(error: unknown): boolean {
   return error instanceof CommandError && /Unknown device type|Operation not supported|not supported/i.test(error.stderr);
 }
 
+/**
+ * A failed command's message, with what it means for the agent's privileges when the kernel
+ * refused it: in a container (the DaemonSet) that is a missing capability or a read-only
+ * /proc/sys, which the bare "Operation not permitted" does not say.
+ */
+function explained(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof CommandError)) return message;
+  if (error.argv[0] === 'ip' && /Operation not permitted/i.test(error.stderr)) return `${message}; changing links, addresses and routes needs CAP_NET_ADMIN`;
+  if (error.argv[0] === 'sysctl' && /read-only|permission denied/i.test(error.stderr)) {
+    return `${message}; set it on the node instead (/etc/sysctl.d/): in a container /proc/sys is read-only`;
+  }
+  return message;
+}
+
 function isMissingDevice(error: unknown): boolean {
   return error instanceof CommandError && /does not exist|Cannot find device/i.test(error.stderr);
 }
@@ -76,7 +91,7 @@ export function createHost(options: HostOptions): Host {
           { cause },
         );
       }
-      throw new HostError(HostErrorCode.commandFailed, cause instanceof Error ? cause.message : String(cause), { cause });
+      throw new HostError(HostErrorCode.commandFailed, explained(cause), { cause });
     }
     actions.push(argv.join(' '));
   }
@@ -97,9 +112,7 @@ export function createHost(options: HostOptions): Host {
         actions.push(`ip link add ${name} type dummy`);
         return 'dummy';
       } catch (error) {
-        if (!isDummyUnsupported(error)) {
-          throw new HostError(HostErrorCode.commandFailed, error instanceof Error ? error.message : String(error), { cause: error });
-        }
+        if (!isDummyUnsupported(error)) throw new HostError(HostErrorCode.commandFailed, explained(error), { cause: error });
         dummyUnsupported = true;
         logger.warn(
           `this kernel has no "dummy" network device, so the VIP interface ${name} is made as a bridge with no ports instead; ` +

@@ -105,7 +105,7 @@ export function manifestsCommand(program: Command): Command {
     .option('--lb-node-selector <labels>', 'labels of the LB nodes the agent runs on, key=value,…; "" for every node', 'node-role.kubernetes.io/lb=')
     .option('--lb-toleration <key[=value]:Effect>', 'a taint of the LB nodes to tolerate (repeatable; default node-role.kubernetes.io/lb:NoSchedule)', collect)
     .option('--no-lb-toleration', 'tolerate no taint')
-    .option('--xdp', 'grant the agent what the XDP engine needs (BPF, PERFMON, SYS_ADMIN, /sys/fs/bpf)', false)
+    .option('--xdp', 'grant the agent what the XDP engine needs (SYS_ADMIN, /sys/fs/bpf)', false)
     .option('--load-balancer-class <class>', 'spec.loadBalancerClass vipgate answers to', d.loadBalancerClass)
     .option('--no-default-load-balancer-class', 'leave LoadBalancer Services without a class to another implementation')
     .option('--no-admission-policy', 'leave out the ValidatingAdmissionPolicy for spec.externalIPs')

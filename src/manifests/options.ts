@@ -1,5 +1,14 @@
 import { ManifestsError, ManifestsErrorCode } from './errors.ts';
+import { VERSION } from '../version.ts';
 import { LOAD_BALANCER_CLASS } from './names.ts';
+
+/** Where vipgate's image is published. */
+export const IMAGE_REPOSITORY = 'ghcr.io/vipgate/vipgate';
+/**
+ * The image this checkout builds (`make image`, scripts/build-image.sh asks this module) and the
+ * manifests' default: the repository tagged with package.json's version.
+ */
+export const DEFAULT_IMAGE = `${IMAGE_REPOSITORY}:${VERSION}`;
 
 export const TaintEffects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
 export type TaintEffect = (typeof TaintEffects)[number];
@@ -22,7 +31,7 @@ export interface ManifestOptions {
   readonly lbNodeSelector: Readonly<Record<string, string>>;
   /** Taints of the LB nodes the agent tolerates (they keep workloads off those nodes). */
   readonly lbTolerations: readonly LbToleration[];
-  /** Grant the agent BPF, PERFMON and SYS_ADMIN and mount bpffs, for the XDP engine. */
+  /** Grant the agent SYS_ADMIN (for bpf(); see agentCapabilities) and mount bpffs, for the XDP engine. */
   readonly xdp: boolean;
   /** `spec.loadBalancerClass` vipgate answers to. */
   readonly loadBalancerClass: string;
@@ -38,7 +47,7 @@ export interface ManifestOptions {
 /** What `vipgate manifests` renders with no flags, and what `deploy/vipgate.yaml` holds. */
 export const defaultManifestOptions: ManifestOptions = {
   namespace: 'vipgate-system',
-  image: 'ghcr.io/vipgate/vipgate:0.1.0',
+  image: DEFAULT_IMAGE,
   imagePullPolicy: 'IfNotPresent',
   controllerReplicas: 2,
   lbNodeSelector: { 'node-role.kubernetes.io/lb': '' },
@@ -89,7 +98,7 @@ function checkPort(option: string, port: number): void {
 export function resolveManifestOptions(given: Partial<ManifestOptions> = {}): ManifestOptions {
   const o: ManifestOptions = { ...defaultManifestOptions, ...given };
   if (!dnsLabel.test(o.namespace)) throw bad('--namespace', o.namespace, 'a DNS label: 1–63 of a-z 0-9 -, starting and ending alphanumeric');
-  if (!imageReference.test(o.image)) throw bad('--image', o.image, 'an image reference such as ghcr.io/vipgate/vipgate:0.1.0');
+  if (!imageReference.test(o.image)) throw bad('--image', o.image, `an image reference such as ${DEFAULT_IMAGE}`);
   if (!['IfNotPresent', 'Always', 'Never'].includes(o.imagePullPolicy)) throw bad('--image-pull-policy', o.imagePullPolicy, 'IfNotPresent, Always or Never');
   if (!Number.isInteger(o.controllerReplicas) || o.controllerReplicas < 1 || o.controllerReplicas > 10) {
     throw bad('--controller-replicas', o.controllerReplicas, 'an integer 1–10');

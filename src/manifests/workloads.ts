@@ -83,12 +83,15 @@ export function controllerDeployment(o: ManifestOptions): IDeployment {
 }
 
 /**
- * NET_ADMIN for nftables, links, addresses and routes; NET_RAW for conntrack and neighbour
- * probes; NET_BIND_SERVICE to accept BGP on port 179 (passive peers). XDP adds BPF and PERFMON
- * (load programs, read maps) and SYS_ADMIN, which attaching XDP to a link still requires.
+ * What the agent's image was measured to need, one capability dropped at a time
+ * (test/image-lab.test.ts): NET_ADMIN for nftables, the VIP link, its addresses and routes, and
+ * attaching XDP. The agent opens no raw socket (no NET_RAW) and binds no port below 1024: its BGP
+ * sessions connect out to port 179 (no NET_BIND_SERVICE). XDP adds SYS_ADMIN: the kernel would
+ * settle for BPF + PERFMON, but the RuntimeDefault seccomp profiles of containerd and podman
+ * allow the bpf() syscall only with SYS_ADMIN, and SYS_ADMIN includes both (docs/kubernetes.md).
  */
 export function agentCapabilities(o: ManifestOptions): string[] {
-  return ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE', ...(o.xdp ? ['BPF', 'PERFMON', 'SYS_ADMIN'] : [])];
+  return ['NET_ADMIN', ...(o.xdp ? ['SYS_ADMIN'] : [])];
 }
 
 function tolerations(o: ManifestOptions): IToleration[] {
@@ -98,8 +101,17 @@ function tolerations(o: ManifestOptions): IToleration[] {
 }
 
 export function agentDaemonSet(o: ManifestOptions): IDaemonSet {
-  const mounts: IVolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
-  const volumes: IVolume[] = [{ name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }];
+  // The root filesystem is read-only. /var/lib/vipgate holds the agent's state file (--state-file's
+  // default): on the node, so that a restarted agent (a new pod too) knows it restarted and asks
+  // its BGP routers to keep its routes meanwhile (graceful restart).
+  const mounts: IVolumeMount[] = [
+    { name: 'tmp', mountPath: '/tmp' },
+    { name: 'state', mountPath: '/var/lib/vipgate' },
+  ];
+  const volumes: IVolume[] = [
+    { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    { name: 'state', hostPath: { path: '/var/lib/vipgate', type: 'DirectoryOrCreate' } },
+  ];
   if (o.xdp) {
     // Pinned maps outlive an agent restart, so traffic keeps flowing while it comes back.
     mounts.push({ name: 'bpffs', mountPath: '/sys/fs/bpf' });

@@ -19,12 +19,21 @@ export interface KubeApiInLab {
   merge(path: string, body: JsonObject): Promise<JsonObject>;
 }
 
+export interface KubeApiInLabOptions {
+  /** The address to listen on, one of `host`'s (default 127.0.0.1: reachable from `host` only). */
+  readonly listen?: string;
+  /** Serve HTTPS with this certificate and key (PEM files); requests trust the certificate. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
 /** Starts the fake API server in `host`, writing a kubeconfig for it to `kubeconfigPath`. */
-export async function startKubeApi(lab: Lab, host: string, kubeconfigPath: string): Promise<KubeApiInLab> {
-  const fake = await lab.spawn(host, [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfigPath]);
+export async function startKubeApi(lab: Lab, host: string, kubeconfigPath: string, options: KubeApiInLabOptions = {}): Promise<KubeApiInLab> {
+  const extra = [...(options.listen === undefined ? [] : ['--host', options.listen]), ...(options.tls === undefined ? [] : ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile])];
+  const fake = await lab.spawn(host, [process.execPath, '--import', `file://${TSX_LOADER}`, FAKE_API_MAIN, '--kubeconfig', kubeconfigPath, ...extra]);
   const url = (await fake.waitForLine(/^listening /, 15_000)).slice('listening '.length).trim();
+  const trust = options.tls === undefined ? [] : ['--cacert', options.tls.certFile];
   const request = async (method: string, path: string, body?: JsonObject, contentType = 'application/json'): Promise<JsonObject> => {
-    const argv = ['curl', '-sS', '-m', '5', '-X', method, '-H', `content-type: ${contentType}`, ...(body === undefined ? [] : ['--data-binary', '@-']), `${url}${path}`];
+    const argv = ['curl', '-sS', '-m', '5', ...trust, '-X', method, '-H', `content-type: ${contentType}`, ...(body === undefined ? [] : ['--data-binary', '@-']), `${url}${path}`];
     const reply = JSON.parse(await lab.exec(host, argv, body === undefined ? {} : { input: JSON.stringify(body) })) as JsonObject;
     if (reply['kind'] === 'Status' && reply['status'] === 'Failure') throw new Error(`${method} ${path}: ${JSON.stringify(reply['code'])} ${JSON.stringify(reply['message'])}`);
     return reply;

@@ -50,9 +50,11 @@ export function commandFailed(nftMessage: string, input: string): NftError {
   const lineText = line === undefined ? undefined : input.split('\n')[line - 1];
   const first = nftMessage.trim().split('\n')[0] ?? '';
   const where = line === undefined ? '' : ` at line ${line}${lineText === undefined ? '' : ` (${truncate(lineText.trim())})`}`;
+  // The kernel's refusal names no capability; in a container (the DaemonSet) it is the one missing.
+  const hint = /Operation not permitted/i.test(first) ? '; changing nftables needs CAP_NET_ADMIN' : '';
   return new NftError(
     NftErrorCode.commandFailed,
-    `nft refused the transaction${where}: ${first}`,
+    `nft refused the transaction${where}: ${first}${hint}`,
     {
       nftMessage,
       ...(line === undefined ? {} : { line }),

@@ -87,8 +87,26 @@ export interface XdpDataplane extends Dataplane {
 const BPF_FS_MAGIC = 0xcafe4a11;
 const STAT_COUNT = 4;
 
-function writeProcSys(key: string, value: string): void {
-  writeFileSync(join('/proc/sys', key), value);
+const readProcSys = (key: string): string => readFileSync(join('/proc/sys', key), 'utf8').trim();
+
+/**
+ * Makes a sysctl of this network namespace `value`: read first and written only when different,
+ * because a container (the DaemonSet, hostNetwork) sees /proc/sys read-only: there the node
+ * must have it set, and the error says so.
+ */
+function ensureProcSys(key: string, value: string): void {
+  if (readProcSys(key) === value) return;
+  try {
+    writeFileSync(join('/proc/sys', key), value);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw error;
+    throw new XdpError(
+      XdpErrorCode.attachFailed,
+      `${key.replaceAll('/', '.')} must be ${value} and this process cannot set it (${code}: in a container /proc/sys is read-only); set it on the node, e.g. net.ipv4.conf.all.accept_local=1 in /etc/sysctl.d/`,
+      { cause: error },
+    );
+  }
 }
 
 export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
@@ -166,8 +184,10 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       // The slow path (bpf/vipgate_xdp.c, forward()): until the next hop's neighbour is known the
       // kernel forwards the translated (nat) or encapsulated (ipip/gue) packet, whose source is
       // this node's own address. Without accept_local the kernel drops it as martian and never
-      // resolves the neighbour.
-      (options.sysctl ?? writeProcSys)(`net/ipv4/conf/${name}/accept_local`, '1');
+      // resolves the neighbour. all/accept_local=1 (how a node sets it for every interface)
+      // does it too: the kernel ORs the two.
+      if (options.sysctl !== undefined) options.sysctl(`net/ipv4/conf/${name}/accept_local`, '1');
+      else if (readProcSys('net/ipv4/conf/all/accept_local') !== '1') ensureProcSys(`net/ipv4/conf/${name}/accept_local`, '1');
     }
     // The interface's own MAC: the program starts flows only for frames addressed to it (or
     // multicast), never for another host's flooded unicast (bpf/vipgate_xdp.c, for_another_host).

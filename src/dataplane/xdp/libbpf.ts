@@ -109,9 +109,23 @@ function errnoName(errno: number): string {
   return entry === undefined ? `errno ${errno}` : entry[0];
 }
 
+/**
+ * What a refusal means for the agent's privileges (the DaemonSet's capabilities, tested in
+ * test/image-lab.test.ts): the kernel's reason is a bare errno, which names no capability.
+ */
+function privilegeHint(call: string, errno: number): string {
+  const { EPERM, EACCES } = osConstants.errno;
+  if (call.startsWith('bpf_object__load') && errno === EPERM) {
+    return '; the bpf() syscall was refused: the agent needs CAP_BPF and CAP_PERFMON, and in a container CAP_SYS_ADMIN instead (default seccomp profiles allow bpf() only with it)';
+  }
+  if (call.startsWith('bpf_object__load') && errno === EACCES) return '; the verifier refused the program at this privilege: it needs CAP_PERFMON (or CAP_SYS_ADMIN) besides CAP_BPF';
+  if (call.startsWith('bpf_xdp_attach') && errno === EPERM) return '; attaching XDP to a link needs CAP_NET_ADMIN';
+  return '';
+}
+
 function fail(call: string, code: number): never {
   const errno = Math.abs(code);
-  throw new XdpError(XdpErrorCode.kernelCallFailed, `${call} failed: ${errnoName(errno)} (${errno})`, undefined, errno);
+  throw new XdpError(XdpErrorCode.kernelCallFailed, `${call} failed: ${errnoName(errno)} (${errno})${privilegeHint(call, errno)}`, undefined, errno);
 }
 
 let cached: Libbpf | undefined;

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isObject, meta, type Json, type JsonObject } from './json.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
@@ -45,6 +46,12 @@ function status(code: number, reason: string, message: string): JsonObject {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
+/** The server's key and certificate (PEM); clients trust the certificate itself as their CA. */
+export interface FakeKubeApiTls {
+  readonly key: string;
+  readonly cert: string;
+}
+
 /**
  * A Kubernetes API server for tests, over real HTTP, so the real `@kubernetes/client-node`
  * clients and informers run unmodified against it. Strict where a real server is strict
@@ -59,15 +66,19 @@ export class FakeKubeApi {
   readonly #watchers = new Set<Watcher>();
   readonly #corked = new Set<ServerResponse>();
   readonly #answers: (() => void)[] = [];
-  readonly #server: Server;
+  readonly #server: Server | TlsServer;
+  readonly #tls: FakeKubeApiTls | undefined;
   #url = '';
 
-  constructor() {
-    this.#server = createServer((req, res) => {
+  /** With `tls`, HTTPS as every real API server speaks it (what in-cluster clients require). */
+  constructor(options: { tls?: FakeKubeApiTls } = {}) {
+    this.#tls = options.tls;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) this.#send(res, 500, status(500, 'InternalError', String(error)));
       });
-    });
+    };
+    this.#server = options.tls === undefined ? createServer(handler) : createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler);
     this.store.onChange((r, e) => {
       for (const w of this.#watchers) if (w.r === r) this.#deliver(w, e);
     });
@@ -77,7 +88,7 @@ export class FakeKubeApi {
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
     await new Promise<void>((resolve) => this.#server.listen(port, host, resolve));
     const a = this.#server.address() as AddressInfo;
-    this.#url = `http://${host}:${a.port}`;
+    this.#url = `${this.#tls === undefined ? 'http' : 'https'}://${host}:${a.port}`;
     return this.#url;
   }
 
@@ -96,7 +107,7 @@ export class FakeKubeApi {
     return JSON.stringify({
       apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
       // The client refuses plain HTTP unless TLS verification is explicitly skipped.
-      clusters: [{ name: 'fake', cluster: { server: this.#url, 'insecure-skip-tls-verify': true } }],
+      clusters: [{ name: 'fake', cluster: this.#tls === undefined ? { server: this.#url, 'insecure-skip-tls-verify': true } : { server: this.#url, 'certificate-authority-data': Buffer.from(this.#tls.cert).toString('base64') } }],
       users: [{ name: 'tester', user: { token: 'fake-token' } }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'tester' } }],
     });
