@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import { LOAD_BALANCER_CLASS } from '../manifests/names.ts';
 
 export interface ControllerCommandOptions {
@@ -46,6 +46,23 @@ export async function runControllerCommand(o: ControllerCommandOptions): Promise
       this.set(running.leading() ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'vipgate_controller_election_ready',
+    help: '1 while some replica (this one or another) has held a renewed Lease within the lease duration; 0: no leader, see the log',
+    registers: [registry],
+    collect() {
+      this.set(running.health().ok ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'vipgate_controller_lease_refusals_total',
+    help: 'Lease requests the API server refused (4xx other than conflicts); the log has its words',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(running.health().refusals);
+    },
+  });
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry
@@ -56,7 +73,12 @@ export async function runControllerCommand(o: ControllerCommandOptions): Promise
         })
         .catch(() => res.writeHead(500).end());
     } else if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(running.leading() ? 'ok: leading\n' : 'ok: standby\n');
+      // Readiness: not ready while no replica leads (a refused Lease, say) for a lease duration.
+      const h = running.health();
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${h.ok ? 'ok' : 'not ready'}: ${h.reason}\n`);
+    } else if (req.url === '/livez') {
+      // Liveness: the process answers. Restarting it would not make a refused Lease acceptable.
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else {
       res.writeHead(404).end();
     }

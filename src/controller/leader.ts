@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { KubeClients, LeaseRecord } from '../kube/index.ts';
+import { refusalOf, V1MicroTime, type KubeClients, type LeaseRecord, type Refusal } from '../kube/index.ts';
 
 export interface LeaderElectionOptions {
   readonly clients: KubeClients;
@@ -19,6 +19,21 @@ export interface LeaderElectionOptions {
 }
 
 /**
+ * Whether leader election works, as readiness sees it: some replica (this one or another) has
+ * held a renewed lease within the last lease duration. A standby watching a live leader is
+ * healthy; a replica whose lease writes are all refused, with no one else leading, is not.
+ */
+export interface ElectionHealth {
+  readonly ok: boolean;
+  /** One sentence for /healthz and the log. */
+  readonly reason: string;
+  /** The API server's last refusal of a lease request, verbatim. */
+  readonly lastRefusal?: Refusal;
+  /** Lease requests the API server refused (any 4xx) since start. */
+  readonly refusals: number;
+}
+
+/**
  * One active replica through a coordination.k8s.io Lease, as client-go's leaderelection does.
  * Expiry is judged by when *this* replica last saw the lease change (its own clock), never by
  * the timestamps in the lease, so clock skew between replicas cannot shorten a lease. Every
@@ -31,9 +46,25 @@ export class LeaderElector {
   #timer: NodeJS.Timeout | undefined;
   #observed: { rv: string | undefined; at: number } | undefined;
   #lastRenew = 0;
+  /** When some replica was last seen leading: our renewal, or another holder's lease changing. */
+  #leaderSeenAt: number;
+  #lastRefusal: Refusal | undefined;
+  #lastFailure: string | undefined;
+  #refusals = 0;
+  #unhealthyLogged = false;
 
   constructor(options: LeaderElectionOptions) {
     this.#o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: () => Date.now(), ...options };
+    this.#leaderSeenAt = this.#o.now();
+  }
+
+  health(): ElectionHealth {
+    const since = this.#o.now() - this.#leaderSeenAt;
+    const ok = this.#leading || since <= this.#o.leaseDurationMs;
+    const base = { refusals: this.#refusals, ...(this.#lastRefusal === undefined ? {} : { lastRefusal: this.#lastRefusal }) };
+    if (ok) return { ok, reason: this.#leading ? 'leading' : 'standby: another replica leads', ...base };
+    const why = this.#lastFailure ?? 'no replica holds the lease';
+    return { ok, reason: `no leader for ${Math.round(since / 1000)} s (lease duration ${Math.round(this.#o.leaseDurationMs / 1000)} s): ${why}`, ...base };
   }
 
   isStopped(): boolean {
@@ -68,9 +99,11 @@ export class LeaderElector {
     if (this.#stopped) return;
     try {
       await this.#tryAcquireOrRenew();
+      this.#lastFailure = undefined;
     } catch (error) {
-      this.#o.log?.debug({ err: error }, 'lease update failed');
+      this.#failed(error);
     }
+    this.#reportHealth();
     if (this.#leading && this.#o.now() - this.#lastRenew > this.#o.renewDeadlineMs) {
       this.#o.log?.warn('lease not renewed within the renew deadline; stepping down');
       this.#setLeading(false);
@@ -86,8 +119,8 @@ export class LeaderElector {
       ...(prev?.resourceVersion === undefined ? {} : { resourceVersion: prev.resourceVersion }),
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(this.#o.leaseDurationMs / 1000),
-      acquireTime: prev?.holderIdentity === identity && prev.acquireTime !== undefined ? prev.acquireTime : new Date(now),
-      renewTime: new Date(now),
+      acquireTime: prev?.holderIdentity === identity && prev.acquireTime !== undefined ? prev.acquireTime : new V1MicroTime(now),
+      renewTime: new V1MicroTime(now),
       leaseTransitions: (prev?.leaseTransitions ?? 0) + (prev !== undefined && prev.holderIdentity !== identity ? 1 : 0),
     });
     const rec = await clients.readLease(namespace, name);
@@ -111,13 +144,43 @@ export class LeaderElector {
     const seen = observed.at;
     const free = rec.holderIdentity === undefined || rec.holderIdentity === '';
     const durationMs = (rec.leaseDurationSeconds ?? 15) * 1000;
-    if (!free && now - seen < durationMs) return;
+    if (!free && now - seen < durationMs) {
+      this.#leaderSeenAt = Math.max(this.#leaderSeenAt, seen);
+      return;
+    }
     await clients.writeLease(namespace, name, mine(rec));
     this.#renewed(now);
   }
 
+  /** A refused lease request is the API server telling us why we cannot lead: say it loudly. */
+  #failed(error: unknown): void {
+    const refusal = refusalOf(error);
+    if (refusal !== undefined && refusal.status >= 400 && refusal.status < 500 && refusal.status !== 409) {
+      this.#refusals++;
+      this.#lastRefusal = refusal;
+      this.#lastFailure = `the API server refused the lease (HTTP ${refusal.status}${refusal.reason === undefined ? '' : ` ${refusal.reason}`}): ${refusal.message}`;
+      this.#o.log?.warn({ status: refusal.status, reason: refusal.reason, lease: `${this.#o.namespace}/${this.#o.name}` }, this.#lastFailure);
+      return;
+    }
+    // A conflict is the normal end of a race with another replica; anything else is transport.
+    if (refusal?.status === 409) {
+      this.#o.log?.debug({ lease: `${this.#o.namespace}/${this.#o.name}` }, 'lease changed under us (409); reading it again');
+      return;
+    }
+    this.#lastFailure = `lease request failed: ${error instanceof Error ? error.message : String(error)}`;
+    this.#o.log?.warn({ err: error }, this.#lastFailure);
+  }
+
+  #reportHealth(): void {
+    const h = this.health();
+    if (!h.ok && !this.#unhealthyLogged) this.#o.log?.error(`not ready: ${h.reason}`);
+    else if (h.ok && this.#unhealthyLogged) this.#o.log?.info(`ready again: ${h.reason}`);
+    this.#unhealthyLogged = !h.ok;
+  }
+
   #renewed(now: number): void {
     this.#lastRenew = now;
+    this.#leaderSeenAt = now;
     this.#observed = undefined;
     this.#setLeading(true);
   }

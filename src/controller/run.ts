@@ -7,7 +7,7 @@ import { rawHttp, type RawHttp } from '../kube/raw-http.ts';
 import { RawInformer } from '../kube/raw-informer.ts';
 import { rawWrites } from '../kube/raw-writes.ts';
 import { Controller } from './controller.ts';
-import { LeaderElector } from './leader.ts';
+import { LeaderElector, type ElectionHealth } from './leader.ts';
 
 export interface RunControllerOptions {
   /** A kubeconfig file; in-cluster service account when omitted. */
@@ -30,6 +30,8 @@ export interface RunControllerOptions {
 export interface RunningController {
   readonly identity: string;
   leading(): boolean;
+  /** Whether some replica leads (readiness), and why not. */
+  health(): ElectionHealth;
   /** The controller while this replica leads (and has finished its rebuild). */
   current(): Controller | undefined;
   /** Steps down (releasing the lease) and stops watching. */
@@ -113,6 +115,7 @@ export function runController(options: RunControllerOptions): RunningController 
   return {
     identity,
     leading: () => elector.leading,
+    health: () => elector.health(),
     current: () => ready,
     async stop() {
       await elector.stop();

@@ -1,6 +1,6 @@
 import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, PatchStrategy, setHeaderOptions,
-  ListWatch, Watch, type KubernetesObject, type V1Lease, type CoreV1Event,
+  ListWatch, V1MicroTime, Watch, type KubernetesObject, type V1Lease, type CoreV1Event,
 } from '@kubernetes/client-node';
 import type { Agent as HttpAgent } from 'node:http';
 import { KubeError, KubeErrorCode } from './errors.ts';
@@ -12,13 +12,18 @@ export const VIPGATE_VERSION = 'v1alpha1';
 /** Where to find the cluster: a kubeconfig file, its text (tests), or the in-cluster service account. */
 export type KubeTarget = { readonly kubeconfig: string } | { readonly kubeconfigText: string } | { readonly inCluster: true };
 
-/** A Lease as vipgate reads and writes it (times as Date, as the client library models them). */
+/**
+ * A Lease as vipgate reads and writes it. Its times are MicroTime on the wire: the API server
+ * refuses anything but exactly six fractional digits (`parsing time … as
+ * "2006-01-02T15:04:05.000000Z07:00"`), and a plain Date serializes with three. The client
+ * library's V1MicroTime writes six, so the type carries the format wherever the value goes.
+ */
 export interface LeaseRecord {
   readonly resourceVersion?: string;
   readonly holderIdentity?: string;
   readonly leaseDurationSeconds?: number;
-  readonly acquireTime?: Date;
-  readonly renewTime?: Date;
+  readonly acquireTime?: V1MicroTime;
+  readonly renewTime?: V1MicroTime;
   readonly leaseTransitions?: number;
 }
 
@@ -146,8 +151,8 @@ function toLease(l: V1Lease): LeaseRecord {
     ...(l.metadata?.resourceVersion === undefined ? {} : { resourceVersion: l.metadata.resourceVersion }),
     ...(s?.holderIdentity === undefined ? {} : { holderIdentity: s.holderIdentity }),
     ...(s?.leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds: s.leaseDurationSeconds }),
-    ...(s?.acquireTime === undefined ? {} : { acquireTime: new Date(s.acquireTime) }),
-    ...(s?.renewTime === undefined ? {} : { renewTime: new Date(s.renewTime) }),
+    ...(s?.acquireTime === undefined ? {} : { acquireTime: new V1MicroTime(s.acquireTime) }),
+    ...(s?.renewTime === undefined ? {} : { renewTime: new V1MicroTime(s.renewTime) }),
     ...(s?.leaseTransitions === undefined ? {} : { leaseTransitions: s.leaseTransitions }),
   };
 }

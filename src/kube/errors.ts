@@ -30,3 +30,32 @@ export function statusOf(error: unknown): number | undefined {
   if (typeof code === 'number') return code;
   return typeof statusCode === 'number' ? statusCode : undefined;
 }
+
+/** What the API server said when it refused a request: its HTTP status, reason and verbatim message. */
+export interface Refusal {
+  readonly status: number;
+  readonly reason?: string;
+  readonly message: string;
+}
+
+/**
+ * The server's own words from a refused request, whichever client made it: the client
+ * library's ApiException (status in `code`, the Status object as JSON text in `body`) or our
+ * raw path's ApiStatusError (status in `statusCode`, the message already composed). Undefined
+ * for errors that are not answers (a refused connection, a timeout).
+ */
+export function refusalOf(error: unknown): Refusal | undefined {
+  const status = statusOf(error);
+  if (status === undefined || typeof error !== 'object' || error === null) return undefined;
+  const { body, message } = error as { body?: unknown; message?: unknown };
+  let parsed: { message?: unknown; reason?: unknown } | undefined;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body) as { message?: unknown; reason?: unknown };
+    } catch {
+      parsed = undefined;
+    }
+  } else if (typeof body === 'object' && body !== null) parsed = body;
+  const text = typeof parsed?.message === 'string' ? parsed.message : typeof message === 'string' ? message : `HTTP ${status}`;
+  return { status, ...(typeof parsed?.reason === 'string' ? { reason: parsed.reason } : {}), message: text };
+}

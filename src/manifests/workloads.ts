@@ -28,8 +28,8 @@ function fieldEnv(name: string, fieldPath: string): IEnvVar {
   return { name, valueFrom: { fieldRef: { fieldPath } } };
 }
 
-function healthProbe(port: string, periodSeconds: number): IProbe {
-  return { httpGet: { path: '/healthz', port }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 };
+function healthProbe(port: string, periodSeconds: number, path = '/healthz'): IProbe {
+  return { httpGet: { path, port }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 };
 }
 
 export function controllerDeployment(o: ManifestOptions): IDeployment {
@@ -49,8 +49,9 @@ export function controllerDeployment(o: ManifestOptions): IDeployment {
     ],
     env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
     ports: [{ name: 'metrics', containerPort: o.controllerMetricsPort, protocol: 'TCP' }],
+    // Ready while some replica leads; alive while it answers (a restart can't cure a refused Lease).
     readinessProbe: healthProbe('metrics', 10),
-    livenessProbe: healthProbe('metrics', 20),
+    livenessProbe: healthProbe('metrics', 20, '/livez'),
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
   };
