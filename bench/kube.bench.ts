@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeKubeApi, type JsonObject } from '../test/support/fake-kube-api/index.ts';
+import { applyVipgateCrds } from '../test/support/fake-kube-api/fixtures.ts';
 import { commandLine, formatTable, machine, verdict, writeResult } from './lib/report.ts';
 import { percentile, summarize } from './lib/stats.ts';
 
@@ -135,6 +136,7 @@ function processCpuMs(pid: number): number {
 async function inside(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vipgate-kube-bench-'));
   const api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeconfig());

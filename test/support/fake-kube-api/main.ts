@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FakeKubeApi } from './server.ts';
+import { applyVipgateCrds } from './fixtures.ts';
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: '0' }, kubeconfig: { type: 'string' } },
@@ -17,6 +18,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 const api = new FakeKubeApi();
+
+applyVipgateCrds(api);
 const url = await api.start(port);
 // The kubeconfig is written before the line is printed: whoever waits for the line may use it.
 if (values.kubeconfig !== undefined) await writeFile(values.kubeconfig, api.kubeconfig());

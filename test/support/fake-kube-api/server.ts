@@ -216,6 +216,8 @@ export class FakeKubeApi {
       const [code, answer] = this.#serve(method, route, q, body, req.headers['content-type'] ?? '', user, warnings);
       this.#send(res, code, answer, warnings);
     } catch (error) {
+      // VIPGATE_FAKE_KUBE_LOG=1: refusals on stderr, for finding why a client's write failed.
+      if (error instanceof Error && process.env['VIPGATE_FAKE_KUBE_LOG'] === '1') process.stderr.write(`fake-kube-api: ${method} ${url.pathname}: ${error.message}\n`);
       if (error instanceof ApiError) this.#send(res, error.code, error.status, warnings);
       else if (error instanceof SelectorError) this.#send(res, 400, statusBody(400, 'BadRequest', error.message));
       else throw error;

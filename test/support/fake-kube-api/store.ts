@@ -303,6 +303,9 @@ export class Store {
         for (const k of unknown) Reflect.deleteProperty(obj, k);
       }
     }
+    // Go decodes a JSON null into the zero value, which omitempty then leaves out: for a
+    // built-in kind, a null field is an absent one. (Custom resources keep theirs for the schema.)
+    if (r.crd === undefined) dropNulls(obj);
     r.decode?.(obj);
     const stored = r.toStored === undefined ? obj : r.toStored(obj);
     return withoutTypeMeta(stored);
@@ -354,6 +357,14 @@ function metadataCauses(r: ResourceType, obj: JsonObject, ctx: WriteContext): Ca
   }
   if (r.storage !== '/events' && (!SUBDOMAIN.test(name) || name.length > 253)) return [field.invalid('metadata.name', name, SUBDOMAIN_HELP)];
   return [];
+}
+
+function dropNulls(o: JsonObject): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v === null) Reflect.deleteProperty(o, k);
+    else if (isObject(v)) dropNulls(v);
+    else if (Array.isArray(v)) for (const item of v) if (isObject(item)) dropNulls(item);
+  }
 }
 
 function hasFinalizers(o: JsonObject): boolean {
