@@ -3,7 +3,7 @@
 // real controller derives (ready, serving, terminating), kept current as Pods and Services change,
 // and deleted with its Service (the garbage collector's part). Runs synchronously inside the
 // write that triggered it, so a client sees the slice as soon as its write is answered.
-import { isObject, meta, nameOf, type Json, type JsonObject } from './json.ts';
+import { deepEqual, isObject, meta, nameOf, type Json, type JsonObject } from './json.ts';
 import { obj, objs } from './kinds/decode.ts';
 import type { ResourceType } from './resource-type.ts';
 import type { StoredEvent, Store } from './store.ts';
@@ -22,6 +22,8 @@ export class EndpointSliceController {
   readonly #store: Store;
   readonly #types: { services: ResourceType; pods: ResourceType; slices: ResourceType; nodes: ResourceType };
   #busy = false;
+  /** Services (namespace/name) this controller made slices for: others need no look at the slices. */
+  readonly #owners = new Set<string>();
 
   constructor(store: Store, types: { services: ResourceType; pods: ResourceType; slices: ResourceType; nodes: ResourceType }) {
     this.#store = store;
@@ -35,7 +37,11 @@ export class EndpointSliceController {
     try {
       const ns = meta(e.object)['namespace'];
       if (typeof ns !== 'string') return;
-      if (r.storage === this.#types.services.storage) this.#sync(ns, nameOf(e.object), e.type === 'DELETED');
+      if (r.storage === this.#types.services.storage) {
+        // A status write (most Service writes) changes nothing the slices are made of.
+        if (e.type === 'MODIFIED' && e.previous !== undefined && deepEqual(e.previous['spec'], e.object['spec']) && deepEqual(meta(e.previous)['labels'], meta(e.object)['labels'])) return;
+        this.#sync(ns, nameOf(e.object), e.type === 'DELETED');
+      }
       else if (r.storage === this.#types.pods.storage) {
         for (const svc of this.#store.items(this.#types.services, ns)) {
           const selector = obj(obj(svc['spec'])?.['selector']);
@@ -56,9 +62,13 @@ export class EndpointSliceController {
     const svc = deleted ? undefined : this.#store.peek(this.#types.services, ns, name);
     const spec = svc === undefined ? undefined : obj(svc['spec']);
     const selector = obj(spec?.['selector']);
+    const owner = `${ns}/${name}`;
+    const unselected = selector === undefined || Object.keys(selector).length === 0;
+    if ((svc === undefined || unselected) && !this.#owners.has(owner)) return;
     const existing = this.#slicesOf(ns, name);
     if (svc === undefined || spec === undefined || selector === undefined || Object.keys(selector).length === 0 || spec['type'] === 'ExternalName') {
       for (const s of existing) this.#store.delete(this.#types.slices, ns, nameOf(s));
+      this.#owners.delete(owner);
       return;
     }
     const pods = this.#store.items(this.#types.pods, ns).filter((p) => {
@@ -90,6 +100,7 @@ export class EndpointSliceController {
       bm['generateName'] = `${name}-`;
       bm['annotations'] = { 'endpoints.kubernetes.io/last-change-trigger-time': new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
       this.#store.create(this.#types.slices, ns, body);
+      this.#owners.add(owner);
       return;
     }
     const fm = meta(first);

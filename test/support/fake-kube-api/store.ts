@@ -68,6 +68,8 @@ export class Store {
   cacheStartRv = 0;
   readonly allocator = new Allocator();
   readonly #objects = new Map<string, Map<string, JsonObject>>();
+  /** Each bucket's keys in order, kept until a create or delete (updates keep the order). */
+  readonly #sorted = new Map<string, string[]>();
   readonly #history = new Map<string, StoredEvent[]>();
   readonly #listeners = new Set<(r: ResourceType, e: StoredEvent) => void>();
 
@@ -80,7 +82,8 @@ export class Store {
   items(r: ResourceType, namespace: string | undefined): JsonObject[] {
     const bucket = this.#objects.get(r.storage);
     if (bucket === undefined) return [];
-    const keys = [...bucket.keys()].sort();
+    let keys = this.#sorted.get(r.storage);
+    if (keys === undefined) this.#sorted.set(r.storage, (keys = [...bucket.keys()].sort()));
     const prefix = namespace === undefined ? undefined : `${namespace}/`;
     const out: JsonObject[] = [];
     for (const k of keys) if (prefix === undefined || k.startsWith(prefix)) out.push(bucket.get(k)!);
@@ -253,6 +256,7 @@ export class Store {
   #remove(r: ResourceType, namespace: string | undefined, name: string, last: JsonObject): JsonObject {
     const previous = this.peek(r, namespace, name)!;
     this.#bucket(r).delete(`${namespace ?? ''}/${name}`);
+    this.#sorted.delete(r.storage);
     r.release?.(previous, this.allocator);
     this.rv++;
     const object = { ...last, metadata: { ...meta(last), resourceVersion: String(this.rv) } };
@@ -273,7 +277,9 @@ export class Store {
     this.rv++;
     const stored = withoutTypeMeta(obj);
     meta(stored)['resourceVersion'] = String(this.rv);
-    this.#bucket(r).set(key, stored);
+    const bucket = this.#bucket(r);
+    if (!bucket.has(key)) this.#sorted.delete(r.storage);
+    bucket.set(key, stored);
     // The history and the listeners see the stored object itself (never changed in place).
     this.#record(r, { rv: this.rv, type, object: stored, previous });
     return stored;
