@@ -297,6 +297,10 @@ function compareWatch(want: readonly RecordedEvent[], got: readonly RecordedEven
   const diffs: string[] = [];
   if (!isDeepStrictEqual(types(got), types(want))) diffs.push(`event types ${JSON.stringify(types(got))}, recorded ${JSON.stringify(types(want))}`);
   if (want.some((e) => e.type === 'BOOKMARK') && !got.some((e) => e.type === 'BOOKMARK')) diffs.push('no BOOKMARK, recorded at least one');
+  // The other compared paths (events[*].object.kind, .metadata.name), on the events besides BOOKMARKs.
+  const objects = (es: readonly RecordedEvent[]): string[] =>
+    es.filter((e) => e.type !== 'BOOKMARK').map((e) => JSON.stringify([e.object['kind'] ?? null, isObject(e.object['metadata']) ? (e.object['metadata']['name'] ?? null) : null]));
+  if (!isDeepStrictEqual(objects(got), objects(want))) diffs.push(`event objects ${JSON.stringify(objects(got))}, recorded ${JSON.stringify(objects(want))}`);
   // ERROR events carry a Status: compare it as an error answer.
   const wantErrors = want.filter((e) => e.type === 'ERROR');
   const gotErrors = got.filter((e) => e.type === 'ERROR');

@@ -1,4 +1,5 @@
 // PATCH bodies: the four content types the apiserver accepts, and its answers for the rest.
+import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest } from './errors.ts';
 import { isObject, type Json, type JsonObject } from './json.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
@@ -25,7 +26,8 @@ export function applyPatch(current: JsonObject, body: string, contentType: strin
   }
   let patch: Json;
   try {
-    patch = JSON.parse(body) as Json;
+    // An apply patch is YAML (JSON being a subset); the others are JSON.
+    patch = (type.startsWith('application/apply-patch') ? parseYaml(body) : JSON.parse(body)) as Json;
   } catch (error) {
     throw badRequest(`error decoding patch: ${goJsonError(body, error)}`);
   }

@@ -282,6 +282,13 @@ export class FakeKubeApi {
         return [existed ? 200 : 201, updated];
       }
       case 'PATCH': {
+        const applying = contentType.startsWith('application/apply-patch');
+        if (applying && subresource === undefined && this.store.peek(r, namespace, name) === undefined && q.get('fieldManager')) {
+          // Server-side apply of an object that does not exist yet creates it.
+          const obj = applyPatch({}, body, contentType, { fieldManager: q.get('fieldManager') ?? undefined, custom: r.crd !== undefined });
+          this.#namespaceExists(namespace);
+          return [201, this.store.create(r, namespace, obj, { fieldValidation, dryRun, warnings, patch: true, admit: admit(name) })];
+        }
         const current = this.store.get(r, namespace, name);
         const patched = applyPatch(current, body, contentType, { fieldManager: q.get('fieldManager') ?? undefined, custom: r.crd !== undefined });
         const updated = this.store.update(r, namespace, name, patched, subresource, { fieldValidation, dryRun, warnings, patch: true, admit: admit(name) });

@@ -215,9 +215,10 @@ export class Store {
       if (specChanged) rmeta['generation'] = Number(cm['generation'] ?? 1) + 1;
     }
     delete rmeta['resourceVersion'];
+    // Admission runs before the store sees whether anything changed: a no-op write is admitted too.
+    for (const w of opts.admit?.({ operation: 'UPDATE', object: this.view(r, result), oldObject: this.view(r, current), subresource }) ?? []) warnings.push(w);
     const unchanged = deepEqual(stripped(result), stripped(current));
     if (unchanged) return this.view(r, current); // a no-op write does not bump resourceVersion or wake watches
-    for (const w of opts.admit?.({ operation: 'UPDATE', object: this.view(r, result), oldObject: this.view(r, current), subresource }) ?? []) warnings.push(w);
     r.allocate?.(result, ctx);
     if (opts.dryRun === true) return this.view(r, { ...result, metadata: { ...rmeta, resourceVersion: cm['resourceVersion'] ?? null } });
     const committed = this.#commit(r, `${namespace ?? ''}/${name}`, 'MODIFIED', result, current);
