@@ -309,9 +309,24 @@ export class FakeKubeApi {
     }
   }
 
-  /** A CRD write over HTTP: the establishing controller follows. */
+  /** Controllers that follow a write over HTTP: CRD establishing, admission policy status. */
   #afterWrite(r: ResourceType, obj: JsonObject): void {
     if (r.storage === 'apiextensions.k8s.io/customresourcedefinitions') setImmediate(() => this.#establish(nameOf(obj)));
+    if (r.storage === 'admissionregistration.k8s.io/validatingadmissionpolicies') setImmediate(() => this.#policyStatus(nameOf(obj)));
+  }
+
+  /**
+   * kube-controller-manager's validatingadmissionpolicy-status controller: the generation it has
+   * type-checked. Simplified: the type check finds nothing to warn about (`typeChecking: {}`).
+   */
+  #policyStatus(name: string): void {
+    const r = this.resource('validatingadmissionpolicies', 'admissionregistration.k8s.io');
+    const policy = this.store.peek(r, undefined, name);
+    if (policy === undefined) return;
+    const generation = meta(policy)['generation'] ?? 1;
+    const status = isObject(policy['status']) ? policy['status'] : {};
+    if (status['observedGeneration'] === generation) return;
+    this.store.update(r, undefined, name, { ...policy, status: { ...status, observedGeneration: generation, typeChecking: {} } }, 'status');
   }
 
   /** NamespaceLifecycle admission: nothing is created in a namespace that does not exist. */

@@ -296,6 +296,7 @@ export class Store {
   /** The body as the decoder leaves it: type meta checked, unknown fields handled, types and times checked, in stored form. */
   #decode(r: ResourceType, body: JsonObject, opts: WriteOptions, warnings: string[]): JsonObject {
     const obj = clone(body);
+    if (r.crd !== undefined) customTypeMeta(r, obj);
     if (obj['apiVersion'] !== undefined && obj['apiVersion'] !== apiVersionOf(r)) {
       throw badRequest(`the API version in the data (${str(obj['apiVersion']) ?? ''}) does not match the expected API version (${apiVersionOf(r)})`);
     }
@@ -364,6 +365,21 @@ function metadataCauses(r: ResourceType, obj: JsonObject, ctx: WriteContext): Ca
   }
   if (r.storage !== '/events' && (!SUBDOMAIN.test(name) || name.length > 253)) return [field.invalid('metadata.name', name, SUBDOMAIN_HELP)];
   return [];
+}
+
+/**
+ * A custom resource is decoded as unstructured data whatever kind it names: a wrong one is a
+ * validation error, named after the kind the body claims (recorded: `BGPPeer.vipgate.io "k1" is
+ * invalid: kind: Invalid value: "BGPPeer": must be VIPPool`).
+ */
+function customTypeMeta(r: ResourceType, obj: JsonObject): void {
+  const name = str(meta(obj)['name']) ?? '';
+  const kind = obj['kind'];
+  if (typeof kind === 'string' && kind !== r.kind) throw invalid({ group: r.group, plural: r.plural, kind }, name, [field.invalid('kind', kind, `must be ${r.kind}`)]);
+  const apiVersion = obj['apiVersion'];
+  if (typeof apiVersion === 'string' && apiVersion !== apiVersionOf(r)) {
+    throw invalid(r, name, [field.invalid('apiVersion', apiVersion, `must be ${apiVersionOf(r)}`)]);
+  }
 }
 
 function dropNulls(o: JsonObject): void {
