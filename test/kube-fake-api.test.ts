@@ -68,6 +68,8 @@ test('the fake refuses what a real server refuses', async () => {
   const unknownWarn = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x-warn' }, spec: { ports: port }, spek: {} });
   assert.equal(unknownWarn.status, 201);
   assert.equal(unknownWarn.body['spek'], undefined);
+  const unknownNested = await raw('POST', '/api/v1/namespaces/default/services?fieldValidation=Strict', { metadata: { name: 'x-nested' }, spec: { ports: [{ port: 80, portt: 81 }] } });
+  assert.equal(unknownNested.body['message'], 'strict decoding error: unknown field "spec.ports[0].portt"');
   const badType = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { ports: [{ port: '80' }] } });
   assert.equal(badType.status, 400);
   assert.match(String(badType.body['message']), /cannot unmarshal string into Go struct field ServicePort\.spec\.ports\.port of type int32/);

@@ -1,5 +1,6 @@
 import type { Cause, Named } from './errors.ts';
 import type { JsonObject } from './json.ts';
+import type { Fields } from './known-fields.ts';
 
 /** What a kind's strategy sees of a write. */
 export interface WriteContext {
@@ -34,6 +35,8 @@ export interface ResourceType extends Named {
   readonly deleteReturnsObject: boolean;
   /** Known top-level fields besides apiVersion, kind and metadata; undefined: not checked. */
   readonly fields?: readonly string[];
+  /** Known fields all the way down (the kinds vipgate writes), checked instead of `fields`. */
+  readonly known?: Fields;
   /** Type checks the JSON decoder makes (400 on failure) and re-formatting of times, in place. */
   readonly decode?: (obj: JsonObject) => void;
   /** From this version's wire form to the stored form, and back (Events seen through events.k8s.io). */

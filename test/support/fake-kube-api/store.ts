@@ -3,6 +3,7 @@ import { admitCustomResource } from './crd-schema.ts';
 import { ApiError, badRequest, conflict, field, invalid, invalidResource, notFound, alreadyExists, type Cause } from './errors.ts';
 import { nowTime } from './gotime.ts';
 import { clone, deepEqual, isObject, meta, str, type JsonObject } from './json.ts';
+import { dropUnknown } from './known-fields.ts';
 import { suffix } from './kinds/core.ts';
 import { Allocator, apiVersionOf, type ResourceType, type WriteContext } from './resource-type.ts';
 
@@ -302,14 +303,16 @@ export class Store {
     }
     if (obj['kind'] !== undefined && obj['kind'] !== r.kind) throw badRequest(`the kind in the data (${str(obj['kind']) ?? ''}) does not match the expected kind (${r.kind})`);
     if (obj['metadata'] !== undefined && !isObject(obj['metadata'])) throw badRequest(`${r.kind} in version "${r.version}" cannot be handled as a ${r.kind}: json: cannot unmarshal ${typeof obj['metadata']} into Go struct field ${r.kind}.metadata of type v1.ObjectMeta`);
-    if (r.fields !== undefined) {
-      const unknown = Object.keys(obj).filter((k) => k !== 'apiVersion' && k !== 'kind' && k !== 'metadata' && !r.fields!.includes(k));
-      if (unknown.length > 0) {
-        const texts = unknown.map((k) => `unknown field "${k}"`);
-        if (opts.fieldValidation === 'Strict') throw badRequest(`strict decoding error: ${texts.join(', ')}`);
-        if (opts.fieldValidation !== 'Ignore') warnings.push(...texts);
-        for (const k of unknown) Reflect.deleteProperty(obj, k);
-      }
+    let unknown: string[] = [];
+    if (r.known !== undefined) unknown = dropUnknown(obj, r.known);
+    else if (r.fields !== undefined) {
+      unknown = Object.keys(obj).filter((k) => k !== 'apiVersion' && k !== 'kind' && k !== 'metadata' && !r.fields!.includes(k));
+      for (const k of unknown) Reflect.deleteProperty(obj, k);
+    }
+    if (unknown.length > 0) {
+      const texts = unknown.map((k) => `unknown field "${k}"`);
+      if (opts.fieldValidation === 'Strict') throw badRequest(`strict decoding error: ${texts.join(', ')}`);
+      if (opts.fieldValidation !== 'Ignore') warnings.push(...texts);
     }
     // Go decodes a JSON null into the zero value, which omitempty then leaves out: for a
     // built-in kind, a null field is an absent one. (Custom resources keep theirs for the schema.)

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { field, type Cause } from '../errors.ts';
 import { isObject, nameOf, type JsonObject } from '../json.ts';
+import { LEASE } from '../known-fields.ts';
 import { builtin, type ResourceType } from '../resource-type.ts';
 import { conditionTimes, int32, obj, objs, time } from './decode.ts';
 import { podSpecDefaults } from './pod-spec.ts';
@@ -132,7 +133,7 @@ export const endpoints: ResourceType = builtin({
 
 export const lease: ResourceType = builtin({
   group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, unconditionalUpdate: false, createOnUpdate: true,
-  fields: ['spec'],
+  known: LEASE,
   decode: (o) => {
     const s = obj(o['spec']);
     int32(lease, s?.['leaseDurationSeconds'], 'LeaseSpec.spec.leaseDurationSeconds');

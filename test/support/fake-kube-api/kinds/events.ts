@@ -3,6 +3,7 @@
 // (`source: {}`, `eventTime: null`, `reportingInstance: ""`).
 import { field, type Cause } from '../errors.ts';
 import { isObject, type Json, type JsonObject } from '../json.ts';
+import { EVENT, EVENT_V1 } from '../known-fields.ts';
 import { builtin, type ResourceType } from '../resource-type.ts';
 import { int32, obj, time } from './decode.ts';
 
@@ -53,7 +54,7 @@ function validateCore(o: JsonObject): Cause[] {
 
 export const event: ResourceType = builtin({
   group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, createOnUpdate: true, storage: '/events',
-  fields: ['involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime', 'series', 'action', 'related', 'reportingComponent', 'reportingInstance'],
+  known: EVENT,
   decode: decodeCore,
   toStored: coreShape,
   fromStored: coreShape,
@@ -116,7 +117,7 @@ function validateV1(o: JsonObject): Cause[] {
 
 export const eventV1: ResourceType = builtin({
   group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, createOnUpdate: true, storage: '/events',
-  fields: ['eventTime', 'series', 'reportingController', 'reportingInstance', 'action', 'reason', 'regarding', 'related', 'note', 'type', 'deprecatedSource', 'deprecatedFirstTimestamp', 'deprecatedLastTimestamp', 'deprecatedCount'],
+  known: EVENT_V1,
   decode: (o) => {
     time(eventV1, o, 'eventTime', true);
     time(eventV1, o, 'deprecatedFirstTimestamp');

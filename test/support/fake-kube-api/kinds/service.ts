@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { field, type Cause } from '../errors.ts';
 import { isObject, type JsonObject } from '../json.ts';
+import { SERVICE } from '../known-fields.ts';
 import { builtin, type Allocator, type ResourceType, type WriteContext } from '../resource-type.ts';
 import { conditionTimes, int32, obj, objs } from './decode.ts';
 
@@ -158,5 +159,5 @@ function release(o: JsonObject, a: Allocator): void {
 
 export const service: ResourceType = builtin({
   group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, hasStatus: true, deleteReturnsObject: true,
-  fields: ['spec', 'status'], decode, prepare, validate, allocate, release,
+  known: SERVICE, decode, prepare, validate, allocate, release,
 });
