@@ -289,8 +289,10 @@ export class FakeKubeApi {
           this.#namespaceExists(namespace);
           return [201, this.store.create(r, namespace, obj, { fieldValidation, dryRun, warnings, patch: true, admit: admit(name) })];
         }
-        const current = this.store.get(r, namespace, name);
-        const patched = applyPatch(current, body, contentType, { fieldManager: q.get('fieldManager') ?? undefined, custom: r.crd !== undefined });
+        const stored = this.store.peek(r, namespace, name);
+        if (stored === undefined) throw notFound(r, name);
+        // Read, not copied: every patch type builds a new object.
+        const patched = applyPatch(this.store.wire(r, stored), body, contentType, { fieldManager: q.get('fieldManager') ?? undefined, custom: r.crd !== undefined });
         const updated = this.store.update(r, namespace, name, patched, subresource, { fieldValidation, dryRun, warnings, patch: true, admit: admit(name) });
         this.#afterWrite(r, updated);
         return [200, updated];

@@ -31,7 +31,7 @@ export interface WriteOptions {
   readonly put?: boolean;
   /** A PATCH: strict-decoding errors are 422 rather than 400. */
   readonly patch?: boolean;
-  /** Validating admission: throws to refuse, may add warnings. */
+  /** Validating admission: throws to refuse, may add warnings. It reads the objects (shared with the store), never changes them. */
   readonly admit?: (a: { operation: 'CREATE' | 'UPDATE' | 'DELETE'; object: JsonObject | null; oldObject: JsonObject | null; subresource: 'status' | undefined }) => readonly string[];
   /** Warning headers the write produced are appended here. */
   readonly warnings?: string[];
@@ -153,7 +153,7 @@ export class Store {
     m['creationTimestamp'] = nowTime();
     if (r.hasGeneration) m['generation'] = 1;
     else delete m['generation'];
-    for (const w of opts.admit?.({ operation: 'CREATE', object: this.view(r, obj), oldObject: null, subresource: undefined }) ?? []) warnings.push(w);
+    for (const w of opts.admit?.({ operation: 'CREATE', object: this.wire(r, obj), oldObject: null, subresource: undefined }) ?? []) warnings.push(w);
     const key = `${namespace ?? ''}/${name}`;
     if (this.#bucket(r).has(key)) throw alreadyExists(r, name);
     r.allocate?.(obj, ctx);
@@ -217,7 +217,7 @@ export class Store {
     }
     delete rmeta['resourceVersion'];
     // Admission runs before the store sees whether anything changed: a no-op write is admitted too.
-    for (const w of opts.admit?.({ operation: 'UPDATE', object: this.view(r, result), oldObject: this.view(r, current), subresource }) ?? []) warnings.push(w);
+    for (const w of opts.admit?.({ operation: 'UPDATE', object: this.wire(r, result), oldObject: this.wire(r, current), subresource }) ?? []) warnings.push(w);
     const unchanged = deepEqual(stripped(result), stripped(current));
     if (unchanged) return this.view(r, current); // a no-op write does not bump resourceVersion or wake watches
     r.allocate?.(result, ctx);
@@ -236,7 +236,7 @@ export class Store {
     const current = this.peek(r, namespace, name);
     if (current === undefined) throw notFound(r, name);
     const cm = meta(current);
-    opts.admit?.({ operation: 'DELETE', object: null, oldObject: this.view(r, current), subresource: undefined });
+    opts.admit?.({ operation: 'DELETE', object: null, oldObject: this.wire(r, current), subresource: undefined });
     let grace = 0;
     if (r.storage === '/pods') {
       const spec = isObject(current['spec']) ? current['spec'] : {};
