@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeKubeApi, type JsonObject } from '../test/support/fake-kube-api/index.ts';
+import { applyVipgateCrds, ensureNamespace } from '../test/support/fake-kube-api/fixtures.ts';
 import { commandLine, formatTable, machine, verdict, writeResult } from './lib/report.ts';
 import { percentile, summarize } from './lib/stats.ts';
 
@@ -135,6 +136,7 @@ function processCpuMs(pid: number): number {
 async function inside(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vipgate-kube-bench-'));
   const api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeconfig());
@@ -143,10 +145,12 @@ async function inside(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     api.store.create(api.resource('vippools'), undefined, { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'bench' }, spec: { addresses: ['10.200.0.0/16'] } });
+    for (let n = 0; n < 10; n++) ensureNamespace(api, `ns${n}`);
     for (let i = 0; i < SERVICES; i++) {
       api.store.create(services, `ns${i % 10}`, {
         metadata: { name: `svc${i}`, namespace: `ns${i % 10}` },
-        spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+        // No node ports: 10,000 Services would exhaust the node-port range (30000-32767), as on a real cluster.
+        spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
       });
       api.store.create(slices, `ns${i % 10}`, slice(i, ENDPOINTS));
     }

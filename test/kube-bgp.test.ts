@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startKubernetesSource, type KubernetesSource, type KubernetesSourceProblem, type NodeSettings } from '../src/sources/kubernetes.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
-import { create, quietLog, until } from './support/fake-kube-api/fixtures.ts';
+import { create, quietLog, until, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let source: KubernetesSource;
@@ -16,6 +16,7 @@ const peer = (name: string, spec: JsonObject): JsonObject => ({ apiVersion: 'vip
 
 before(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   create(api, 'nodes', {
     metadata: { name: 'lb1', labels: { 'node-role.kubernetes.io/lb': '', zone: 'a' } },

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ConditionType, Controller, runController, type RunningController } from '../src/controller/index.ts';
 import { createKubeClients, type ReconcileResult } from '../src/kube/index.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
-import { conditionOf, create, eventsFor, ingressOf, quietLog, service, sleep, until, vipPool } from './support/fake-kube-api/fixtures.ts';
+import { conditionOf, create, eventsFor, ingressOf, quietLog, service, sleep, until, vipPool, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 const running: RunningController[] = [];
@@ -31,6 +31,7 @@ async function settled(c: RunningController): Promise<void> {
 
 beforeEach(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
 });
 afterEach(async () => {
@@ -56,14 +57,18 @@ test('a LoadBalancer Service gets a VIP in its status, a condition and an Event;
 
 test('controller restart with 1,000 Services keeps every address', async () => {
   create(api, 'vippools', vipPool('default', { addresses: ['10.200.0.0/20'] }));
-  // Created in reverse key order: first come, first served gives svc-0999 the lowest address,
-  // which a rebuild that ignored the status (key order) would hand to svc-0000 instead.
-  for (let i = 999; i >= 0; i--) create(api, 'services', service(`svc-${String(i).padStart(4, '0')}`));
+  // Created in reverse key order while the controller runs, so it sees them in that order (watch
+  // events): first come, first served gives svc-0999 the lowest address, which a rebuild that
+  // ignored the status (a LIST is in key order, as a real server's) would hand to svc-0000 instead.
   const first = start('first');
-  const nameOf = (s: JsonObject): string => (s['metadata'] as { name: string }).name;
-  await until('1,000 VIPs', () => api.store.list(api.resource('services'), 'default').every((s) => ingressOf(api, nameOf(s)).length === 1), 60_000);
   await settled(first);
-  const before = new Map(api.store.list(api.resource('services'), 'default').map((s) => [nameOf(s), ingressOf(api, nameOf(s))[0]!]));
+  for (let i = 999; i >= 0; i--) create(api, 'services', service(`svc-${String(i).padStart(4, '0')}`));
+  const nameOf = (s: JsonObject): string => (s['metadata'] as { name: string }).name;
+  // Only the test's Services: `default/kubernetes` (a ClusterIP Service every cluster has) gets no VIP.
+  const ours = (): JsonObject[] => api.store.list(api.resource('services'), 'default').filter((s) => nameOf(s).startsWith('svc-'));
+  await until('1,000 VIPs', () => ours().every((s) => ingressOf(api, nameOf(s)).length === 1), 60_000);
+  await settled(first);
+  const before = new Map(ours().map((s) => [nameOf(s), ingressOf(api, nameOf(s))[0]!]));
   assert.equal(before.get('svc-0999'), '10.200.0.1');
   assert.equal(new Set(before.values()).size, 1000, 'no address given twice');
   await stop(first);
@@ -142,8 +147,10 @@ test('an externalIPs hijack is refused with an Event; an allowed external IP is 
   await c.current()!.idle();
   const events = eventsFor(api, 'hijack', 'team-b');
   assert.deepEqual(events.map((e) => e.reason), ['ExternalIPRejected', 'ExternalIPRejected']);
-  assert.match(events[0]!.message, /does not set allowExternalIPs/);
-  assert.match(events[1]!.message, /admits namespaces team-a only/);
+  // A LIST is in name order (generated names: random), not in the order the Events were written.
+  const messages = events.map((e) => e.message).sort();
+  assert.match(messages.find((m) => m.includes('allowExternalIPs')) ?? '', /does not set allowExternalIPs/);
+  assert.match(messages.find((m) => m.includes('admits namespaces')) ?? '', /admits namespaces team-a only/);
   assert.equal(conditionOf(api, 'hijack', ConditionType.externalIPsAllowed, 'team-b')?.['status'], 'False');
   assert.equal(conditionOf(api, 'legit', ConditionType.externalIPsAllowed, 'team-a')?.['status'], 'True');
   assert.deepEqual(eventsFor(api, 'legit', 'team-a'), []);

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
-import { CoreV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type V1Namespace, type V1Service } from '@kubernetes/client-node';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
+import { applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let core: CoreV1Api;
@@ -12,6 +13,7 @@ let kc: KubeConfig;
 
 before(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig());
@@ -57,12 +59,20 @@ test('create fills server fields and defaults, drops status, and get returns it'
 });
 
 test('the fake refuses what a real server refuses', async () => {
-  const unknownTop = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spek: {} });
-  assert.equal(unknownTop.status, 400);
-  assert.match(String(unknownTop.body['message']), /unknown field "spek"/);
+  // Unknown fields: refused under fieldValidation=Strict (what kubectl sends), dropped with a
+  // Warning header under the default.
+  const port = [{ port: 80 }];
+  const unknownStrict = await raw('POST', '/api/v1/namespaces/default/services?fieldValidation=Strict', { metadata: { name: 'x-strict' }, spec: { ports: port }, spek: {} });
+  assert.equal(unknownStrict.status, 400);
+  assert.equal(unknownStrict.body['message'], 'strict decoding error: unknown field "spek"');
+  const unknownWarn = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x-warn' }, spec: { ports: port }, spek: {} });
+  assert.equal(unknownWarn.status, 201);
+  assert.equal(unknownWarn.body['spek'], undefined);
+  const unknownNested = await raw('POST', '/api/v1/namespaces/default/services?fieldValidation=Strict', { metadata: { name: 'x-nested' }, spec: { ports: [{ port: 80, portt: 81 }] } });
+  assert.equal(unknownNested.body['message'], 'strict decoding error: unknown field "spec.ports[0].portt"');
   const badType = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { ports: [{ port: '80' }] } });
-  assert.equal(badType.status, 422);
-  assert.match(String(badType.body['message']), /spec\.ports\[0\]\.port.*integer/);
+  assert.equal(badType.status, 400);
+  assert.match(String(badType.body['message']), /cannot unmarshal string into Go struct field ServicePort\.spec\.ports\.port of type int32/);
   // Node ports: only on NodePort/LoadBalancer, only in the node-port range (as the API server checks).
   const clusterIpNodePort = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { ports: [{ port: 80, nodePort: 30080 }] } });
   assert.equal(clusterIpNodePort.status, 422);
@@ -77,7 +87,7 @@ test('the fake refuses what a real server refuses', async () => {
   assert.equal(badName.status, 422);
   const wrongNs = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'y', namespace: 'other' } });
   assert.equal(wrongNs.status, 400);
-  const dup = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'a' } });
+  const dup = await raw('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'a' }, spec: { ports: port } });
   assert.equal(dup.status, 409);
   assert.equal(dup.body['reason'], 'AlreadyExists');
   const badPatchType = await raw('PATCH', '/api/v1/namespaces/default/services/a', { spec: {} }, 'application/json');
@@ -110,13 +120,15 @@ test('status changes only through /status; a stale resourceVersion is a 409', as
 });
 
 test('list honours label selectors and namespaces', async () => {
+  await core.createNamespace({ body: JSON.parse('{"metadata":{"name":"other"}}') as V1Namespace });
   await core.createNamespacedService({ namespace: 'other', body: svc('b') });
   const all = await core.listServiceForAllNamespaces();
-  assert.deepEqual(all.items.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`).sort(), ['default/a', 'other/b']);
+  // default/kubernetes: the apiserver's own Service, in every cluster.
+  assert.deepEqual(all.items.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`).sort(), ['default/a', 'default/kubernetes', 'default/x-warn', 'other/b']);
   const sel = await core.listServiceForAllNamespaces({ labelSelector: 'app in (b,c)' });
   assert.deepEqual(sel.items.map((s) => s.metadata?.name), ['b']);
   const neg = await core.listNamespacedService({ namespace: 'default', labelSelector: 'app!=a' });
-  assert.equal(neg.items.length, 0);
+  assert.deepEqual(neg.items.map((s) => s.metadata?.name), ['kubernetes', 'x-warn'], 'no app label at all is "not a"');
   assert.match(all.metadata?.resourceVersion ?? '', /^\d+$/);
 });
 
@@ -129,7 +141,7 @@ test('an informer sees changes, relists once after 410, and reports a torn watch
   informer.on('error', (e) => errors.push(e));
   await informer.start();
   try {
-    await until('initial list', () => seen.length === 2);
+    await until('initial list', () => seen.length === 4); // a, b, x-warn and the cluster's default/kubernetes
     await core.createNamespacedService({ namespace: 'default', body: svc('c') });
     await until('add c', () => seen.includes('add c'));
 
@@ -188,11 +200,11 @@ test('injected failures and latency', async () => {
 test('the store hands out copies: changing what create, get or list returns changes nothing stored', () => {
   const services = api.resource('services');
   // "__proto__" as JSON.parse makes it: an own key, which a careless copy turns into a prototype.
-  const created = api.store.create(services, 'default', JSON.parse('{"metadata":{"name":"copies","annotations":{"__proto__":"x"}},"spec":{"type":"ClusterIP"}}') as JsonObject);
+  const created = api.store.create(services, 'default', JSON.parse('{"metadata":{"name":"copies","annotations":{"__proto__":"x"}},"spec":{"type":"ClusterIP","ports":[{"port":80}]}}') as JsonObject);
   let seen: JsonObject | undefined;
   const off = api.store.onChange((_r, e) => (seen = e.object));
   try {
-    api.store.update(services, 'default', 'copies', { ...created, spec: { type: 'ClusterIP', sessionAffinity: 'ClientIP' } }, undefined);
+    api.store.update(services, 'default', 'copies', { ...created, spec: { ...(created['spec'] as JsonObject), sessionAffinity: 'ClientIP' } }, undefined);
   } finally {
     off();
   }
@@ -208,7 +220,8 @@ test('the store hands out copies: changing what create, get or list returns chan
   const annotations = (again['metadata'] as JsonObject)['annotations'] as JsonObject;
   assert.deepEqual(Object.keys(annotations), ['__proto__']);
   assert.equal(Object.getPrototypeOf(annotations), Object.prototype);
-  assert.equal(seen?.['kind'], 'Service', 'the change listener saw the stored object');
+  // Stored objects carry no apiVersion/kind: those depend on the version a client reads through.
+  assert.equal((seen?.['metadata'] as JsonObject | undefined)?.['name'], 'copies', 'the change listener saw the stored object');
 });
 
 test('changes made in one turn of the event loop reach a watch as separate events, in order', async () => {
@@ -233,7 +246,7 @@ test('changes made in one turn of the event loop reach a watch as separate event
     req.end();
   });
   await sleep(50);
-  for (let i = 0; i < 5; i++) api.store.create(services, 'batch', { metadata: { name: `b${i}` }, spec: { type: 'ClusterIP' } });
+  for (let i = 0; i < 5; i++) api.store.create(services, 'batch', { metadata: { name: `b${i}` }, spec: { type: 'ClusterIP', ports: [{ port: 80 }] } });
   await done;
   assert.deepEqual(lines.map((l) => { const e = JSON.parse(l) as { type: string; object: { metadata: { name: string } } }; return `${e.type} ${e.object.metadata.name}`; }), ['ADDED b0', 'ADDED b1', 'ADDED b2', 'ADDED b3', 'ADDED b4']);
 });

@@ -12,7 +12,7 @@ import { createKubeClients } from '../src/kube/index.ts';
 import { applyExternalIPsMigration } from '../src/migrate/index.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
-import { conditionOf, create, eventsFor, ingressOf, quietLog, sleep, until, vipPool } from './support/fake-kube-api/fixtures.ts';
+import { conditionOf, create, eventsFor, ingressOf, quietLog, sleep, until, vipPool, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 const run = promisify(execFile);
 
@@ -23,6 +23,7 @@ let kubeconfig: string;
 
 before(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   dir = await mkdtemp(join(tmpdir(), 'vgt-migrate-'));
   kubeconfig = join(dir, 'kubeconfig');

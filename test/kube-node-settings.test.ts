@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import type { AgentInput } from '../src/agent/agent.ts';
 import { startKubernetesSource, type KubernetesSource, type NodeSettings } from '../src/sources/kubernetes.ts';
 import { FakeKubeApi } from './support/fake-kube-api/index.ts';
-import { create, quietLog, until } from './support/fake-kube-api/fixtures.ts';
+import { create, quietLog, until, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let source: KubernetesSource;
@@ -14,6 +14,7 @@ const inputs: AgentInput[] = [];
 
 before(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   create(api, 'nodes', { metadata: { name: 'lb1', labels: { 'kubernetes.io/hostname': 'lb1' } }, status: { addresses: [{ type: 'InternalIP', address: '10.180.1.16' }] } });
   source = startKubernetesSource({ kubeconfigText: api.kubeconfig(), log: quietLog, debounceMs: 10, informerRestartMs: 50, nodeName: 'lb1', onNodeSettings: (s) => seen.push(s), onInput: (input) => inputs.push(input) });

@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import { runController, type RunningController } from '../src/controller/index.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
-import { conditionOf, create, ingressOf, quietLog, service, until, vipPool } from './support/fake-kube-api/fixtures.ts';
+import { conditionOf, create, ingressOf, quietLog, service, until, vipPool, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let controller: RunningController;
 
 beforeEach(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
 });
 afterEach(async () => {

@@ -9,13 +9,16 @@ import { statusOf, watchKind, type KubeClients, type KubeService } from '../src/
 import { rawHttp, type RawHttp } from '../src/kube/raw-http.ts';
 import { RawInformer } from '../src/kube/raw-informer.ts';
 import { FakeKubeApi } from './support/fake-kube-api/index.ts';
-import { create, service, until } from './support/fake-kube-api/fixtures.ts';
+import { create, service, until, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let http: RawHttp;
 const stops: (() => Promise<void>)[] = [];
 before(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
+  // These tests count every Service they see: the cluster's own default/kubernetes would be noise.
+  api.store.delete(api.resource('services'), 'default', 'kubernetes');
   await api.start();
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig());

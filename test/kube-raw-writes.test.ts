@@ -7,12 +7,13 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { statusOf } from '../src/kube/index.ts';
 import { rawWrites, type RawWrites } from '../src/kube/raw-writes.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
-import { create, eventsFor, ingressOf, service } from './support/fake-kube-api/fixtures.ts';
+import { create, eventsFor, ingressOf, service, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let raw: RawWrites;
 before(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig());

@@ -7,7 +7,7 @@ import { computeDesiredState } from '../src/agent/desired.ts';
 import { runController, type RunningController } from '../src/controller/index.ts';
 import { startKubernetesSource, type KubernetesSource } from '../src/sources/kubernetes.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
-import { create, ingressOf, quietLog, service, until, vipPool } from './support/fake-kube-api/fixtures.ts';
+import { create, ingressOf, quietLog, service, until, vipPool, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let controller: RunningController;
@@ -16,6 +16,7 @@ const inputs: AgentInput[] = [];
 
 beforeEach(async () => {
   api = new FakeKubeApi();
+  applyVipgateCrds(api);
   await api.start();
   inputs.length = 0;
   controller = runController({ kubeconfigText: api.kubeconfig(), log: quietLog, leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100, informerRestartMs: 50 });

@@ -64,8 +64,13 @@ export class ReplayState {
     if (typeof m['generateName'] === 'string') this.#generated.set(m['generateName'], name);
   }
 
-  /** The request path with its placeholders filled. */
-  fillPath(path: string): string {
+  /**
+   * The request path with its placeholders filled. The recorder normalized every
+   * resourceVersion, the `resourceVersion=0` of a watch included: where the exchange says it
+   * asked for 0 (its description), 0 it is.
+   */
+  fillPath(path: string, description = ''): string {
+    if (/resourceVersion=0\b/.test(description)) path = path.replace('resourceVersion=<rv>', 'resourceVersion=0');
     return path
       .replace(/([a-z0-9.-]*)<suffix>/g, (_, prefix: string) => this.#generated.get(prefix) ?? `${prefix}<suffix>`)
       .replaceAll('<compacted-rv>', this.#firstListRv ?? '<compacted-rv>')
@@ -153,13 +158,16 @@ function valueAt(root: Json, at: readonly (string | number)[]): Json | undefined
 const GENERATED = /^(.*[.-])[a-z0-9]{5}$/;
 
 /** Normalizes an answer as the recordings were: uid, resourceVersion, times, cluster IPs, node ports, generated names. */
-export function normalize(value: Json, generatedNames: ReadonlyMap<string, string> = new Map(), at = ''): Json {
+export function normalize(value: Json, generatedNames: ReadonlyMap<string, string> = new Map(), at = '', prefixes: readonly string[] = []): Json {
   if (typeof value === 'string') {
     let s = value;
     for (const [name, prefix] of generatedNames) s = s.replaceAll(name, `${prefix}<suffix>`);
+    // A refused create names the generated name only in its message and details: the request's
+    // generateName says which 5 characters are random.
+    for (const prefix of prefixes) s = s.replace(new RegExp(`${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[a-z0-9]{5}(?![a-z0-9])`, 'g'), `${prefix}<suffix>`);
     return s;
   }
-  if (Array.isArray(value)) return value.map((v) => normalize(v, generatedNames, at));
+  if (Array.isArray(value)) return value.map((v) => normalize(v, generatedNames, at, prefixes));
   if (!isObject(value)) return value;
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(value)) {
@@ -175,7 +183,7 @@ export function normalize(value: Json, generatedNames: ReadonlyMap<string, strin
       if ('endpoints.kubernetes.io/last-change-trigger-time' in a) a['endpoints.kubernetes.io/last-change-trigger-time'] = '<time>';
       if ('kubectl.kubernetes.io/last-applied-configuration' in a) a['kubectl.kubernetes.io/last-applied-configuration'] = '<last-applied>';
       out[k] = a;
-    } else out[k] = normalize(v, generatedNames, k);
+    } else out[k] = normalize(v, generatedNames, k, prefixes);
   }
   return out;
 }
@@ -289,6 +297,10 @@ function compareWatch(want: readonly RecordedEvent[], got: readonly RecordedEven
   const diffs: string[] = [];
   if (!isDeepStrictEqual(types(got), types(want))) diffs.push(`event types ${JSON.stringify(types(got))}, recorded ${JSON.stringify(types(want))}`);
   if (want.some((e) => e.type === 'BOOKMARK') && !got.some((e) => e.type === 'BOOKMARK')) diffs.push('no BOOKMARK, recorded at least one');
+  // The other compared paths (events[*].object.kind, .metadata.name), on the events besides BOOKMARKs.
+  const objects = (es: readonly RecordedEvent[]): string[] =>
+    es.filter((e) => e.type !== 'BOOKMARK').map((e) => JSON.stringify([e.object['kind'] ?? null, isObject(e.object['metadata']) ? (e.object['metadata']['name'] ?? null) : null]));
+  if (!isDeepStrictEqual(objects(got), objects(want))) diffs.push(`event objects ${JSON.stringify(objects(got))}, recorded ${JSON.stringify(objects(want))}`);
   // ERROR events carry a Status: compare it as an error answer.
   const wantErrors = want.filter((e) => e.type === 'ERROR');
   const gotErrors = got.filter((e) => e.type === 'ERROR');

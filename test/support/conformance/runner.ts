@@ -20,8 +20,10 @@ export interface ReplayOptions {
   readonly applyFirst?: boolean;
 }
 
+const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 async function send(baseUrl: string, state: ReplayState, ex: Exchange): Promise<ReplayResult> {
-  const path = state.fillPath(ex.request.path);
+  const path = state.fillPath(ex.request.path, ex.description);
   const body = state.fillBody(ex.request.path, ex.request.method, ex.request.body);
   const headers: Record<string, string> = { accept: ex.request.headers.accept ?? 'application/json', authorization: `Bearer ${userToken(ex.request.user)}` };
   const contentType = ex.request.headers['content-type'];
@@ -53,7 +55,7 @@ async function send(baseUrl: string, state: ReplayState, ex: Exchange): Promise<
  * with a promise of its events until the server ends the stream (bounded by timeoutSeconds + 10 s).
  */
 async function watch(baseUrl: string, state: ReplayState, ex: Exchange): Promise<{ result: Promise<ReplayResult> }> {
-  const path = state.fillPath(ex.request.path);
+  const path = state.fillPath(ex.request.path, ex.description);
   const timeout = Number(new URL(path, 'http://x').searchParams.get('timeoutSeconds') ?? '10');
   const started = Date.now();
   const abort = AbortSignal.timeout((timeout + 10) * 1000);
@@ -115,9 +117,11 @@ export async function replayFile(t: TestContext, file: CorpusFile, options: Repl
   const judge = async (ex: Exchange, index: number, result: ReplayResult): Promise<void> => {
     generatedNamesIn((result.body ?? null), generated);
     for (const e of result.events ?? []) generatedNamesIn(e.object, generated);
+    const requestMeta = isObject(ex.request.body) && isObject(ex.request.body['metadata']) ? ex.request.body['metadata'] : {};
+    const prefixes = typeof requestMeta['generateName'] === 'string' ? [requestMeta['generateName']] : [];
     const normalized: ReplayResult = {
       ...result,
-      ...(result.body === undefined ? {} : { body: normalize(result.body, generated) }),
+      ...(result.body === undefined ? {} : { body: normalize(result.body, generated, '', prefixes) }),
       ...(result.events === undefined ? {} : { events: result.events.map((e) => ({ ...e, object: normalize(e.object, generated) as JsonObject })) }),
     };
     const diffs = compareExchange(ex, normalized);

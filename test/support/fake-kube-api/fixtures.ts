@@ -1,6 +1,7 @@
 // Shared by the test/kube-*.test.ts files: objects and waits over the fake API server.
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { renderManifests } from '../../../src/manifests/index.ts';
 import type { FakeKubeApi, JsonObject } from './index.ts';
 
 export const quietLog = pino({ level: process.env['VIPGATE_TEST_LOG'] ?? 'silent' });
@@ -19,6 +20,8 @@ export function vipPool(name: string, spec: JsonObject): JsonObject {
 export function create(api: FakeKubeApi, plural: string, obj: JsonObject, group?: string): JsonObject {
   const r = api.resource(plural, group);
   const ns = r.namespaced ? ((obj['metadata'] as JsonObject)['namespace'] as string | undefined) ?? 'default' : undefined;
+  // As a test would `kubectl create namespace` first: a real server refuses writes into a missing one.
+  if (ns !== undefined) ensureNamespace(api, ns);
   return api.store.create(r, ns, obj);
 }
 
@@ -49,4 +52,22 @@ export async function until(what: string, cond: () => boolean, ms = 10_000): Pro
     if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/**
+ * What `kubectl apply` of `vipgate manifests` creates that vipgate itself needs: the
+ * vipgate-system namespace (its Lease and Secrets live there) and the CustomResourceDefinitions
+ * (the fake serves custom kinds only from applied CRDs). Not the admission policy: tests that
+ * want it apply it themselves.
+ */
+export function applyVipgateCrds(api: FakeKubeApi): void {
+  const manifests = renderManifests();
+  for (const ns of manifests.filter((o) => o.kind === 'Namespace')) ensureNamespace(api, ns.metadata?.name ?? '');
+  api.applyCrds(manifests.filter((o) => o.kind === 'CustomResourceDefinition') as unknown as JsonObject[]);
+}
+
+/** A namespace, created as a client would before using it (a real server refuses writes into a missing one). */
+export function ensureNamespace(api: FakeKubeApi, name: string): void {
+  const r = api.resource('namespaces');
+  if (api.store.peek(r, undefined, name) === undefined) api.store.create(r, undefined, { metadata: { name } });
 }

@@ -49,3 +49,9 @@ export function str(value: Json | undefined): string | undefined {
 export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+/** metadata.name, or '' when missing. */
+export function nameOf(obj: JsonObject): string {
+  const m = obj['metadata'];
+  return isObject(m) && typeof m['name'] === 'string' ? m['name'] : '';
+}

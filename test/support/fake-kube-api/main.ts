@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FakeKubeApi } from './server.ts';
+import { applyVipgateCrds } from './fixtures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +31,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 const tls = values['tls-cert'] === undefined || values['tls-key'] === undefined ? undefined : { cert: await readFile(values['tls-cert'], 'utf8'), key: await readFile(values['tls-key'], 'utf8') };
 const api = new FakeKubeApi(tls === undefined ? {} : { tls });
+applyVipgateCrds(api);
 const url = await api.start(port, values.host);
 // The kubeconfig is written before the line is printed: whoever waits for the line may use it.
 if (values.kubeconfig !== undefined) await writeFile(values.kubeconfig, api.kubeconfig());

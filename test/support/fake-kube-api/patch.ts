@@ -32,12 +32,15 @@ export function strategicMergePatch(target: Json | undefined, patch: Json, field
     const key = MERGE_KEYS[field];
     if (key === undefined || !Array.isArray(target)) return clone(patch);
     const out = clone(target);
+    const added: Json[] = [];
     for (const item of patch) {
       const at = isObject(item) ? out.findIndex((t) => isObject(t) && deepEqual(t[key], item[key])) : -1;
       if (at >= 0) out[at] = strategicMergePatch(out[at], item);
-      else out.push(clone(item));
+      else added.push(clone(item));
     }
-    return out;
+    // The apiserver's merge puts the patch's new items before the ones it keeps (recorded:
+    // adding a port to a one-port Service makes the old port spec.ports[1]).
+    return [...added, ...out];
   }
   if (!isObject(patch)) return clone(patch);
   const out = isObject(target) ? clone(target) : {};

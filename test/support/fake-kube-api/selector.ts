@@ -28,6 +28,8 @@ export function parseSelector(text: string): Requirement[] {
   const out: Requirement[] = [];
   for (const term of terms(text)) {
     let m: RegExpExecArray | null;
+    // The API server's lexer reads `a===b` as `a`, `==`, then `=` where a value should be.
+    if (/^[^!=\s]+\s*(==|=|!=)\s*=/.test(term)) throw new SelectorError("unable to parse requirement: found '=', expected: identifier");
     if ((m = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term)) !== null) {
       out.push({ key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()) });
     } else if ((m = /^([^!=\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term)) !== null) {
