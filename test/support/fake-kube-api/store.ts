@@ -138,7 +138,7 @@ export class Store {
   create(r: ResourceType, namespace: string | undefined, body: JsonObject, opts: WriteOptions = {}): JsonObject {
     const warnings: string[] = opts.warnings ?? [];
     let obj = this.#decode(r, body, opts, warnings);
-    const m = meta(obj);
+    let m = meta(obj);
     this.#checkNamespace(m, namespace);
     if (namespace !== undefined) m['namespace'] = namespace;
     if ((m['name'] === undefined || m['name'] === '') && typeof m['generateName'] === 'string') m['name'] = `${m['generateName']}${suffix()}`;
@@ -146,6 +146,7 @@ export class Store {
     const ctx: WriteContext = { operation: 'CREATE', subresource: undefined, old: undefined, allocator: this.allocator, warnings };
     if (r.hasStatus) delete obj['status']; // a create sets no status; the strategy may set the initial one
     obj = this.#custom(r, obj, 'CREATE', undefined, undefined, opts, warnings);
+    m = meta(obj); // the schema step returns a new object
     r.prepare?.(obj, ctx);
     this.#validate(r, obj, ctx, name);
     for (const k of ['uid', 'resourceVersion', 'deletionTimestamp', 'deletionGracePeriodSeconds'] as const) Reflect.deleteProperty(m, k);
