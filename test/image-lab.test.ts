@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEMO_ASN, parseBirdRoutes, routerBirdConfig, startBird, type Bird } from '../lab/bird.ts';
+import { parseBirdRoutes, type Bird } from '../lab/bird.ts';
 import { Lab } from '../lab/lab.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
 import { renderManifests } from '../src/manifests/render.ts';
@@ -24,11 +24,10 @@ import { mountPrivateBpffs, type PrivateBpffs } from './support/bpffs.ts';
 import { eventually } from './support/eventually.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 import { buildAndLoadImage, containersEnv, podmanLogs, podmanRemove, podmanRun, processCredentials, type BuiltImage, type PodRun } from './support/image.ts';
-import { answers, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
+import { answers, clusterBgpWithMd5, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
 
 const API_HOST = DEMO.nodes.node1.v4;
 const POOL = '10.200.0.128/26';
-const MD5_PASSWORD = 'from-a-secret';
 const PODS = ['pod1b', 'pod2a'] as const;
 
 const nftablesAgent = podOf(renderManifests(), 'DaemonSet');
@@ -154,16 +153,7 @@ describe('the image run as Kubernetes runs it: controller and agent from podman 
         },
       });
       // BGP from the cluster: the router peers with lb1 with a TCP MD5 key from a Secret.
-      bird = await startBird(lab, 'router', routerBirdConfig({
-        routerId: DEMO.router.datacenter.v4, localAsn: DEMO_ASN.router,
-        neighbors: [{ name: 'lb1v4', address: DEMO.lbNode.v4, asn: DEMO_ASN.lbNodes, password: MD5_PASSWORD }],
-      }), dir);
-      await kube('POST', '/api/v1/namespaces/vipgate-system/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bgp-router', namespace: 'vipgate-system' }, stringData: { password: MD5_PASSWORD } });
-      await kube('POST', '/apis/vipgate.io/v1alpha1/bgppeers', {
-        apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'router' },
-        spec: { address: DEMO.router.datacenter.v4, asn: DEMO_ASN.router, localASN: DEMO_ASN.lbNodes, holdTimeSeconds: 9, passwordSecretRef: { name: 'bgp-router' } },
-      });
-      await kube('POST', '/apis/vipgate.io/v1alpha1/bgpadvertisements', { apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPAdvertisement', metadata: { name: 'default' }, spec: {} });
+      bird = await clusterBgpWithMd5(lab, api, dir, {});
       await kube('POST', '/api/v1/namespaces/default/services', {
         apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' },
         spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 80 }] },

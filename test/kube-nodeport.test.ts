@@ -10,19 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { DEMO_ASN, parseBirdProtocols, routerBirdConfig, startBird, type Bird } from '../lab/bird.ts';
+import { DEMO_ASN, parseBirdProtocols, type Bird } from '../lab/bird.ts';
 import { Lab, type LabProcess } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
 import { eventually } from './support/eventually.ts';
-import { agentHealthy, answers, spawnLogged, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
+import { agentHealthy, answers, clusterBgpWithMd5, spawnLogged, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 
 const BACKEND_SERVER = fileURLToPath(new URL('../lab/backend-server.mjs', import.meta.url));
 const NODE_PORT = 30080;
 const VIP = '10.200.0.130';
 const BARE_VIP = '10.200.0.131';
-const MD5_PASSWORD = 'from-a-secret';
 
 interface ServiceRowJson {
   readonly frontend: string;
@@ -110,16 +109,7 @@ describe('nodeIP:nodePort backends in the lab: agent with an LBNodeConfig agains
       await merge('/api/v1/namespaces/default/services/web/status', { status: { loadBalancer: { ingress: [{ ip: VIP, ipMode: 'VIP' }] } } });
 
       // BGP from the cluster: the router peers with lb1 over IPv4 with a TCP MD5 key.
-      bird = await startBird(lab, 'router', routerBirdConfig({
-        routerId: DEMO.router.datacenter.v4, localAsn: DEMO_ASN.router,
-        neighbors: [{ name: 'lb1v4', address: DEMO.lbNode.v4, asn: DEMO_ASN.lbNodes, password: MD5_PASSWORD }],
-      }), dir);
-      await kube('POST', '/api/v1/namespaces/vipgate-system/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bgp-router', namespace: 'vipgate-system' }, stringData: { password: MD5_PASSWORD } });
-      await kube('POST', '/apis/vipgate.io/v1alpha1/bgppeers', {
-        apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'router' },
-        spec: { address: DEMO.router.datacenter.v4, asn: DEMO_ASN.router, localASN: DEMO_ASN.lbNodes, holdTimeSeconds: 9, passwordSecretRef: { name: 'bgp-router' } },
-      });
-      await kube('POST', '/apis/vipgate.io/v1alpha1/bgpadvertisements', { apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPAdvertisement', metadata: { name: 'default' }, spec: { communities: ['65002:100'] } });
+      bird = await clusterBgpWithMd5(lab, api, dir, { communities: ['65002:100'] });
 
       agent = await spawnLogged(lab, 'lb1', [VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')], join(dir, 'agent.log'));
       await agentHealthy(lab, 'lb1', 25_000);

@@ -2,7 +2,9 @@
 // it as kubectl would send them (curl from that host), vipgate processes logging to files, and
 // the answers the client gets through a VIP.
 import { fileURLToPath } from 'node:url';
+import { DEMO_ASN, routerBirdConfig, startBird, type Bird } from '../../lab/bird.ts';
 import type { Lab, LabProcess } from '../../lab/lab.ts';
+import { DEMO } from '../../lab/topologies.ts';
 import { eventually } from './eventually.ts';
 import type { JsonObject } from './fake-kube-api/index.ts';
 
@@ -59,4 +61,25 @@ export async function answers(lab: Lab, url: string, count: number): Promise<str
     out.push(r.ok ? r.body.trim() : '-');
   }
   return out;
+}
+
+/** The password both BGP lab tests give the router and the agent's Secret. */
+export const LAB_MD5_PASSWORD = 'from-a-secret';
+
+/**
+ * BGP from the cluster: BIRD in `router` peers with lb1 over IPv4 with a TCP MD5 key, and the
+ * cluster says the same with a Secret, a BGPPeer (hold time 9 s) and a BGPAdvertisement.
+ */
+export async function clusterBgpWithMd5(lab: Lab, api: KubeApiInLab, dir: string, advertisement: JsonObject): Promise<Bird> {
+  const bird = await startBird(lab, 'router', routerBirdConfig({
+    routerId: DEMO.router.datacenter.v4, localAsn: DEMO_ASN.router,
+    neighbors: [{ name: 'lb1v4', address: DEMO.lbNode.v4, asn: DEMO_ASN.lbNodes, password: LAB_MD5_PASSWORD }],
+  }), dir);
+  await api.request('POST', '/api/v1/namespaces/vipgate-system/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bgp-router', namespace: 'vipgate-system' }, stringData: { password: LAB_MD5_PASSWORD } });
+  await api.request('POST', '/apis/vipgate.io/v1alpha1/bgppeers', {
+    apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPPeer', metadata: { name: 'router' },
+    spec: { address: DEMO.router.datacenter.v4, asn: DEMO_ASN.router, localASN: DEMO_ASN.lbNodes, holdTimeSeconds: 9, passwordSecretRef: { name: 'bgp-router' } },
+  });
+  await api.request('POST', '/apis/vipgate.io/v1alpha1/bgpadvertisements', { apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPAdvertisement', metadata: { name: 'default' }, spec: advertisement });
+  return bird;
 }
