@@ -65,11 +65,11 @@ program
   .description('assign VIPs to LoadBalancer Services and write them to their status (one active replica, by Lease)')
   .option('--kubeconfig <file>', "kubeconfig file (default: the pod's service account)")
   .option('--lease-name <name>', 'the Lease that elects the active replica', 'vipgate-controller')
-  .option('--lease-namespace <namespace>', 'namespace of the Lease', 'vipgate-system')
+  .option('--lease-namespace <namespace>', "vipgate's namespace: the Lease and the admission params ConfigMap", 'vipgate-system')
   .option('--lease-identity <id>', 'this replica in the Lease (default: host name + random)')
   .option('--load-balancer-class <class>', 'the spec.loadBalancerClass handled', 'vipgate.io/lb')
   .option('--default-load-balancer-class', 'also handle LoadBalancer Services with no loadBalancerClass', false)
-  .option('--metrics-listen <host:port>', 'serve /metrics and /healthz here', '0.0.0.0:9471')
+  .option('--metrics-listen <host:port>', 'serve /metrics, /healthz (ready while a replica leads) and /livez here', '0.0.0.0:9471')
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
   .action(async (opts: ControllerCommandOptions) => {
     const { runControllerCommand } = await import('./controller-command.ts');
