@@ -2,7 +2,7 @@
 // Bundles the vipgate CLI (src/cli/main.ts and everything it imports, the lab and the demo
 // included) into dist/ as plain JavaScript, one chunk per dynamically imported part, so that
 // `bin/vipgate` runs without compiling TypeScript at run time. tsx's loader runs in a thread of
-// its own: ~35 MB of every agent's memory, measured (BENCHMARKS.md §2). npm packages stay
+// its own: ~35 MB of every agent's memory, measured (bench/HISTORY.md §2). npm packages stay
 // outside the bundle (node_modules, as installed). Takes ~0.2 s; bin/vipgate falls back to
 // tsx whenever a source file is newer than the bundle, so a stale bundle never runs.
 // `--outdir DIR` bundles elsewhere (the image build stages its copy without touching dist/).

@@ -8,7 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
  *
  * Why not node:http: at 10,000 status writes its per-request machinery (ClientRequest, agent
  * bookkeeping, IncomingMessage streams and their events) was about a third of the controller's
- * CPU after a rebuild, more than the JSON and the syscalls (BENCHMARKS.md §7). Long-lived
+ * CPU after a rebuild, more than the JSON and the syscalls (bench/HISTORY.md §7). Long-lived
  * streams (watches) stay on node:http.
  */
 export interface Http1Options {

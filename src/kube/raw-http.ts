@@ -7,7 +7,7 @@ import { Http1Client } from './http1.ts';
 /**
  * Plain JSON over keep-alive HTTP to the API server, with the credentials the client library
  * would send (client certificates and CA into the TLS options, tokens into the headers). Used
- * where the library's path costs too much at 10,000 objects (BENCHMARKS.md §7): the
+ * where the library's path costs too much at 10,000 objects (bench/HISTORY.md §7): the
  * controller's status writes and Events, and its Service list/watch (`raw-informer.ts`).
  */
 export interface RawHttp {
@@ -75,7 +75,7 @@ export async function rawHttp(kc: KubeConfig): Promise<RawHttp> {
   // Requests asked for in one turn of the event loop are sent together, at its end: after a
   // rebuild the controller's writes then leave in bursts instead of one by one as each answer
   // comes back. Each lone write may find the API server idle and have to wake it; on the 2-core
-  // VM of BENCHMARKS.md §7 a wake-up cost the writing process ~0.1 ms in the write syscall, for
+  // VM of bench/HISTORY.md §7 a wake-up cost the writing process ~0.1 ms in the write syscall, for
   // 10,000 writes more than 0.8 s. The delay this adds is less than one turn of the loop.
   let batch: (() => void)[] = [];
   const flush = (): void => {

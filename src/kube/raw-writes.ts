@@ -7,7 +7,7 @@ import { rawHttp, refusal, type RawHttp } from './raw-http.ts';
  * The controller's two hot writes — a Service's status merge-patch and an Event — as plain JSON
  * over keep-alive HTTP (`raw-http.ts`). At 10,000 Services the client library's path (model
  * serializer, fetch shim, middleware promises) cost ~0.4 ms of CPU per request, most of the 10 s
- * the controller needed (BENCHMARKS.md §7); these requests carry the same headers, credentials
+ * the controller needed (bench/HISTORY.md §7); these requests carry the same headers, credentials
  * and bodies. Reads and everything else stay on the library.
  */
 export interface RawWrites {

@@ -45,7 +45,7 @@ export interface FileSourceOptions {
 /**
  * Quiet time after the last event before the file is read. Saves by rename are one event;
  * truncate-then-write saves are a few events microseconds apart. 200 ms was a third of the
- * one-VIP-ready → route-in-the-router latency (BENCHMARKS.md §5); a save caught half-written is
+ * one-VIP-ready → route-in-the-router latency (bench/HISTORY.md §5); a save caught half-written is
  * refused with its error and the event of its second half reads it again.
  */
 export const DEFAULT_DEBOUNCE_MS = 50;
