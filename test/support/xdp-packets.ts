@@ -186,7 +186,7 @@ function fmix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** A copy of the program's flow_hash (bpf/vipgate_xdp.c) on a little-endian host: words of the
+/** A copy of the program's flow_hash (bpf/vipgate_hash.h) on a little-endian host: words of the
  * v4-mapped client address as the CPU loads them, then the client port as stored (network order)
  * above the protocol. */
 export function flowHash(client: string, clientPort: number, protocol: 'tcp' | 'udp'): number {

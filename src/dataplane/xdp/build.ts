@@ -1,16 +1,18 @@
-// Compiles bpf/vipgate_xdp.c with Debian's clang when the object is missing or older than its
-// sources, so a fresh clone builds it on first use (and the test command builds it up front).
+// Compiles bpf/vipgate_xdp.c with Debian's clang when the object is missing or older than any of
+// its sources (every .c and .h in bpf/), so a fresh clone builds it on first use (and the test
+// command builds it up front).
 // The container image ships the object built by `--output` (scripts/build-image.sh) next to its
 // sources, and has no clang: there the object is never older, so nothing is compiled.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../../project-root.ts';
 import { XdpError, XdpErrorCode } from './errors.ts';
 
 export const BPF_DIR = join(projectRoot(), 'bpf');
-export const BPF_SOURCES = ['vipgate_xdp.c', 'vipgate.h', 'vg_encap_icmp.h'].map((f) => join(BPF_DIR, f));
+/** The file clang compiles; it includes the headers beside it. */
+export const BPF_SOURCE = join(BPF_DIR, 'vipgate_xdp.c');
 export const BPF_OBJECT = join(BPF_DIR, 'build', 'vipgate_xdp.o');
 
 /**
@@ -26,7 +28,18 @@ function multiarch(): string {
   return process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
 }
 
-export function needsBuild(object: string = BPF_OBJECT, sources: readonly string[] = BPF_SOURCES): boolean {
+/**
+ * What the object is built from: every .c and .h in `dir`, found rather than listed, so a header
+ * added to the program can't be left out (that header's edits would leave a stale object).
+ */
+export function bpfSources(dir: string = BPF_DIR): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.c') || f.endsWith('.h'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+export function needsBuild(object: string = BPF_OBJECT, sources: readonly string[] = bpfSources()): boolean {
   if (!existsSync(object)) return true;
   const built = statSync(object).mtimeMs;
   return sources.some((s) => statSync(s).mtimeMs > built);
@@ -41,12 +54,12 @@ export function buildBpfObject(options: { force?: boolean; clang?: string; outpu
   if (options.output === undefined && options.force !== true && !needsBuild()) return object;
   mkdirSync(dirname(object), { recursive: true });
   const clang = options.clang ?? 'clang';
-  const result = spawnSync(clang, clangArgs(BPF_SOURCES[0]!, object), { encoding: 'utf8' });
+  const result = spawnSync(clang, clangArgs(BPF_SOURCE, object), { encoding: 'utf8' });
   if (result.error !== undefined) {
     throw new XdpError(XdpErrorCode.buildFailed, `could not run ${clang} (Debian: apt-get install clang llvm libbpf-dev): ${result.error.message}`, { cause: result.error });
   }
   if (result.status !== 0) {
-    throw new XdpError(XdpErrorCode.buildFailed, `${clang} could not compile ${BPF_SOURCES[0]!}:\n${result.stderr}`);
+    throw new XdpError(XdpErrorCode.buildFailed, `${clang} could not compile ${BPF_SOURCE}:\n${result.stderr}`);
   }
   return object;
 }

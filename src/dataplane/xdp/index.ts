@@ -181,7 +181,7 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
   function attach(lib: Libbpf, name: string): XdpAttachment {
     const ifindex = lib.ifIndex(name);
     if (options.forwarding !== 'dsr-l2' && options.snatAddresses?.v4 !== undefined) {
-      // The slow path (bpf/vipgate_xdp.c, forward()): until the next hop's neighbour is known the
+      // The slow path (bpf/vipgate_forward.h, forward()): until the next hop's neighbour is known the
       // kernel forwards the translated (nat) or encapsulated (ipip/gue) packet, whose source is
       // this node's own address. Without accept_local the kernel drops it as martian and never
       // resolves the neighbour. all/accept_local=1 (how a node sets it for every interface)
@@ -190,7 +190,7 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
       else if (readProcSys('net/ipv4/conf/all/accept_local') !== '1') ensureProcSys(`net/ipv4/conf/${name}/accept_local`, '1');
     }
     // The interface's own MAC: the program starts flows only for frames addressed to it (or
-    // multicast), never for another host's flooded unicast (bpf/vipgate_xdp.c, for_another_host).
+    // multicast), never for another host's flooded unicast (bpf/vipgate_backend.h, for_another_host).
     const mac = readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim().split(':').map((h) => Number.parseInt(h, 16));
     if (mac.length === 6 && mac.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
       lib.mapUpdate(fds.get('vg_ifaces')!, encodeU32(ifindex), Uint8Array.from([...mac, 0, 0]));
