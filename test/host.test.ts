@@ -385,4 +385,17 @@ describe('host.cleanup', () => {
     assert.deepEqual(await hostIn(lab).cleanup(spec), { changed: false, actions: [] });
     assert.deepEqual(await snapshot(lab), before);
   });
+
+  test('a link carrying vipgate\'s mark that is not a dummy or bridge is refused, and cleanup leaves it too', async (t) => {
+    const lab = await freshLab(t);
+    // Deleting a veth would take its peer with it, wherever that is.
+    await sh(lab, 'ip', 'link', 'add', VIP, 'type', 'veth', 'peer', 'name', 'vpeer');
+    await sh(lab, 'ip', 'link', 'set', 'dev', VIP, 'alias', 'vipgate');
+    const before = await snapshot(lab);
+    const host = hostIn(lab);
+    await assert.rejects(host.apply(spec), { code: HostErrorCode.linkNotOurs, message: /carries vipgate's alias but is veth/ });
+    assert.deepEqual(await snapshot(lab), before);
+    assert.deepEqual(await host.cleanup(spec), { changed: false, actions: [] });
+    assert.deepEqual(await snapshot(lab), before);
+  });
 });

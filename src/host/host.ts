@@ -44,7 +44,7 @@ export interface HostOptions {
 export interface Host {
   /** Makes the VIP interface, its addresses, vipgate's routes and forwarding match `spec`. */
   apply(spec: VipInterfaceSpec): Promise<HostReport>;
-  /** Deletes the link if it is vipgate's (its addresses and routes go with it). Sysctls stay. */
+  /** Deletes the link if it is vipgate's: marked, and a dummy or bridge (its addresses and routes go with it). Sysctls stay. */
   cleanup(spec: VipInterfaceSpec): Promise<CleanupReport>;
 }
 
@@ -203,6 +203,12 @@ export function createHost(options: HostOptions): Host {
       if (link === undefined) return { changed: false, actions };
       if (link.alias !== VIPGATE_LINK_ALIAS) {
         logger.info(`link ${normalized.name} is not vipgate's (no alias "${VIPGATE_LINK_ALIAS}"); cleanup leaves it alone`);
+        return { changed: false, actions };
+      }
+      // The mark alone does not make a link vipgate's: apply refuses a marked veth or other kind,
+      // and deleting one would take its peer (or the device itself) from whoever made it.
+      if (link.kind !== 'dummy' && link.kind !== 'bridge') {
+        logger.warn(`link ${normalized.name} carries vipgate's alias but is ${link.kind ?? 'a plain device'}, not a dummy or bridge vipgate made; cleanup leaves it alone`);
         return { changed: false, actions };
       }
       // Deleting the link takes its addresses and every route through it, ours included.
