@@ -193,6 +193,21 @@ describe('host.apply in a fresh namespace', () => {
     assert.equal((await host.apply(v4only)).changed, false);
   });
 
+  test('removing a subnet\'s first IPv4 address keeps the others the spec still wants', async (t) => {
+    // The kernel's default (promote_secondaries=0): deleting a subnet's primary address deletes
+    // its secondaries too.
+    const lab = await freshLab(t);
+    const host = hostIn(lab);
+    await host.apply({ name: VIP, addresses: ['10.200.0.1/24', '10.200.0.2/24'], routes: [] });
+    await host.apply({ name: VIP, addresses: ['10.200.0.2/24'], routes: [] });
+    assert.deepEqual(await vipAddresses(lab), ['10.200.0.2/24']);
+    // Two removals, the second already gone with the first.
+    await host.apply({ name: VIP, addresses: ['10.200.0.2/24', '10.200.0.3/24', '10.200.0.4/24'], routes: [] });
+    await host.apply({ name: VIP, addresses: ['10.200.0.4/24'], routes: [] });
+    assert.deepEqual(await vipAddresses(lab), ['10.200.0.4/24']);
+    assert.equal((await host.apply({ name: VIP, addresses: ['10.200.0.4/24'], routes: [] })).changed, false);
+  });
+
   test('a vipgate route moved by hand to another device is moved back', async (t) => {
     const lab = await freshLab(t);
     const host = hostIn(lab);

@@ -166,8 +166,24 @@ export function createHost(options: HostOptions): Host {
     return kind;
   }
 
+  async function readAddresses(name: string): Promise<string[]> {
+    return parseAddresses(await runner.run(['ip', '-j', 'addr', 'show', 'dev', name]));
+  }
+
+  /**
+   * Removes one address at a time, reading the link again after each: deleting an IPv4 subnet's
+   * primary address also deletes that subnet's secondaries (the kernel's default,
+   * promote_secondaries=0), so a stale plan would delete an address already gone (and fail) or
+   * leave a wanted secondary missing. Then adds what is missing.
+   */
   async function ensureAddresses(spec: NormalizedSpec, actions: string[]): Promise<void> {
-    const observed = parseAddresses(await runner.run(['ip', '-j', 'addr', 'show', 'dev', spec.name]));
+    let observed = await readAddresses(spec.name);
+    for (let left = observed.length; left > 0; left--) {
+      const removal = planAddresses(spec.name, spec.addresses, observed).find((argv) => argv[2] === 'del');
+      if (removal === undefined) break;
+      await change(actions, removal);
+      observed = await readAddresses(spec.name);
+    }
     for (const argv of planAddresses(spec.name, spec.addresses, observed)) await change(actions, argv);
   }
 
