@@ -44,7 +44,7 @@ export interface HostOptions {
 export interface Host {
   /** Makes the VIP interface, its addresses, vipgate's routes and forwarding match `spec`. */
   apply(spec: VipInterfaceSpec): Promise<HostReport>;
-  /** Deletes the link if it is vipgate's (its addresses and routes go with it). Sysctls stay. */
+  /** Deletes the link if it is vipgate's: marked, and a dummy or bridge (its addresses and routes go with it). Sysctls stay. */
   cleanup(spec: VipInterfaceSpec): Promise<CleanupReport>;
 }
 
@@ -166,8 +166,24 @@ export function createHost(options: HostOptions): Host {
     return kind;
   }
 
+  async function readAddresses(name: string): Promise<string[]> {
+    return parseAddresses(await runner.run(['ip', '-j', 'addr', 'show', 'dev', name]));
+  }
+
+  /**
+   * Removes one address at a time, reading the link again after each: deleting an IPv4 subnet's
+   * primary address also deletes that subnet's secondaries (the kernel's default,
+   * promote_secondaries=0), so a stale plan would delete an address already gone (and fail) or
+   * leave a wanted secondary missing. Then adds what is missing.
+   */
   async function ensureAddresses(spec: NormalizedSpec, actions: string[]): Promise<void> {
-    const observed = parseAddresses(await runner.run(['ip', '-j', 'addr', 'show', 'dev', spec.name]));
+    let observed = await readAddresses(spec.name);
+    for (let left = observed.length; left > 0; left--) {
+      const removal = planAddresses(spec.name, spec.addresses, observed).find((argv) => argv[2] === 'del');
+      if (removal === undefined) break;
+      await change(actions, removal);
+      observed = await readAddresses(spec.name);
+    }
     for (const argv of planAddresses(spec.name, spec.addresses, observed)) await change(actions, argv);
   }
 
@@ -203,6 +219,12 @@ export function createHost(options: HostOptions): Host {
       if (link === undefined) return { changed: false, actions };
       if (link.alias !== VIPGATE_LINK_ALIAS) {
         logger.info(`link ${normalized.name} is not vipgate's (no alias "${VIPGATE_LINK_ALIAS}"); cleanup leaves it alone`);
+        return { changed: false, actions };
+      }
+      // The mark alone does not make a link vipgate's: apply refuses a marked veth or other kind,
+      // and deleting one would take its peer (or the device itself) from whoever made it.
+      if (link.kind !== 'dummy' && link.kind !== 'bridge') {
+        logger.warn(`link ${normalized.name} carries vipgate's alias but is ${link.kind ?? 'a plain device'}, not a dummy or bridge vipgate made; cleanup leaves it alone`);
         return { changed: false, actions };
       }
       // Deleting the link takes its addresses and every route through it, ours included.
