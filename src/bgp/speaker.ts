@@ -13,9 +13,8 @@ import { checkPeerConfig, DEFAULT_HOLD_TIME_SECONDS, type PeerConfig } from './p
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
 import { BgpListener, peerTransport, socketAddress, type PeerTransport } from './transport.ts';
 import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
-import { BFD_STATE_NAMES, BfdState } from './bfd/constants.ts';
-import { BfdSession } from './bfd/session.ts';
-import { UdpBfdTransport, type BfdTransport } from './bfd/socket.ts';
+import { PeerBfd, SharedBfdTransport } from './bfd/peer-bfd.ts';
+import type { BfdTransport } from './bfd/socket.ts';
 
 /** One prefix as a peer was told it. */
 export interface SentRoute extends SentAttributes {
@@ -76,8 +75,8 @@ interface Peer {
   updatesSent: number;
   updatesReceived: number;
   skippedWarned: string;
-  /** Started once the session first knows its local address; lives until the peer is removed. */
-  bfd: BfdSession | undefined;
+  /** BFD tied to the session (does nothing without `config.bfd`). */
+  readonly bfd: PeerBfd;
   /** Times the session left Established. */
   flaps: number;
   /** The first whole set is known and this Established peer has not had its End-of-RIB yet. */
@@ -95,7 +94,7 @@ export class Speaker {
   private readonly log: BgpLogger;
   private readonly timers: Timers;
   private listener: BgpListener | undefined;
-  private bfdTransport: BfdTransport | undefined;
+  private readonly bfdTransport: SharedBfdTransport;
   private stopped = false;
 
   constructor(private readonly options: SpeakerOptions) {
@@ -106,6 +105,7 @@ export class Speaker {
     }
     this.log = options.log ?? silentLogger;
     this.timers = options.timers ?? realTimers;
+    this.bfdTransport = new SharedBfdTransport(options.bfdTransport);
     if (options.listen !== undefined) this.listener = new BgpListener(options.listen.host, options.listen.port ?? BGP_PORT, this.peersByAddress, this.log);
   }
 
@@ -126,11 +126,20 @@ export class Speaker {
     const transport = peerTransport(config, config.asn === this.options.localAsn, this.options.connect, log);
     // The session's handlers reach the peer, which holds the session: they run only once it started.
     const session = this.newSession(key, config, transport.connect, log, () => peer);
+    const bfd = new PeerBfd({
+      config: config.bfd,
+      peerAddress: config.address,
+      localAddress: config.localAddress,
+      session,
+      transport: this.bfdTransport,
+      timers: this.timers,
+      log,
+    });
     const peer: Peer = {
       config,
       session,
       transport,
-      bfd: undefined,
+      bfd,
       log,
       sent: undefined,
       received: new Set(),
@@ -151,7 +160,7 @@ export class Speaker {
     const peer = this.peersByAddress.get(key);
     if (peer === undefined) throw new BgpError(BgpErrorCode.unknownPeer, `peer ${key} is not configured`);
     this.peersByAddress.delete(key);
-    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd?.stop()]);
+    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd.stop()]);
   }
 
   /**
@@ -217,6 +226,7 @@ export class Speaker {
       const since = p.session.establishedAt;
       const n = p.session.negotiated;
       const lastError = p.session.lastError;
+      const bfdState = p.bfd.stateName;
       return {
         address,
         asn: p.config.asn,
@@ -228,7 +238,7 @@ export class Speaker {
         ...(since === undefined ? {} : { uptimeSeconds: Math.floor((now - since) / 1000) }),
         ...(lastError === undefined ? {} : { lastError }),
         ...(n === undefined ? {} : { holdTimeSeconds: n.holdTimeSeconds, families: n.families }),
-        ...(p.config.bfd === undefined ? {} : { bfdState: p.bfd?.stateName ?? 'Down' }),
+        ...(bfdState === undefined ? {} : { bfdState }),
         flaps: p.flaps,
       };
     });
@@ -239,7 +249,7 @@ export class Speaker {
     this.stopped = true;
     const listener = this.listener;
     this.listener = undefined;
-    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd?.stop()]), listener?.close()]);
+    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd.stop()]), listener?.close()]);
   }
 
   /** The BGP session of a peer; what happens on it comes back to the speaker through `peerOf()`. */
@@ -289,7 +299,7 @@ export class Speaker {
   }
 
   private onEstablished(peer: Peer): void {
-    this.startBfd(peer);
+    peer.bfd.sessionUp();
     const gr = peer.config.gracefulRestartSeconds;
     if (gr !== undefined) {
       // Only the first session after the restart is a restart; later ones are ordinary. From
@@ -307,39 +317,6 @@ export class Speaker {
       peer.endOfRibDue = false;
       this.sendEndOfRib(peer);
     }
-  }
-
-  /**
-   * BFD runs from our address on the BGP session, which an active session only knows once
-   * connected; it then stays up across BGP resets, so the next BGP session is watched at once.
-   */
-  private startBfd(peer: Peer): void {
-    const config = peer.config.bfd;
-    if (config === undefined || peer.bfd !== undefined || this.stopped) return;
-    const local = peer.config.localAddress ?? peer.session.localAddress;
-    const localIp = socketAddress(local);
-    if (localIp === undefined) return;
-    const transport = (this.bfdTransport ??= this.options.bfdTransport ?? new UdpBfdTransport());
-    const bfd = new BfdSession({
-      localAddress: formatIp(localIp),
-      peerAddress: peer.config.address,
-      config,
-      transport,
-      timers: this.timers,
-      log: peer.log.child({ bfd: true }),
-      onStateChange: ({ from, to, reason }) => {
-        // RFC 5882 §4.3: a BFD session that was Up going Down means the path is gone; only a
-        // session that came Up counts (a router without BFD leaves ours Down for ever).
-        if (from === BfdState.up && to !== BfdState.up && to !== BfdState.adminDown) {
-          peer.session.dropConnection(`bfd: session ${BFD_STATE_NAMES[to]} (${reason})`);
-        }
-      },
-    });
-    peer.bfd = bfd;
-    bfd.start().catch((error: unknown) => {
-      peer.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'BFD could not start; the BGP session runs without it');
-      if (peer.bfd === bfd) peer.bfd = undefined;
-    });
   }
 
   /** RFC 4724 §2: End-of-RIB tells a router that kept our routes over a restart what is current. */
