@@ -2,23 +2,19 @@
  * The BGP speaker: peers, the desired set of advertisements, and per peer an Adj-RIB-Out so that
  * only differences go on the wire. Received routes are counted, not kept (we only announce).
  */
-import { createServer, type Server, type Socket } from 'node:net';
-import { formatCidr, formatIp, parseIp, tryParseIp, type IpAddress } from '../net/index.ts';
+import { formatCidr, formatIp, parseIp, tryParseIp } from '../net/index.ts';
 import { parsePeerAdvertisements, PrefixCache, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { FsmStateName } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
 import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
-import { defaultConnect } from './connection.ts';
 import { checkPeerConfig, DEFAULT_HOLD_TIME_SECONDS, type PeerConfig } from './peer-config.ts';
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
-import { applyTtl, connectWithTtl, sessionTtl, setFdTtl } from './ttl.ts';
-import { serverFd, setTcpMd5Key, tcpMd5Connect } from './tcp-md5.ts';
+import { BgpListener, peerTransport, socketAddress, type PeerTransport } from './transport.ts';
 import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
-import { BFD_STATE_NAMES, BfdState } from './bfd/constants.ts';
-import { BfdSession } from './bfd/session.ts';
-import { UdpBfdTransport, type BfdTransport } from './bfd/socket.ts';
+import { PeerBfd, SharedBfdTransport } from './bfd/peer-bfd.ts';
+import type { BfdTransport } from './bfd/socket.ts';
 
 /** One prefix as a peer was told it. */
 export interface SentRoute extends SentAttributes {
@@ -69,6 +65,8 @@ export interface PeerStatus {
 interface Peer {
   readonly config: PeerConfig;
   readonly session: Session;
+  /** How its connections are made (TTL, MD5, connect). */
+  readonly transport: PeerTransport;
   readonly log: BgpLogger;
   /** What the peer has been told; undefined while not Established. */
   sent: Map<string, string> | undefined;
@@ -77,21 +75,12 @@ interface Peer {
   updatesSent: number;
   updatesReceived: number;
   skippedWarned: string;
-  /** Started once the session first knows its local address; lives until the peer is removed. */
-  bfd: BfdSession | undefined;
+  /** BFD tied to the session (does nothing without `config.bfd`). */
+  readonly bfd: PeerBfd;
   /** Times the session left Established. */
   flaps: number;
-  /** IP TTL of the session's packets; undefined: the kernel default. */
-  readonly ttl: number | undefined;
   /** The first whole set is known and this Established peer has not had its End-of-RIB yet. */
   endOfRibDue: boolean;
-}
-
-
-function familyOf(address: string | undefined): IpAddress | undefined {
-  if (address === undefined) return undefined;
-  // Sockets report IPv4 peers on dual-stack listeners as "::ffff:a.b.c.d".
-  return tryParseIp(address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address);
 }
 
 export class Speaker {
@@ -104,8 +93,8 @@ export class Speaker {
   private readonly prefixCache = new PrefixCache();
   private readonly log: BgpLogger;
   private readonly timers: Timers;
-  private server: Server | undefined;
-  private bfdTransport: BfdTransport | undefined;
+  private listener: BgpListener | undefined;
+  private readonly bfdTransport: SharedBfdTransport;
   private stopped = false;
 
   constructor(private readonly options: SpeakerOptions) {
@@ -116,35 +105,13 @@ export class Speaker {
     }
     this.log = options.log ?? silentLogger;
     this.timers = options.timers ?? realTimers;
-    if (options.listen !== undefined) this.listen(options.listen.host, options.listen.port ?? BGP_PORT);
-  }
-
-  private listen(host: string, port: number): void {
-    this.server = createServer((socket: Socket) => {
-      const from = familyOf(socket.remoteAddress);
-      const peer = from === undefined ? undefined : this.peersByAddress.get(formatIp(from));
-      if (peer === undefined) {
-        this.log.warn({ remote: socket.remoteAddress }, 'connection from an address that is not a configured peer; closed');
-        socket.destroy();
-        return;
-      }
-      if (peer.ttl !== undefined) applyTtl(socket, peer.ttl, peer.log);
-      peer.session.accept(socket);
-    });
-    this.server.on('error', (err) => this.log.warn({ err: err.message }, 'BGP listener failed'));
-    const server = this.server;
-    server.listen(port, host, () => {
-      // Peers added before the listener was up get their keys now.
-      for (const [address, peer] of this.peersByAddress) {
-        if (peer.config.password !== undefined) setTcpMd5Key(serverFd(server), address, peer.config.password);
-      }
-    });
+    this.bfdTransport = new SharedBfdTransport(options.bfdTransport);
+    if (options.listen !== undefined) this.listener = new BgpListener(options.listen.host, options.listen.port ?? BGP_PORT, this.peersByAddress, this.log);
   }
 
   /** Where the passive listener is bound, once it is (port 0 in `listen` picks a free one). */
   get listening(): { readonly address: string; readonly port: number } | undefined {
-    const a = this.server?.address();
-    return a === null || a === undefined || typeof a === 'string' ? undefined : { address: a.address, port: a.port };
+    return this.listener?.address;
   }
 
   /** Adds a peer and starts connecting to it (or waiting for it, if passive). */
@@ -155,55 +122,35 @@ export class Speaker {
     const key = formatIp(address);
     if (this.peersByAddress.has(key)) throw new BgpError(BgpErrorCode.duplicatePeer, `peer ${key} is already configured`);
     checkPeerConfig(config, key, this.options.localAsn);
-    const ibgp = config.asn === this.options.localAsn;
     const log = this.log.child({ peer: key });
-    const ttl = sessionTtl(ibgp, config.multihop);
-    const connect =
-      config.password !== undefined
-        ? tcpMd5Connect(config.password, ttl === undefined ? {} : { beforeConnect: (fd, family) => setFdTtl(fd, family, ttl) })
-        : ttl === undefined
-          ? this.options.connect
-          : connectWithTtl(this.options.connect ?? defaultConnect, ttl, log);
+    const transport = peerTransport(config, config.asn === this.options.localAsn, this.options.connect, log);
+    // The session's handlers reach the peer, which holds the session: they run only once it started.
+    const session = this.newSession(key, config, transport.connect, log, () => peer);
+    const bfd = new PeerBfd({
+      config: config.bfd,
+      peerAddress: config.address,
+      localAddress: config.localAddress,
+      session,
+      transport: this.bfdTransport,
+      timers: this.timers,
+      log,
+    });
     const peer: Peer = {
       config,
+      session,
+      transport,
+      bfd,
       log,
       sent: undefined,
       received: new Set(),
       updatesSent: 0,
       updatesReceived: 0,
       flaps: 0,
-      ttl,
       endOfRibDue: false,
       skippedWarned: '',
-      bfd: undefined,
-      session: new Session({
-        params: this.sessionParameters(config),
-        peerAddress: key,
-        timers: this.timers,
-        log,
-        ...(config.port === undefined ? {} : { port: config.port }),
-        ...(config.localAddress === undefined ? {} : { localAddress: config.localAddress }),
-        ...(config.passive === undefined ? {} : { passive: config.passive }),
-        ...(config.timings === undefined ? {} : { timings: config.timings }),
-        ...(connect === undefined ? {} : { connect }),
-        handlers: {
-          onEstablished: () => this.onEstablished(peer),
-          onDown: () => {
-            peer.flaps++;
-            peer.sent = undefined;
-            peer.received.clear();
-          },
-          onUpdate: (u) => this.onUpdate(peer, u),
-          onRouteRefresh: () => {
-            // RFC 2918: send everything again.
-            peer.sent = new Map();
-            this.sync(peer);
-          },
-        },
-      }),
     };
     this.peersByAddress.set(key, peer);
-    if (config.password !== undefined && this.server?.listening === true) setTcpMd5Key(serverFd(this.server), key, config.password);
+    this.listener?.addPeer(key, transport);
     peer.session.start();
   }
 
@@ -213,7 +160,7 @@ export class Speaker {
     const peer = this.peersByAddress.get(key);
     if (peer === undefined) throw new BgpError(BgpErrorCode.unknownPeer, `peer ${key} is not configured`);
     this.peersByAddress.delete(key);
-    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd?.stop()]);
+    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd.stop()]);
   }
 
   /**
@@ -279,6 +226,7 @@ export class Speaker {
       const since = p.session.establishedAt;
       const n = p.session.negotiated;
       const lastError = p.session.lastError;
+      const bfdState = p.bfd.stateName;
       return {
         address,
         asn: p.config.asn,
@@ -290,7 +238,7 @@ export class Speaker {
         ...(since === undefined ? {} : { uptimeSeconds: Math.floor((now - since) / 1000) }),
         ...(lastError === undefined ? {} : { lastError }),
         ...(n === undefined ? {} : { holdTimeSeconds: n.holdTimeSeconds, families: n.families }),
-        ...(p.config.bfd === undefined ? {} : { bfdState: p.bfd?.stateName ?? 'Down' }),
+        ...(bfdState === undefined ? {} : { bfdState }),
         flaps: p.flaps,
       };
     });
@@ -299,12 +247,40 @@ export class Speaker {
   /** Sends Cease/Administrative Shutdown (RFC 8203 message) to every peer and closes everything. */
   async stop(message = 'vipgate BGP speaker stopping'): Promise<void> {
     this.stopped = true;
-    const server = this.server;
-    this.server = undefined;
-    await Promise.all([
-      ...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd?.stop()]),
-      server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve())),
-    ]);
+    const listener = this.listener;
+    this.listener = undefined;
+    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd.stop()]), listener?.close()]);
+  }
+
+  /** The BGP session of a peer; what happens on it comes back to the speaker through `peerOf()`. */
+  private newSession(address: string, config: PeerConfig, connect: ConnectFn | undefined, log: BgpLogger, peerOf: () => Peer): Session {
+    return new Session({
+      params: this.sessionParameters(config),
+      peerAddress: address,
+      timers: this.timers,
+      log,
+      ...(config.port === undefined ? {} : { port: config.port }),
+      ...(config.localAddress === undefined ? {} : { localAddress: config.localAddress }),
+      ...(config.passive === undefined ? {} : { passive: config.passive }),
+      ...(config.timings === undefined ? {} : { timings: config.timings }),
+      ...(connect === undefined ? {} : { connect }),
+      handlers: {
+        onEstablished: () => this.onEstablished(peerOf()),
+        onDown: () => {
+          const peer = peerOf();
+          peer.flaps++;
+          peer.sent = undefined;
+          peer.received.clear();
+        },
+        onUpdate: (u) => this.onUpdate(peerOf(), u),
+        onRouteRefresh: () => {
+          // RFC 2918: send everything again.
+          const peer = peerOf();
+          peer.sent = new Map();
+          this.sync(peer);
+        },
+      },
+    });
   }
 
   private sessionParameters(config: PeerConfig): SessionParameters {
@@ -323,7 +299,7 @@ export class Speaker {
   }
 
   private onEstablished(peer: Peer): void {
-    this.startBfd(peer);
+    peer.bfd.sessionUp();
     const gr = peer.config.gracefulRestartSeconds;
     if (gr !== undefined) {
       // Only the first session after the restart is a restart; later ones are ordinary. From
@@ -343,39 +319,6 @@ export class Speaker {
     }
   }
 
-  /**
-   * BFD runs from our address on the BGP session, which an active session only knows once
-   * connected; it then stays up across BGP resets, so the next BGP session is watched at once.
-   */
-  private startBfd(peer: Peer): void {
-    const config = peer.config.bfd;
-    if (config === undefined || peer.bfd !== undefined || this.stopped) return;
-    const local = peer.config.localAddress ?? peer.session.localAddress;
-    const localIp = familyOf(local);
-    if (localIp === undefined) return;
-    const transport = (this.bfdTransport ??= this.options.bfdTransport ?? new UdpBfdTransport());
-    const bfd = new BfdSession({
-      localAddress: formatIp(localIp),
-      peerAddress: peer.config.address,
-      config,
-      transport,
-      timers: this.timers,
-      log: peer.log.child({ bfd: true }),
-      onStateChange: ({ from, to, reason }) => {
-        // RFC 5882 §4.3: a BFD session that was Up going Down means the path is gone; only a
-        // session that came Up counts (a router without BFD leaves ours Down for ever).
-        if (from === BfdState.up && to !== BfdState.up && to !== BfdState.adminDown) {
-          peer.session.dropConnection(`bfd: session ${BFD_STATE_NAMES[to]} (${reason})`);
-        }
-      },
-    });
-    peer.bfd = bfd;
-    bfd.start().catch((error: unknown) => {
-      peer.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'BFD could not start; the BGP session runs without it');
-      if (peer.bfd === bfd) peer.bfd = undefined;
-    });
-  }
-
   /** RFC 4724 §2: End-of-RIB tells a router that kept our routes over a restart what is current. */
   private sendEndOfRib(peer: Peer): void {
     const n = peer.session.negotiated;
@@ -386,7 +329,7 @@ export class Speaker {
   private sync(peer: Peer): void {
     const n = peer.session.negotiated;
     if (peer.sent === undefined || n === undefined) return;
-    const local = familyOf(peer.session.localAddress);
+    const local = socketAddress(peer.session.localAddress);
     const configured = peer.config.nextHop ?? {};
     const v4 = configured.ipv4 ?? (local?.family === 4 ? formatIp(local) : undefined);
     const v6 = configured.ipv6 ?? (local?.family === 6 ? formatIp(local) : undefined);
