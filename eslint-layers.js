@@ -43,8 +43,8 @@ export const KNOWN_EXCEPTIONS = new Set([
   'src/manifests/external-ip-policy.ts -> src/config/defaults.ts',
 ]);
 
-/** Files at the top of src/ that any layer may import (facts about the build, not code of a layer). */
-const SHARED = new Set(['src/project-root.ts', 'src/version.ts']);
+/** Files at the top of src/ that any layer may import (facts about the build, and the error base every layer extends). */
+const SHARED = new Set(['src/errors.ts', 'src/project-root.ts', 'src/version.ts']);
 
 export const layersPlugin = {
   rules: {

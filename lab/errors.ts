@@ -1,3 +1,5 @@
+import { VipgateError } from '../src/errors.ts';
+
 /** Stable error codes for the network-namespace lab. Callers match on `code`. */
 export const LabErrorCode = {
   /** The topology description is inconsistent (unknown host, name too long, bad address…). */
@@ -13,13 +15,6 @@ export const LabErrorCode = {
 } as const;
 export type LabErrorCode = (typeof LabErrorCode)[keyof typeof LabErrorCode];
 
-export class LabError extends Error {
+export class LabError extends VipgateError<LabErrorCode> {
   override readonly name = 'LabError';
-  constructor(
-    readonly code: LabErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

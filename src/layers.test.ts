@@ -25,4 +25,6 @@ test('allowed imports, the own layer, packages and the listed exceptions pass', 
   assert.deepEqual(problems('src/kube/resources.ts', "import { x } from '../ipam/index.ts';"), [], 'a known exception, by file');
   assert.equal(problems('src/kube/clients.ts', "import { x } from '../ipam/index.ts';").length, 1, 'the same import from another file is not excepted');
   assert.deepEqual(problems('test/anything.test.ts', "import { x } from '../src/agent/agent.ts';"), [], 'tests are outside the layers');
+  assert.deepEqual(problems('src/net/errors.ts', "import { VipgateError } from '../errors.ts';"), [], 'the shared error base, from a leaf');
+  assert.deepEqual(problems('src/bgp/bfd/errors.ts', "import { VipgateError } from '../../errors.ts';"), [], 'and from a sub-folder');
 });

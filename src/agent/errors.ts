@@ -1,3 +1,5 @@
+import { VipgateError } from '../errors.ts';
+
 /** Stable codes for problems the agent reports about Services and its own effects. */
 export const AgentErrorCode = {
   /** An external IP that no pool allows for the Service's namespace (CVE-2020-8554 policy). */
@@ -17,13 +19,6 @@ export const AgentErrorCode = {
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 
-export class AgentError extends Error {
+export class AgentError extends VipgateError<AgentErrorCode> {
   override readonly name = 'AgentError';
-  constructor(
-    readonly code: AgentErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

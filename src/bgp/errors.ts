@@ -5,6 +5,7 @@
  *   treatment, so the session can act on it without a second lookup table.
  * - `BgpError`: our own caller did something wrong (bad config, bad advertisement). Stable `code`.
  */
+import { VipgateError } from '../errors.ts';
 
 /** RFC 7606 §2: how a malformed UPDATE (or any other protocol error) is handled. */
 export const ErrorTreatment = {
@@ -17,11 +18,12 @@ export const ErrorTreatment = {
 } as const;
 export type ErrorTreatment = (typeof ErrorTreatment)[keyof typeof ErrorTreatment];
 
-export class BgpMessageError extends Error {
+/** Its `code` is the NOTIFICATION error code (RFC 4271 §4.5), a number fixed by the RFC. */
+export class BgpMessageError extends VipgateError<number> {
   override readonly name = 'BgpMessageError';
   constructor(
     /** NOTIFICATION error code (RFC 4271 §4.5). */
-    readonly code: number,
+    code: number,
     /** NOTIFICATION error subcode; 0 when the RFC names none. */
     readonly subcode: number,
     /** NOTIFICATION data field, as the RFC prescribes for this error (often the bad bytes). */
@@ -29,7 +31,7 @@ export class BgpMessageError extends Error {
     readonly treatment: ErrorTreatment,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -51,13 +53,6 @@ export const BgpErrorCode = {
 } as const;
 export type BgpErrorCode = (typeof BgpErrorCode)[keyof typeof BgpErrorCode];
 
-export class BgpError extends Error {
+export class BgpError extends VipgateError<BgpErrorCode> {
   override readonly name = 'BgpError';
-  constructor(
-    readonly code: BgpErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

@@ -1,3 +1,5 @@
+import { VipgateError } from '../errors.ts';
+
 /** Stable codes of a ConfigError as a whole. Callers (the agent, the CLI) match on `code`. */
 export const ConfigErrorCode = {
   /** The file could not be read (missing, permissions). */
@@ -61,15 +63,15 @@ export function formatIssue(issue: ConfigIssue): string {
  * one edit can fix them all. `vipgate agent` exits with status 2 on it at start; on a reload
  * the last good config keeps serving.
  */
-export class ConfigError extends Error {
+export class ConfigError extends VipgateError<ConfigErrorCode> {
   override readonly name = 'ConfigError';
   constructor(
-    readonly code: ConfigErrorCode,
+    code: ConfigErrorCode,
     readonly file: string,
     readonly issues: readonly ConfigIssue[],
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
-    super(summary(file, issues) + '\n' + issues.map(formatIssue).join('\n'), options);
+    super(code, summary(file, issues) + '\n' + issues.map(formatIssue).join('\n'), options);
   }
 
   /** The issues as lines, in file order: `lb1.yaml:14:13: services[1].ports[0].port: …`. */

@@ -1,3 +1,5 @@
+import { VipgateError } from '../errors.ts';
+
 /** Stable error codes for the VIP interface on the LB node. Callers match on `code`. */
 export const HostErrorCode = {
   /** The spec itself is wrong (interface name, an address or a route). */
@@ -13,15 +15,8 @@ export const HostErrorCode = {
 } as const;
 export type HostErrorCode = (typeof HostErrorCode)[keyof typeof HostErrorCode];
 
-export class HostError extends Error {
+export class HostError extends VipgateError<HostErrorCode> {
   override readonly name = 'HostError';
-  constructor(
-    readonly code: HostErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** A command that exited non-zero (or could not start, or ran out of time). */

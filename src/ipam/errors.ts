@@ -1,3 +1,5 @@
+import { causeOption, VipgateError } from '../errors.ts';
+
 /**
  * Stable error codes for VIP allocation. Callers (the controller, the CLI) match on `code`;
  * the message is for a person and names what is wrong and what would be accepted.
@@ -44,19 +46,15 @@ export interface IpamErrorDetails {
   readonly cause?: unknown;
 }
 
-export class IpamError extends Error {
+export class IpamError extends VipgateError<IpamErrorCode> {
   override readonly name = 'IpamError';
   readonly pool: string | undefined;
   readonly field: string | undefined;
   readonly address: string | undefined;
   readonly holder: string | undefined;
 
-  constructor(
-    readonly code: IpamErrorCode,
-    message: string,
-    details: IpamErrorDetails = {},
-  ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+  constructor(code: IpamErrorCode, message: string, details: IpamErrorDetails = {}) {
+    super(code, message, causeOption(details.cause));
     this.pool = details.pool;
     this.field = details.field;
     this.address = details.address;

@@ -1,3 +1,5 @@
+import { causeOption, VipgateError } from '../errors.ts';
+
 /** Stable error codes of the Kubernetes layer; callers match on `code`. */
 export const KubeErrorCode = {
   /** No kubeconfig could be loaded (file missing or unreadable, or not running in a cluster). */
@@ -9,14 +11,14 @@ export const KubeErrorCode = {
 } as const;
 export type KubeErrorCode = (typeof KubeErrorCode)[keyof typeof KubeErrorCode];
 
-export class KubeError extends Error {
+export class KubeError extends VipgateError<KubeErrorCode> {
   override readonly name = 'KubeError';
   constructor(
-    readonly code: KubeErrorCode,
+    code: KubeErrorCode,
     message: string,
     readonly details: { readonly status?: number; readonly field?: string; readonly cause?: unknown } = {},
   ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(code, message, causeOption(details.cause));
   }
 }
 

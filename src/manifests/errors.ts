@@ -1,3 +1,5 @@
+import { VipgateError } from '../errors.ts';
+
 /**
  * Stable error codes for rendering the install. Callers (the CLI) match on `code`; the
  * message names the option, the bad value and what is allowed.
@@ -8,15 +10,15 @@ export const ManifestsErrorCode = {
 } as const;
 export type ManifestsErrorCode = (typeof ManifestsErrorCode)[keyof typeof ManifestsErrorCode];
 
-export class ManifestsError extends Error {
+export class ManifestsError extends VipgateError<ManifestsErrorCode> {
   override readonly name = 'ManifestsError';
   constructor(
-    readonly code: ManifestsErrorCode,
+    code: ManifestsErrorCode,
     message: string,
     /** The option concerned, as the CLI spells it (`--namespace`). */
     readonly option: string,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }

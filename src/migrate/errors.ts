@@ -1,3 +1,5 @@
+import { VipgateError } from '../errors.ts';
+
 /** Stable error codes for `vipgate migrate`. The message names the input and what was expected. */
 export const MigrateErrorCode = {
   /** The input is not YAML/JSON Services (a Service, a List of them, or several documents). */
@@ -5,15 +7,8 @@ export const MigrateErrorCode = {
 } as const;
 export type MigrateErrorCode = (typeof MigrateErrorCode)[keyof typeof MigrateErrorCode];
 
-export class MigrateError extends Error {
+export class MigrateError extends VipgateError<MigrateErrorCode> {
   override readonly name = 'MigrateError';
-  constructor(
-    readonly code: MigrateErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Why a Service with externalIPs is left alone; the plan says so, it does not throw. */

@@ -1,3 +1,5 @@
+import { VipgateError } from '../errors.ts';
+
 /** Stable error codes for address and prefix parsing. Callers match on `code`. */
 export const NetErrorCode = {
   badAddress: 'NET_BAD_ADDRESS',
@@ -8,13 +10,13 @@ export const NetErrorCode = {
 } as const;
 export type NetErrorCode = (typeof NetErrorCode)[keyof typeof NetErrorCode];
 
-export class NetError extends Error {
+export class NetError extends VipgateError<NetErrorCode> {
   override readonly name = 'NetError';
   constructor(
-    readonly code: NetErrorCode,
+    code: NetErrorCode,
     message: string,
     readonly input: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }

@@ -3,6 +3,7 @@
  * reception rules and is discarded (its `code` says which rule). `BfdError`: our own caller
  * did something wrong (bad timer values, socket failure).
  */
+import { VipgateError } from '../../errors.ts';
 
 /** RFC 5880 §6.8.6 discard reasons, one per rule, plus the truncation checks of §4.1. */
 export const BfdPacketErrorCode = {
@@ -17,14 +18,8 @@ export const BfdPacketErrorCode = {
 } as const;
 export type BfdPacketErrorCode = (typeof BfdPacketErrorCode)[keyof typeof BfdPacketErrorCode];
 
-export class BfdPacketError extends Error {
+export class BfdPacketError extends VipgateError<BfdPacketErrorCode> {
   override readonly name = 'BfdPacketError';
-  constructor(
-    readonly code: BfdPacketErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export const BfdErrorCode = {
@@ -34,13 +29,6 @@ export const BfdErrorCode = {
 } as const;
 export type BfdErrorCode = (typeof BfdErrorCode)[keyof typeof BfdErrorCode];
 
-export class BfdError extends Error {
+export class BfdError extends VipgateError<BfdErrorCode> {
   override readonly name = 'BfdError';
-  constructor(
-    readonly code: BfdErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

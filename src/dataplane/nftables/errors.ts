@@ -1,3 +1,5 @@
+import { VipgateError } from '../../errors.ts';
+
 /** Stable error codes of the nftables dataplane. Callers match on `code`. */
 export const NftErrorCode = {
   /** nft refused a command or transaction; nothing of it was applied (transactions are atomic). */
@@ -20,18 +22,18 @@ export interface NftErrorDetails {
   readonly lineText?: string;
 }
 
-export class NftError extends Error {
+export class NftError extends VipgateError<NftErrorCode> {
   override readonly name = 'NftError';
   readonly nftMessage: string | undefined;
   readonly line: number | undefined;
   readonly lineText: string | undefined;
   constructor(
-    readonly code: NftErrorCode,
+    code: NftErrorCode,
     message: string,
     details: NftErrorDetails = {},
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super(code, message, options);
     this.nftMessage = details.nftMessage;
     this.line = details.line;
     this.lineText = details.lineText;

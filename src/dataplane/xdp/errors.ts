@@ -1,3 +1,5 @@
+import { VipgateError } from '../../errors.ts';
+
 /** Stable error codes of the XDP dataplane. Callers match on `code`. */
 export const XdpErrorCode = {
   /** A Maglev input is unusable (no backends, bad weight, table size not prime or too small). */
@@ -21,15 +23,15 @@ export const XdpErrorCode = {
 } as const;
 export type XdpErrorCode = (typeof XdpErrorCode)[keyof typeof XdpErrorCode];
 
-export class XdpError extends Error {
+export class XdpError extends VipgateError<XdpErrorCode> {
   override readonly name = 'XdpError';
   constructor(
-    readonly code: XdpErrorCode,
+    code: XdpErrorCode,
     message: string,
     options?: ErrorOptions,
     /** The kernel's errno, for kernelCallFailed. */
     readonly errno?: number,
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
