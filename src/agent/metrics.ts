@@ -17,7 +17,17 @@ export interface AgentMetrics {
   readonly configReloads: Counter<'result'>;
 }
 
-export function createAgentMetrics(dataplane: () => Dataplane | undefined): AgentMetrics {
+/** Settings changes applied and refused since the start. */
+export interface ReloadCounts {
+  readonly applied: number;
+  readonly refused: number;
+}
+
+/**
+ * `reloads`: where settings changes are counted (read at scrape time); without it
+ * `configReloads` is incremented by its user.
+ */
+export function createAgentMetrics(dataplane: () => Dataplane | undefined, reloads?: () => ReloadCounts): AgentMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'vipgate_process_' });
   const metric = { registers: [registry] };
@@ -85,7 +95,23 @@ export function createAgentMetrics(dataplane: () => Dataplane | undefined): Agen
     }),
     reconcileErrors: new Counter({ name: 'vipgate_reconcile_errors_total', help: 'Failed effect applications', labelNames: ['effect'], ...metric }),
     driftRepairs: new Counter({ name: 'vipgate_drift_repairs_total', help: 'Passes that found the kernel changed behind the agent and repaired it', ...metric }),
-    configReloads: new Counter({ name: 'vipgate_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], ...metric }),
+    configReloads: new Counter({
+      name: 'vipgate_config_reloads_total',
+      help: 'Config file reloads by result',
+      labelNames: ['result'],
+      ...metric,
+      ...(reloads === undefined
+        ? {}
+        : {
+            collect(this: Counter<'result'>) {
+              // A result that never happened has no series, as with increments.
+              const { applied, refused } = reloads();
+              this.reset();
+              if (applied > 0) this.inc({ result: 'applied' }, applied);
+              if (refused > 0) this.inc({ result: 'refused' }, refused);
+            },
+          }),
+    }),
   };
 }
 
