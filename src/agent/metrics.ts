@@ -17,9 +17,14 @@ export interface AgentMetrics {
   readonly configReloads: Counter<'result'>;
 }
 
-export function createAgentMetrics(dataplane: () => Dataplane | undefined): AgentMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'vipgate_process_' });
+/** Settings changes applied and refused since the start. */
+export interface ReloadCounts {
+  readonly applied: number;
+  readonly refused: number;
+}
+
+/** Frontend counters and the XDP engine's stats, read from the dataplane at scrape time. */
+function registerDataplaneMetrics(registry: Registry, dataplane: () => Dataplane | undefined): void {
   const metric = { registers: [registry] };
   // Counters are read from the kernel at scrape time: the dataplane holds the truth.
   const frontendGauge = (name: string, help: string, pick: (c: FrontendCounters) => bigint): void => {
@@ -71,6 +76,17 @@ export function createAgentMetrics(dataplane: () => Dataplane | undefined): Agen
     },
   });
   frontendGauge('vipgate_frontend_bytes', 'Bytes received for a frontend (VIP:port/proto), original direction, from the dataplane counters', (c) => c.bytes);
+}
+
+/**
+ * `reloads`: where settings changes are counted (read at scrape time); without it
+ * `configReloads` is incremented by its user.
+ */
+export function createAgentMetrics(dataplane: () => Dataplane | undefined, reloads?: () => ReloadCounts): AgentMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'vipgate_process_' });
+  registerDataplaneMetrics(registry, dataplane);
+  const metric = { registers: [registry] };
   return {
     registry,
     frontends: new Gauge({ name: 'vipgate_frontends', help: 'Frontends (VIP:port/proto) in the service table', ...metric }),
@@ -85,8 +101,28 @@ export function createAgentMetrics(dataplane: () => Dataplane | undefined): Agen
     }),
     reconcileErrors: new Counter({ name: 'vipgate_reconcile_errors_total', help: 'Failed effect applications', labelNames: ['effect'], ...metric }),
     driftRepairs: new Counter({ name: 'vipgate_drift_repairs_total', help: 'Passes that found the kernel changed behind the agent and repaired it', ...metric }),
-    configReloads: new Counter({ name: 'vipgate_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], ...metric }),
+    configReloads: reloadsCounter(registry, reloads),
   };
+}
+
+function reloadsCounter(registry: Registry, reloads: (() => ReloadCounts) | undefined): Counter<'result'> {
+  return new Counter({
+    name: 'vipgate_config_reloads_total',
+    help: 'Config file reloads by result',
+    labelNames: ['result'],
+    registers: [registry],
+    ...(reloads === undefined
+      ? {}
+      : {
+          collect(this: Counter<'result'>) {
+            // A result that never happened has no series, as with increments.
+            const { applied, refused } = reloads();
+            this.reset();
+            if (applied > 0) this.inc({ result: 'applied' }, applied);
+            if (refused > 0) this.inc({ result: 'refused' }, refused);
+          },
+        }),
+  });
 }
 
 /** BGP session metrics, read from the speaker at scrape time. */

@@ -7,7 +7,7 @@ import type { PeerStatus } from '../bgp/index.ts';
 import { manifestsCommand } from '../manifests/cli.ts';
 import { migrateCommand } from '../migrate/cli.ts';
 import type { ControllerCommandOptions } from './controller-command.ts';
-import type { RunAgentOptions } from '../agent/run.ts';
+import type { AgentCommandOptions } from './agent-command.ts';
 import { VERSION } from '../version.ts';
 
 /** Exit statuses: 0 fine, 1 runtime failure, 2 bad usage or bad config (nothing was started). */
@@ -55,9 +55,9 @@ program
   .option('--load-balancer-class <class>', 'the spec.loadBalancerClass served (default: vipgate.io/lb)')
   .option('--default-load-balancer-class', 'also serve LoadBalancer Services with no loadBalancerClass', false)
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
-  .action(async (opts: RunAgentOptions) => {
-    const { runAgent } = await import('../agent/run.ts');
-    process.exitCode = await runAgent(opts);
+  .action(async (opts: AgentCommandOptions) => {
+    const { runAgentCommand } = await import('./agent-command.ts');
+    process.exitCode = await runAgentCommand(opts);
   });
 
 program
@@ -84,7 +84,7 @@ program
   .description('validate a config file and print every problem with its file:line, field and allowed values')
   .argument('<file>', 'config file (YAML)')
   .action(async (file: string) => {
-    const { checkConfigFile } = await import('../agent/run.ts');
+    const { checkConfigFile } = await import('./agent-command.ts');
     process.exitCode = await checkConfigFile(file);
   });
 
