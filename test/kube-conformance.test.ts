@@ -2,6 +2,7 @@
 // (../shared/kube-conformance/): same status, same error message, reason and details, same
 // compared fields. What the fake cannot do is listed by name with the reason, and each listed
 // exchange must still differ, so the list shrinks as the fake improves.
+import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CorpusFile } from './support/conformance/corpus.ts';
 import { replayFile, type ReplayOptions } from './support/conformance/runner.ts';
@@ -42,7 +43,12 @@ for (const [file, options] of Object.entries(files) as [CorpusFile, (typeof file
     });
     after(async () => api.stop());
     test('replay', async (t) => {
-      await replayFile(t, file, { baseUrl: api.url, applyFirst: true, ...options(() => api) });
+      const opts = options(() => api);
+      const summary = await replayFile(t, file, { baseUrl: api.url, applyFirst: true, ...opts });
+      // Every exchange was judged, and only the listed gaps (and the README's excuses) differ.
+      assert.equal(summary.matched.length + summary.gaps.length + summary.excused.length + summary.failed.length, summary.total);
+      assert.deepEqual(summary.failed, [], `${file}.json: answered differently from the real server`);
+      assert.deepEqual([...summary.gaps].sort(), Object.keys(opts.knownGaps ?? {}).sort());
     });
   });
 }

@@ -94,11 +94,25 @@ function label(ex: Exchange, index: number): string {
   return `${String(index).padStart(2, '0')} ${ex.name}`;
 }
 
+/** How a file's replay went, exchange by exchange (a caller checks that none went unjudged). */
+export interface ReplaySummary {
+  readonly total: number;
+  /** Answered as recorded. */
+  readonly matched: readonly string[];
+  /** Listed as known gaps, and still different. */
+  readonly gaps: readonly string[];
+  /** environmentArtifact (skipped) or timingDependent and different (optional). */
+  readonly excused: readonly string[];
+  /** Different from the recording and not excused: each is also a failed subtest. */
+  readonly failed: readonly string[];
+}
+
 /**
  * Replays one recorded file as subtests of `t`, in order. Exchanges marked environmentArtifact
  * are skipped, as the README says; timingDependent ones are run and reported but may differ.
  */
-export async function replayFile(t: TestContext, file: CorpusFile, options: ReplayOptions): Promise<void> {
+export async function replayFile(t: TestContext, file: CorpusFile, options: ReplayOptions): Promise<ReplaySummary> {
+  const summary = { matched: [] as string[], gaps: [] as string[], excused: [] as string[], failed: [] as string[] };
   const state = new ReplayState();
   const generated = new Map<string, string>();
   if (options.applyFirst === true && file !== 'apply') {
@@ -126,6 +140,9 @@ export async function replayFile(t: TestContext, file: CorpusFile, options: Repl
     };
     const diffs = compareExchange(ex, normalized);
     const gap = gaps.get(ex.name);
+    if (ex.environmentArtifact !== undefined || (ex.timingDependent !== undefined && diffs.length > 0)) summary.excused.push(ex.name);
+    else if (gap !== undefined) (diffs.length > 0 ? summary.gaps : summary.failed).push(ex.name);
+    else (diffs.length === 0 ? summary.matched : summary.failed).push(ex.name);
     await t.test(label(ex, index), { skip: ex.environmentArtifact !== undefined ? `environment artifact: ${String(ex.environmentArtifact)}` : false }, () => {
       if (gap !== undefined) {
         assert.notDeepEqual(diffs, [], `${ex.name} now matches the recording: remove it from the known gaps ("${gap}")`);
@@ -163,4 +180,5 @@ export async function replayFile(t: TestContext, file: CorpusFile, options: Repl
     await judge(ex, index, result);
   }
   if (openWatch !== undefined) await judge(openWatch.ex, openWatch.index, await openWatch.result);
+  return { total: corpus.exchanges.length, ...summary };
 }
