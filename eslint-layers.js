@@ -39,8 +39,6 @@ export const KNOWN_EXCEPTIONS = new Set([
   'src/controller/controller.ts -> src/manifests/external-ip-policy.ts',
   'src/controller/controller.ts -> src/manifests/labels.ts',
   'src/controller/controller.ts -> src/manifests/names.ts',
-  // Address math in config/ rather than net/.
-  'src/manifests/external-ip-policy.ts -> src/config/defaults.ts',
 ]);
 
 /** Files at the top of src/ that any layer may import (facts about the build, and the error base every layer extends). */

@@ -1,6 +1,5 @@
-import { rangeToCidrs } from '../config/defaults.ts';
 import type { Pool } from '../model/index.ts';
-import { parseRange } from '../net/index.ts';
+import { parseRange, rangeToCidrs } from '../net/index.ts';
 import { ALL_NAMESPACES_KEY } from './names.ts';
 
 /**
