@@ -24,10 +24,6 @@ export const ALLOWED = {
 
 /** `importing file -> imported file`, both relative to the repository. */
 export const KNOWN_EXCEPTIONS = new Set([
-  // Unit tests in sources/ and config/ that use agent functions.
-  'src/sources/kubernetes.test.ts -> src/agent/desired.ts',
-  'src/sources/kubernetes-nodeport.test.ts -> src/agent/desired.ts',
-  'src/config/bfd.test.ts -> src/agent/bgp-announcer.ts',
   // Kubernetes-to-model translation in the transport room.
   'src/kube/resources.ts -> src/ipam/index.ts',
   'src/kube/service-fields.ts -> src/ipam/index.ts',
