@@ -1,9 +1,7 @@
 import type { Logger } from 'pino';
 import { Allocator } from '../ipam/index.ts';
-import {
-  claimOf, ingressAddresses, keyOf, poolsFromResources, refusalOf, statusOf, watchKind, WorkQueue,
-  type ClassPolicy, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind,
-} from '../kube/index.ts';
+import { refusalOf, statusOf, watchKind, WorkQueue, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind } from '../kube/index.ts';
+import { claimOf, ingressAddresses, keyOf, poolsFromResources, type ClassPolicy } from '../kube-model/index.ts';
 import { externalIPParamsData } from '../manifests/external-ip-policy.ts';
 import { commonLabels } from '../manifests/labels.ts';
 import { EXTERNAL_IP_PARAMS_NAME } from '../manifests/names.ts';

@@ -1,7 +1,7 @@
 import type { AllocationRequest } from '../ipam/index.ts';
 import type { AddressClaim, Protocol } from '../model/index.ts';
 import { tryParseIp, type Family } from '../net/index.ts';
-import type { KubeService } from './objects.ts';
+import type { KubeService } from '../kube/index.ts';
 
 /** vipgate's `spec.loadBalancerClass`. */
 export const LOAD_BALANCER_CLASS = 'vipgate.io/lb';
