@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Linter } from 'eslint';
-import { layersPlugin } from '../eslint-layers.js';
+import { KNOWN_EXCEPTIONS, layersPlugin } from '../eslint-layers.js';
 
 function problems(file: string, code: string): string[] {
   const linter = new Linter({ cwd: '/repo' });
@@ -22,8 +22,17 @@ test('a leaf library importing an upper layer is refused, naming the rule', () =
 test('allowed imports, the own layer, packages and the listed exceptions pass', () => {
   assert.deepEqual(problems('src/ipam/allocator.ts', "import { parseIp } from '../net/index.ts';\nimport { x } from './pools.ts';\nimport pino from 'pino';"), []);
   assert.deepEqual(problems('src/cli/main.ts', "import { x } from '../controller/index.ts';"), []);
-  assert.deepEqual(problems('src/kube/resources.ts', "import { x } from '../ipam/index.ts';"), [], 'a known exception, by file');
-  assert.equal(problems('src/kube/clients.ts', "import { x } from '../ipam/index.ts';").length, 1, 'the same import from another file is not excepted');
+  // An exception listed for the test (the real list is to be empty): it lets through that file's import only.
+  const exception = 'src/kube/resources.ts -> src/ipam/index.ts';
+  const exceptions = KNOWN_EXCEPTIONS as Set<string>; // a Set at run time; read-only to the linted code
+  const listed = exceptions.has(exception);
+  exceptions.add(exception);
+  try {
+    assert.deepEqual(problems('src/kube/resources.ts', "import { x } from '../ipam/index.ts';"), [], 'a known exception, by file');
+    assert.equal(problems('src/kube/clients.ts', "import { x } from '../ipam/index.ts';").length, 1, 'the same import from another file is not excepted');
+  } finally {
+    if (!listed) exceptions.delete(exception);
+  }
   assert.deepEqual(problems('test/anything.test.ts', "import { x } from '../src/agent/agent.ts';"), [], 'tests are outside the layers');
   assert.deepEqual(problems('src/net/errors.ts', "import { VipgateError } from '../errors.ts';"), [], 'the shared error base, from a leaf');
   assert.deepEqual(problems('src/bgp/bfd/errors.ts', "import { VipgateError } from '../../errors.ts';"), [], 'and from a sub-folder');

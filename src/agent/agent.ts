@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { ApplyReport, Dataplane } from '../dataplane/dataplane.ts';
-import type { Host, VipInterfaceSpec } from '../host/index.ts';
-import type { Frontend, ServiceProblem, ServiceTable } from '../model/index.ts';
+import type { Host } from '../host/index.ts';
+import type { AgentStatus, LastPass } from '../api/status.ts';
+import type { AgentInput, Frontend, ServiceProblem, ServiceTable } from '../model/index.ts';
 import { EMPTY_TABLE } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
-import { computeDesiredState, sameAssignments, type AllocationMemo, type DesiredInput } from './desired.ts';
+import { computeDesiredState, sameAssignments, type AllocationMemo } from './desired.ts';
 import { AgentErrorCode } from './errors.ts';
 import { FrontendIds } from './frontend-ids.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -19,10 +20,8 @@ import type { AssignmentStore } from './state-store.ts';
  */
 export const DEFAULT_DEBOUNCE_MS = 2;
 
-/** Everything a source hands the agent: cluster state plus this node's settings. */
-export interface AgentInput extends DesiredInput {
-  readonly vipInterface?: VipInterfaceSpec;
-}
+export type { AgentInput } from '../model/index.ts';
+
 
 export interface AgentDeps {
   readonly dataplane: Dataplane;
@@ -39,28 +38,7 @@ export interface AgentDeps {
   readonly retryMs?: number;
 }
 
-export interface LastPass {
-  readonly at: string;
-  readonly durationMs: number;
-  readonly ok: boolean;
-  readonly errors: readonly string[];
-  readonly dataplane?: ApplyReport;
-  /** Where the pass spent its time, milliseconds: what to look at when a pass is slow. */
-  readonly phases: { readonly desired: number; readonly host: number; readonly dataplane: number; readonly announcer: number; readonly bookkeeping: number };
-}
-
-/** A snapshot for the API: what is served now, and what is wrong. */
-export interface AgentStatus {
-  readonly engine: string;
-  readonly announcer: string;
-  readonly table: ServiceTable;
-  readonly frontendIds: ReadonlyMap<string, number>;
-  readonly problems: readonly ServiceProblem[];
-  readonly advertisements: readonly string[];
-  readonly vipInterface?: { readonly name: string; readonly kind: string };
-  readonly lastPass?: LastPass;
-  readonly configError?: string;
-}
+export type { AgentStatus, LastPass } from '../api/status.ts';
 
 /**
  * The reconcile loop on an LB node. Level-triggered: every pass computes the whole desired state

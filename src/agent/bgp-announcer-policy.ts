@@ -4,9 +4,8 @@
  */
 import type { Advertisement } from '../bgp/index.ts';
 import type { BgpAdvertisementConfig, BgpConfig, BgpPeerConfig } from '../config/index.ts';
-import { rangeToCidrs } from '../config/defaults.ts';
 import type { Pool } from '../model/index.ts';
-import { cidrContains, cidrOf, formatCidr, parseCidr, parseIp, parseRange, type Cidr, type IpAddress } from '../net/index.ts';
+import { cidrContains, cidrOf, formatCidr, parseCidr, parseIp, parseRange, rangeToCidrs, type Cidr, type IpAddress } from '../net/index.ts';
 
 /** The pool holding an address, and the block of it (a pool entry as CIDRs) that does. */
 export interface PoolHit {

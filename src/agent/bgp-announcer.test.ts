@@ -105,3 +105,19 @@ test('the announcer hands each peer its own set: pools looked up from the agent,
     await announcer.stop();
   }
 });
+
+const bfdHead = `apiVersion: vipgate.io/v1alpha1
+kind: AgentConfig
+bgp:
+  routerId: 10.180.1.16
+  localASN: 65002
+  peers:
+`;
+
+test('the agent passes bfd on to the speaker, and only when on', () => {
+  const cfg = parseConfig(`${bfdHead}    - { address: 10.180.1.1, asn: 65001, bfd: { multiplier: 4 } }\n    - { address: 10.180.1.2, asn: 65001 }\n`, 'lb1.yaml', { hostname: 'lb1' });
+  const bgp = cfg.bgp;
+  assert.ok(bgp !== undefined);
+  assert.deepEqual(peerConfig(bgp.peers[0]!, bgp).bfd, { minTxMs: 300, minRxMs: 300, multiplier: 4 });
+  assert.equal('bfd' in peerConfig(bgp.peers[1]!, bgp), false);
+});

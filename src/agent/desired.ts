@@ -3,6 +3,7 @@ import {
   buildServiceTable,
   sameStrings,
   sortedByKey,
+  type DesiredInput,
   type Frontend,
   type FrontendCache,
   type Pool,
@@ -13,13 +14,8 @@ import {
 } from '../model/index.ts';
 import { AgentErrorCode } from './errors.ts';
 
-/** What a source says the LB node should serve: cluster state plus this node's policy. */
-export interface DesiredInput {
-  readonly pools: readonly Pool[];
-  readonly services: readonly ServiceSpec[];
-  /** Client CIDRs never served (the cluster nodes). */
-  readonly denySources: readonly string[];
-}
+export type { DesiredInput } from '../model/index.ts';
+
 
 /** One pass's whole desired state, computed purely from the input and earlier assignments. */
 export interface DesiredState {

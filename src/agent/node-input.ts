@@ -1,9 +1,8 @@
 // Translation of a node's settings (the standalone file, or an LBNodeConfig) and the cluster's
 // Services into the one input the agent reconciles.
 import { poolsFromConfig, servicesFromConfig, type AgentConfig } from '../config/index.ts';
-import { rangeToCidrs } from '../config/defaults.ts';
 import type { VipInterfaceSpec } from '../host/index.ts';
-import { parseRange } from '../net/index.ts';
+import { parseRange, rangeToCidrs } from '../net/index.ts';
 import type { AgentInput } from './agent.ts';
 import type { DesiredInput } from './desired.ts';
 

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AgentStatus } from '../agent/agent.ts';
 import type { PeerStatus, SentRoute } from '../bgp/index.ts';
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
+import type { AgentStatus } from './status.ts';
 import { servicesView, type SourceProblem, type StatusView } from './views.ts';
 
 export interface ApiDeps {

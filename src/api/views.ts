@@ -1,6 +1,6 @@
-import type { AgentStatus, LastPass } from '../agent/agent.ts';
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
 import type { Backend, FrontendType, Protocol, ServiceProblem } from '../model/index.ts';
+import type { AgentStatus, LastPass } from './status.ts';
 
 /** One row of `vipgate service list`: the JSON the API serves at /v1/services. */
 export interface ServiceRow {

@@ -3,7 +3,7 @@
 import pino from 'pino';
 import type { AgentOptions } from '../agent/run.ts';
 import { ConfigError, loadConfigFile } from '../config/index.ts';
-import { LOAD_BALANCER_CLASS } from '../kube/service-fields.ts';
+import { LOAD_BALANCER_CLASS } from '../kube-model/index.ts';
 
 export interface AgentCommandOptions extends AgentOptions {
   readonly cleanup: boolean;

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
-import { LOAD_BALANCER_CLASS } from '../manifests/names.ts';
+import { LOAD_BALANCER_CLASS } from '../kube-model/index.ts';
 
 export interface ControllerCommandOptions {
   readonly kubeconfig?: string;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { peerConfig } from '../agent/bgp-announcer.ts';
 import { ConfigError } from './errors.ts';
 import { parseConfig } from './load.ts';
 
@@ -24,14 +23,6 @@ test('bgp.peers[].bfd: off unless given; a mapping turns it on with 300 ms × 3 
     peers?.map((p) => p.bfd),
     [undefined, { minTxMs: 300, minRxMs: 300, multiplier: 3 }, { minTxMs: 100, minRxMs: 200, multiplier: 5 }, undefined],
   );
-});
-
-test('the agent passes bfd on to the speaker, and only when on', () => {
-  const cfg = parseConfig(`${head}    - { address: 10.180.1.1, asn: 65001, bfd: { multiplier: 4 } }\n    - { address: 10.180.1.2, asn: 65001 }\n`, 'lb1.yaml', { hostname: 'lb1' });
-  const bgp = cfg.bgp;
-  assert.ok(bgp !== undefined);
-  assert.deepEqual(peerConfig(bgp.peers[0]!, bgp).bfd, { minTxMs: 300, minRxMs: 300, multiplier: 4 });
-  assert.equal('bfd' in peerConfig(bgp.peers[1]!, bgp), false);
 });
 
 test('bad bfd settings are named with the field and what is allowed', () => {

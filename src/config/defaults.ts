@@ -1,16 +1,13 @@
 import type { Pool } from '../model/index.ts';
 import {
-  ADDRESS_BITS,
   canonicalIp,
-  cidrOf,
-  cidrToRange,
   formatCidr,
   formatIp,
   formatRange,
   parseCidr,
   parseRange,
+  rangeToCidrs,
   tryParseIp,
-  type IpRange,
 } from '../net/index.ts';
 import { familiesOf, policyOf } from './families.ts';
 import { splitHostPort } from './formats.ts';
@@ -217,26 +214,4 @@ function serviceOf(raw: RawService, defaultSnat: 'masquerade' | 'none'): Service
     loadBalancerSourceRanges: (raw.loadBalancerSourceRanges ?? []).map(canonicalCidr),
     snat: raw.snat ?? defaultSnat,
   };
-}
-
-/**
- * The fewest CIDRs that cover exactly the range (a route can't name a range).
- * TODO(net): this belongs in src/net beside parseRange.
- */
-export function rangeToCidrs(range: IpRange): string[] {
-  const bits = ADDRESS_BITS[range.family];
-  const out: string[] = [];
-  let current = range.first;
-  while (current <= range.last) {
-    let prefixLength = 0;
-    // The shortest prefix that starts exactly here and ends inside the range.
-    for (; prefixLength < bits; prefixLength++) {
-      const cidr = cidrOf({ family: range.family, value: current }, prefixLength);
-      if (cidr.network === current && cidrToRange(cidr).last <= range.last) break;
-    }
-    const cidr = cidrOf({ family: range.family, value: current }, prefixLength);
-    out.push(formatCidr(cidr));
-    current = cidrToRange(cidr).last + 1n;
-  }
-  return out;
 }

@@ -1,5 +1,4 @@
-import { parseCidr, parseRange, type IpRange } from '../net/index.ts';
-import { rangeToCidrs } from './defaults.ts';
+import { parseCidr, parseRange, rangeToCidrs, type IpRange } from '../net/index.ts';
 import { ConfigIssueCode } from './errors.ts';
 import type { IssueDraft, PathSegment } from './issue.ts';
 import { asRecord, duplicate, records, str, strings, tryCanonical, type Rec } from './raw-access.ts';

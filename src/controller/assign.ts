@@ -1,6 +1,7 @@
 import { Allocator, allocateAll, IpamErrorCode, type AllocationRequest } from '../ipam/index.ts';
 import type { Pool } from '../model/index.ts';
-import { allocationRequest, ingressAddresses, isOurLoadBalancer, keyOf, type ClassPolicy, type KubeCondition, type KubeIngress, type KubeService } from '../kube/index.ts';
+import { type KubeCondition, type KubeIngress, type KubeService } from '../kube/index.ts';
+import { allocationRequest, ingressAddresses, isOurLoadBalancer, keyOf, type ClassPolicy } from '../kube-model/index.ts';
 import { ConditionType, FailureReason } from './errors.ts';
 
 /**

@@ -1,12 +1,8 @@
 import type { Logger } from 'pino';
 import { Allocator } from '../ipam/index.ts';
-import {
-  claimOf, ingressAddresses, keyOf, poolsFromResources, refusalOf, statusOf, watchKind, WorkQueue,
-  type ClassPolicy, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind,
-} from '../kube/index.ts';
-import { externalIPParamsData } from '../manifests/external-ip-policy.ts';
-import { commonLabels } from '../manifests/labels.ts';
-import { EXTERNAL_IP_PARAMS_NAME } from '../manifests/names.ts';
+import { refusalOf, statusOf, watchKind, WorkQueue, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind } from '../kube/index.ts';
+import { claimOf, ingressAddresses, keyOf, poolsFromResources, type ClassPolicy } from '../kube-model/index.ts';
+import { commonLabels, externalIPParamsData, EXTERNAL_IP_PARAMS_NAME } from '../kube-model/index.ts';
 import { byClaimOrder, type Claimant, type Pool } from '../model/index.ts';
 import { claimedExternalIPs, decide, desiredStatus, portKeys, rebuildAllocator, type Decision } from './assign.ts';
 import { EventReason } from './errors.ts';

@@ -1,18 +1,11 @@
 // The pure half of host.apply: normalise the spec and work out which `ip` commands turn what
 // the kernel reports into what the spec wants. No I/O here.
+import type { VipInterfaceSpec } from '../model/index.ts';
 import { formatCidr, formatIp, NetError, parseCidr, parseIp } from '../net/index.ts';
 import { HostError, HostErrorCode } from './errors.ts';
 import type { ObservedRoute } from './observe.ts';
 
-/** The whole desired state of the VIP interface on one LB node. */
-export interface VipInterfaceSpec {
-  /** Link name, e.g. "cilium_ext" (Linux allows 1–15 characters, no "/" or whitespace). */
-  readonly name: string;
-  /** Addresses with their prefix length, e.g. "10.200.0.1/24" (the gateway address of the CIDR). */
-  readonly addresses: readonly string[];
-  /** Prefixes routed to the interface, e.g. "10.200.0.0/16". */
-  readonly routes: readonly string[];
-}
+export type { VipInterfaceSpec } from '../model/index.ts';
 
 /**
  * Routes vipgate installs carry this protocol number so that they can be told apart from the

@@ -5,5 +5,3 @@ export { V1MicroTime } from '@kubernetes/client-node';
 export { watchKind, type ChangeType, type WatchedKind, type WatchOptions } from './informer.ts';
 export * from './objects.ts';
 export { WorkQueue, type ReconcileResult, type WorkQueueOptions } from './queue.ts';
-export { poolFromResource, poolsFromResources, type PoolProblem } from './resources.ts';
-export * from './service-fields.ts';

@@ -27,8 +27,7 @@
 import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 import type { IValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { commonLabels } from './labels.ts';
-import { ALL_NAMESPACES_KEY, EXTERNAL_IP_PARAMS_NAME } from './names.ts';
+import { ALL_NAMESPACES_KEY, commonLabels, EXTERNAL_IP_PARAMS_NAME } from '../kube-model/names.ts';
 import type { ManifestOptions } from './options.ts';
 
 export const EXTERNAL_IPS_POLICY = 'vipgate-external-ips';

@@ -4,7 +4,7 @@ import type { IValidatingAdmissionPolicy } from 'kubernetes-models/admissionregi
 import type { IJSONSchemaProps } from 'kubernetes-models/apiextensions.k8s.io/v1/JSONSchemaProps';
 import type { Pool } from '../model/index.ts';
 import { kubernetesCel } from './cel.test-support.ts';
-import { externalIPParamsData } from './external-ip-policy.ts';
+import { externalIPParamsData } from '../kube-model/external-ip-params.ts';
 import { schemaNodes } from './kube-schemas.test-support.ts';
 import { renderManifests } from './render.ts';
 import { crdNamed, prop, rootSchema, the } from './test-objects.test-support.ts';

@@ -1,8 +1,7 @@
 import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import type { ICustomResourceColumnDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceColumnDefinition';
-import { API_GROUP, API_VERSION, Kinds, type KindName } from './names.ts';
+import { API_GROUP, API_VERSION, commonLabels, type KindName, Kinds } from '../kube-model/names.ts';
 import type { Rule, Schema } from './schema.ts';
-import { commonLabels } from './labels.ts';
 
 export type Column = ICustomResourceColumnDefinition;
 

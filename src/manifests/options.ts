@@ -1,6 +1,6 @@
 import { ManifestsError, ManifestsErrorCode } from './errors.ts';
 import { VERSION } from '../version.ts';
-import { LOAD_BALANCER_CLASS } from './names.ts';
+import { LOAD_BALANCER_CLASS } from '../kube-model/names.ts';
 
 /** Where vipgate's image is published. */
 export const IMAGE_REPOSITORY = 'ghcr.io/vipgate/vipgate';

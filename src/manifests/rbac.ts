@@ -9,8 +9,7 @@ import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role'
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { commonLabels } from './labels.ts';
-import { API_GROUP, CONTROLLER_LEASE_NAME, EXTERNAL_IP_PARAMS_NAME, Kinds } from './names.ts';
+import { API_GROUP, commonLabels, CONTROLLER_LEASE_NAME, EXTERNAL_IP_PARAMS_NAME, Kinds } from '../kube-model/names.ts';
 import type { ManifestOptions } from './options.ts';
 
 export const AGENT = 'vipgate-agent';

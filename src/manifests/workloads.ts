@@ -7,8 +7,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
-import { commonLabels, selectorLabels } from './labels.ts';
-import { CONTROLLER_LEASE_NAME } from './names.ts';
+import { commonLabels, CONTROLLER_LEASE_NAME, selectorLabels } from '../kube-model/names.ts';
 import type { ManifestOptions } from './options.ts';
 import { AGENT, CONTROLLER } from './rbac.ts';
 

@@ -1,4 +1,4 @@
-import { IPS_ANNOTATION } from '../manifests/names.ts';
+import { IPS_ANNOTATION } from '../kube-model/index.ts';
 import { canonicalIp, tryParseIp } from '../net/index.ts';
 import { SkipReason } from './errors.ts';
 import type { MigratableService } from './service.ts';

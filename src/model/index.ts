@@ -1,3 +1,4 @@
 export * from './service.ts';
 export * from './service-table.ts';
 export * from './pool.ts';
+export * from './agent-input.ts';

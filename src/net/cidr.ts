@@ -139,3 +139,24 @@ export function rangeContains(range: IpRange, address: IpAddress): boolean {
 export function rangesOverlap(a: IpRange, b: IpRange): boolean {
   return a.family === b.family && a.first <= b.last && b.first <= a.last;
 }
+
+/**
+ * The fewest CIDRs that cover exactly the range (a route can't name a range).
+ */
+export function rangeToCidrs(range: IpRange): string[] {
+  const bits = ADDRESS_BITS[range.family];
+  const out: string[] = [];
+  let current = range.first;
+  while (current <= range.last) {
+    let prefixLength = 0;
+    // The shortest prefix that starts exactly here and ends inside the range.
+    for (; prefixLength < bits; prefixLength++) {
+      const cidr = cidrOf({ family: range.family, value: current }, prefixLength);
+      if (cidr.network === current && cidrToRange(cidr).last <= range.last) break;
+    }
+    const cidr = cidrOf({ family: range.family, value: current }, prefixLength);
+    out.push(formatCidr(cidr));
+    current = cidrToRange(cidr).last + 1n;
+  }
+  return out;
+}

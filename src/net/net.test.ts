@@ -14,6 +14,7 @@ import {
   parseIp,
   parseRange,
   rangeSize,
+  rangeToCidrs,
   type IpAddress,
 } from './index.ts';
 
@@ -61,6 +62,13 @@ test('ranges: inclusive, ordered, one family', () => {
   assert.equal(rangeSize(parseRange('10.200.0.10-10.200.0.20')), 11n);
   assert.throws(() => parseRange('10.200.0.20-10.200.0.10'), { code: NetErrorCode.badRange });
   assert.throws(() => parseRange('10.200.0.1-fd00::1'), { code: NetErrorCode.familyMismatch });
+});
+
+test('rangeToCidrs: the fewest CIDRs covering exactly the range', () => {
+  assert.deepEqual(rangeToCidrs(parseRange('10.201.0.10-10.201.0.20')), ['10.201.0.10/31', '10.201.0.12/30', '10.201.0.16/30', '10.201.0.20/32']);
+  assert.deepEqual(rangeToCidrs(parseRange('10.200.0.0-10.200.255.255')), ['10.200.0.0/16']);
+  assert.deepEqual(rangeToCidrs(parseRange('10.200.0.5-10.200.0.5')), ['10.200.0.5/32']);
+  assert.deepEqual(rangeToCidrs(parseRange('fd00:200::-fd00:200::ffff:ffff:ffff:ffff')), ['fd00:200::/64']);
 });
 
 const anyAddress: fc.Arbitrary<IpAddress> = fc.oneof(

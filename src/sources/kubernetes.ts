@@ -1,12 +1,9 @@
 import type { Logger } from 'pino';
-import type { AgentInput } from '../agent/agent.ts';
 import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, parseConfig, type AgentConfig, type KubernetesBackendMode } from '../config/index.ts';
 import { selectorMatches, selectorProblem } from '../ipam/index.ts';
-import {
-  Annotations, claimOf, createKubeClients, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, watchKind,
-  type ClassPolicy, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind,
-} from '../kube/index.ts';
-import type { Backend, ServicePort, ServiceSpec, SnatMode } from '../model/index.ts';
+import { createKubeClients, watchKind, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind } from '../kube/index.ts';
+import { Annotations, claimOf, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, type ClassPolicy } from '../kube-model/index.ts';
+import type { AgentInput, Backend, ServicePort, ServiceSpec, SnatMode } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family } from '../net/index.ts';
 import { bgpFromCluster, secretLookup } from './kubernetes-bgp.ts';
 import { nodePortBackendsFor, nodePortTargets, targetsFingerprint, type NodePortTarget } from './kubernetes-nodeport.ts';

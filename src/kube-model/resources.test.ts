@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KubeErrorCode } from './errors.ts';
+import { KubeErrorCode } from '../kube/index.ts';
 import { poolFromResource, poolsFromResources } from './resources.ts';
 import { allocationRequest, ingressAddresses, isOurLoadBalancer } from './service-fields.ts';
 

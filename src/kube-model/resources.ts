@@ -1,7 +1,6 @@
 import { Allocator, IpamError, selectorProblem } from '../ipam/index.ts';
 import type { LabelSelector, Pool } from '../model/index.ts';
-import { KubeError, KubeErrorCode } from './errors.ts';
-import type { KubeVipPool } from './objects.ts';
+import { KubeError, KubeErrorCode, type KubeVipPool } from '../kube/index.ts';
 
 const SPEC_FIELDS = ['addresses', 'autoAssign', 'avoidBuggyIPs', 'allowExternalIPs', 'namespaces', 'serviceSelector', 'priority', 'reserved'] as const;
 

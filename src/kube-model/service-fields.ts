@@ -1,15 +1,14 @@
 import type { AllocationRequest } from '../ipam/index.ts';
 import type { AddressClaim, Protocol } from '../model/index.ts';
 import { tryParseIp, type Family } from '../net/index.ts';
-import type { KubeService } from './objects.ts';
+import type { KubeService } from '../kube/index.ts';
 
-/** vipgate's `spec.loadBalancerClass`. */
-export const LOAD_BALANCER_CLASS = 'vipgate.io/lb';
+import { IPS_ANNOTATION, LOAD_BALANCER_CLASS } from './names.ts';
 
 /** Annotations a Service may carry for vipgate. */
 export const Annotations = {
   /** Requested VIPs, comma-separated, at most one per family (dual-stack: "10.200.0.5,fd00::5"). */
-  ips: 'vipgate.io/ips',
+  ips: IPS_ANNOTATION,
   /** Take the VIP from this VIPPool only. */
   pool: 'vipgate.io/pool',
   /** Services with the same key may share one VIP when their ports do not clash. */

@@ -1,6 +1,7 @@
 /**
- * The names the rendered objects and the running code agree on. The controller and the agent
- * import these instead of repeating strings, so a rename can't leave one side behind.
+ * The names the rendered objects and the running code agree on: the controller, `migrate` and
+ * the agent use them at run time, `manifests/` when it renders. One definition, so a rename
+ * can't leave one side behind.
  */
 export const API_GROUP = 'vipgate.io';
 export const API_VERSION = 'v1alpha1';
@@ -25,3 +26,17 @@ export const CONTROLLER_LEASE_NAME = 'vipgate-controller';
 export const IPS_ANNOTATION = 'vipgate.io/ips';
 /** `spec.loadBalancerClass` value that selects vipgate. */
 export const LOAD_BALANCER_CLASS = 'vipgate.io/lb';
+
+/** Labels on every rendered object, so `kubectl get all -l app.kubernetes.io/part-of=vipgate` finds them. */
+export function commonLabels(component: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'vipgate',
+    'app.kubernetes.io/part-of': 'vipgate',
+    'app.kubernetes.io/component': component,
+  };
+}
+
+/** The stable subset used in selectors (a Deployment's selector is immutable: keep it small). */
+export function selectorLabels(component: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'vipgate', 'app.kubernetes.io/component': component };
+}

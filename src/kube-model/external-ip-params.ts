@@ -1,10 +1,9 @@
-import { rangeToCidrs } from '../config/defaults.ts';
 import type { Pool } from '../model/index.ts';
-import { parseRange } from '../net/index.ts';
+import { parseRange, rangeToCidrs } from '../net/index.ts';
 import { ALL_NAMESPACES_KEY } from './names.ts';
 
 /**
- * The admission params ConfigMap's data from the pools (format in admission.ts): for each
+ * The admission params ConfigMap's data from the pools (format in manifests/admission.ts): for each
  * namespace a pool names, and `.all-namespaces` for pools open to all, the pools allowing
  * externalIPs as `name=cidr,cidr`, sorted by pool name; a range becomes the fewest CIDRs
  * covering exactly it. Equal pools give equal data, so the controller writes only on a real

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pool } from '../model/index.ts';
-import { externalIPParamsData } from './external-ip-policy.ts';
+import { externalIPParamsData } from './external-ip-params.ts';
 
 function pool(name: string, addresses: string[], extra: Partial<Pool> = {}): Pool {
   return { name, addresses, autoAssign: true, avoidBuggyIPs: false, allowExternalIPs: true, namespaces: [], reserved: [], priority: 0, ...extra };

@@ -1,0 +1,27 @@
+// What the API shows of the agent, defined here (by its reader): the agent hands the API a
+// `status()` that returns an AgentStatus; the API never imports the agent.
+import type { ApplyReport } from '../dataplane/dataplane.ts';
+import type { ServiceProblem, ServiceTable } from '../model/index.ts';
+
+export interface LastPass {
+  readonly at: string;
+  readonly durationMs: number;
+  readonly ok: boolean;
+  readonly errors: readonly string[];
+  readonly dataplane?: ApplyReport;
+  /** Where the pass spent its time, milliseconds: what to look at when a pass is slow. */
+  readonly phases: { readonly desired: number; readonly host: number; readonly dataplane: number; readonly announcer: number; readonly bookkeeping: number };
+}
+
+/** A snapshot for the API: what is served now, and what is wrong. */
+export interface AgentStatus {
+  readonly engine: string;
+  readonly announcer: string;
+  readonly table: ServiceTable;
+  readonly frontendIds: ReadonlyMap<string, number>;
+  readonly problems: readonly ServiceProblem[];
+  readonly advertisements: readonly string[];
+  readonly vipInterface?: { readonly name: string; readonly kind: string };
+  readonly lastPass?: LastPass;
+  readonly configError?: string;
+}
