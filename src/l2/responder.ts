@@ -62,6 +62,8 @@ interface Port {
   readonly probing: Map<string, IpAddress>;
   /** Probing VIPs another MAC answered for during the current probe. */
   readonly contested: Set<string>;
+  /** Contested VIPs waiting to be probed again: an `apply` probes them at once (the view changed; the other node may have let go). */
+  readonly retrying: Set<string>;
   /** Solicited-node group MAC → how many wanted VIPs need it. */
   readonly groups: Map<string, number>;
   /** The pending probe or announcement of each VIP. */
@@ -88,7 +90,7 @@ export class L2Responder {
     this.#open = options.openSocket ?? openPacketSocket;
     this.#onConflict = options.onConflict ?? (() => undefined);
     this.#probeMs = options.probeMs ?? 50;
-    this.#probeRetryMs = options.probeRetryMs ?? 1000;
+    this.#probeRetryMs = options.probeRetryMs ?? 250;
     this.#poll = setInterval(() => this.poll(), options.pollMs ?? 10);
     this.#poll.unref();
   }
@@ -156,7 +158,7 @@ export class L2Responder {
       arp.close();
       throw error;
     }
-    const port: Port = { arp, ipv6, owned: new Map(), probing: new Map(), contested: new Set(), groups: new Map(), timers: new Map() };
+    const port: Port = { arp, ipv6, owned: new Map(), probing: new Map(), contested: new Set(), retrying: new Set(), groups: new Map(), timers: new Map() };
     this.#ports.set(name, port);
     return port;
   }
@@ -177,9 +179,14 @@ export class L2Responder {
       port.owned.delete(key);
       port.probing.delete(key);
       port.contested.delete(key);
+      port.retrying.delete(key);
       if (vip.family === 6) this.#group(port, vip, -1);
     }
     for (const [key, vip] of next) {
+      if (port.retrying.has(key)) {
+        clearTimeout(port.timers.get(key));
+        this.#probe(port, key, vip);
+      }
       if (port.owned.has(key) || port.probing.has(key)) continue;
       if (vip.family === 6) this.#group(port, vip, 1);
       port.probing.set(key, vip);
@@ -189,6 +196,7 @@ export class L2Responder {
 
   /** Asks whether anybody else answers for `vip`; takes it when nobody did within the probe time. */
   #probe(port: Port, key: string, vip: IpAddress): void {
+    port.retrying.delete(key);
     if (this.#probeMs === 0) {
       this.#take(port, key, vip);
       return;
@@ -199,8 +207,12 @@ export class L2Responder {
     this.#later(port, key, this.#probeMs, () => {
       this.poll(); // an answer that came in since the last poll counts
       if (!port.probing.has(key)) return;
-      if (port.contested.has(key)) this.#later(port, key, this.#probeRetryMs, () => this.#probe(port, key, vip));
-      else this.#take(port, key, vip);
+      if (!port.contested.has(key)) {
+        this.#take(port, key, vip);
+        return;
+      }
+      port.retrying.add(key);
+      this.#later(port, key, this.#probeRetryMs, () => this.#probe(port, key, vip));
     });
   }
 
