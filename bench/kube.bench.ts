@@ -8,11 +8,13 @@
 // benchmark process, which re-executes itself inside the namespace so all three share its
 // loopback. Run: npx tsx bench/kube.bench.ts [--quick] [--profile DIR] [--controller-only]
 // (--controller-only: measure 1 alone, for working on the controller; nothing is written to results/)
+// [--compare-http [--rounds N]]: 1 alone, N times (default 5) on each of the controller's HTTP
+// stacks, interleaved; prints each stack's median and their ratio.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeKubeApi, type JsonObject } from '../test/support/fake-kube-api/index.ts';
@@ -22,6 +24,8 @@ import { percentile, summarize } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
 const controllerOnly = process.argv.includes('--controller-only');
+const compare = process.argv.includes('--compare-http');
+const ROUNDS = ((i) => (i < 0 ? 5 : Number(process.argv[i + 1])))(process.argv.indexOf('--rounds'));
 const SERVICES = 10_000;
 const ENDPOINTS = 10;
 const CHANGES = quick ? 20 : 100;
@@ -95,11 +99,11 @@ async function waitAgent(check: (v: AgentStatusView) => boolean, timeoutMs: numb
 /** `--profile DIR`: CPU profiles of the controller, the agent and the fake API server's process (.cpuprofile, for DevTools). */
 const PROFILE_DIR = ((i) => (i < 0 ? undefined : process.argv[i + 1]))(process.argv.indexOf('--profile'));
 
-function vipgate(args: readonly string[], log: string): ChildProcess {
+function vipgate(args: readonly string[], log: string, env: Readonly<Record<string, string>> = {}): ChildProcess {
   // What bin/vipgate runs, with the profiler when asked (Node refuses --cpu-prof in NODE_OPTIONS).
   const node = PROFILE_DIR === undefined ? [VIPGATE] : [process.execPath, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--import', TSX_LOADER, MAIN];
   const quoted = [...node, ...args].map((a) => `'${a}'`).join(' ');
-  return spawn('sh', ['-c', `exec ${quoted} >>'${log}' 2>&1`], { stdio: 'ignore' });
+  return spawn('sh', ['-c', `exec ${quoted} >>'${log}' 2>&1`], { stdio: 'ignore', env: { ...process.env, ...env } });
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -132,8 +136,14 @@ function processCpuMs(pid: number): number {
   }
 }
 
-/** Inside the namespace: the fake API here, the controller and the agent as child processes. */
-async function inside(): Promise<void> {
+interface Seeded {
+  readonly dir: string;
+  readonly api: FakeKubeApi;
+  readonly kubeconfig: string;
+}
+
+/** A fresh fake API holding 10,000 LoadBalancer Services without status, and their slices. */
+async function seed(): Promise<Seeded> {
   const dir = mkdtempSync(join(tmpdir(), 'vipgate-kube-bench-'));
   const api = new FakeKubeApi();
   applyVipgateCrds(api);
@@ -142,58 +152,110 @@ async function inside(): Promise<void> {
   writeFileSync(kubeconfig, api.kubeconfig());
   const services = api.resource('services');
   const slices = api.resource('endpointslices');
+  api.store.create(api.resource('vippools'), undefined, { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'bench' }, spec: { addresses: ['10.200.0.0/16'] } });
+  for (let n = 0; n < 10; n++) ensureNamespace(api, `ns${n}`);
+  for (let i = 0; i < SERVICES; i++) {
+    api.store.create(services, `ns${i % 10}`, {
+      metadata: { name: `svc${i}`, namespace: `ns${i % 10}` },
+      // No node ports: 10,000 Services would exhaust the node-port range (30000-32767), as on a real cluster.
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
+    api.store.create(slices, `ns${i % 10}`, slice(i, ENDPOINTS));
+  }
+  return { dir, api, kubeconfig };
+}
+
+interface ControllerResult {
+  readonly controllerMs: number;
+  readonly controllerFromSpawnMs: number;
+  readonly firstStatusMs: number;
+  readonly controllerCpuMs: number;
+  readonly apiCpuMs: number;
+}
+
+/** The HTTP stack the controller uses for the API server (`VIPGATE_KUBE_HTTP`, src/controller/run.ts). */
+type Stack = 'ours' | 'library';
+
+/** 1. The controller: Lease won → every status written. The controller is stopped after. */
+async function measureController({ dir, api, kubeconfig }: Seeded, stack: Stack, children: ChildProcess[]): Promise<ControllerResult> {
+  let assigned = 0;
+  let lastAssignedAt = 0;
+  let firstAssignedAt = 0;
+  let leaseAt = 0;
+  const hasIngress = (o: JsonObject): boolean => ((((o['status'] as JsonObject | undefined)?.['loadBalancer'] as JsonObject | undefined)?.['ingress'] as unknown[] | undefined) ?? []).length > 0;
+  // CPU time of the controller and of this process (the fake API) over the same window: on 2
+  // shared cores the wall clock alone does not say whose time it was.
+  let cpuAtLease = { controller: 0, api: 0 };
+  let cpuAtEnd = { controller: 0, api: 0 };
+  const cpuNow = (): { controller: number; api: number } => {
+    const u = process.cpuUsage();
+    return { controller: controller.pid === undefined ? 0 : processCpuMs(controller.pid), api: (u.user + u.system) / 1000 };
+  };
+  api.store.onChange((r, e) => {
+    if (r.plural === 'leases' && leaseAt === 0) {
+      leaseAt = performance.now();
+      cpuAtLease = cpuNow();
+    }
+    if (r.plural === 'services' && e.type === 'MODIFIED' && hasIngress(e.object) && (e.previous === undefined || !hasIngress(e.previous))) {
+      assigned++;
+      lastAssignedAt = performance.now();
+      if (firstAssignedAt === 0) firstAssignedAt = lastAssignedAt;
+      if (assigned === SERVICES) cpuAtEnd = cpuNow();
+    }
+  });
+  const spawnedAt = performance.now();
+  const controller = vipgate(['controller', '--kubeconfig', kubeconfig, '--lease-namespace', 'vipgate-system', '--metrics-listen', '127.0.0.1:19471'], join(dir, 'controller.log'), { VIPGATE_KUBE_HTTP: stack });
+  children.push(controller);
+  // Generous: on a loaded machine the library's stack has taken 90 s.
+  const deadline = Date.now() + 300_000;
+  while (assigned < SERVICES && Date.now() < deadline) await sleep(20);
+  if (assigned < SERVICES) throw new Error(`the controller (${stack} HTTP) assigned ${assigned} of ${SERVICES} in 300 s; see ${dir}/controller.log`);
+  const r = {
+    controllerMs: lastAssignedAt - leaseAt,
+    controllerFromSpawnMs: lastAssignedAt - spawnedAt,
+    firstStatusMs: firstAssignedAt - leaseAt,
+    controllerCpuMs: cpuAtEnd.controller - cpuAtLease.controller,
+    apiCpuMs: cpuAtEnd.api - cpuAtLease.api,
+  };
+  console.log(`controller (${stack} HTTP): ${SERVICES} assigned ${r.controllerMs.toFixed(0)} ms after winning the Lease (${r.controllerFromSpawnMs.toFixed(0)} ms after spawn; the first status ${r.firstStatusMs.toFixed(0)} ms after the Lease: informers listed, allocator rebuilt); CPU in that time: controller ${r.controllerCpuMs.toFixed(0)} ms, fake API ${r.apiCpuMs.toFixed(0)} ms; load ${(loadavg()[0] ?? 0).toFixed(2)}`);
+  await stop(controller);
+  return r;
+}
+
+/**
+ * `--compare-http`: the controller on each HTTP stack, interleaved (ours, library, ours, ...)
+ * so that whatever else runs on the shared cores falls on both alike; a fresh fake API each time.
+ */
+async function compareHttp(): Promise<void> {
+  const runs: { stack: Stack; load: number; result: ControllerResult }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which goes first, so neither always follows the other's garbage.
+    for (const stack of (round % 2 === 0 ? ['ours', 'library'] : ['library', 'ours']) as Stack[]) {
+      const seeded = await seed();
+      const children: ChildProcess[] = [];
+      try {
+        const load = loadavg()[0] ?? 0;
+        runs.push({ stack, load, result: await measureController(seeded, stack, children) });
+      } finally {
+        for (const child of children) await stop(child);
+        await seeded.api.stop();
+        rmSync(seeded.dir, { recursive: true, force: true });
+      }
+    }
+  }
+  console.log(JSON.stringify({ runs }));
+}
+
+/** Inside the namespace: the fake API here, the controller and the agent as child processes. */
+async function inside(): Promise<void> {
+  if (compare) return compareHttp();
+  const seeded = await seed();
+  const { dir, api, kubeconfig } = seeded;
+  const services = api.resource('services');
+  const slices = api.resource('endpointslices');
   const children: ChildProcess[] = [];
   try {
-    api.store.create(api.resource('vippools'), undefined, { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'bench' }, spec: { addresses: ['10.200.0.0/16'] } });
-    for (let n = 0; n < 10; n++) ensureNamespace(api, `ns${n}`);
-    for (let i = 0; i < SERVICES; i++) {
-      api.store.create(services, `ns${i % 10}`, {
-        metadata: { name: `svc${i}`, namespace: `ns${i % 10}` },
-        // No node ports: 10,000 Services would exhaust the node-port range (30000-32767), as on a real cluster.
-        spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-      });
-      api.store.create(slices, `ns${i % 10}`, slice(i, ENDPOINTS));
-    }
-
-    // 1. The controller: Lease won → every status written.
-    let assigned = 0;
-    let lastAssignedAt = 0;
-    let firstAssignedAt = 0;
-    let leaseAt = 0;
-    const hasIngress = (o: JsonObject): boolean => ((((o['status'] as JsonObject | undefined)?.['loadBalancer'] as JsonObject | undefined)?.['ingress'] as unknown[] | undefined) ?? []).length > 0;
-    // CPU time of the controller and of this process (the fake API) over the same window: on 2
-    // shared cores the wall clock alone does not say whose time it was.
-    let cpuAtLease = { controller: 0, api: 0 };
-    let cpuAtEnd = { controller: 0, api: 0 };
-    const cpuNow = (): { controller: number; api: number } => {
-      const u = process.cpuUsage();
-      return { controller: controller.pid === undefined ? 0 : processCpuMs(controller.pid), api: (u.user + u.system) / 1000 };
-    };
-    api.store.onChange((r, e) => {
-      if (r.plural === 'leases' && leaseAt === 0) {
-        leaseAt = performance.now();
-        cpuAtLease = cpuNow();
-      }
-      if (r.plural === 'services' && e.type === 'MODIFIED' && hasIngress(e.object) && (e.previous === undefined || !hasIngress(e.previous))) {
-        assigned++;
-        lastAssignedAt = performance.now();
-        if (firstAssignedAt === 0) firstAssignedAt = lastAssignedAt;
-        if (assigned === SERVICES) cpuAtEnd = cpuNow();
-      }
-    });
-    const spawnedAt = performance.now();
-    const controller = vipgate(['controller', '--kubeconfig', kubeconfig, '--lease-namespace', 'vipgate-system', '--metrics-listen', '127.0.0.1:19471'], join(dir, 'controller.log'));
-    children.push(controller);
-    const deadline = Date.now() + 120_000;
-    while (assigned < SERVICES && Date.now() < deadline) await sleep(20);
-    if (assigned < SERVICES) throw new Error(`the controller assigned ${assigned} of ${SERVICES} in 120 s; see ${dir}/controller.log`);
-    const controllerMs = lastAssignedAt - leaseAt;
-    const controllerFromSpawnMs = lastAssignedAt - spawnedAt;
-    const firstStatusMs = firstAssignedAt - leaseAt;
-    const controllerCpuMs = cpuAtEnd.controller - cpuAtLease.controller;
-    const apiCpuMs = cpuAtEnd.api - cpuAtLease.api;
-    console.log(`controller: ${SERVICES} assigned ${controllerMs.toFixed(0)} ms after winning the Lease (${controllerFromSpawnMs.toFixed(0)} ms after spawn; the first status ${firstStatusMs.toFixed(0)} ms after the Lease: informers listed, allocator rebuilt); CPU in that time: controller ${controllerCpuMs.toFixed(0)} ms, fake API ${apiCpuMs.toFixed(0)} ms`);
-    await stop(controller);
+    const { controllerMs, controllerFromSpawnMs, firstStatusMs, controllerCpuMs, apiCpuMs } = await measureController(seeded, 'ours', children);
     if (controllerOnly) {
       console.log(JSON.stringify({ controllerMs, controllerFromSpawnMs, firstStatusMs, controllerCpuMs, apiCpuMs }));
       return;
@@ -264,18 +326,39 @@ interface InsideResult {
   readonly passes: number[];
 }
 
+interface Comparison {
+  readonly runs: readonly { readonly stack: Stack; readonly load: number; readonly result: ControllerResult }[];
+}
+
+function reportComparison({ runs }: Comparison, started: ReturnType<typeof machine>): void {
+  const of = (stack: Stack): ControllerResult[] => runs.filter((x) => x.stack === stack).map((x) => x.result);
+  const median = (xs: readonly number[]): number => summarize([...xs]).median;
+  const rows = (['ours', 'library'] as Stack[]).map((stack) => {
+    const rs = of(stack);
+    return [stack, rs.map((x) => x.controllerMs.toFixed(0)).join(', '), `${median(rs.map((x) => x.controllerMs)).toFixed(0)} ms`, `${median(rs.map((x) => x.firstStatusMs)).toFixed(0)} ms`, `${median(rs.map((x) => x.controllerCpuMs)).toFixed(0)} / ${median(rs.map((x) => x.apiCpuMs)).toFixed(0)} ms`];
+  });
+  const ours = median(of('ours').map((x) => x.controllerMs));
+  const library = median(of('library').map((x) => x.controllerMs));
+  const loads = runs.map((x) => x.load);
+  console.log(`\ncontroller, Lease won → ${SERVICES} statuses written, each HTTP stack ${ROUNDS} times, interleaved`);
+  console.log(formatTable(['stack', 'runs (ms, in order)', 'median', 'first status', 'CPU controller / fake API'], rows));
+  console.log(`library / ours = ${(library / ours).toFixed(3)} (ours is ${(((library - ours) / library) * 100).toFixed(1)} % faster by median); load ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} (1-min average at each run's start); ${started.date}, commit ${started.commit}${started.uncommitted.length > 0 ? ` + uncommitted ${started.uncommitted.join(' ')}` : ''}`);
+}
+
 async function main(): Promise<void> {
   const started = machine();
   const ns = `vgb${randomBytes(2).toString('hex')}-kube`;
   await run(['ip', 'netns', 'add', ns], 10_000);
-  let r: InsideResult;
+  let last: string;
   try {
     await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up'], 10_000);
-    const out = await run(['ip', 'netns', 'exec', ns, process.execPath, ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]), '--import', 'tsx', SELF, '--inside', ...(quick ? ['--quick'] : []), ...(controllerOnly ? ['--controller-only'] : []), ...(PROFILE_DIR === undefined ? [] : ['--profile', PROFILE_DIR])], 600_000);
-    r = JSON.parse(out.trim().split('\n').pop()!) as InsideResult;
+    const out = await run(['ip', 'netns', 'exec', ns, process.execPath, ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]), '--import', 'tsx', SELF, '--inside', ...(quick ? ['--quick'] : []), ...(controllerOnly ? ['--controller-only'] : []), ...(compare ? ['--compare-http', '--rounds', String(ROUNDS)] : []), ...(PROFILE_DIR === undefined ? [] : ['--profile', PROFILE_DIR])], compare ? 2 * ROUNDS * 300_000 : 600_000);
+    last = out.trim().split('\n').pop()!;
   } finally {
     await run(['ip', 'netns', 'del', ns], 10_000);
   }
+  if (compare) return reportComparison(JSON.parse(last) as Comparison, started);
+  const r = JSON.parse(last) as InsideResult;
   if (controllerOnly) {
     console.log(`\ncontroller: Lease won → ${SERVICES} statuses written: ${r.controllerMs.toFixed(0)} ms (target ≤ ${TARGETS.controllerMs} ms: ${verdict(r.controllerMs, TARGETS.controllerMs, 'lower')}); first status ${r.firstStatusMs.toFixed(0)} ms; CPU controller ${r.controllerCpuMs.toFixed(0)} / fake API ${r.apiCpuMs.toFixed(0)} ms; from spawn ${r.controllerFromSpawnMs.toFixed(0)} ms; load ${started.loadAverage.toFixed(2)}, commit ${started.commit}`);
     return;

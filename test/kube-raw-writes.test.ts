@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { statusOf } from '../src/kube/index.ts';
+import { createKubeClients, refusalOf, statusOf, type KubeClients, type Refusal } from '../src/kube/index.ts';
 import { rawWrites, type RawWrites } from '../src/kube/raw-writes.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
 import { create, eventsFor, ingressOf, service, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
 
 let api: FakeKubeApi;
 let raw: RawWrites;
+let library: KubeClients;
 before(async () => {
   api = new FakeKubeApi();
   applyVipgateCrds(api);
@@ -18,6 +19,7 @@ before(async () => {
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig());
   raw = await rawWrites(kc);
+  library = createKubeClients({ kubeconfigText: api.kubeconfig() });
 });
 after(() => api.stop());
 
@@ -54,4 +56,20 @@ test('writes asked for together all land, each answered with its own Service', a
   const answers = await Promise.all(names.map((name, i) => raw.patchServiceStatus('default', name, ingress(`10.201.0.${i + 1}`))));
   assert.deepEqual(answers.map((s) => [s.metadata?.name, s.status?.loadBalancer?.ingress?.[0]?.ip]), names.map((name, i) => [name, `10.201.0.${i + 1}`]));
   assert.deepEqual(names.map((name) => ingressOf(api, name)[0]), names.map((_, i) => `10.201.0.${i + 1}`));
+});
+
+test('a refused write reads the same through either HTTP stack: status, reason and the server\'s words', async () => {
+  create(api, 'services', service('both', { spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } }));
+  const refusals: Refusal[] = [];
+  for (const write of [raw.patchServiceStatus.bind(raw), library.patchServiceStatus.bind(library)]) {
+    const error = await write('default', 'both', ingress('10.200.0.11'), '1').then(() => undefined, (e: unknown) => e);
+    const r = refusalOf(error);
+    assert.ok(r !== undefined, `not a refusal: ${String(error)}`);
+    refusals.push(r);
+  }
+  const [ours, theirs] = refusals as [Refusal, Refusal];
+  assert.equal(ours.status, 409);
+  assert.equal(ours.reason, 'Conflict');
+  assert.doesNotMatch(ours.message, /HTTP 409|PATCH/, 'the message is the server\'s own, not ours around it');
+  assert.deepEqual(ours, theirs);
 });

@@ -27,6 +27,11 @@ export interface RunControllerOptions {
   readonly informerRestartMs?: number;
   /** How often the admission params and pool status are checked with no change (tests shorten it). */
   readonly poolResyncMs?: number;
+  /**
+   * Which HTTP stack carries the hot paths: 'ours' (`raw-http.ts`) or 'library' (the client
+   * library alone). Default: `VIPGATE_KUBE_HTTP`, else 'ours'. For bench/kube.bench.ts --compare-http.
+   */
+  readonly http?: 'ours' | 'library';
 }
 
 export interface RunningController {
@@ -76,7 +81,8 @@ function withRawPaths(where: KubeTarget): KubeClients {
  * its view from the Services' status (the truth), not from memory that may be stale.
  */
 export function runController(options: RunControllerOptions): RunningController {
-  const clients = options.clients ?? withRawPaths(target(options));
+  const http = options.http ?? (process.env['VIPGATE_KUBE_HTTP'] === 'library' ? 'library' : 'ours');
+  const clients = options.clients ?? (http === 'library' ? createKubeClients(target(options)) : withRawPaths(target(options)));
   const identity = options.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
   const log = options.log.child({ identity });
   let controller: Controller | undefined;

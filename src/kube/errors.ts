@@ -42,8 +42,8 @@ export interface Refusal {
 
 /**
  * The server's own words from a refused request, whichever client made it: the client
- * library's ApiException (status in `code`, the Status object as JSON text in `body`) or our
- * raw path's ApiStatusError (status in `statusCode`, the message already composed). Undefined
+ * library's ApiException (status in `code`) or our raw path's ApiStatusError (status in
+ * `statusCode`), both with the server's Status object as JSON text in `body`. Undefined
  * for errors that are not answers (a refused connection, a timeout).
  */
 export function refusalOf(error: unknown): Refusal | undefined {

@@ -17,12 +17,18 @@ export interface RawHttp {
   stream(path: string): Promise<{ readonly response: IncomingMessage; readonly abort: () => void }>;
 }
 
-/** An API refusal with its HTTP status where `statusOf` looks for it (`statusCode`). */
+/**
+ * An API refusal in the shape of the client library's ApiException, so that `refusalOf` reads
+ * both alike: the HTTP status (in `statusCode`, as `code` is our stable error code) and the
+ * answer's body verbatim (the server's Status object, with its message and reason).
+ */
 export class ApiStatusError extends KubeError {
   readonly statusCode: number;
-  constructor(status: number, message: string) {
+  readonly body: string;
+  constructor(status: number, message: string, body: string) {
     super(KubeErrorCode.api, message, { status });
     this.statusCode = status;
+    this.body = body;
   }
 }
 
@@ -34,7 +40,7 @@ export function refusal(method: string, path: string, status: number, text: stri
   } catch {
     message = undefined;
   }
-  return new ApiStatusError(status, `${method} ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`);
+  return new ApiStatusError(status, `${method} ${path}: HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`, text);
 }
 
 const MAX_SOCKETS = 32;
