@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import type { ElementOp } from './diff.ts';
 import { NftError, NftErrorCode } from './errors.ts';
 import { nftKernel, nftablesDataplane, type ElementChannel, type NftRunner } from './index.ts';
+import { elementText } from './set-elements.ts';
 import { backend, frontend, table } from './testdata/fixtures.ts';
 
 type Commit = { readonly via: 'nft'; readonly text: string } | { readonly via: 'netlink'; readonly ops: readonly ElementOp[] };
@@ -54,10 +55,12 @@ function textOf(c: Commit | undefined): string {
   return c.text;
 }
 
-/** The element ops of a commit; fails the test when the commit was nft text. */
-function opsOf(c: Commit | undefined): readonly ElementOp[] {
+type TextOp = { readonly verb: 'add' | 'delete'; readonly set: string; readonly elements: readonly string[] } | { readonly verb: 'flush'; readonly set: string };
+
+/** The element ops of a commit, their elements as nft text; fails the test when the commit was nft text. */
+function opsOf(c: Commit | undefined): readonly TextOp[] {
   assert.equal(c?.via, 'netlink');
-  return c.ops;
+  return c.ops.map((op) => (op.verb === 'flush' ? op : { ...op, elements: op.elements.map(elementText) }));
 }
 
 const web = (address: string, n: number) => frontend(address, 80, { backends: Array.from({ length: n }, (_, i) => backend(`10.100.1.${i + 1}`, 8080)) });
@@ -117,7 +120,7 @@ test('a refused batch: the table is read back, and replaced whole when it is not
   assert.match(textOf(last), /add element inet vipgate frontends4 \{ 10\.200\.0\.5 \. tcp \. 80 : goto pick4_tcp_random_2, 10\.200\.0\.6 \. tcp \. 80 : goto pick4_tcp_random_2 \}/);
 });
 
-test("elements: 'text' keeps the whole step in one nft transaction", async () => {
+test('a kernel without an element channel keeps the whole step in one nft transaction', async () => {
   const { commits, runner } = recorder();
   const dp = nftablesDataplane({ kernel: nftKernel({ transactions: runner }) });
   await dp.apply(table([web('10.200.0.5', 2)]));
