@@ -153,6 +153,6 @@ export function openNftKernel(options: OpenNftKernelOptions = {}): NftKernel {
   return kernel;
 }
 
-/** One line for the log and the agent's status: `libnftables, elements over nfnetlink, …`. */
+/** One line for the `agent running` log line: `libnftables, elements as nfnetlink, generation over nfnetlink`. */
 export const describeKernel = (chosen: NftKernelChoice): string =>
   `${chosen.transactions}, elements as ${chosen.elements}, generation ${chosen.generation === 'none' ? 'unknown' : 'over nfnetlink'}`;
