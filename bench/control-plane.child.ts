@@ -6,7 +6,7 @@
 //   change --services N --backends B --reps R   one backend changed per apply, R times
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ffiRunner, nftablesDataplane, type NftRunner } from '../src/dataplane/nftables/index.ts';
+import { nftKernel, nftablesDataplane, openNftKernel, type NftRunner } from '../src/dataplane/nftables/index.ts';
 import type { Backend, ServiceTable } from '../src/model/index.ts';
 import { syntheticTable, syntheticVip } from './lib/tables.ts';
 
@@ -30,7 +30,9 @@ function peakRssMiB(): number {
   return Number(m[1]) / 1024;
 }
 
-const ffi = ffiRunner();
+// The agent's choice (libnftables, nfnetlink), with the nft text transactions timed.
+const opened = openNftKernel();
+const ffi = opened.transactions;
 /** Time spent inside libnftables and the kernel, so the rest of an apply is vipgate's own. */
 let nftMs = 0;
 const runner: NftRunner = {
@@ -46,7 +48,8 @@ const runner: NftRunner = {
   close: () => ffi.close(),
 };
 // --step N: frontends per transaction (the dataplane's default when absent).
-const dataplane = nftablesDataplane(values.step === undefined ? { runner } : { runner, maxFrontendsPerTransaction: Number(values.step) });
+const kernel = nftKernel({ ...opened, transactions: runner, generation: opened.chosen.generation === 'none' ? undefined : opened.generation });
+const dataplane = nftablesDataplane(values.step === undefined ? { kernel } : { kernel, maxFrontendsPerTransaction: Number(values.step) });
 const ms = (from: number): number => performance.now() - from;
 
 try {
@@ -130,7 +133,7 @@ try {
     // Peak so far: one dataplane, after 20 changes and 6 resyncs (3 of them full read-backs).
     const rssResyncsMiB = peakRssMiB();
     for (let i = 0; i < 2; i++) {
-      const restarted = nftablesDataplane({ runner });
+      const restarted = nftablesDataplane({ kernel });
       t = performance.now();
       const r = await restarted.apply(current, { resync: true });
       restartTimes.push(ms(t));

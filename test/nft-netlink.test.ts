@@ -11,16 +11,23 @@ import { after, test } from 'node:test';
 import { ffiRunner, type NftRunner } from '../src/dataplane/nftables/index.ts';
 import { netlinkGeneration } from '../src/dataplane/nftables/generation.ts';
 import { parseListing } from '../src/dataplane/nftables/listing.ts';
+import { opOf } from '../src/dataplane/nftables/testdata/elements.ts';
 import { nftNetlink, type ElementBatchOp } from '../src/dataplane/nftables/netlink/index.ts';
 import { DEFAULT_MASQUERADE_MARK, SetNames, pickRule, skeletonText, type SetName } from '../src/dataplane/nftables/render.ts';
 
 const MIXED = fileURLToPath(new URL('../src/dataplane/nftables/testdata/mixed.nft', import.meta.url));
 const ELEMENT_LINE = /^add element inet vipgate (\S+) \{ (.*) \}$/;
 
+/** Element ops as nft text, as the tests write them (and report them back as JSON). */
+type TextOp = { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly string[] } | { readonly verb: 'flush'; readonly set: SetName };
+
+/** The structures the dataplane hands the netlink writer, for ops written as text. */
+const toOps = (ops: readonly TextOp[]): ElementBatchOp[] => ops.map((o) => (o.verb === 'flush' ? o : opOf(o.verb, o.set, o.elements)));
+
 /** mixed.nft split into what libnftables keeps (skeleton, chains, flushes) and its element ops. */
-function mixed(): { skeleton: string; ops: ElementBatchOp[]; text: string } {
+function mixed(): { skeleton: string; ops: TextOp[]; text: string } {
   const text = readFileSync(MIXED, 'utf8');
-  const ops: ElementBatchOp[] = [];
+  const ops: TextOp[] = [];
   const rest: string[] = [];
   for (const line of text.split('\n')) {
     const m = ELEMENT_LINE.exec(line);
@@ -50,14 +57,14 @@ async function child(which: string): Promise<unknown> {
       }
       await nft.run(skeleton);
       const emptied = await list();
-      nl.commit(ops);
+      nl.commit(toOps(ops));
       const byNetlink = await list();
       return { byText, byNetlink, emptied, read, written: ops };
     }
     if (which === 'changes') {
       // Deletes of every shape (map key, concatenated range, interval) and deny rewrites list
       // as nft's own do.
-      const ops: ElementBatchOp[] = [
+      const ops: TextOp[] = [
         { verb: 'delete', set: 'frontends6', elements: ['fd00:200::5 . tcp . 80'] },
         { verb: 'delete', set: 'backends4udp', elements: ['10.200.0.5 . udp . 53 . 2'] },
         { verb: 'delete', set: 'allow4', elements: ['10.200.0.6 . tcp . 443 . 192.168.0.0/16'] },
@@ -77,7 +84,7 @@ async function child(which: string): Promise<unknown> {
       await nft.run(mixed().text);
       const generation = netlinkGeneration();
       const before = generation();
-      nl.commit(ops);
+      nl.commit(toOps(ops));
       const after = generation();
       const byNetlink = await list();
       const deny = [...nl.listElements('deny4').elements, ...nl.listElements('deny6').elements];
@@ -86,7 +93,7 @@ async function child(which: string): Promise<unknown> {
     if (which === 'atomic') {
       // No table yet: the error says so rather than blaming an element.
       const missing: string[] = [];
-      for (const attempt of [() => nl.commit([{ verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] }]), () => nl.listElements('masq4')]) {
+      for (const attempt of [() => nl.commit(toOps([{ verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] }])), () => nl.listElements('masq4')]) {
         try {
           attempt();
           missing.push('no error');
@@ -101,11 +108,13 @@ async function child(which: string): Promise<unknown> {
       const genBefore = generation();
       let error = '';
       try {
-        nl.commit([
-          { verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] },
-          { verb: 'delete', set: 'backends4tcp', elements: ['10.200.0.5 . tcp . 80 . 0', '10.200.0.5 . tcp . 80 . 7'] },
-          { verb: 'add', set: 'closed4', elements: ['10.200.0.98 . tcp . 80'] },
-        ]);
+        nl.commit(
+          toOps([
+            { verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] },
+            { verb: 'delete', set: 'backends4tcp', elements: ['10.200.0.5 . tcp . 80 . 0', '10.200.0.5 . tcp . 80 . 7'] },
+            { verb: 'add', set: 'closed4', elements: ['10.200.0.98 . tcp . 80'] },
+          ]),
+        );
       } catch (e) {
         error = e instanceof Error ? `${(e as { code?: string }).code} ${e.message}` : String(e);
       }
@@ -113,7 +122,7 @@ async function child(which: string): Promise<unknown> {
       const genAfter = generation();
       const generationMoved = genBefore === undefined || genAfter === undefined ? undefined : genAfter - genBefore;
       // And a batch that is fine afterwards still goes through on the same socket.
-      nl.commit([{ verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] }]);
+      nl.commit(toOps([{ verb: 'add', set: 'masq4', elements: ['10.200.0.99 . tcp . 80'] }]));
       return { error, before, afterFailure, generationMoved, missing, masq4: nl.listElements('masq4').elements };
     }
     if (which === 'counter') {
@@ -121,7 +130,7 @@ async function child(which: string): Promise<unknown> {
       spawnSync('ip', ['link', 'set', 'lo', 'up']);
       spawnSync('ip', ['addr', 'add', '10.200.0.5/32', 'dev', 'lo']);
       await nft.run(fresh);
-      nl.commit([{ verb: 'add', set: 'counters4', elements: ['10.200.0.5 . udp . 5353', '10.200.0.6 . udp . 5353'] }]);
+      nl.commit(toOps([{ verb: 'add', set: 'counters4', elements: ['10.200.0.5 . udp . 5353', '10.200.0.6 . udp . 5353'] }]));
       const sent = spawnSync('bash', ['-c', 'for i in 1 2 3; do echo hello > /dev/udp/10.200.0.5/5353; done'], { timeout: 5000 });
       const { counts } = nl.listElements('counters4');
       const listed = parseListing(await nft.run('list set inet vipgate counters4')).sets.get('counters4')?.counts;
@@ -136,14 +145,15 @@ async function child(which: string): Promise<unknown> {
       for (let i = 0; i < 10_000; i++) vips.push(`10.${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255} . tcp . 80`);
       const slots: string[] = [];
       for (const [i, vip] of vips.entries()) for (let s = 0; s < 10; s++) slots.push(`${vip} . ${s} : 10.100.${(i * 10 + s) >> 8 & 255}.${(i * 10 + s) & 255} . 8080`);
-      const ops: ElementBatchOp[] = [
+      const ops: TextOp[] = [
         { verb: 'add', set: 'backends4tcp', elements: slots },
         { verb: 'add', set: 'counters4', elements: vips },
         { verb: 'add', set: 'masq4', elements: vips },
         { verb: 'add', set: 'frontends4', elements: vips.map((v) => `${v} : goto pick4_tcp_random_10`) },
       ];
+      const batch = toOps(ops); // the dataplane hands over structures: not part of the commit's time
       let t = performance.now();
-      nl.commit(ops);
+      nl.commit(batch);
       const commitMs = performance.now() - t;
       t = performance.now();
       const backends = nl.listElements('backends4tcp').elements;
@@ -201,7 +211,7 @@ if (childCase !== undefined) {
   });
 
   test('elements written as nft text come back from listElements as that text, counters included', () => {
-    const r = listingReport() as { read: Record<string, { elements: string[]; counts: Record<string, string> }>; written: ElementBatchOp[] };
+    const r = listingReport() as { read: Record<string, { elements: string[]; counts: Record<string, string> }>; written: TextOp[] };
     for (const set of Object.values(SetNames)) {
       const written = r.written.filter((o) => o.set === set).flatMap((o) => (o.verb === 'flush' ? [] : o.elements));
       const read = r.read[set]!.elements;

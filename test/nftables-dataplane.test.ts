@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { cliRunner, nftablesDataplane } from '../src/dataplane/nftables/index.ts';
+import { nftablesDataplane, openNftKernel } from '../src/dataplane/nftables/index.ts';
 import type { Backend, Frontend, ServiceTable } from '../src/model/index.ts';
 import { createNftLab, httpBatch, startBackends, udpAsk, type NftLab } from './support/nft-netns.ts';
 import { frontendOf } from './support/frontends.ts';
@@ -31,7 +31,7 @@ const web6 = fe('fd00:200::5', 80, 'tcp', [b6(1), b6(2)]);
 const names = (bodies: string[]): Set<string> => new Set(bodies.map((b) => b.split(' ')[0]!));
 
 test('nftables dataplane serves VIPs and enforces policy in a real kernel', async (t) => {
-  const dataplane = nftablesDataplane({ runner: cliRunner({ netns: lab.ns.lb }) });
+  const dataplane = nftablesDataplane({ kernel: openNftKernel({ netns: lab.ns.lb }) });
   const nft = (args: string[]): string => lab.exec(lab.ns.lb, ['nft', ...args]);
   t.after(() => dataplane.cleanup().catch(() => undefined));
 
@@ -151,7 +151,7 @@ test('nftables dataplane serves VIPs and enforces policy in a real kernel', asyn
 
 test('an agent restart reconciles the table it finds: counters kept, only the difference written; an old layout is replaced', async () => {
   const nft = (args: string[]): string => lab.exec(lab.ns.lb, ['nft', ...args]);
-  const fresh = () => nftablesDataplane({ runner: cliRunner({ netns: lab.ns.lb }) });
+  const fresh = () => nftablesDataplane({ kernel: openNftKernel({ netns: lab.ns.lb }) });
   const table = tableOf([web(), dns, web6]);
   const first = fresh();
   try {

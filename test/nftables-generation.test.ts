@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { cliRunner, ffiRunner, nftablesDataplane, type NftRunner } from '../src/dataplane/nftables/index.ts';
+import { cliRunner, ffiRunner, nftKernel, nftablesDataplane, type NftRunner } from '../src/dataplane/nftables/index.ts';
+import { netlinkGeneration } from '../src/dataplane/nftables/generation.ts';
+import { nftNetlink } from '../src/dataplane/nftables/netlink/index.ts';
 import type { Frontend, ServiceTable } from '../src/model/index.ts';
 import { readyBackend, webFrontend } from './support/frontends.ts';
 
@@ -33,7 +35,9 @@ async function child(): Promise<void> {
     },
     close: () => inner.close(),
   });
-  const dataplane = nftablesDataplane({ runner: counting(ffiRunner()), lister: counting(cliRunner()), skeletonLister: counting(ffiRunner({ terse: true })) });
+  const dataplane = nftablesDataplane({
+    kernel: nftKernel({ transactions: counting(ffiRunner()), lister: counting(cliRunner()), skeletonLister: counting(ffiRunner({ terse: true })), elements: nftNetlink(), generation: netlinkGeneration() }),
+  });
   const table: ServiceTable = { frontends: [web(['10.100.1.41', '10.100.1.42'])], denySources: [] };
   const steps: { step: string; changed: boolean; driftRepaired: boolean; listings: number }[] = [];
   const step = async (name: string, t: ServiceTable, resync: boolean): Promise<void> => {

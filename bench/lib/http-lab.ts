@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Lab, benchTopology } from '../../lab/index.ts';
-import { cliRunner, nftablesDataplane } from '../../src/dataplane/nftables/index.ts';
+import { nftablesDataplane, openNftKernel } from '../../src/dataplane/nftables/index.ts';
 import type { Dataplane } from '../../src/dataplane/dataplane.ts';
 import type { Backend } from '../../src/model/index.ts';
 import { BENCH_VIP } from './tables.ts';
@@ -56,7 +56,7 @@ export async function startHttpLab(options: { backends: number }): Promise<HttpL
     );
     const backends: Backend[] = pods.map((p) => ({ address: p.addresses[0]!, port: PORT, weight: 1, state: 'ready' }));
     const nft = (text: string): Promise<string> => lab.exec('lb1', ['nft', '-f', '-'], { input: text, timeoutMs: 60_000 });
-    const dataplane = nftablesDataplane({ runner: cliRunner({ netns: lab.ns('lb1') }) });
+    const dataplane = nftablesDataplane({ kernel: openNftKernel({ netns: lab.ns('lb1') }) });
 
     const httpLab: HttpLab = {
       lab,

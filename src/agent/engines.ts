@@ -27,9 +27,9 @@ async function ensureBpffs(pinDir: string, log: Logger): Promise<void> {
 export async function createDataplane(config: AgentConfig, log: Logger): Promise<{ dataplane: Dataplane; detail: string }> {
   const { engine } = config.dataplane;
   if (engine === 'nftables') {
-    const { defaultRunner, nftablesDataplane } = await import('../dataplane/nftables/index.ts');
-    const runner = defaultRunner({ log });
-    return { dataplane: nftablesDataplane({ runner, log }), detail: `nftables via ${runner.kind}` };
+    const { describeKernel, nftablesDataplane, openNftKernel } = await import('../dataplane/nftables/index.ts');
+    const kernel = openNftKernel({ log });
+    return { dataplane: nftablesDataplane({ kernel, log }), detail: `nftables via ${describeKernel(kernel.chosen)}` };
   }
   if (engine === 'xdp') {
     const xdp = config.dataplane.xdp;

@@ -12,12 +12,13 @@ import {
   type RenderedTable,
   type SetName,
 } from './render.ts';
+import { elementText, type Prefix, type SetElement } from './set-elements.ts';
 
 /** What the kernel holds: as this process applied it, or as read back from a listing. */
 export interface InstalledState {
   /** By frontend key. */
   readonly frontends: ReadonlyMap<string, FrontendEntry>;
-  readonly deny: Readonly<Record<Family, readonly string[]>>;
+  readonly deny: Readonly<Record<Family, readonly Prefix[]>>;
   /** Chains other than the fixed ones (pick chains, or strays when read back): name → body. */
   readonly chains: ReadonlyMap<string, string>;
   /**
@@ -29,9 +30,12 @@ export interface InstalledState {
 
 export const EMPTY_INSTALLED: InstalledState = { frontends: new Map(), deny: { 4: [], 6: [] }, chains: new Map(), pickUse: new Map() };
 
-/** Element changes of one set: added or deleted elements (as nft text), or the set emptied. */
+/**
+ * Element changes of one set: added or deleted elements (structures, which the nft text path
+ * renders with `elementText` and the netlink path encodes as they are), or the set emptied.
+ */
 export type ElementOp =
-  | { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly string[] }
+  | { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly SetElement[] }
   | { readonly verb: 'flush'; readonly set: SetName };
 
 /**
@@ -76,7 +80,7 @@ export function elementLines(ops: readonly ElementOp[]): string[] {
   const lines: string[] = [];
   for (const op of ops) {
     if (op.verb === 'flush') lines.push(`flush set ${TABLE} ${op.set}`);
-    else lines.push(`${op.verb} element ${TABLE} ${op.set} { ${op.elements.join(', ')} }`);
+    else lines.push(`${op.verb} element ${TABLE} ${op.set} { ${op.elements.map(elementText).join(', ')} }`);
   }
   return lines;
 }
@@ -108,12 +112,12 @@ function makeTransaction(fields: Omit<Transaction, 'lines'>): Transaction {
 export const isEmptyTransaction = (tx: Transaction): boolean =>
   tx.preamble.length === 0 && tx.deletes.length === 0 && tx.adds.length === 0 && tx.chainsRemoved.length === 0 && tx.chainsWritten.size === 0;
 
-const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const samePrefixes = (a: readonly Prefix[], b: readonly Prefix[]): boolean => a.length === b.length && a.every((x, i) => x.text === b[i]!.text);
 
 /** Element changes collected per set, written out in a fixed order. */
 class ElementOps {
-  private readonly bySet = new Map<SetName, string[]>();
-  push(set: SetName, element: string): void {
+  private readonly bySet = new Map<SetName, SetElement[]>();
+  push(set: SetName, element: SetElement): void {
     const list = this.bySet.get(set);
     if (list === undefined) this.bySet.set(set, [element]);
     else list.push(element);
@@ -138,24 +142,26 @@ function diffFrontend(old: RenderedFrontend | undefined, next: RenderedFrontend 
   const some = (next ?? old)!;
   const s = setsOf(some.family);
   const backends = backendsOf(some.family, some.protocol);
-  const key = some.mapKey;
+  const vip = some.vip;
   if (old?.verdict !== next?.verdict) {
     // A map element whose value changes is deleted and added again in the same transaction.
-    if (old?.verdict !== undefined) dels.push(s.frontends, key);
-    if (next?.verdict !== undefined) adds.push(s.frontends, `${key} : ${next.verdict}`);
+    if (old?.verdict !== undefined) dels.push(s.frontends, { kind: 'frontend', vip });
+    // Rendered verdicts are always a goto to a pick chain.
+    const goto = pickOf(next);
+    if (goto !== undefined) adds.push(s.frontends, { kind: 'frontend', vip, goto });
   }
   const was = old?.slots ?? [];
   const now = next?.slots ?? [];
   for (let i = 0; i < Math.max(was.length, now.length); i++) {
     const a = was[i];
     const b = now[i];
-    if (a === b) continue;
-    if (a !== undefined) dels.push(backends, `${key} . ${i}`);
-    if (b !== undefined) adds.push(backends, `${key} . ${i} : ${b}`);
+    if (a === b || (a !== undefined && b !== undefined && a.text === b.text)) continue;
+    if (a !== undefined) dels.push(backends, { kind: 'slot', vip, slot: i });
+    if (b !== undefined) adds.push(backends, { kind: 'slot', vip, slot: i, backend: b });
   }
   const flag = (set: SetName, a: boolean | undefined, b: boolean | undefined): void => {
-    if (a === true && b !== true) dels.push(set, key);
-    if (b === true && a !== true) adds.push(set, key);
+    if (a === true && b !== true) dels.push(set, { kind: 'vip', vip });
+    if (b === true && a !== true) adds.push(set, { kind: 'vip', vip });
   };
   flag(s.counters, old?.counter, next?.counter);
   flag(s.masq, old?.masquerade, next?.masquerade);
@@ -163,11 +169,11 @@ function diffFrontend(old: RenderedFrontend | undefined, next: RenderedFrontend 
   flag(s.restricted, old?.restricted, next?.restricted);
   const allowWas = old?.allow ?? [];
   const allowNow = next?.allow ?? [];
-  if (!sameList(allowWas, allowNow)) {
-    const keep = new Set(allowNow);
-    const had = new Set(allowWas);
-    for (const p of allowWas) if (!keep.has(p)) dels.push(s.allow, `${key} . ${p}`);
-    for (const p of allowNow) if (!had.has(p)) adds.push(s.allow, `${key} . ${p}`);
+  if (!samePrefixes(allowWas, allowNow)) {
+    const keep = new Set(allowNow.map((p) => p.text));
+    const had = new Set(allowWas.map((p) => p.text));
+    for (const p of allowWas) if (!keep.has(p.text)) dels.push(s.allow, { kind: 'source', vip, source: p });
+    for (const p of allowNow) if (!had.has(p.text)) adds.push(s.allow, { kind: 'source', vip, source: p });
   }
 }
 
@@ -204,12 +210,12 @@ function transaction(installed: InstalledState, after: InstalledState, keys: Ite
   }
   const deletes: ElementOp[] = [];
   for (const family of [4, 6] as const) {
-    if (!sameList(installed.deny[family], after.deny[family])) {
+    if (!samePrefixes(installed.deny[family], after.deny[family])) {
       // A changed deny list is rewritten whole: it is short, and flush + refill in one
       // transaction never leaves a moment without it.
       const set = setsOf(family).deny;
       deletes.push({ verb: 'flush', set });
-      for (const element of after.deny[family]) adds.push(set, element);
+      for (const prefix of after.deny[family]) adds.push(set, { kind: 'prefix', prefix });
     }
   }
   dels.write('delete', DELETE_ORDER, deletes);

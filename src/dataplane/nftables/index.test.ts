@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ElementOp } from './diff.ts';
 import { NftError, NftErrorCode } from './errors.ts';
-import { nftablesDataplane, type ElementChannel, type NftRunner } from './index.ts';
+import { nftKernel, nftablesDataplane, type ElementChannel, type NftRunner } from './index.ts';
+import { elementText } from './set-elements.ts';
 import { backend, frontend, table } from './testdata/fixtures.ts';
 
 type Commit = { readonly via: 'nft'; readonly text: string } | { readonly via: 'netlink'; readonly ops: readonly ElementOp[] };
@@ -54,17 +55,19 @@ function textOf(c: Commit | undefined): string {
   return c.text;
 }
 
-/** The element ops of a commit; fails the test when the commit was nft text. */
-function opsOf(c: Commit | undefined): readonly ElementOp[] {
+type TextOp = { readonly verb: 'add' | 'delete'; readonly set: string; readonly elements: readonly string[] } | { readonly verb: 'flush'; readonly set: string };
+
+/** The element ops of a commit, their elements as nft text; fails the test when the commit was nft text. */
+function opsOf(c: Commit | undefined): readonly TextOp[] {
   assert.equal(c?.via, 'netlink');
-  return c.ops;
+  return c.ops.map((op) => (op.verb === 'flush' ? op : { ...op, elements: op.elements.map(elementText) }));
 }
 
 const web = (address: string, n: number) => frontend(address, 80, { backends: Array.from({ length: n }, (_, i) => backend(`10.100.1.${i + 1}`, 8080)) });
 
 test('cold load: the skeleton and the pick chain by nft, then every element in one netlink batch, verdicts last', async () => {
   const { commits, runner, channel } = recorder();
-  const dp = nftablesDataplane({ runner, skeletonLister: runner, elements: () => channel, generation: () => undefined });
+  const dp = nftablesDataplane({ kernel: nftKernel({ transactions: runner, skeletonLister: runner, elements: channel }) });
   await dp.apply(table([web('10.200.0.5', 2), web('10.200.0.6', 3)]));
   assert.equal(commits.length, 2);
   const [first, second] = commits;
@@ -82,7 +85,7 @@ test('cold load: the skeleton and the pick chain by nft, then every element in o
 
 test('a pick chain nobody uses any more is deleted after the batch that stops pointing at it', async () => {
   const { commits, runner, channel } = recorder();
-  const dp = nftablesDataplane({ runner, skeletonLister: runner, elements: () => channel, generation: () => undefined });
+  const dp = nftablesDataplane({ kernel: nftKernel({ transactions: runner, skeletonLister: runner, elements: channel }) });
   await dp.apply(table([web('10.200.0.5', 2)]));
   commits.length = 0;
   await dp.apply(table([web('10.200.0.5', 3)]));
@@ -105,7 +108,7 @@ test('a refused batch: the table is read back, and replaced whole when it is not
       return ''; // the read-back after the refusal: no table of ours → replaced whole
     },
   });
-  const dp = nftablesDataplane({ runner, skeletonLister: runner, elements: () => channel, generation: () => undefined });
+  const dp = nftablesDataplane({ kernel: nftKernel({ transactions: runner, skeletonLister: runner, elements: channel }) });
   await dp.apply(table([web('10.200.0.5', 2)]));
   const report = await dp.apply(table([web('10.200.0.5', 2), web('10.200.0.6', 2)]));
   assert.equal(listed, 2, 'read back after the refusal');
@@ -117,9 +120,9 @@ test('a refused batch: the table is read back, and replaced whole when it is not
   assert.match(textOf(last), /add element inet vipgate frontends4 \{ 10\.200\.0\.5 \. tcp \. 80 : goto pick4_tcp_random_2, 10\.200\.0\.6 \. tcp \. 80 : goto pick4_tcp_random_2 \}/);
 });
 
-test("elements: 'text' keeps the whole step in one nft transaction", async () => {
+test('a kernel without an element channel keeps the whole step in one nft transaction', async () => {
   const { commits, runner } = recorder();
-  const dp = nftablesDataplane({ runner, elements: 'text', generation: () => undefined });
+  const dp = nftablesDataplane({ kernel: nftKernel({ transactions: runner }) });
   await dp.apply(table([web('10.200.0.5', 2)]));
   assert.equal(commits.length, 1);
   assert.match(textOf(commits[0]), /add element inet vipgate frontends4/);

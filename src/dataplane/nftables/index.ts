@@ -8,36 +8,23 @@ import {
   renderReplace,
   replacePreamble,
   transactionText,
-  type ElementOp,
   type InstalledState,
   type Transaction,
 } from './diff.ts';
 import { NftError, NftErrorCode } from './errors.ts';
-import { netlinkGeneration } from './generation.ts';
-import { nftNetlink } from './netlink/index.ts';
-import { normalizeElement, parseListing, tableBlock, type ElementCounts, type Listing, type ListedSet } from './listing.ts';
-import { cliRunner, ffiRunner, type NftLogger, type NftRunner } from './nft.ts';
+import type { NftKernel } from './kernel.ts';
+import { normalizeElement, parseListing, tableBlock, type Listing, type ListedSet } from './listing.ts';
+import type { NftLogger } from './nft.ts';
 import { compareInstalled, installedFromListing, skeletonDrift } from './readback.ts';
 import { DEFAULT_MASQUERADE_MARK, SetNames, TABLE, renderTable, type RenderOptions, type RenderedTable, type SetName } from './render.ts';
 
-export { cliRunner, defaultRunner, ffiRunner, type NftLogger, type NftRunner } from './nft.ts';
+export { cliRunner, ffiRunner, type NftLogger, type NftRunner } from './nft.ts';
+export { describeKernel, nftKernel, openNftKernel, type ElementChannel, type NftKernel, type NftKernelChoice, type NftKernelParts, type OpenNftKernelOptions } from './kernel.ts';
 export { NftError, NftErrorCode } from './errors.ts';
 
-/**
- * Writes and reads the table's set elements without libnftables (over nfnetlink, `netlink/`).
- * Elements are nearly all of the table; libnftables holds ~10 KB per parsed element, so a cold
- * 10k-service load through it costs ~100 MB of the process's memory, and a listing of them more.
- */
-export interface ElementChannel {
-  /** One atomic batch, in order; throws NftError(NFT_COMMAND_FAILED) naming the refused op. */
-  commit(ops: readonly ElementOp[]): void;
-  /** A set's elements as nft lists them (normalized), with per-element counters where declared. */
-  listElements(set: SetName): { elements: string[]; counts: Map<string, ElementCounts> };
-  close(): void;
-}
-
 export interface NftablesDataplaneOptions {
-  readonly runner: NftRunner;
+  /** The ways to the kernel, chosen once (`openNftKernel`); the dataplane closes them. */
+  readonly kernel: NftKernel;
   readonly log?: NftLogger;
   /** Packet-mark bit that asks postrouting to masquerade (default 0x00100000). */
   readonly masqueradeMark?: number;
@@ -49,33 +36,6 @@ export interface NftablesDataplaneOptions {
    * whole frontends, which bounds libnftables' memory (~10 KB per element in a transaction).
    */
   readonly maxFrontendsPerTransaction?: number;
-  /**
-   * Reads the nftables ruleset generation of the namespace the runner acts in (undefined: can't
-   * tell). While it is where this dataplane's own last write or read left it, nothing changed
-   * the ruleset, and a resync skips reading the table back (~3 s at 10k services). Default:
-   * over netlink in this process's namespace, unless the runner is the CLI one (it may run nft
-   * in another namespace); `() => undefined` turns it off.
-   */
-  readonly generation?: () => number | undefined;
-  /**
-   * Where element changes and counter reads go. Default: nfnetlink in this process's namespace
-   * unless the runner is the CLI one (it may act in another namespace); `undefined` from the
-   * factory, or a factory that throws, means nft text through the runner.
-   */
-  readonly elements?: (() => ElementChannel | undefined) | 'text';
-  /**
-   * Runs the full `list table` of a drift check or a restart. Default: the `nft` CLI in a child
-   * process when the runner is libnftables in this process — a listing of 130k elements costs
-   * libnftables ~200 MB, which a child gives back when it exits and a long-lived process keeps
-   * (glibc does not return the fragments) — else the runner itself.
-   */
-  readonly lister?: NftRunner;
-  /**
-   * With an element channel: lists the table's skeleton without elements (`list ruleset inet`,
-   * terse), the elements then come from the channel. Default: libnftables in this process with
-   * the terse flag, unless the runner is the CLI one.
-   */
-  readonly skeletonLister?: NftRunner;
 }
 
 /**
@@ -85,9 +45,6 @@ export interface NftablesDataplaneOptions {
  * more but takes longer.
  */
 const DEFAULT_STEP = 250;
-
-/** Elements over nfnetlink in this process's namespace (netlink/). */
-const defaultElementChannel = (): ElementChannel => nftNetlink();
 
 /** The kernel's table as read back: absent, of another layout (or skeleton), or usable. */
 type KernelView = { readonly kind: 'missing' } | { readonly kind: 'incompatible'; readonly what: readonly string[] } | { readonly kind: 'usable'; readonly state: InstalledState };
@@ -99,7 +56,8 @@ type KernelView = { readonly kind: 'missing' } | { readonly kind: 'incompatible'
  * `maxFrontendsPerTransaction` frontends is several, each with whole frontends.
  */
 export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane {
-  const { runner, log } = options;
+  const { kernel, log } = options;
+  const { transactions: runner, elements: channel, skeletonLister: terse, lister, generation } = kernel;
   const now = options.now ?? (() => performance.now());
   const mark = options.masqueradeMark ?? DEFAULT_MASQUERADE_MARK;
   if (!Number.isInteger(mark) || mark <= 0 || mark > 0xffffffff || (mark & (mark - 1)) !== 0) {
@@ -110,27 +68,11 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
   if (!Number.isInteger(stepSize) || stepSize < 1) throw new RangeError(`maxFrontendsPerTransaction must be a positive integer, not ${stepSize}`);
   /** What the kernel holds as far as this process knows; undefined until the first apply. */
   let installed: InstalledState | undefined;
-  const generation = options.generation ?? (runner.kind === 'cli' ? () => undefined : netlinkGeneration());
   /**
    * The ruleset generation at which `installed` was known to be exact (after our own read, or
    * after our own write moved it by exactly one); undefined when unknown.
    */
   let trusted: number | undefined;
-
-  let channel: ElementChannel | undefined | null = options.elements === 'text' ? null : undefined;
-  /** The element channel, made on first use; null once it could not be made. */
-  function elementChannel(): ElementChannel | undefined {
-    if (channel === undefined) {
-      const make = typeof options.elements === 'function' ? options.elements : runner.kind === 'cli' ? undefined : defaultElementChannel;
-      try {
-        channel = make?.() ?? null;
-      } catch (error) {
-        log?.warn({ err: error instanceof Error ? error.message : String(error) }, 'nftables elements over netlink unavailable; writing them as nft text');
-        channel = null;
-      }
-    }
-    return channel ?? undefined;
-  }
 
   /**
    * Runs the commits of one step in order, keeping `trusted` only if nobody else committed
@@ -152,7 +94,7 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
    * frontend whole. Without one: the whole step as one nft transaction.
    */
   async function commitStep(tx: Transaction): Promise<void> {
-    const ch = elementChannel();
+    const ch = channel;
     if (ch === undefined) {
       await write([() => runner.run(transactionText(tx))]);
       return;
@@ -194,42 +136,12 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
     return { written, removed, changed };
   }
 
-  const lister = options.lister ?? (runner.kind === 'libnftables' || runner.kind === 'auto' ? cliRunner() : runner);
-  /** `list table` through the lister; through the runner if the CLI can't be started. */
-  async function listTable(): Promise<string> {
-    const command = `list table ${TABLE}`;
-    if (lister === runner) return runner.run(command);
-    try {
-      return await lister.run(command);
-    } catch (error) {
-      if (error instanceof NftError && error.code === NftErrorCode.commandFailed && error.message.startsWith('could not run')) {
-        log?.warn({ err: error.message }, 'nft CLI unavailable; listing the table through libnftables in this process');
-        return runner.run(command);
-      }
-      throw error;
-    }
-  }
-
-  let skeleton: NftRunner | undefined | null = options.skeletonLister;
-  /** The terse lister, made on first use; null once it could not be made. */
-  function skeletonLister(): NftRunner | undefined {
-    if (skeleton === undefined) {
-      try {
-        skeleton = runner.kind === 'cli' ? null : ffiRunner({ terse: true });
-      } catch {
-        skeleton = null;
-      }
-    }
-    return skeleton ?? undefined;
-  }
-
   /** What the kernel holds, as a listing: the skeleton terse and the elements over the channel, or one full `list table`. */
   async function listKernel(): Promise<Listing | undefined> {
-    const ch = elementChannel();
-    const terse = ch === undefined ? undefined : skeletonLister();
+    const ch = channel;
     if (ch === undefined || terse === undefined) {
       try {
-        return parseListing(await listTable());
+        return parseListing(await lister.run(`list table ${TABLE}`));
       } catch (error) {
         if (error instanceof NftError && error.code === NftErrorCode.commandFailed && /No such file/.test(error.nftMessage ?? '')) return undefined;
         throw error;
@@ -334,7 +246,7 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
       const result = new Map<string, FrontendCounters>();
       if (installed === undefined) return result;
       const counts = new Map<string, FrontendCounters>();
-      const ch = elementChannel();
+      const ch = channel;
       for (const name of [SetNames.counters4, SetNames.counters6]) {
         // One list per call: given two `list set` commands in one buffer, libnftables 1.0.6
         // fetches only the last set and fails the first ("No such file or directory").
@@ -356,11 +268,7 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
     },
 
     async close() {
-      channel?.close();
-      channel = undefined;
-      if (skeleton !== options.skeletonLister) await skeleton?.close();
-      skeleton = options.skeletonLister;
-      await runner.close();
+      await kernel.close();
     },
   };
 }

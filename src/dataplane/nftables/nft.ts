@@ -196,31 +196,3 @@ export function ffiRunner(options: FfiRunnerOptions = {}): NftRunner {
     },
   };
 }
-
-/**
- * libnftables in-process when it loads, else the `nft` CLI, said once in the log. Loading is
- * deferred to the first call so that merely constructing a dataplane never touches the FFI.
- */
-export function defaultRunner(options: { readonly log?: NftLogger; readonly library?: string } = {}): NftRunner {
-  let chosen: NftRunner | undefined;
-  const pick = (): NftRunner => {
-    if (chosen !== undefined) return chosen;
-    try {
-      chosen = ffiRunner(options.library === undefined ? {} : { library: options.library });
-    } catch (error) {
-      options.log?.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        'libnftables unavailable; falling back to spawning `nft -f -` (~100x slower per transaction)',
-      );
-      chosen = cliRunner();
-    }
-    return chosen;
-  };
-  return {
-    get kind() {
-      return chosen?.kind ?? 'auto';
-    },
-    run: (text) => pick().run(text),
-    close: () => chosen?.close() ?? Promise.resolve(),
-  };
-}

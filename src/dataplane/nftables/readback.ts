@@ -1,7 +1,7 @@
 // The kernel's table, read back into the same shape this process keeps of what it applied, so
 // that an agent restart or a periodic drift check is just a diff against it.
 import { frontendKey, Protocols, type Protocol } from '../../model/index.ts';
-import type { Family } from '../../net/index.ts';
+import { formatIp, parseCidr, tryParseIp, type Family } from '../../net/index.ts';
 import { chainUse, type InstalledState } from './diff.ts';
 import { normalizeElement, type Listing } from './listing.ts';
 import {
@@ -10,7 +10,6 @@ import {
   SET_DECLARATIONS,
   SetNames,
   backendsOf,
-  cidrElement,
   contentSignature,
   fixedChainRules,
   normalizeCidrs,
@@ -19,6 +18,7 @@ import {
   type RenderOptions,
   type RenderedFrontend,
 } from './render.ts';
+import { prefixOf, type Prefix, type Slot, type VipKey } from './set-elements.ts';
 
 /**
  * What makes an installed table unusable as a base for element-level changes: another layout
@@ -44,16 +44,34 @@ interface Draft {
   family: Family;
   protocol: Protocol;
   mapKey: string;
+  vip: VipKey;
   verdict: string | undefined;
-  slots: (string | undefined)[];
+  slots: (Slot | undefined)[];
   counter: boolean;
   masquerade: boolean;
   closed: boolean;
   restricted: boolean;
-  allow: string[];
+  allow: Prefix[];
 }
 
 const SEP = ' . ';
+
+/** An address as nft lists it, parsed; undefined when it is not one of `family` in canonical text. */
+function addressOf(text: string, family: Family): ReturnType<typeof tryParseIp> {
+  const ip = tryParseIp(text);
+  return ip?.family === family && formatIp(ip) === text ? ip : undefined;
+}
+
+/** An allow-list element: a prefix, or (written by hand) something known only by its text. */
+function allowPrefix(text: string, family: Family): Prefix {
+  try {
+    const cidr = parseCidr(text);
+    if (cidr.family === family && prefixOf(cidr).text === text) return { cidr, text };
+  } catch {
+    // a range: below
+  }
+  return { cidr: undefined, text };
+}
 
 /**
  * The installed state as the listing shows it. Elements are grouped by their frontend key
@@ -70,11 +88,14 @@ export function installedFromListing(listing: Listing): InstalledState {
     let d = drafts.get(mapKey);
     if (d === undefined) {
       const p = protocol as Protocol;
+      const ip = addressOf(address, family);
+      if (ip === undefined) return undefined;
       d = {
         key: frontendKey(address, Number(port), p),
         family,
         protocol: p,
         mapKey,
+        vip: { address: ip, protocol: p, port: Number(port), text: mapKey },
         verdict: undefined,
         slots: [],
         counter: false,
@@ -97,7 +118,18 @@ export function installedFromListing(listing: Listing): InstalledState {
     return { parts: (at < 0 ? element : element.slice(0, at)).split(SEP), value: at < 0 ? undefined : element.slice(at + 3) };
   };
 
-  const deny = { 4: [] as string[], 6: [] as string[] };
+  const deny = { 4: [] as Prefix[], 6: [] as Prefix[] };
+  // Backends by their text: a backend's slots (and the same backend of other frontends) share one.
+  const slotValues = new Map<string, Slot | undefined>();
+  const slotOf = (text: string, family: Family): Slot | undefined => {
+    if (slotValues.has(text)) return slotValues.get(text);
+    const cut = text.indexOf(SEP);
+    const port = text.slice(cut + SEP.length);
+    const ip = cut < 0 || !/^\d+$/.test(port) ? undefined : addressOf(text.slice(0, cut), family);
+    const slot = ip === undefined ? undefined : { address: ip, port: Number(port), text };
+    slotValues.set(text, slot);
+    return slot;
+  };
   for (const family of [4, 6] as const) {
     const s = setsOf(family);
     for (const e of elements(s.frontends)) {
@@ -119,7 +151,9 @@ export function installedFromListing(listing: Listing): InstalledState {
         const d = drafts.get(mapKey) ?? draft(family, mapKey.split(SEP));
         // An element under the other protocol's key can't have been written by us: left alone.
         if (d === undefined || d.protocol !== protocol || d.mapKey !== mapKey) continue;
-        d.slots[Number(slotText)] = e.slice(at + 3);
+        // A value that is no backend stays a hole: it differs from any rendering, and the
+        // element already there makes the add fail, which the dataplane repairs.
+        d.slots[Number(slotText)] = slotOf(e.slice(at + 3), family);
       }
     }
     for (const [set, field] of [[s.counters, 'counter'], [s.masq, 'masquerade'], [s.closed, 'closed'], [s.restricted, 'restricted']] as const) {
@@ -131,17 +165,17 @@ export function installedFromListing(listing: Listing): InstalledState {
     for (const e of elements(s.allow)) {
       const { parts } = split(e);
       const d = draft(family, parts);
-      if (d !== undefined && parts.length === 4) d.allow.push(parts[3]!);
+      if (d !== undefined && parts.length === 4) d.allow.push(allowPrefix(parts[3]!, family));
     }
     // Sorted and de-overlapped the way renderTable writes it, so that equal lists compare equal.
-    deny[family] = normalizeCidrs(elements(s.deny), family).cidrs.map(cidrElement);
+    deny[family] = normalizeCidrs(elements(s.deny), family).cidrs.map(prefixOf);
   }
 
   const frontends = new Map<string, FrontendEntry>();
   for (const d of drafts.values()) {
     // A hole in the slots is kept as one, so it differs from any rendering and gets rewritten.
     const slots = Array.from({ length: d.slots.length }, (_, i) => d.slots[i]);
-    const rendered: RenderedFrontend = { ...d, slots, allow: d.allow.sort() };
+    const rendered: RenderedFrontend = { ...d, slots, allow: d.allow.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0)) };
     frontends.set(d.key, { rendered, input: undefined, problem: undefined });
   }
   const fixed = new Set<string>(FixedChains);
@@ -167,7 +201,8 @@ export function compareInstalled(ours: InstalledState, kernel: InstalledState): 
   }
   for (const key of ours.frontends.keys()) if (!kernel.frontends.has(key)) what.push(`frontend ${key} missing`);
   for (const family of [4, 6] as const) {
-    if (ours.deny[family].join(',') !== kernel.deny[family].join(',')) what.push(`deny${family}`);
+    const text = (prefixes: readonly Prefix[]): string => prefixes.map((p) => p.text).join(',');
+    if (text(ours.deny[family]) !== text(kernel.deny[family])) what.push(`deny${family}`);
   }
   for (const [name, body] of ours.chains) if (kernel.chains.get(name) !== body) what.push(`chain ${name}`);
   for (const name of kernel.chains.keys()) if (!ours.chains.has(name)) what.push(`stray chain ${name}`);

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { renderReplace, transactionText } from './diff.ts';
 import { MAX_SLOTS, normalizeCidrs, pickRule, renderTable, sameInput, skeletonText, slotCounts, type RenderOptions, type RenderedFrontend } from './render.ts';
 import { MIXED, backend, frontend, table } from './testdata/fixtures.ts';
+import { parseCidr } from '../../net/index.ts';
 
 const options: RenderOptions = { masqueradeMark: 0x00100000 };
 
@@ -17,6 +18,9 @@ function golden(name: string, actual: string): void {
 
 const one = (f: Parameters<typeof renderTable>[0]['frontends'][number]): RenderedFrontend =>
   renderTable(table([f])).frontends.get(f.key)!.rendered;
+
+/** The text of rendered slots or prefixes, as nft lists them. */
+const texts = (values: readonly ({ readonly text: string } | undefined)[]): (string | undefined)[] => values.map((v) => v?.text);
 
 test('a table with one frontend of each shape renders as the golden file', () => {
   const rendered = renderTable(MIXED);
@@ -41,7 +45,7 @@ test('the rules are the same whatever the services: only elements and pick chain
 test('only ready backends with weight take new flows; with none, the frontend is closed and has no verdict', () => {
   const r = renderTable(MIXED);
   const udp = r.frontends.get('10.200.0.5:53/udp')!.rendered;
-  assert.ok(!udp.slots.some((s) => s?.startsWith('10.100.1.43 ')), 'terminating backend gets no new flows');
+  assert.ok(!udp.slots.some((s) => s?.text.startsWith('10.100.1.43 ')), 'terminating backend gets no new flows');
   const draining = r.frontends.get('10.200.0.7:80/tcp')!.rendered;
   assert.deepEqual([draining.verdict, draining.slots, draining.closed, draining.counter], [undefined, [], true, true]);
   const open = r.frontends.get('10.200.0.5:80/tcp')!.rendered;
@@ -56,12 +60,12 @@ test('weights become repeated slots: a backend gets new flows in proportion to i
   });
   const r = one(f);
   assert.equal(r.verdict, 'goto pick4_tcp_random_6');
-  const share = (value: string): number => r.slots.filter((s) => s === value).length / r.slots.length;
+  const share = (value: string): number => r.slots.filter((s) => s?.text === value).length / r.slots.length;
   assert.deepEqual([share('10.0.0.1 . 80'), share('10.0.0.2 . 80'), share('10.0.0.3 . 80')], [1 / 6, 2 / 6, 3 / 6]);
   assert.equal(one({ ...f, sessionAffinity: 'ClientIP' }).verdict, 'goto pick4_tcp_hash_6');
   // Divided by their gcd: 10 and 30 are 1 and 3.
   const g = one(frontend('10.200.0.9', 80, { snat: 'none', backends: [backend('10.0.0.1', 80, { weight: 10 }), backend('10.0.0.2', 80, { weight: 30 })] }));
-  assert.deepEqual(g.slots, ['10.0.0.1 . 80', '10.0.0.2 . 80', '10.0.0.2 . 80', '10.0.0.2 . 80']);
+  assert.deepEqual(texts(g.slots), ['10.0.0.1 . 80', '10.0.0.2 . 80', '10.0.0.2 . 80', '10.0.0.2 . 80']);
   assert.equal(g.masquerade, false, 'snat none: no masquerade mark');
 });
 
@@ -105,12 +109,14 @@ test('a frontend with a bad backend is rendered closed to everyone and reported;
 test('source ranges: covered prefixes dropped, an empty list admits nobody', () => {
   const r = renderTable(MIXED);
   const ranged = r.frontends.get('10.200.0.6:443/tcp')!.rendered;
-  assert.deepEqual([ranged.restricted, ranged.allow], [true, ['10.1.2.3', '192.168.0.0/16']]);
+  assert.deepEqual([ranged.restricted, texts(ranged.allow)], [true, ['10.1.2.3', '192.168.0.0/16']]);
+  // The structures behind the text: the host bare, the prefix parsed.
+  assert.deepEqual(ranged.allow.map((p) => p.cidr), [parseCidr('10.1.2.3/32'), parseCidr('192.168.0.0/16')]);
   const nobody = r.frontends.get('10.200.0.8:80/tcp')!.rendered;
   assert.deepEqual([nobody.restricted, nobody.allow], [true, []]);
   assert.equal(r.frontends.get('10.200.0.5:80/tcp')!.rendered.restricted, false);
-  assert.deepEqual(r.deny[4], ['10.180.0.0/16', '10.181.0.7']);
-  assert.deepEqual(r.deny[6], ['fd00:180::/64']);
+  assert.deepEqual(texts(r.deny[4]), ['10.180.0.0/16', '10.181.0.7']);
+  assert.deepEqual(texts(r.deny[6]), ['fd00:180::/64']);
 });
 
 test('an unchanged frontend reuses its rendering; a changed one is rendered again', () => {
@@ -120,7 +126,7 @@ test('an unchanged frontend reuses its rendering; a changed one is rendered agai
   for (const [key, entry] of second.frontends) {
     assert.equal(entry === first.frontends.get(key), key !== '10.200.0.5:80/tcp', key);
   }
-  assert.deepEqual(second.frontends.get('10.200.0.5:80/tcp')!.rendered.slots, ['10.100.1.42 . 8080']);
+  assert.deepEqual(texts(second.frontends.get('10.200.0.5:80/tcp')!.rendered.slots), ['10.100.1.42 . 8080']);
 });
 
 test('a frontend counts as unchanged only when no field that rendering reads differs', () => {

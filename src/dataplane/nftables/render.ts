@@ -1,9 +1,11 @@
 import { readyBackends, type Backend, type Frontend, type Protocol, type ServiceTable } from '../../model/index.ts';
-import { cidrCovers, formatCidr, formatIp, parseCidr, parseIp, tryParseIp, type Cidr, type Family } from '../../net/index.ts';
+import { cidrCovers, formatIp, parseCidr, parseIp, tryParseIp, type Cidr, type Family, type IpAddress } from '../../net/index.ts';
 import { NftError, NftErrorCode } from './errors.ts';
 import { MAX_SLOTS, pickChain } from './layout.ts';
+import { prefixOf, type Prefix, type Slot, type VipKey } from './set-elements.ts';
 
 export * from './layout.ts';
+export { cidrElement } from './set-elements.ts';
 
 /**
  * One frontend as elements of the shared sets and maps. Nothing here is a rule: a frontend
@@ -15,12 +17,14 @@ export interface RenderedFrontend {
   readonly key: string;
   readonly family: Family;
   readonly protocol: Protocol;
-  /** `10.200.0.5 . tcp . 80`: the key in every per-frontend set, as nft lists it. */
+  /** `10.200.0.5 . tcp . 80`: the key in every per-frontend set, as nft lists it (`vip.text`). */
   readonly mapKey: string;
+  /** The same key, parsed. */
+  readonly vip: VipKey;
   /** Its element's verdict in frontends4/6, `goto <pick chain>`; undefined when no backend takes new flows. */
   readonly verdict: string | undefined;
-  /** Slot → `backendIP . port`; a weight-w backend holds w slots. Holes only when read back. */
-  readonly slots: readonly (string | undefined)[];
+  /** Slot → backend (`backendIP . port`); a weight-w backend holds w slots. Holes only when read back. */
+  readonly slots: readonly (Slot | undefined)[];
   /** Has its element (and so its packet counter) in counters4/6; false only when read back without one. */
   readonly counter: boolean;
   readonly masquerade: boolean;
@@ -29,7 +33,7 @@ export interface RenderedFrontend {
   /** In restricted4/6: only sources in `allow` are admitted (none: nobody is). */
   readonly restricted: boolean;
   /** Client prefixes admitted, as interval-set elements (host prefixes bare), sorted as text. */
-  readonly allow: readonly string[];
+  readonly allow: readonly Prefix[];
 }
 
 /** Something in the table that could not be served as asked. */
@@ -49,15 +53,9 @@ export interface FrontendEntry {
 export interface RenderedTable {
   /** By frontend key, in table order. */
   readonly frontends: ReadonlyMap<string, FrontendEntry>;
-  /** Deny-list elements per family, as nft lists them (host prefixes as bare addresses). */
-  readonly deny: Readonly<Record<Family, readonly string[]>>;
+  /** Deny-list elements per family, sorted, without covered prefixes (text as nft lists them). */
+  readonly deny: Readonly<Record<Family, readonly Prefix[]>>;
   readonly problems: readonly RenderProblem[];
-}
-
-/** A prefix as nft lists an interval-set element: host prefixes without "/32" or "/128". */
-export function cidrElement(cidr: Cidr): string {
-  const text = formatCidr(cidr);
-  return cidr.prefixLength === (cidr.family === 4 ? 32 : 128) ? text.slice(0, text.indexOf('/')) : text;
 }
 
 /**
@@ -139,10 +137,13 @@ export function sameInput(a: Frontend, b: Frontend): boolean {
 
 /** A rendered frontend's kernel content as one string: equal strings, nothing to write. */
 export function contentSignature(r: RenderedFrontend): string {
-  return `${r.verdict ?? '-'}|${r.slots.join(',')}|${r.counter ? 'n' : ''}|${r.masquerade ? 'm' : ''}${r.closed ? 'c' : ''}${r.restricted ? 'r' : ''}|${r.allow.join(',')}`;
+  const slots = r.slots.map((s) => s?.text ?? '').join(',');
+  const allow = r.allow.map((p) => p.text).join(',');
+  return `${r.verdict ?? '-'}|${slots}|${r.counter ? 'n' : ''}|${r.masquerade ? 'm' : ''}${r.closed ? 'c' : ''}${r.restricted ? 'r' : ''}|${allow}`;
 }
 
-function checkBackend(frontend: Frontend, b: Backend): void {
+/** The backend's address, parsed; throws NftError(badFrontend) for a backend that can't be served. */
+function checkBackend(frontend: Frontend, b: Backend): IpAddress {
   const address = tryParseIp(b.address);
   if (address?.family !== frontend.family || formatIp(address) !== b.address) {
     throw new NftError(
@@ -156,9 +157,11 @@ function checkBackend(frontend: Frontend, b: Backend): void {
   if (!Number.isInteger(b.weight) || b.weight < 0) {
     throw new NftError(NftErrorCode.badFrontend, `${frontend.key}: backend weight ${b.weight} must be an integer ≥ 0`);
   }
+  return address;
 }
 
-function checkFrontend(frontend: Frontend): void {
+/** The VIP, parsed; throws NftError(badFrontend) for a key that can't be written. */
+function checkFrontend(frontend: Frontend): IpAddress {
   const address = parseIp(frontend.address);
   if (address.family !== frontend.family || formatIp(address) !== frontend.address) {
     throw new NftError(NftErrorCode.badFrontend, `${frontend.key}: VIP "${frontend.address}" must be canonical IPv${frontend.family}`);
@@ -166,10 +169,12 @@ function checkFrontend(frontend: Frontend): void {
   if (!Number.isInteger(frontend.port) || frontend.port < 1 || frontend.port > 65535) {
     throw new NftError(NftErrorCode.badFrontend, `${frontend.key}: port ${frontend.port} must be 1..65535`);
   }
+  return address;
 }
 
-function slotsOf(frontend: Frontend): { slots: string[]; problem?: string } {
-  for (const b of frontend.backends) checkBackend(frontend, b);
+function slotsOf(frontend: Frontend): { slots: Slot[]; problem?: string } {
+  const addresses = new Map<Backend, IpAddress>();
+  for (const b of frontend.backends) addresses.set(b, checkBackend(frontend, b));
   // Only ready backends take new flows; terminating ones keep theirs through conntrack, which
   // never consults the backends map again for an established flow. Weight 0 takes no new flows.
   let ready = readyBackends(frontend)
@@ -182,11 +187,11 @@ function slotsOf(frontend: Frontend): { slots: string[]; problem?: string } {
     ready = ready.slice(0, MAX_SLOTS);
   }
   const counts = ready.length === 0 ? [] : slotCounts(ready.map((b) => b.weight));
-  const slots: string[] = [];
+  const slots: Slot[] = [];
   ready.forEach((b, i) => {
     // join, not a template: V8 keeps a concatenation as a tree of cons strings, and 100k of
-    // them cost several times the flat text.
-    const value = [b.address, b.port].join(' . ');
+    // them cost several times the flat text. One object for all of a backend's slots.
+    const value: Slot = { address: addresses.get(b)!, port: b.port, text: [b.address, b.port].join(' . ') };
     for (let k = 0; k < counts[i]!; k++) slots.push(value);
   });
   return problem === undefined ? { slots } : { slots, problem };
@@ -199,21 +204,23 @@ function slotsOf(frontend: Frontend): { slots: string[]; problem?: string } {
  * nobody asked for.
  */
 export function renderFrontend(frontend: Frontend): { rendered: RenderedFrontend; problem?: RenderProblem } {
-  checkFrontend(frontend); // the map key itself must be valid: this throws, it can't fail closed
+  const address = checkFrontend(frontend); // the map key itself must be valid: this throws, it can't fail closed
+  const mapKey = [frontend.address, frontend.protocol, frontend.port].join(' . ');
   const base = {
     key: frontend.key,
     family: frontend.family,
     protocol: frontend.protocol,
-    mapKey: [frontend.address, frontend.protocol, frontend.port].join(' . '),
+    mapKey,
+    vip: { address, protocol: frontend.protocol, port: frontend.port, text: mapKey },
     counter: true,
   };
   try {
     const { slots, problem } = slotsOf(frontend);
-    let allow: string[] = [];
+    let allow: Prefix[] = [];
     if (frontend.allowedSources !== 'any') {
       const { cidrs, bad } = normalizeCidrs(frontend.allowedSources, frontend.family);
       if (bad.length > 0) throw new NftError(NftErrorCode.badFrontend, `${frontend.key}: source range "${bad[0]}" is not a CIDR`);
-      allow = cidrs.map(cidrElement).sort();
+      allow = cidrs.map(prefixOf).sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
     }
     const method = frontend.sessionAffinity === 'ClientIP' ? 'hash' : 'random';
     const rendered: RenderedFrontend = {
@@ -255,10 +262,10 @@ export function renderTable(table: ServiceTable, previous?: ReadonlyMap<string, 
     frontends.set(frontend.key, entry);
     if (entry.problem !== undefined) problems.push(entry.problem);
   }
-  const deny = {} as Record<Family, string[]>;
+  const deny = {} as Record<Family, Prefix[]>;
   for (const family of [4, 6] as const) {
     const { cidrs, bad } = normalizeCidrs(table.denySources, family);
-    deny[family] = cidrs.map(cidrElement);
+    deny[family] = cidrs.map(prefixOf);
     if (family === 4) {
       for (const text of bad) problems.push({ key: 'denySources', message: `deny-list entry "${text}" is not a CIDR; skipped` });
     }

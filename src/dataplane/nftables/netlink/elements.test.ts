@@ -9,9 +9,13 @@ import { HOST_LE, NetlinkWriter } from './attrs.ts';
 import { ElementDecoder } from './decode.ts';
 import { SET_LAYOUTS, type DumpedElement, type WireElement } from './elements.ts';
 import { ElementEncoder, writeWireElement } from './encode.ts';
+import { elementText, type SetElement } from '../set-elements.ts';
+import { parseElement, prefixText, vipOf } from '../testdata/elements.ts';
 
 const hex = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
-const encode = (set: SetName, texts: readonly string[], verb: 'add' | 'delete' = 'add'): WireElement[] => new ElementEncoder().encode(set, verb, texts);
+/** The elements nft prints as `texts`, as structures. */
+const parsed = (set: SetName, texts: readonly string[]): SetElement[] => texts.map((t) => parseElement(set, t));
+const encode = (set: SetName, texts: readonly string[], verb: 'add' | 'delete' = 'add'): WireElement[] => new ElementEncoder().encode(set, verb, parsed(set, texts));
 /** What a dump gives back for what was written. */
 const dumped = (w: readonly WireElement[]): DumpedElement[] =>
   w.map(({ source: _source, ...e }) => ({ ...e }));
@@ -113,29 +117,33 @@ function elementOf(set: SetName): fc.Arbitrary<string> {
   return key;
 }
 
-test('what is encoded decodes to the same text, for every set but the deny lists', () => {
+test('the netlink path and the text path describe the same elements: structures encode to bytes that decode to their rendered text, and back to the same structures', () => {
   for (const set of Object.values(SetNames).filter((s) => !s.startsWith('deny'))) {
     fc.assert(
       fc.property(fc.array(elementOf(set), { minLength: 1, maxLength: 8 }), (texts) => {
-        assert.deepEqual(decode(set, encode(set, texts)), texts);
-        // The texts are already what a listing normalizes to.
+        const structures = parsed(set, texts);
+        // The text renderer gives back what nft prints (and a listing normalizes to).
+        assert.deepEqual(structures.map(elementText), texts);
         assert.deepEqual(texts.map(normalizeElement), texts);
+        const listed = decode(set, new ElementEncoder().encode(set, 'add', structures));
+        assert.deepEqual(listed, texts);
+        assert.deepEqual(parsed(set, listed), structures);
       }),
       { numRuns: 150 },
     );
   }
 });
 
-test('elements written straight from text are the bytes of their wire form', () => {
+test('elements written straight from their structures are the bytes of their wire form', () => {
   for (const set of Object.values(SetNames).filter((s) => !s.startsWith('deny'))) {
     fc.assert(
       fc.property(elementOf(set), fc.boolean(), (text, del) => {
         const verb = del ? 'delete' : 'add';
-        const t = del ? text.split(' : ')[0]! : text;
+        const e = parseElement(set, del ? text.split(' : ')[0]! : text);
         const direct = new NetlinkWriter(16);
-        new ElementEncoder().write(direct, set, SET_LAYOUTS[set], verb, t);
+        new ElementEncoder().write(direct, set, SET_LAYOUTS[set], verb, e);
         const viaWire = new NetlinkWriter(16);
-        for (const e of new ElementEncoder().encode(set, verb, [t])) writeWireElement(viaWire, e);
+        for (const w of new ElementEncoder().encode(set, verb, [e])) writeWireElement(viaWire, w);
         assert.equal(direct.bytes().toString('hex'), viaWire.bytes().toString('hex'));
       }),
       { numRuns: 100 },
@@ -173,22 +181,26 @@ test('the kernel order of a dump does not matter to a deny list, nor does the to
   assert.deepEqual(new ElementDecoder().decode('deny4', range), ['10.0.0.1-10.0.0.5']);
 });
 
-test('element text that is not of the set is refused before anything is sent, naming it and what is allowed', () => {
-  const refused = (set: SetName, text: string, verb: 'add' | 'delete', words: RegExp): void => {
+test('an element that is not of the set is refused before anything is sent, naming it and what is wrong', () => {
+  const refused = (set: SetName, e: SetElement, verb: 'add' | 'delete', words: RegExp): void => {
+    const text = elementText(e);
     assert.throws(
-      () => encode(set, [text], verb),
-      (e: unknown) => e instanceof NftError && e.code === NftErrorCode.commandFailed && e.message.includes(`"${text}"`) && words.test(e.message),
+      () => new ElementEncoder().encode(set, verb, [e]),
+      (x: unknown) => x instanceof NftError && x.code === NftErrorCode.commandFailed && x.message.includes(`"${text}"`) && words.test(x.message),
       `${set} ${verb} ${text}`,
     );
   };
-  refused('frontends4', '10.200.0.5 . sctp . 80 : goto pick4_tcp_random_2', 'add', /"sctp" is not tcp, udp or a protocol number/);
-  refused('frontends4', '10.200.0.5 . tcp . 80', 'add', /is a map/);
-  refused('frontends4', '10.200.0.5 . tcp . 80 : goto x y', 'add', /is not a verdict/);
-  refused('frontends4', 'fd00::1 . tcp . 80 : goto a', 'add', /is not an IPv4 address/);
-  refused('backends4tcp', '10.200.0.5 . tcp . 80 . 3 : 10.100.1.41 . 70000', 'add', /"70000" is not a port 0-65535/);
-  refused('backends4tcp', '10.200.0.5 . tcp . 80 : 10.100.1.41 . 80', 'add', /3 field\(s\)/);
-  refused('backends4tcp', '10.200.0.5 . tcp . 80 . 1 : 10.100.1.41 . 80', 'delete', /a delete names the key only/);
-  refused('masq6', 'fd00::1 . tcp . 80 : accept', 'add', /is a set/);
-  refused('allow4', '10.200.0.5 . tcp . 80 . 10.0.0.1/8', 'add', /is not an IPv4 prefix/);
-  refused('deny6', '10.0.0.0/8', 'add', /deny6 holds IPv6 prefixes/);
+  const vip4 = vipOf('10.200.0.5 . tcp . 80');
+  const vip6 = vipOf('fd00::1 . tcp . 80');
+  const backend = { address: { family: 4, value: 0x0a640129n }, port: 8080, text: '10.100.1.41 . 8080' } as const;
+  refused('frontends4', { kind: 'frontend', vip: { ...vip4, protocol: 'sctp' as 'tcp' } }, 'delete', /"sctp" is not tcp or udp/);
+  refused('frontends4', { kind: 'frontend', vip: vip4 }, 'add', /is a map/);
+  refused('frontends4', { kind: 'frontend', vip: vip4, goto: 'x y' }, 'add', /is not a chain name/);
+  refused('frontends4', { kind: 'frontend', vip: vip6, goto: 'a' }, 'add', /is not an IPv4 address/);
+  refused('backends4tcp', { kind: 'slot', vip: vip4, slot: 3, backend: { ...backend, port: 70000 } }, 'add', /a port 0-65535/);
+  refused('backends4tcp', { kind: 'vip', vip: vip4 }, 'add', /takes slot elements, not vip/);
+  refused('backends4tcp', { kind: 'slot', vip: vip4, slot: 1, backend }, 'delete', /a delete names the key only/);
+  refused('masq6', { kind: 'frontend', vip: vip6, goto: 'a' }, 'add', /takes vip elements/);
+  refused('allow4', { kind: 'source', vip: vip4, source: { cidr: undefined, text: '10.0.0.1-10.0.0.5' } }, 'delete', /is not an IPv4 prefix/);
+  refused('deny6', { kind: 'prefix', prefix: prefixText('10.0.0.0/8') }, 'add', /is not an IPv6 prefix/);
 });

@@ -1,146 +1,137 @@
-// Element text → the kernel's bytes (see elements.ts for the layouts). Pure: no I/O.
-import { cidrToRange, ipToBytes, maxValue, parseCidr, parseIp, type Family } from '../../../net/index.ts';
+// Element structures (../set-elements.ts) → the kernel's bytes (see elements.ts for the
+// layouts). The values are written as they are parsed; no text is read. Pure: no I/O.
+import { cidrToRange, ipToBytes, maxValue, type Family, type IpAddress } from '../../../net/index.ts';
 import { NftError, NftErrorCode } from '../errors.ts';
 import type { SetName } from '../render.ts';
+import { elementText, type SetElement, type VipKey } from '../set-elements.ts';
 import { HOST_LE, type NetlinkWriter } from './attrs.ts';
 import { DataAttr, NFTA_LIST_ELEM, NFTNL_SET_ELEM_F_INTERVAL_OPEN, NFTNL_UDATA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END, SetElem, VerdictAttr, VerdictCode } from './constants.ts';
-import {
-  FIELD_ALLOWED,
-  PROTOCOL_NUMBERS,
-  SET_LAYOUTS,
-  VERDICT_WORDS,
-  concatSize,
-  fieldSize,
-  type FieldKind,
-  type SetLayout,
-  type Verdict,
-  type WireElement,
-} from './elements.ts';
+import { PROTOCOL_NUMBERS, SET_LAYOUTS, concatSize, type SetLayout, type Verdict, type WireElement } from './elements.ts';
 
-/** Key text and value text of an element, checked against the set's shape and the verb. */
-function splitElement(set: SetName, layout: SetLayout, verb: 'add' | 'delete', text: string): [string, string | undefined] {
-  const colon = text.indexOf(' : ');
-  const keyText = colon < 0 ? text : text.slice(0, colon);
-  const dataText = colon < 0 ? undefined : text.slice(colon + 3);
-  if (verb === 'add' && layout.data !== 'none' && dataText === undefined) throw bad(set, text, `${set} is a map: write "key : value"`);
-  if (dataText !== undefined && (verb === 'delete' || layout.data === 'none')) {
-    throw bad(set, text, verb === 'delete' ? 'a delete names the key only' : `${set} is a set: it takes no ": value"`);
+function bad(set: SetName, e: SetElement, why: string): NftError {
+  return new NftError(NftErrorCode.commandFailed, `element "${elementText(e)}" of ${set} can't be written: ${why}; nothing was sent`);
+}
+
+/** The element kind each set takes (by its layout). */
+export function elementKind(layout: SetLayout): SetElement['kind'] {
+  if (layout.shape === 'intervals') return 'prefix';
+  if (layout.shape === 'ranges') return 'source';
+  if (layout.data === 'verdict') return 'frontend';
+  return layout.key.includes('slot') ? 'slot' : 'vip';
+}
+
+const familyOf = (layout: SetLayout): Family => (layout.key[0] === 'ipv4' ? 4 : 6);
+
+const CHAIN_NAME = /^[A-Za-z_][A-Za-z0-9_/.-]{0,255}$/;
+
+/**
+ * Checks an element against its set and verb before anything is written: its kind, the family
+ * of every address, a value exactly when a map element is added. Throws NftError naming it.
+ */
+function check(set: SetName, layout: SetLayout, verb: 'add' | 'delete', e: SetElement): void {
+  const kind = elementKind(layout);
+  if (e.kind !== kind) throw bad(set, e, `${set} takes ${kind} elements, not ${e.kind}`);
+  const family = familyOf(layout);
+  const vip = e.kind === 'prefix' ? undefined : e.vip;
+  if (vip !== undefined) {
+    if (vip.address.family !== family) throw bad(set, e, `its VIP is not an IPv${family} address`);
+    if (PROTOCOL_NUMBERS[vip.protocol] === undefined) throw bad(set, e, `"${vip.protocol}" is not tcp or udp`);
+    if (!Number.isInteger(vip.port) || vip.port < 0 || vip.port > 0xffff) throw bad(set, e, `${vip.port} is not a port 0-65535`);
   }
-  return [keyText, dataText];
+  const value = e.kind === 'frontend' ? e.goto : e.kind === 'slot' ? e.backend : undefined;
+  if (layout.data !== 'none' && verb === 'add' && value === undefined) throw bad(set, e, `${set} is a map: an added element needs its value`);
+  if (verb === 'delete' && value !== undefined) throw bad(set, e, 'a delete names the key only');
+  if (e.kind === 'frontend' && e.goto !== undefined && !CHAIN_NAME.test(e.goto)) throw bad(set, e, `"${e.goto}" is not a chain name`);
+  if (e.kind === 'slot') {
+    if (!Number.isInteger(e.slot) || e.slot < 0 || e.slot > 0xffffffff) throw bad(set, e, `${e.slot} is not a slot number 0-4294967295`);
+    const b = e.backend;
+    if (b !== undefined && (b.address.family !== family || !Number.isInteger(b.port) || b.port < 0 || b.port > 0xffff)) {
+      throw bad(set, e, `its backend is not an IPv${family} address and a port 0-65535`);
+    }
+  }
+  const prefix = e.kind === 'source' ? e.source : e.kind === 'prefix' ? e.prefix : undefined;
+  if (prefix !== undefined && prefix.cidr?.family !== family) throw bad(set, e, `"${prefix.text}" is not an IPv${family} prefix or address`);
 }
 
-function bad(set: SetName, text: string, why: string): NftError {
-  return new NftError(NftErrorCode.commandFailed, `element "${text}" of ${set} can't be written: ${why}; nothing was sent`);
-}
-
-const DECIMAL = /^(0|[1-9][0-9]{0,9})$/;
-
-/** Encoder state for one batch: parsed IPv6 addresses are reused (VIPs and backends repeat). */
+/** Encoder state for one batch: IPv6 addresses' bytes are reused (VIPs and backends repeat). */
 export class ElementEncoder {
-  private readonly v6 = new Map<string, Uint8Array>();
+  private readonly v6 = new Map<bigint, Uint8Array>();
 
-  /** Writes one field into `out` at `at`; false when the text is not that kind of field. */
-  private field(kind: FieldKind, text: string, out: Uint8Array, at: number): boolean {
-    switch (kind) {
-      case 'ipv4': {
-        // The 32-bit value straight into place: no byte array per address (100k of them cold).
-        let ip;
-        try {
-          ip = parseIp(text);
-        } catch {
-          return false;
-        }
-        if (ip.family !== 4) return false;
-        const n = Number(ip.value);
-        out[at] = n >>> 24;
-        out[at + 1] = (n >>> 16) & 0xff;
-        out[at + 2] = (n >>> 8) & 0xff;
-        out[at + 3] = n & 0xff;
-        return true;
-      }
-      case 'ipv6': {
-        let bytes = this.v6.get(text);
-        if (bytes === undefined) {
-          try {
-            const ip = parseIp(text);
-            if (ip.family !== 6) return false;
-            bytes = ipToBytes(ip);
-          } catch {
-            return false;
-          }
-          this.v6.set(text, bytes);
-        }
-        out.set(bytes, at);
-        return true;
-      }
-      case 'proto': {
-        const n = PROTOCOL_NUMBERS[text] ?? (DECIMAL.test(text) ? Number(text) : 256);
-        if (n > 255) return false;
-        out[at] = n;
-        return true;
-      }
-      case 'port': {
-        const n = DECIMAL.test(text) ? Number(text) : -1;
-        if (n < 0 || n > 0xffff) return false;
-        out[at] = n >> 8;
-        out[at + 1] = n & 0xff;
-        return true;
-      }
-      case 'slot': {
-        const n = DECIMAL.test(text) ? Number(text) : -1;
-        if (n < 0 || n > 0xffffffff) return false;
-        for (let i = 0; i < 4; i++) out[at + (HOST_LE ? i : 3 - i)] = Math.floor(n / 2 ** (8 * i)) & 0xff;
-        return true;
-      }
+  private address(ip: IpAddress, out: Uint8Array, at: number): number {
+    if (ip.family === 4) {
+      // The 32-bit value straight into place: no byte array per address (100k of them cold).
+      const n = Number(ip.value);
+      out[at] = n >>> 24;
+      out[at + 1] = (n >>> 16) & 0xff;
+      out[at + 2] = (n >>> 8) & 0xff;
+      out[at + 3] = n & 0xff;
+      return at + 4;
+    }
+    let bytes = this.v6.get(ip.value);
+    if (bytes === undefined) {
+      bytes = ipToBytes(ip);
+      this.v6.set(ip.value, bytes);
+    }
+    out.set(bytes, at);
+    return at + 16;
+  }
+
+  /** A port in its 4-byte register, big-endian, zero padded. */
+  private static port(port: number, out: Uint8Array, at: number): number {
+    out[at] = port >> 8;
+    out[at + 1] = port & 0xff;
+    return at + 4;
+  }
+
+  /** `address . l4proto . port`: 12 or 24 bytes. */
+  private vip(vip: VipKey, out: Uint8Array, at: number): number {
+    at = this.address(vip.address, out, at);
+    out[at] = PROTOCOL_NUMBERS[vip.protocol]!;
+    return ElementEncoder.port(vip.port, out, at + 4);
+  }
+
+  /** The key of a hash-set element into out[at…] (the layout's concatenation). */
+  private keyInto(e: SetElement, out: Uint8Array, at: number): void {
+    if (e.kind === 'prefix' || e.kind === 'source') throw new Error(`keyInto: ${e.kind} is no hash-set key`);
+    at = this.vip(e.vip, out, at);
+    if (e.kind === 'slot') {
+      // The numgen slot is a u32 register in host byte order.
+      for (let i = 0; i < 4; i++) out[at + (HOST_LE ? i : 3 - i)] = Math.floor(e.slot / 2 ** (8 * i)) & 0xff;
     }
   }
 
-  /** Fills the fields of `part` into out[at…]; throws naming the element when one is wrong. */
-  private fieldsInto(set: SetName, text: string, kinds: readonly FieldKind[], part: string, what: string, out: Uint8Array, at: number): void {
-    const tokens = part.split(' . ');
-    if (tokens.length !== kinds.length) {
-      throw bad(set, text, `its ${what} has ${tokens.length} field(s); ${set} takes ${kinds.map((k) => FIELD_ALLOWED[k]).join(' . ')}`);
-    }
-    for (let i = 0; i < kinds.length; i++) {
-      const kind = kinds[i]!;
-      if (!this.field(kind, tokens[i]!, out, at)) throw bad(set, text, `"${tokens[i]!}" is not ${FIELD_ALLOWED[kind]}`);
-      at += fieldSize(kind);
-    }
-  }
-
-  private concat(set: SetName, text: string, kinds: readonly FieldKind[], part: string, what: string): Uint8Array {
-    const out = new Uint8Array(concatSize(kinds));
-    this.fieldsInto(set, text, kinds, part, what, out, 0);
-    return out;
+  /** The value of an added backends-map element: `address . port`. */
+  private backendInto(e: SetElement, out: Uint8Array, at: number): void {
+    if (e.kind !== 'slot' || e.backend === undefined) throw new Error('backendInto: no backend');
+    ElementEncoder.port(e.backend.port, out, this.address(e.backend.address, out, at));
   }
 
   /**
-   * The wire elements of `texts` for `verb` on `set`. A delete names the key only (and, for
+   * The wire elements of `elements` for `verb` on `set`. A delete names the key only (and, for
    * interval sets, the same range). Throws NftError naming the first element that isn't of
    * the set's shape.
    */
-  encode(set: SetName, verb: 'add' | 'delete', texts: readonly string[]): WireElement[] {
+  encode(set: SetName, verb: 'add' | 'delete', elements: readonly SetElement[]): WireElement[] {
     const layout = SET_LAYOUTS[set];
-    if (layout.shape === 'intervals') return this.intervals(set, verb, texts, layout.key[0] === 'ipv4' ? 4 : 6);
-    const out: WireElement[] = [];
-    for (let source = 0; source < texts.length; source++) {
-      const text = texts[source]!;
-      const [keyText, dataText] = splitElement(set, layout, verb, text);
+    for (const e of elements) check(set, layout, verb, e);
+    if (layout.shape === 'intervals') return this.intervals(verb, elements, familyOf(layout));
+    return elements.map((e, source) => {
       let element: WireElement;
       if (layout.shape === 'ranges') {
-        element = { ...this.range(set, text, layout.key, keyText), flags: 0, source };
+        element = { ...this.range(e), flags: 0, source };
       } else {
-        element = { key: this.concat(set, text, layout.key, keyText, 'key'), flags: 0, source };
+        const key = new Uint8Array(concatSize(layout.key));
+        this.keyInto(e, key, 0);
+        element = { key, flags: 0, source };
       }
-      if (dataText !== undefined) {
-        element =
-          layout.data === 'verdict'
-            ? { ...element, verdict: parseVerdict(set, text, dataText) }
-            : { ...element, data: this.concat(set, text, layout.data as readonly FieldKind[], dataText, 'value') };
+      if (e.kind === 'frontend' && e.goto !== undefined) element = { ...element, verdict: { code: VerdictCode.goto, chain: e.goto } };
+      if (e.kind === 'slot' && e.backend !== undefined && Array.isArray(layout.data)) {
+        const data = new Uint8Array(concatSize(layout.data));
+        this.backendInto(e, data, 0);
+        element = { ...element, data };
       }
-      out.push(element);
-    }
-    return out;
+      return element;
+    });
   }
 
   /**
@@ -148,43 +139,39 @@ export class ElementEncoder {
    * bytes as writeWireElement(encode(…)) without an object per element: a cold load writes
    * 130k of them in one batch. Interval sets go through encode().
    */
-  write(w: NetlinkWriter, set: SetName, layout: SetLayout, verb: 'add' | 'delete', text: string): void {
+  write(w: NetlinkWriter, set: SetName, layout: SetLayout, verb: 'add' | 'delete', e: SetElement): void {
     if (layout.shape !== 'hash') {
-      for (const e of this.encode(set, verb, [text])) writeWireElement(w, e);
+      for (const wire of this.encode(set, verb, [e])) writeWireElement(w, wire);
       return;
     }
-    const [keyText, dataText] = splitElement(set, layout, verb, text);
+    check(set, layout, verb, e);
     const nest = w.beginNest(NFTA_LIST_ELEM);
-    this.valueInto(w, SetElem.KEY, set, text, layout.key, keyText, 'key');
-    if (dataText !== undefined) {
-      if (layout.data === 'verdict') writeVerdict(w, parseVerdict(set, text, dataText));
-      else this.valueInto(w, SetElem.DATA, set, text, layout.data as readonly FieldKind[], dataText, 'value');
+    const key = w.beginNest(SetElem.KEY);
+    // attrInPlace may grow the buffer: `w.raw` is read after it.
+    const keyAt = w.attrInPlace(DataAttr.VALUE, concatSize(layout.key));
+    this.keyInto(e, w.raw, keyAt);
+    w.endNest(key);
+    if (e.kind === 'frontend' && e.goto !== undefined) writeVerdict(w, { code: VerdictCode.goto, chain: e.goto });
+    if (e.kind === 'slot' && e.backend !== undefined && Array.isArray(layout.data)) {
+      const data = w.beginNest(SetElem.DATA);
+      const dataAt = w.attrInPlace(DataAttr.VALUE, concatSize(layout.data));
+      this.backendInto(e, w.raw, dataAt);
+      w.endNest(data);
     }
     w.endNest(nest);
   }
 
-  private valueInto(w: NetlinkWriter, type: number, set: SetName, text: string, kinds: readonly FieldKind[], part: string, what: string): void {
-    const nest = w.beginNest(type);
-    const at = w.attrInPlace(DataAttr.VALUE, concatSize(kinds));
-    this.fieldsInto(set, text, kinds, part, what, w.raw, at);
-    w.endNest(nest);
-  }
-
-  /** A concatenation whose last field is a prefix (or a bare host): KEY and KEY_END. */
-  private range(set: SetName, text: string, kinds: readonly FieldKind[], keyText: string): { key: Uint8Array; keyEnd: Uint8Array } {
-    const cut = keyText.lastIndexOf(' . ');
-    const last = kinds[kinds.length - 1]!;
-    const family: Family = last === 'ipv4' ? 4 : 6;
-    const head = this.concat(set, text, kinds.slice(0, -1), cut < 0 ? '' : keyText.slice(0, cut), 'key');
-    const prefixText = keyText.slice(cut + 3);
-    const cidr = parseFamilyCidr(prefixText, family);
-    if (cidr === undefined) throw bad(set, text, `"${prefixText}" is not an IPv${family} prefix or address`);
-    const range = cidrToRange(cidr);
-    const key = new Uint8Array(head.length + fieldSize(last));
-    key.set(head, 0);
+  /** An allow element (`vip . prefix`, the kernel's pipapo): KEY and KEY_END. */
+  private range(e: SetElement): { key: Uint8Array; keyEnd: Uint8Array } {
+    if (e.kind !== 'source' || e.source.cidr === undefined) throw new Error('range: no source prefix');
+    const { cidr } = e.source;
+    const size = cidr.family === 4 ? 16 : 40;
+    const key = new Uint8Array(size);
+    const at = this.vip(e.vip, key, 0);
     const keyEnd = key.slice();
-    key.set(ipToBytes({ family, value: range.first }), head.length);
-    keyEnd.set(ipToBytes({ family, value: range.last }), head.length);
+    const r = cidrToRange(cidr);
+    this.address({ family: cidr.family, value: r.first }, key, at);
+    this.address({ family: cidr.family, value: r.last }, keyEnd, at);
     return { key, keyEnd };
   }
 
@@ -197,11 +184,10 @@ export class ElementEncoder {
    * changes nothing on kernel 6.18 (listings are the same without it); it is kept so that the
    * kernel sees exactly what nft would have sent.
    */
-  private intervals(set: SetName, verb: 'add' | 'delete', texts: readonly string[], family: Family): WireElement[] {
-    const parsed = texts.map((text, source) => {
-      const cidr = parseFamilyCidr(text, family);
-      if (cidr === undefined) throw bad(set, text, `${set} holds IPv${family} prefixes or addresses`);
-      return { range: cidrToRange(cidr), source };
+  private intervals(verb: 'add' | 'delete', elements: readonly SetElement[], family: Family): WireElement[] {
+    const parsed = elements.map((e, source) => {
+      if (e.kind !== 'prefix' || e.prefix.cidr === undefined) throw new Error('intervals: unchecked element'); // check() refused it
+      return { range: cidrToRange(e.prefix.cidr), source };
     });
     parsed.sort((a, b) => (a.range.first < b.range.first ? -1 : a.range.first > b.range.first ? 1 : 0));
     const out: WireElement[] = [];
@@ -258,22 +244,3 @@ const OPEN_USERDATA: Uint8Array = (() => {
   new DataView(b.buffer).setUint32(2, NFTNL_SET_ELEM_F_INTERVAL_OPEN, HOST_LE);
   return b;
 })();
-
-function parseFamilyCidr(text: string, family: Family): ReturnType<typeof parseCidr> | undefined {
-  try {
-    const cidr = parseCidr(text);
-    return cidr.family === family ? cidr : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const CHAIN_NAME = /^[A-Za-z_][A-Za-z0-9_/.-]{0,255}$/;
-
-function parseVerdict(set: SetName, text: string, verdict: string): Verdict {
-  const word = VERDICT_WORDS.get(verdict);
-  if (word !== undefined) return { code: word };
-  const m = /^(goto|jump) (\S+)$/.exec(verdict);
-  if (m === null || !CHAIN_NAME.test(m[2]!)) throw bad(set, text, `"${verdict}" is not a verdict (goto <chain>, jump <chain>, accept, drop, return, continue)`);
-  return { code: m[1] === 'goto' ? VerdictCode.goto : VerdictCode.jump, chain: m[2]! };
-}

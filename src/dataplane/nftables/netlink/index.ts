@@ -5,6 +5,7 @@
 import { getSystemErrorMap } from 'node:util';
 import { NftError, NftErrorCode } from '../errors.ts';
 import { SetNames, type SetName } from '../render.ts';
+import { elementText } from '../set-elements.ts';
 import { MalformedReply } from './attrs.ts';
 import { ElementDecoder, LayoutMismatch } from './decode.ts';
 import { SET_LAYOUTS, type DumpedElement } from './elements.ts';
@@ -23,8 +24,8 @@ export interface NftNetlink {
   /**
    * One atomic nfnetlink batch (BATCH_BEGIN … BATCH_END) on table `inet vipgate`, in order.
    * Waits for every ACK; on any error throws NftError(NftErrorCode.commandFailed) whose message
-   * names the op (verb, set, the element text) and the kernel's errno (e.g. ENOENT, EEXIST);
-   * nothing of the batch is then applied. Element text that is not of the set's shape is
+   * names the op (verb, set, the element as nft text) and the kernel's errno (e.g. ENOENT, EEXIST);
+   * nothing of the batch is then applied. An element that is not of the set's shape is
    * refused the same way before anything is sent.
    */
   commit(ops: readonly ElementBatchOp[]): void;
@@ -73,11 +74,15 @@ function describe(op: ElementBatchOp, info: MessageInfo, reply: Reply): string {
   if (op.verb === 'flush') return `flush set ${op.set}`;
   const element = elementAt(info, reply.offset);
   const verb = op.verb === 'add' ? 'add element to' : 'delete element from';
-  if (element !== undefined) return `${verb} ${op.set}: ${truncate(op.elements[element] ?? '?')}`;
+  const text = (i: number): string => {
+    const e = op.elements[i];
+    return e === undefined ? '?' : elementText(e);
+  };
+  if (element !== undefined) return `${verb} ${op.set}: ${truncate(text(element))}`;
   // No offset from the kernel: name the message's elements.
   const sources = [...new Set(info.sources)];
-  const text = op.elements[sources[0] ?? 0] ?? '?';
-  return sources.length === 1 ? `${verb} ${op.set}: ${truncate(text)}` : `${verb} ${op.set}: one of ${sources.length} elements (the first: ${truncate(text)})`;
+  const firstText = text(sources[0] ?? 0);
+  return sources.length === 1 ? `${verb} ${op.set}: ${truncate(firstText)}` : `${verb} ${op.set}: one of ${sources.length} elements (the first: ${truncate(firstText)})`;
 }
 
 function socketFailure(error: unknown, what: string): NftError {

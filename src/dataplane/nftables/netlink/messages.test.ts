@@ -5,11 +5,12 @@ import type { SetName } from '../render.ts';
 import { HOST_LE, MalformedReply } from './attrs.ts';
 import { ElementDecoder } from './decode.ts';
 import { SET_LAYOUTS } from './elements.ts';
+import { opOf } from '../testdata/elements.ts';
 import { MAX_ELEMENT_BYTES, decodeReplies, elementAt, encodeBatch, encodeGetElements, estimateBytes, type ElementBatchOp, type ReplyEvent } from './messages.ts';
 
 const skip = !HOST_LE && 'netlink headers in these fixtures are little-endian host order';
 const bytes = (...parts: string[]): string => parts.join('').replace(/\s+/g, '');
-const enc = (set: SetName, verb: 'add' | 'delete', texts: string[]): ElementBatchOp => ({ verb, set, elements: texts });
+const enc = (set: SetName, verb: 'add' | 'delete', texts: string[]): ElementBatchOp => opOf(verb, set, texts);
 
 test('an add message has the bytes nft 1.0.6 sends, with an ACK asked for', { skip }, () => {
   // From `nft --debug=mnl -f` for `add element inet vipgate backends4tcp { 10.200.0.5 . tcp .

@@ -15,6 +15,7 @@ import {
   VerdictAttr,
 } from './constants.ts';
 import type { SetName } from '../render.ts';
+import type { SetElement } from '../set-elements.ts';
 import { SET_LAYOUTS, type DumpedElement, type Verdict } from './elements.ts';
 import { ElementEncoder, writeWireElement } from './encode.ts';
 
@@ -28,9 +29,9 @@ export const TABLE_NAME = 'vipgate';
  */
 export const MAX_ELEMENT_BYTES = 65535 - 4;
 
-/** One op of a batch, elements as the text diff.ts writes. */
+/** One op of a batch, elements as the structures diff.ts writes. */
 export type ElementBatchOp =
-  | { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly string[] }
+  | { readonly verb: 'add' | 'delete'; readonly set: SetName; readonly elements: readonly SetElement[] }
   | { readonly verb: 'flush'; readonly set: SetName };
 
 /** Where a message of a batch came from, to name what the kernel refused. */
@@ -51,7 +52,7 @@ export interface EncodedBatch {
   readonly messages: readonly MessageInfo[];
 }
 
-/** Room for a batch: elements sized from their set's layout (verdict chains by the text). */
+/** Room for a batch: elements sized from their set's layout (verdict chains by their names). */
 export function estimateBytes(ops: readonly ElementBatchOp[]): number {
   let bytes = 64;
   for (const op of ops) {
@@ -62,7 +63,7 @@ export function estimateBytes(ops: readonly ElementBatchOp[]): number {
     let each = 4 + 4 + size(layout.key) + (layout.shape === 'ranges' ? 4 + size(layout.key) : 0);
     if (op.verb === 'add' && Array.isArray(layout.data)) each += 4 + size(layout.data);
     bytes += each * op.elements.length * (layout.shape === 'intervals' ? 2 : 1);
-    if (op.verb === 'add' && layout.data === 'verdict') for (const e of op.elements) bytes += 24 + e.length;
+    if (op.verb === 'add' && layout.data === 'verdict') for (const e of op.elements) bytes += 24 + (e.kind === 'frontend' ? (e.goto?.length ?? 0) : 0);
     bytes += 64 * Math.ceil((each * op.elements.length) / MAX_ELEMENT_BYTES);
   }
   return bytes;
@@ -71,9 +72,9 @@ export function estimateBytes(ops: readonly ElementBatchOp[]): number {
 /**
  * One atomic batch of element ops on table inet vipgate, every message asking for an ACK so
  * that each is answered (error or success) by its sequence number. Elements are written
- * straight from their text into the batch (no object per element); an op with more than
+ * straight from their structures into the batch (no object per element); an op with more than
  * `maxElementBytes` of elements is split over several messages of the same batch. Throws
- * NftError naming the first element whose text is not of its set, before anything is sent.
+ * NftError naming the first element that is not of its set, before anything is sent.
  */
 export function encodeBatch(ops: readonly ElementBatchOp[], firstSeq: number, maxElementBytes = MAX_ELEMENT_BYTES): EncodedBatch {
   // Sized up front: a cold load is ~5 MB, and growing by doubling would leave as much garbage.
