@@ -26,16 +26,17 @@ const installedOf = (t: ReturnType<typeof table>): InstalledState => renderRepla
 test('one backend changed at 10k services: a few element commands, found without rendering the rest', () => {
   const installed = installedOf(table(bigTable(10_000)));
   const changed = table(bigTable(10_000, (f, i) => (i === 4321 ? { ...f, backends: [...f.backends.slice(0, 9), backend('10.100.9.99', 8080)] } : f)));
-  const started = performance.now();
   const desired = renderTable(changed, installed.frontends);
   const tx = diffTables(installed, desired);
-  const elapsed = performance.now() - started;
   assert.deepEqual(tx.lines, [
     'delete element inet vipgate backends4tcp { 10.200.16.225 . tcp . 80 . 9 }',
     'add element inet vipgate backends4tcp { 10.200.16.225 . tcp . 80 . 9 : 10.100.9.99 . 8080 }',
   ]);
   assert.deepEqual([tx.written, tx.removed], [['10.200.16.225:80/tcp'], []]);
-  assert.ok(elapsed < 250, `render + diff took ${elapsed} ms`);
+  // "Without rendering the rest": every unchanged frontend keeps the entry rendered before (the
+  // speed this buys is measured in bench/control-plane.bench.ts, not here).
+  const reused = [...desired.frontends].filter(([key, entry]) => installed.frontends.get(key) === entry).length;
+  assert.equal(reused, 9_999);
 });
 
 test('a backend removed: the slots shift, the verdict moves to the smaller pick chain, the unused chain goes', () => {
