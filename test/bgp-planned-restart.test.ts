@@ -103,4 +103,18 @@ describe('LB node restarts keep the routes (RFC 4724 graceful restart, two nodes
     assert.deepEqual([...new Set(samples.map((s) => s.via))].sort(), [LB1.v4, LB2.v4], 'requests went through both LB nodes');
     console.log(`# SIGTERM restart: ${samples.length} requests, 0 failed; ${checks} BIRD table checks, lb1's route always there`);
   });
+
+  test('(c) taking lb2 out: after SIGTERM BIRD keeps its route; `vipgate agent --cleanup` makes BIRD drop it long before the 60 s restart time', async () => {
+    await w.lb2.stopAgent();
+    assert.match(await w.bird.birdc(['show', 'protocols', 'all', 'lb2v4']), /Neighbor graceful restart active/);
+    assert.ok(await bothInBird(), 'a SIGTERM is a restart: BIRD keeps lb2\'s route');
+    const started = Date.now();
+    await w.lb2.vipgate(['agent', '--config', w.lb2.configPath, '--state-file', w.lb2.statePath, '--cleanup']);
+    const goneMs = await eventually('lb2\'s route gone from BIRD', async () => ((await w.birdRoutes()).get(VIP)?.join() === LB1.v4 ? Date.now() - started : undefined), 30_000, 50);
+    assert.ok(goneMs < 30_000, `withdrawn after ${goneMs} ms`);
+    assert.doesNotMatch(await w.bird.birdc(['show', 'protocols', 'all', 'lb2v4']), /Neighbor graceful restart active/, 'BIRD ended the graceful restart');
+    assert.equal(existsSync(`${w.lb2.statePath}.run`), false, '--cleanup deletes the run marker');
+    assert.ok((await w.lab.curl('client', 'http://10.200.0.5/')).ok, 'lb1 serves alone');
+    console.log(`# --cleanup: lb2's route left BIRD ${goneMs} ms after the command started`);
+  });
 });
