@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { closeGracefully, defaultConnect, type ConnectFn, type ConnectTarget } from './connection.ts';
-import { describeConnectionError, noAnswerText } from './connection-errors.ts';
+import { describeConnectionError, endpoint, noAnswerText } from './connection-errors.ts';
 import { BgpMessageError } from './errors.ts';
 import { DEFAULT_TIMINGS, FsmStateName, initialFsmState, transition, type FsmAction, type FsmEvent, type FsmState, type FsmTimings, type StopKind, type TimerName } from './fsm.ts';
 import { buildOpen, type Negotiated, type SessionParameters } from './negotiate.ts';
@@ -353,8 +353,7 @@ export class Session {
   }
 
   private target(): string {
-    const host = this.options.peerAddress;
-    return host.includes(':') ? `[${host}]:${this.port}` : `${host}:${this.port}`;
+    return endpoint(this.options.peerAddress, this.port);
   }
 
   /** Records why the session is down and says it in the log. */
