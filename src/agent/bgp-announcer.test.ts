@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Advertisement } from '../bgp/index.ts';
+import { formatCidr } from '../net/index.ts';
 import pino from 'pino';
 import type { BgpAdvertisementConfig, BgpConfig } from '../config/index.ts';
 import { parseConfig } from '../config/index.ts';
 import { bgpAnnouncer, peerConfig } from './bgp-announcer.ts';
-import { exportPolicy } from './bgp-announcer-policy.ts';
+import { exportPolicy as parsedExportPolicy } from './bgp-announcer-policy.ts';
+
+/** The policy's routes with their prefixes as text, as an operator reads them. */
+function exportPolicy(...args: Parameters<typeof parsedExportPolicy>): Map<string, (Omit<Advertisement, 'prefix'> & { prefix: string })[]> {
+  return new Map([...parsedExportPolicy(...args)].map(([peer, routes]) => [peer, routes.map((r) => ({ ...r, prefix: formatCidr(r.prefix) }))]));
+}
 
 const everything: BgpAdvertisementConfig = {
   pools: [],
@@ -78,7 +85,7 @@ test('the announcer hands each peer its own set: pools looked up from the agent,
     { name: 'internal', addresses: ['10.201.0.0/24'], autoAssign: true, avoidBuggyIPs: false, allowExternalIPs: false, namespaces: [], reserved: [], priority: 0 },
   ];
   const announcer = bgpAnnouncer(config, { log: pino({ level: 'silent' }), restarted: false, aggregates: () => [], pools: () => pools });
-  const seen: { default: unknown; byPeer: Map<string, readonly { prefix: string }[]> }[] = [];
+  const seen: { default: unknown; byPeer: Map<string, readonly Advertisement[]> }[] = [];
   const original = announcer.speaker.setPeerAdvertisements.bind(announcer.speaker);
   announcer.speaker.setPeerAdvertisements = (sets) => {
     seen.push({ default: sets.default, byPeer: new Map(sets.byPeer) });
@@ -86,7 +93,7 @@ test('the announcer hands each peer its own set: pools looked up from the agent,
   };
   try {
     await announcer.setAdvertisements(['10.200.0.5/32', '10.201.0.7/32']);
-    const prefixes = (address: string): string[] => (seen.at(-1)?.byPeer.get(address) ?? []).map((a) => a.prefix);
+    const prefixes = (address: string): string[] => (seen.at(-1)?.byPeer.get(address) ?? []).map((a) => formatCidr(a.prefix));
     assert.deepEqual(prefixes('127.0.0.1'), ['10.200.0.5/32', '10.201.0.7/32']);
     assert.deepEqual(prefixes('127.0.0.2'), ['10.200.0.5/32']);
     // The same servable set again (a backend changed): nothing the policy reads changed, so the

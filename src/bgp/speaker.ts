@@ -3,11 +3,11 @@
  * only differences go on the wire. Received routes are counted, not kept (we only announce).
  */
 import { formatCidr, formatIp, parseIp, tryParseIp } from '../net/index.ts';
-import { parsePeerAdvertisements, PrefixCache, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
+import { parsePeerAdvertisements, PrefixKeys, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { FsmStateName } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
-import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes } from './rib-out.ts';
+import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes, type SentPrefix } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
 import { checkPeerConfig, DEFAULT_HOLD_TIME_SECONDS, type PeerConfig } from './peer-config.ts';
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
@@ -69,7 +69,7 @@ interface Peer {
   readonly transport: PeerTransport;
   readonly log: BgpLogger;
   /** What the peer has been told; undefined while not Established. */
-  sent: Map<string, string> | undefined;
+  sent: Map<string, SentPrefix> | undefined;
   /** Prefixes the peer announced to us (keys only: we keep no RIB-In). */
   readonly received: Set<string>;
   updatesSent: number;
@@ -90,7 +90,7 @@ export class Speaker {
   /** False until the first setAdvertisements: until then we do not know the whole set. */
   private desiredKnown = false;
   private syncGeneration = 0; // bumped by every set: an older pass over the peers stops
-  private readonly prefixCache = new PrefixCache();
+  private readonly prefixKeys = new PrefixKeys();
   private readonly log: BgpLogger;
   private readonly timers: Timers;
   private listener: BgpListener | undefined;
@@ -177,8 +177,7 @@ export class Speaker {
    * anything changes; a bad one names the peer.
    */
   setPeerAdvertisements(sets: PeerAdvertisements): void {
-    this.prefixCache.begin();
-    const { desired, byPeer } = parsePeerAdvertisements(sets, this.prefixCache);
+    const { desired, byPeer } = parsePeerAdvertisements(sets, this.prefixKeys);
     this.desired = desired;
     this.desiredByPeer = byPeer;
     if (!this.desiredKnown) for (const peer of this.peersByAddress.values()) peer.endOfRibDue = true;
@@ -212,7 +211,7 @@ export class Speaker {
     const peer = this.peersByAddress.get(formatIp(parseIp(address)));
     const described = new Map<string, SentAttributes | undefined>();
     const out: SentRoute[] = [];
-    for (const [prefix, key] of peer?.sent ?? []) {
+    for (const [prefix, { key }] of peer?.sent ?? []) {
       if (!described.has(key)) described.set(key, describeAttributesKey(key));
       const attributes = described.get(key);
       out.push(attributes === undefined ? { prefix, nextHops: [], communities: [], largeCommunities: [] } : { prefix, ...attributes });
