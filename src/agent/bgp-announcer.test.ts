@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import type { Advertisement } from '../bgp/index.ts';
 import { formatCidr } from '../net/index.ts';
@@ -127,4 +128,27 @@ test('the agent passes bfd on to the speaker, and only when on', () => {
   assert.ok(bgp !== undefined);
   assert.deepEqual(peerConfig(bgp.peers[0]!, bgp).bfd, { minTxMs: 300, minRxMs: 300, multiplier: 4 });
   assert.equal('bfd' in peerConfig(bgp.peers[1]!, bgp), false);
+});
+
+test('a passive peer from the file: the agent listens for it and says whom it waits for, and where', async () => {
+  const port = 40000 + Math.floor(Math.random() * 10000);
+  const config: BgpConfig = { ...base, peers: [{ address: '127.0.0.72', asn: 65001, port, holdTime: 9, passive: true, localAddress: '127.0.0.71', families: ['ipv4'] }] };
+  const announcer = bgpAnnouncer(config, { log: pino({ level: 'silent' }), restarted: false, aggregates: () => [] });
+  try {
+    assert.equal(announcer.peers()[0]?.lastError, `passive: waiting for 127.0.0.72 to connect to 127.0.0.71:${port}`);
+    // Something listens there (once the listener is up: a few refused tries at most).
+    const dial = (): Promise<boolean> =>
+      new Promise((resolve) => {
+        const s = connect({ host: '127.0.0.71', port, localAddress: '127.0.0.72' }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+    let accepted = false;
+    for (let tries = 0; !accepted && tries < 100; tries++) accepted = await dial();
+    assert.ok(accepted, `a connection to 127.0.0.71:${port} is accepted`);
+  } finally {
+    await announcer.stop();
+  }
 });

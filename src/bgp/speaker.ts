@@ -11,7 +11,8 @@ import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes, type
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
 import { checkPeerConfig, DEFAULT_HOLD_TIME_SECONDS, type PeerConfig } from './peer-config.ts';
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
-import { BgpListener, peerTransport, socketAddress, type PeerTransport } from './transport.ts';
+import { PassiveListeners } from './passive.ts';
+import { peerTransport, socketAddress, type PeerTransport, type RejectReason } from './transport.ts';
 import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
 import { PeerBfd, SharedBfdTransport } from './bfd/peer-bfd.ts';
 import type { BfdTransport } from './bfd/socket.ts';
@@ -30,7 +31,10 @@ export interface SpeakerOptions {
   readonly localAsn: number;
   readonly log?: BgpLogger;
   readonly timers?: Timers;
-  /** Accept connections from configured peers on this address (passive side); off by default. */
+  /**
+   * Accept connections from configured peers on this one address (tests); passive peers then
+   * wait here. Without it, passive peers get listeners of their own (passive.ts).
+   */
   readonly listen?: { readonly host: string; readonly port?: number };
   /**
    * This process replaces one that had sessions (RFC 4724 §4.1): the first OPEN to each peer
@@ -93,7 +97,7 @@ export class Speaker {
   private readonly prefixKeys = new PrefixKeys();
   private readonly log: BgpLogger;
   private readonly timers: Timers;
-  private listener: BgpListener | undefined;
+  private readonly listeners: PassiveListeners;
   private readonly bfdTransport: SharedBfdTransport;
   private stopped = false;
 
@@ -106,12 +110,18 @@ export class Speaker {
     this.log = options.log ?? silentLogger;
     this.timers = options.timers ?? realTimers;
     this.bfdTransport = new SharedBfdTransport(options.bfdTransport);
-    if (options.listen !== undefined) this.listener = new BgpListener(options.listen.host, options.listen.port ?? BGP_PORT, this.peersByAddress, this.log);
+    const listen = options.listen;
+    this.listeners = new PassiveListeners(this.peersByAddress, this.log, listen === undefined ? undefined : { host: listen.host, port: listen.port ?? BGP_PORT });
   }
 
   /** Where the passive listener is bound, once it is (port 0 in `listen` picks a free one). */
   get listening(): { readonly address: string; readonly port: number } | undefined {
-    return this.listener?.address;
+    return this.listeners.sharedAddress;
+  }
+
+  /** Connections closed at once by our listeners since the start, by reason. */
+  connectionsRejected(): ReadonlyMap<RejectReason, number> {
+    return this.listeners.rejectedConnections;
   }
 
   /** Adds a peer and starts connecting to it (or waiting for it, if passive). */
@@ -150,7 +160,11 @@ export class Speaker {
       skippedWarned: '',
     };
     this.peersByAddress.set(key, peer);
-    this.listener?.addPeer(key, transport);
+    this.listeners.addPeer(key, transport);
+    if (config.passive === true) {
+      void this.listeners.sync();
+      log.info({}, this.listeners.waiting(key, config, undefined));
+    }
     peer.session.start();
   }
 
@@ -160,7 +174,7 @@ export class Speaker {
     const peer = this.peersByAddress.get(key);
     if (peer === undefined) throw new BgpError(BgpErrorCode.unknownPeer, `peer ${key} is not configured`);
     this.peersByAddress.delete(key);
-    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd.stop()]);
+    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd.stop(), this.listeners.sync()]);
   }
 
   /**
@@ -224,12 +238,14 @@ export class Speaker {
     return [...this.peersByAddress.entries()].map(([address, p]) => {
       const since = p.session.establishedAt;
       const n = p.session.negotiated;
-      const lastError = p.session.lastError;
+      const state = p.session.state;
+      // A passive peer that is not up says whom it waits for, and where: else Active says nothing.
+      const lastError = p.config.passive === true && state !== 'Established' ? this.listeners.waiting(address, p.config, p.session.lastError) : p.session.lastError;
       const bfdState = p.bfd.stateName;
       return {
         address,
         asn: p.config.asn,
-        state: p.session.state,
+        state,
         prefixesSent: p.sent?.size ?? 0,
         prefixesReceived: p.received.size,
         updatesSent: p.updatesSent,
@@ -246,9 +262,7 @@ export class Speaker {
   /** Sends Cease/Administrative Shutdown (RFC 8203 message) to every peer and closes everything. */
   async stop(message = 'vipgate BGP speaker stopping'): Promise<void> {
     this.stopped = true;
-    const listener = this.listener;
-    this.listener = undefined;
-    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd.stop()]), listener?.close()]);
+    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd.stop()]), this.listeners.close()]);
   }
 
   /** The BGP session of a peer; what happens on it comes back to the speaker through `peerOf()`. */

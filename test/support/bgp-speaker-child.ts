@@ -1,7 +1,7 @@
 // Runs a vipgate BGP Speaker inside whatever network namespace this process was started in
 // (`ip netns exec <ns> node --import tsx test/support/bgp-speaker-child.ts`), driven by JSON lines
 // on stdin: {"id":1,"cmd":"start","speaker":{…},"peers":[…]} | {"cmd":"set","routes":[…]} |
-// {"cmd":"setPeers","default":[…],"byPeer":{"<address>":[…]}} | {"cmd":"peers"} |
+// {"cmd":"setPeers","default":[…],"byPeer":{"<address>":[…]}} | {"cmd":"peers"} | {"cmd":"rejected"} (reason → count) |
 // {"cmd":"memory","gc":true} (process.memoryUsage(), after a full GC if asked) | {"cmd":"stop","message":"…"}. Each command is answered with one JSON line
 // {"id":…,"ok":true,"result":…} or {"id":…,"ok":false,"error":"…"} on stdout.
 import { createInterface } from 'node:readline';
@@ -15,7 +15,7 @@ type TextAdvertisement = Omit<Advertisement, 'prefix'> & { readonly prefix: stri
 
 interface Command {
   readonly id: number;
-  readonly cmd: 'start' | 'set' | 'setPeers' | 'peers' | 'memory' | 'stop';
+  readonly cmd: 'start' | 'set' | 'setPeers' | 'peers' | 'rejected' | 'memory' | 'stop';
   readonly speaker?: Omit<SpeakerOptions, 'log' | 'timers' | 'connect'>;
   readonly peers?: PeerConfig[];
   readonly routes?: TextAdvertisement[];
@@ -72,6 +72,8 @@ async function run(c: Command): Promise<unknown> {
     }
     case 'peers':
       return speaker?.peers() ?? [];
+    case 'rejected':
+      return Object.fromEntries(speaker?.connectionsRejected() ?? []);
     case 'memory':
       if (c.gc === true) {
         // The child is started without --expose-gc; this turns it on for a fresh context.
