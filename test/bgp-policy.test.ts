@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { exportPolicy, poolLookup } from '../src/agent/bgp-announcer-policy.ts';
 import { parseConfig, poolsFromConfig, type AgentConfig } from '../src/config/index.ts';
+import { formatCidr } from '../src/net/index.ts';
 import { LB_V4, ROUTER_V4, SpeakerChild, createBgpLab, eventually, sh, type BgpLab } from './support/bgp-lab.ts';
 
 const ROUTER_B_V4 = '10.10.12.3';
@@ -39,7 +40,9 @@ let speaker: SpeakerChild;
 /** What the agent's BGP announcer would hand the speaker for these servable VIPs. */
 async function announce(vips: string[]): Promise<void> {
   const byPeer = exportPolicy(vips, bgp, { poolOf: poolLookup(poolsFromConfig(config)), vipRoutes: [] });
-  await speaker.call('setPeers', { default: [], byPeer: Object.fromEntries(byPeer) });
+  // The speaker child reads JSON lines: prefixes go as text.
+  const asText = [...byPeer].map(([peer, routes]) => [peer, routes.map((r) => ({ ...r, prefix: formatCidr(r.prefix) }))] as const);
+  await speaker.call('setPeers', { default: [], byPeer: Object.fromEntries(asText) });
 }
 
 const birdRoutes = (protocol: string): Promise<string> => lab.birdc('show', 'route', 'all', 'protocol', protocol);

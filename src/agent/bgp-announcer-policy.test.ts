@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Advertisement } from '../bgp/index.ts';
+import { formatCidr } from '../net/index.ts';
 import fc from 'fast-check';
 import type { BgpAdvertisementConfig, BgpConfig, BgpPeerConfig } from '../config/index.ts';
 import type { Pool } from '../model/index.ts';
-import { exportPolicy, poolLookup } from './bgp-announcer-policy.ts';
+import { exportPolicy as parsedExportPolicy, poolLookup } from './bgp-announcer-policy.ts';
+
+/** The policy's routes with their prefixes as text, as an operator reads them. */
+function exportPolicy(...args: Parameters<typeof parsedExportPolicy>): Map<string, (Omit<Advertisement, 'prefix'> & { prefix: string })[]> {
+  return new Map([...parsedExportPolicy(...args)].map(([peer, routes]) => [peer, routes.map((r) => ({ ...r, prefix: formatCidr(r.prefix) }))]));
+}
 
 function pool(name: string, addresses: string[]): Pool {
   return { name, addresses, autoAssign: true, avoidBuggyIPs: false, allowExternalIPs: false, namespaces: [], reserved: [], priority: 0 };
@@ -85,7 +92,7 @@ test('a host route and its aggregate from two advertisements are both announced'
 });
 
 test('peers given the same advertisements share one route list; no advertisements announce nothing', () => {
-  const out = exportPolicy(vips, config([adv({})]), inputs);
+  const out = parsedExportPolicy(vips, config([adv({})]), inputs);
   assert.equal(out.get('10.180.1.1'), out.get('10.180.2.1'));
   assert.deepEqual(exportPolicy(vips, config([]), inputs).get('10.180.1.1'), []);
 });

@@ -5,7 +5,7 @@
 import type { Advertisement } from '../bgp/index.ts';
 import type { BgpAdvertisementConfig, BgpConfig, BgpPeerConfig } from '../config/index.ts';
 import type { Pool } from '../model/index.ts';
-import { cidrContains, cidrOf, formatCidr, parseCidr, parseIp, parseRange, rangeToCidrs, type Cidr, type IpAddress } from '../net/index.ts';
+import { cidrContains, cidrOf, formatCidr, hostCidr, parseCidr, parseIp, parseRange, rangeToCidrs, type Cidr, type IpAddress } from '../net/index.ts';
 
 /** The pool holding an address, and the block of it (a pool entry as CIDRs) that does. */
 export interface PoolHit {
@@ -40,6 +40,8 @@ export function appliesToPeer(advertisement: BgpAdvertisementConfig, peer: BgpPe
 export interface Vip {
   readonly prefix: string;
   readonly address: IpAddress;
+  /** The prefix parsed, once: the speaker takes it as is (and knows it again by identity). */
+  readonly host: Cidr;
   readonly pool: string | undefined;
   /** The pool block holding the VIP: no aggregate of it may be wider (see announcedPrefix). */
   readonly block: Cidr | undefined;
@@ -49,7 +51,7 @@ export interface Vip {
 export function vipOf(prefix: string, poolOf: PoolOf): Vip {
   const address = parseIp(prefix.slice(0, prefix.indexOf('/')));
   const hit = poolOf(address);
-  return { prefix, address, pool: hit?.name, block: hit?.block };
+  return { prefix, address, host: hostCidr(address), pool: hit?.name, block: hit?.block };
 }
 
 /**
@@ -81,10 +83,16 @@ export function exportPolicy(prefixes: readonly string[], config: BgpConfig, inp
   return out;
 }
 
-function announcedPrefix(vip: Vip, advertisement: BgpAdvertisementConfig, vipRoutes: readonly Cidr[]): string {
+/** The prefix a VIP is announced as, with its canonical text (which routes are merged by). */
+interface Announced {
+  readonly text: string;
+  readonly prefix: Cidr;
+}
+
+function announcedPrefix(vip: Vip, advertisement: BgpAdvertisementConfig, vipRoutes: readonly Cidr[]): Announced {
   if (advertisement.aggregateToVipRoutes) {
     const route = vipRoutes.find((r) => cidrContains(r, vip.address));
-    if (route !== undefined) return formatCidr(route);
+    if (route !== undefined) return { text: formatCidr(route), prefix: route };
   }
   const asked = vip.address.family === 4 ? advertisement.aggregationLength : advertisement.aggregationLengthV6;
   // Never wider than the VIP's pool block: the router would be told of addresses outside the
@@ -92,22 +100,26 @@ function announcedPrefix(vip: Vip, advertisement: BgpAdvertisementConfig, vipRou
   // objects, so here it is the block itself that is announced.
   const length = vip.block === undefined ? asked : Math.max(asked, vip.block.prefixLength);
   // The agent's prefixes are canonical host routes already: no need to format 10⁵ of them again.
-  if (length === (vip.address.family === 4 ? 32 : 128)) return vip.prefix;
-  return formatCidr(cidrOf(vip.address, length));
+  if (length === (vip.address.family === 4 ? 32 : 128)) return { text: vip.prefix, prefix: vip.host };
+  const prefix = cidrOf(vip.address, length);
+  return { text: formatCidr(prefix), prefix };
 }
 
 function routesFor(vips: readonly Vip[], advertisements: readonly BgpAdvertisementConfig[], vipRoutes: readonly Cidr[]): Advertisement[] {
-  // announced prefix → the advertisement(s) that yield it. Usually one: no per-route sets, and
+  // announced prefix text → the advertisement(s) that yield it. Usually one: no per-route sets, and
   // every route of one advertisement shares one attributes object.
   const sources = new Map<string, BgpAdvertisementConfig | BgpAdvertisementConfig[]>();
+  const parsed = new Map<string, Cidr>(); // announced prefix text → the prefix
   for (const advertisement of advertisements) {
     const pools = advertisement.pools;
     for (const vip of vips) {
       if (pools.length > 0 && (vip.pool === undefined || !pools.includes(vip.pool))) continue;
-      const prefix = announcedPrefix(vip, advertisement, vipRoutes);
+      const { text: prefix, prefix: cidr } = announcedPrefix(vip, advertisement, vipRoutes);
       const known = sources.get(prefix);
-      if (known === undefined) sources.set(prefix, advertisement);
-      else if (Array.isArray(known)) {
+      if (known === undefined) {
+        sources.set(prefix, advertisement);
+        parsed.set(prefix, cidr);
+      } else if (Array.isArray(known)) {
         if (!known.includes(advertisement)) known.push(advertisement);
       } else if (known !== advertisement) sources.set(prefix, [known, advertisement]);
     }
@@ -127,8 +139,9 @@ function routesFor(vips: readonly Vip[], advertisements: readonly BgpAdvertiseme
   };
   return [...sources.keys()].sort().map((prefix) => {
     const from = sources.get(prefix);
-    if (from === undefined) throw new Error('invariant: an announced prefix has a source');
-    return { prefix, ...attributesOf(from) };
+    const cidr = parsed.get(prefix);
+    if (from === undefined || cidr === undefined) throw new Error('invariant: an announced prefix has a source');
+    return { prefix: cidr, ...attributesOf(from) };
   });
 }
 

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
+import type { Advertisement } from '../bgp/index.ts';
+import { formatCidr } from '../net/index.ts';
 import pino from 'pino';
 import type { BgpAdvertisementConfig, BgpConfig } from '../config/index.ts';
 import { parseConfig } from '../config/index.ts';
 import { bgpAnnouncer, peerConfig } from './bgp-announcer.ts';
-import { exportPolicy } from './bgp-announcer-policy.ts';
+import { exportPolicy as parsedExportPolicy } from './bgp-announcer-policy.ts';
+
+/** The policy's routes with their prefixes as text, as an operator reads them. */
+function exportPolicy(...args: Parameters<typeof parsedExportPolicy>): Map<string, (Omit<Advertisement, 'prefix'> & { prefix: string })[]> {
+  return new Map([...parsedExportPolicy(...args)].map(([peer, routes]) => [peer, routes.map((r) => ({ ...r, prefix: formatCidr(r.prefix) }))]));
+}
 
 const everything: BgpAdvertisementConfig = {
   pools: [],
@@ -78,7 +86,7 @@ test('the announcer hands each peer its own set: pools looked up from the agent,
     { name: 'internal', addresses: ['10.201.0.0/24'], autoAssign: true, avoidBuggyIPs: false, allowExternalIPs: false, namespaces: [], reserved: [], priority: 0 },
   ];
   const announcer = bgpAnnouncer(config, { log: pino({ level: 'silent' }), restarted: false, aggregates: () => [], pools: () => pools });
-  const seen: { default: unknown; byPeer: Map<string, readonly { prefix: string }[]> }[] = [];
+  const seen: { default: unknown; byPeer: Map<string, readonly Advertisement[]> }[] = [];
   const original = announcer.speaker.setPeerAdvertisements.bind(announcer.speaker);
   announcer.speaker.setPeerAdvertisements = (sets) => {
     seen.push({ default: sets.default, byPeer: new Map(sets.byPeer) });
@@ -86,7 +94,7 @@ test('the announcer hands each peer its own set: pools looked up from the agent,
   };
   try {
     await announcer.setAdvertisements(['10.200.0.5/32', '10.201.0.7/32']);
-    const prefixes = (address: string): string[] => (seen.at(-1)?.byPeer.get(address) ?? []).map((a) => a.prefix);
+    const prefixes = (address: string): string[] => (seen.at(-1)?.byPeer.get(address) ?? []).map((a) => formatCidr(a.prefix));
     assert.deepEqual(prefixes('127.0.0.1'), ['10.200.0.5/32', '10.201.0.7/32']);
     assert.deepEqual(prefixes('127.0.0.2'), ['10.200.0.5/32']);
     // The same servable set again (a backend changed): nothing the policy reads changed, so the
@@ -120,4 +128,27 @@ test('the agent passes bfd on to the speaker, and only when on', () => {
   assert.ok(bgp !== undefined);
   assert.deepEqual(peerConfig(bgp.peers[0]!, bgp).bfd, { minTxMs: 300, minRxMs: 300, multiplier: 4 });
   assert.equal('bfd' in peerConfig(bgp.peers[1]!, bgp), false);
+});
+
+test('a passive peer from the file: the agent listens for it and says whom it waits for, and where', async () => {
+  const port = 40000 + Math.floor(Math.random() * 10000);
+  const config: BgpConfig = { ...base, peers: [{ address: '127.0.0.72', asn: 65001, port, holdTime: 9, passive: true, localAddress: '127.0.0.71', families: ['ipv4'] }] };
+  const announcer = bgpAnnouncer(config, { log: pino({ level: 'silent' }), restarted: false, aggregates: () => [] });
+  try {
+    assert.equal(announcer.peers()[0]?.lastError, `passive: waiting for 127.0.0.72 to connect to 127.0.0.71:${port}`);
+    // Something listens there (once the listener is up: a few refused tries at most).
+    const dial = (): Promise<boolean> =>
+      new Promise((resolve) => {
+        const s = connect({ host: '127.0.0.71', port, localAddress: '127.0.0.72' }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+    let accepted = false;
+    for (let tries = 0; !accepted && tries < 100; tries++) accepted = await dial();
+    assert.ok(accepted, `a connection to 127.0.0.71:${port} is accepted`);
+  } finally {
+    await announcer.stop();
+  }
 });

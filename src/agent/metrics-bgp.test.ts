@@ -26,3 +26,12 @@ test('BGP metrics: flaps and updates as counters per peer, BFD up only for peers
   assert.match(next, /^vipgate_bgp_bfd_up\{peer="10\.180\.1\.1"\} 0$/m);
   assert.doesNotMatch(next, /10\.180\.2\.1/);
 });
+
+test('BGP metrics: connections the listeners closed at once, by reason, as the speaker counts them', async () => {
+  const registry = new Registry();
+  let rejected = new Map<string, number>();
+  registerBgpMetrics(registry, () => [], () => rejected);
+  assert.doesNotMatch(await registry.metrics(), /^vipgate_bgp_connections_rejected_total\{/m, 'no series before any rejection');
+  rejected = new Map([['unconfigured-peer', 2]]);
+  assert.match(await registry.metrics(), /^vipgate_bgp_connections_rejected_total\{reason="unconfigured-peer"\} 2$/m);
+});

@@ -125,8 +125,11 @@ function reloadsCounter(registry: Registry, reloads: (() => ReloadCounts) | unde
   });
 }
 
-/** BGP session metrics, read from the speaker at scrape time. */
-export function registerBgpMetrics(registry: Registry, peers: () => readonly PeerStatus[]): void {
+/**
+ * BGP session metrics, read from the speaker at scrape time. `rejected`: connections our
+ * listeners closed at once, by reason (e.g. `unconfigured-peer`).
+ */
+export function registerBgpMetrics(registry: Registry, peers: () => readonly PeerStatus[], rejected: () => ReadonlyMap<string, number> = () => new Map()): void {
   const metric = { registers: [registry], labelNames: ['peer'] as const };
   const gauge = (name: string, help: string, value: (p: PeerStatus) => number): void => {
     new Gauge({
@@ -170,4 +173,14 @@ export function registerBgpMetrics(registry: Registry, peers: () => readonly Pee
   counter('vipgate_bgp_session_flaps_total', 'Times the BGP session with the peer left Established', (p) => p.flaps);
   counter('vipgate_bgp_updates_sent_total', 'UPDATE messages sent to the peer', (p) => p.updatesSent);
   counter('vipgate_bgp_updates_received_total', 'UPDATE messages received from the peer', (p) => p.updatesReceived);
+  new Counter({
+    name: 'vipgate_bgp_connections_rejected_total',
+    help: 'Connections to our BGP listeners closed at once, by reason (unconfigured-peer: not from a configured peer address)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of rejected()) this.inc({ reason }, n);
+    },
+  });
 }

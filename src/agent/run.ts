@@ -99,7 +99,11 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   });
   const metrics = createAgentMetrics(() => dataplane, () => settings.reloads);
   // Registered whatever the mode: the `bgp` section may be added later (no series until then).
-  registerBgpMetrics(metrics.registry, () => bgp.current()?.peers() ?? []);
+  registerBgpMetrics(
+    metrics.registry,
+    () => bgp.current()?.peers() ?? [],
+    () => bgp.current()?.speaker.connectionsRejected() ?? new Map(),
+  );
   const agent = new Agent({
     dataplane,
     host: node.host,

@@ -1,5 +1,5 @@
 /** The speaker's input: advertisements as the agent writes them, validated and per-peer shaped. */
-import { formatCidr, formatIp, NetError, parseCidr, parseIp, tryParseIp, type Cidr, type IpAddress } from '../net/index.ts';
+import { formatCidr, formatIp, NetError, parseIp, tryParseIp, type Cidr, type IpAddress } from '../net/index.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { AddressFamily } from './negotiate.ts';
 import { attributesKey, type OutRoute } from './rib-out.ts';
@@ -7,9 +7,13 @@ import { community, type LargeCommunity, type PathAttributes } from './wire/attr
 import { Origin } from './wire/constants.ts';
 import { asSequence } from './wire/update.ts';
 
-/** One route to announce, e.g. `{ prefix: "10.200.0.5/32", communities: ["65002:100"] }`. */
+/**
+ * One route to announce, e.g. `{ prefix: parseCidr("10.200.0.5/32"), communities: ["65002:100"] }`.
+ * The prefix comes parsed: text is parsed once where it enters (config, the agent's VIPs), and
+ * the speaker only formats it once per prefix object for its Adj-RIB-Out key.
+ */
 export interface Advertisement {
-  readonly prefix: string;
+  readonly prefix: Cidr;
   /** Defaults to the peer's configured next hop, else our address on the session. */
   readonly nextHop?: string;
   /** RFC 1997 communities as "asn:value". */
@@ -69,32 +73,21 @@ function checkUint32(index: number, name: string, value: number | undefined): vo
 }
 
 /**
- * Parsed prefixes kept from one set to the next: between two sets of 10⁵ routes most prefixes
- * are the same, and parsing them again is most of the cost of a set. Call `begin()` once per
- * set; what the previous set used and this one does not is dropped then.
+ * Canonical prefix text per prefix object: the Adj-RIB-Out key. Callers hand the same `Cidr`
+ * objects from one set to the next (the agent keeps one per VIP), and between two sets of 10⁵
+ * routes most prefixes are the same: each is formatted once, not once per set. Keyed by
+ * identity and held weakly, so prefixes no set uses any more are simply collected.
  */
-export class PrefixCache {
-  // canonical prefix text → parsed. Only canonical text is kept: it is also the route's key, so
-  // an entry costs the map slot and nothing else (the string is the route's own).
-  private previous = new Map<string, Cidr>();
-  private current = new Map<string, Cidr>();
+export class PrefixKeys {
+  private readonly keys = new WeakMap<Cidr, string>(); // prefix object → canonical text
 
-  begin(): void {
-    if (this.current.size > 0) this.previous = this.current;
-    this.current = new Map();
-  }
-
-  /** Throws NetError for text that is not a CIDR. */
-  get(text: string): { readonly prefix: Cidr; readonly key: string } {
-    const known = this.current.get(text) ?? this.previous.get(text);
-    if (known !== undefined) {
-      this.current.set(text, known);
-      return { prefix: known, key: text };
+  key(prefix: Cidr): string {
+    let key = this.keys.get(prefix);
+    if (key === undefined) {
+      key = formatCidr(prefix);
+      this.keys.set(prefix, key);
     }
-    const prefix = parseCidr(text);
-    const key = formatCidr(prefix);
-    if (key === text) this.current.set(text, prefix);
-    return { prefix, key };
+    return key;
   }
 }
 
@@ -102,7 +95,7 @@ export class PrefixCache {
  * Validates the whole desired set. Any bad entry rejects the set (with the entry's index and
  * what is allowed), so a half-applied announcement never happens.
  */
-export function parseAdvertisements(advertisements: readonly Advertisement[], prefixes?: PrefixCache): DesiredRoute[] {
+export function parseAdvertisements(advertisements: readonly Advertisement[], prefixes: PrefixKeys = new PrefixKeys()): DesiredRoute[] {
   const seen = new Set<string>();
   // 10⁵ routes usually carry a handful of distinct lists: parse each once and share the result
   // (readonly), which is most of a route's memory otherwise.
@@ -113,16 +106,10 @@ export function parseAdvertisements(advertisements: readonly Advertisement[], pr
   const listText = new Map<readonly unknown[], string>(); // parsed list → its text, for signatures
   const signatures = new Map<string, string>(); // interned: one string per attribute set
   return advertisements.map((a, index) => {
-    let prefix: Cidr;
-    let key: string;
+    const prefix = a.prefix;
+    const key = prefixes.key(prefix);
     let nextHop: IpAddress | undefined;
     try {
-      if (prefixes === undefined) {
-        prefix = parseCidr(a.prefix);
-        key = formatCidr(prefix);
-      } else {
-        ({ prefix, key } = prefixes.get(a.prefix));
-      }
       nextHop = a.nextHop === undefined ? undefined : parseIp(a.nextHop);
     } catch (e) {
       if (e instanceof NetError) throw bad(index, e.message);
@@ -193,7 +180,7 @@ export interface PeerAdvertisements {
  * Validates per-peer sets (each distinct array once) and keys them by canonical peer address.
  * Throws BgpError naming the peer whose set is bad; nothing is half-applied.
  */
-export function parsePeerAdvertisements(sets: PeerAdvertisements, prefixes?: PrefixCache): { desired: readonly DesiredRoute[]; byPeer: Map<string, readonly DesiredRoute[]> } {
+export function parsePeerAdvertisements(sets: PeerAdvertisements, prefixes?: PrefixKeys): { desired: readonly DesiredRoute[]; byPeer: Map<string, readonly DesiredRoute[]> } {
   const parsed = new Map<readonly Advertisement[], readonly DesiredRoute[]>();
   const parse = (list: readonly Advertisement[], peer: string | undefined): readonly DesiredRoute[] => {
     let routes = parsed.get(list);

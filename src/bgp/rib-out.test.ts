@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { formatCidr, parseCidr, parseIp, type Cidr } from '../net/index.ts';
+import { cidrOf, formatCidr, parseCidr, parseIp, type Cidr } from '../net/index.ts';
 import { parseAdvertisements, routesForPeer, type Advertisement } from './advertisement.ts';
 import { attributesKey, describeAttributesKey, planUpdates, type OutRoute } from './rib-out.ts';
 import { MAX_MESSAGE_LENGTH } from './wire/constants.ts';
@@ -22,7 +22,7 @@ const announcedIn = (u: UpdateMessage): string[] => [...u.nlri, ...(u.attributes
 const withdrawnIn = (u: UpdateMessage): string[] => [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])].map(formatCidr);
 
 test('prefixes with the same attributes share one UPDATE; IPv6 goes in MP_REACH with its next hop', () => {
-  const plan = planUpdates(new Map(), routes([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32' }, { prefix: '10.200.0.7/32', med: 5 }, { prefix: 'fd00:200::5/128' }]), ctx);
+  const plan = planUpdates(new Map(), routes([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.6/32') }, { prefix: parseCidr('10.200.0.7/32'), med: 5 }, { prefix: parseCidr('fd00:200::5/128') }]), ctx);
   const updates = decodeAll(plan.updates);
   assert.equal(updates.length, 3, 'two IPv4 attribute sets + one IPv6');
   assert.deepEqual(announcedIn(updates[0]!), ['10.200.0.5/32', '10.200.0.6/32']);
@@ -36,22 +36,22 @@ test('prefixes with the same attributes share one UPDATE; IPv6 goes in MP_REACH 
 });
 
 test('a second plan sends only the difference: withdrawals, new and changed routes', () => {
-  const first = planUpdates(new Map(), routes([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32' }, { prefix: 'fd00:200::5/128' }, { prefix: '10.200.0.8/32' }]), ctx);
-  const second = planUpdates(first.next, routes([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32', communities: ['65002:100'] }, { prefix: '10.200.0.9/32' }]), ctx);
+  const first = planUpdates(new Map(), routes([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.6/32') }, { prefix: parseCidr('fd00:200::5/128') }, { prefix: parseCidr('10.200.0.8/32') }]), ctx);
+  const second = planUpdates(first.next, routes([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.6/32'), communities: ['65002:100'] }, { prefix: parseCidr('10.200.0.9/32') }]), ctx);
   const updates = decodeAll(second.updates);
   assert.deepEqual(updates.flatMap(withdrawnIn).sort(), ['10.200.0.8/32', 'fd00:200::5/128']);
   assert.deepEqual(updates.flatMap(announcedIn).sort(), ['10.200.0.6/32', '10.200.0.9/32']);
   assert.ok(updates.some((u) => u.attributes.communities?.[0] === 65002 * 65536 + 100));
-  assert.equal(planUpdates(second.next, routes([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32', communities: ['65002:100'] }, { prefix: '10.200.0.9/32' }]), ctx).updates.length, 0, 'no change, nothing sent');
+  assert.equal(planUpdates(second.next, routes([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.6/32'), communities: ['65002:100'] }, { prefix: parseCidr('10.200.0.9/32') }]), ctx).updates.length, 0, 'no change, nothing sent');
 });
 
 test('iBGP: LOCAL_PREF (default 100) and an empty AS_PATH', () => {
-  const r = routesForPeer(parseAdvertisements([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32', localPref: 300 }]), { ...view, peerAsn: 65002 }).routes;
+  const r = routesForPeer(parseAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.6/32'), localPref: 300 }]), { ...view, peerAsn: 65002 }).routes;
   assert.deepEqual(r.map((x) => [x.attributes.localPref, x.attributes.asPath]), [[100, []], [300, []]]);
 });
 
 test('families the peer did not negotiate are left out; a missing next hop is reported', () => {
-  const desired = parseAdvertisements([{ prefix: '10.200.0.5/32' }, { prefix: 'fd00:200::5/128' }]);
+  const desired = parseAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('fd00:200::5/128') }]);
   assert.deepEqual(routesForPeer(desired, { ...view, families: ['ipv4'] }).routes.map((r) => formatCidr(r.prefix)), ['10.200.0.5/32']);
   const noV6 = routesForPeer(desired, { ...view, defaultNextHop: { ipv4: parseIp('10.10.12.2') } });
   assert.deepEqual(noV6.skipped, ['fd00:200::5/128']);
@@ -59,12 +59,11 @@ test('families the peer did not negotiate are left out; a missing next hop is re
 
 test('invalid advertisements are refused whole, naming the entry and what is allowed', () => {
   const cases: [Advertisement[], RegExp][] = [
-    [[{ prefix: '10.200.0.5/33' }], /advertisement 0: .*0 to 32/],
-    [[{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.5' }], /advertisement 1: prefix 10.200.0.5\/32 appears twice/],
-    [[{ prefix: '10.200.0.5/32', communities: ['65536:1'] }], /"asn:value", each 0..65535/],
-    [[{ prefix: '10.200.0.5/32', largeCommunities: ['1:2'] }], /global:local1:local2/],
-    [[{ prefix: '10.200.0.5/32', nextHop: 'fd00::1' }], /not IPv4/],
-    [[{ prefix: '10.200.0.5/32', med: -1 }], /med -1/],
+    [[{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.5') }], /advertisement 1: prefix 10.200.0.5\/32 appears twice/],
+    [[{ prefix: parseCidr('10.200.0.5/32'), communities: ['65536:1'] }], /"asn:value", each 0..65535/],
+    [[{ prefix: parseCidr('10.200.0.5/32'), largeCommunities: ['1:2'] }], /global:local1:local2/],
+    [[{ prefix: parseCidr('10.200.0.5/32'), nextHop: 'fd00::1' }], /not IPv4/],
+    [[{ prefix: parseCidr('10.200.0.5/32'), med: -1 }], /med -1/],
   ];
   for (const [ads, message] of cases) assert.throws(() => parseAdvertisements(ads), { code: 'BGP_BAD_ADVERTISEMENT', message });
 });
@@ -77,8 +76,8 @@ const hostRoute = fc.oneof(
 test('property: any change is carried out exactly, in UPDATEs of at most 4096 bytes', () => {
   fc.assert(
     fc.property(fc.uniqueArray(hostRoute, { maxLength: 1500 }), fc.uniqueArray(hostRoute, { maxLength: 1500 }), fc.nat({ max: 3 }), (before, after, med) => {
-      const first = planUpdates(new Map(), routes(before.map((prefix) => ({ prefix }))), ctx);
-      const second = planUpdates(first.next, routes(after.map((prefix) => ({ prefix, med }))), ctx);
+      const first = planUpdates(new Map(), routes(before.map((prefix) => ({ prefix: parseCidr(prefix) }))), ctx);
+      const second = planUpdates(first.next, routes(after.map((prefix) => ({ prefix: parseCidr(prefix), med }))), ctx);
       // Replay what the peer would see and compare with the desired set.
       const table = new Set<string>();
       for (const u of decodeAll([...first.updates, ...second.updates])) {
@@ -96,7 +95,7 @@ test('property: any change is carried out exactly, in UPDATEs of at most 4096 by
 });
 
 test('10,000 /32s go out in a few dozen full UPDATEs', () => {
-  const many: Advertisement[] = Array.from({ length: 10_000 }, (_, i) => ({ prefix: `10.${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32` }));
+  const many: Advertisement[] = Array.from({ length: 10_000 }, (_, i) => ({ prefix: parseCidr(`10.${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`) }));
   const plan = planUpdates(new Map(), routes(many), ctx);
   const all: Cidr[] = decodeAll(plan.updates).flatMap((u) => [...u.nlri]);
   assert.equal(all.length, 10_000);
@@ -135,4 +134,29 @@ test('an attributes key reads back as the attributes an operator sees (vipgate b
   );
   assert.equal(describeAttributesKey('not json'), undefined);
   assert.equal(describeAttributesKey('{"x":1}'), undefined);
+});
+
+/** The same prefix written another way: IPv6 in capitals with leading zeros, IPv4 as given. */
+const otherSpelling = (text: string): string => (text.includes(':') ? text.toUpperCase().replace('::', ':0:0:0:0:0:') : text);
+
+test('property: the Adj-RIB-Out diff of parsed prefixes is the diff of their text forms, whatever objects carry them', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(hostRoute, { maxLength: 300 }), fc.uniqueArray(hostRoute, { maxLength: 300 }), fc.boolean(), (before, after, respell) => {
+      const first = planUpdates(new Map(), routes(before.map((prefix) => ({ prefix: parseCidr(prefix) }))), ctx);
+      // The next set arrives as new prefix objects, parsed from other text or built from an
+      // address: only the prefix itself may decide what is unchanged.
+      const next = after.map((text, i) => ({
+        prefix: i % 2 === 0 ? parseCidr(respell ? otherSpelling(text) : text) : cidrOf(parseIp(text.slice(0, text.indexOf('/'))), Number(text.slice(text.indexOf('/') + 1))),
+      }));
+      const second = planUpdates(first.next, routes(next), ctx);
+      const canonical = (p: string): string => formatCidr(parseCidr(p));
+      const was = new Set(before.map(canonical));
+      const now = new Set(after.map(canonical));
+      const decoded = decodeAll(second.updates);
+      assert.deepEqual(decoded.flatMap(withdrawnIn).sort(), [...was].filter((p) => !now.has(p)).sort(), 'withdrawn: what is no longer wanted');
+      assert.deepEqual(decoded.flatMap(announcedIn).sort(), [...now].filter((p) => !was.has(p)).sort(), 'announced: only what is new');
+      assert.deepEqual([...second.next.keys()].sort(), [...now].sort(), 'the Adj-RIB-Out is keyed by canonical prefix text');
+    }),
+    { numRuns: 100 },
+  );
 });

@@ -3,7 +3,7 @@
  * UPDATEs that make the difference — prefixes with identical attributes batched into as few
  * UPDATEs as fit in 4096 bytes (IPv4 in NLRI/withdrawn, IPv6 in MP_REACH/MP_UNREACH).
  */
-import { formatCidr, formatIp, parseCidr, type Cidr, type IpAddress } from '../net/index.ts';
+import { formatCidr, formatIp, type Cidr, type IpAddress } from '../net/index.ts';
 import type { AttributeContext, PathAttributes } from './wire/attributes.ts';
 import { Afi, MAX_MESSAGE_LENGTH, Safi } from './wire/constants.ts';
 import { encodedPrefixSize } from './wire/nlri.ts';
@@ -22,13 +22,20 @@ export interface OutRoute {
   readonly key?: string;
 }
 
-/** What a peer has been told: prefix (canonical text) → attributes key. */
-export type AdjRibOut = ReadonlyMap<string, string>;
+/** One prefix a peer has been told, kept parsed so that withdrawing it needs no parsing. */
+export interface SentPrefix {
+  readonly prefix: Cidr;
+  /** attributesKey of the route it was announced with. */
+  readonly key: string;
+}
+
+/** What a peer has been told: prefix (canonical text) → the prefix and its attributes key. */
+export type AdjRibOut = ReadonlyMap<string, SentPrefix>;
 
 export interface UpdatePlan {
   readonly updates: readonly Uint8Array[];
   /** The Adj-RIB-Out once the updates are sent. */
-  readonly next: Map<string, string>;
+  readonly next: Map<string, SentPrefix>;
   readonly announced: number;
   readonly withdrawn: number;
 }
@@ -143,13 +150,14 @@ function announcements(routes: readonly OutRoute[], ctx: AttributeContext): Uint
  * moved never appears twice.
  */
 export function planUpdates(sent: AdjRibOut, desired: readonly OutRoute[], ctx: AttributeContext): UpdatePlan {
-  const next = new Map<string, string>();
+  const next = new Map<string, SentPrefix>();
   const groups = new Map<string, OutRoute[]>(); // attributes key → routes to announce with them
   for (const route of desired) {
     const prefix = route.prefixKey ?? formatCidr(route.prefix);
     const key = route.key ?? attributesKey(route);
-    next.set(prefix, key);
-    if (sent.get(prefix) === key) continue;
+    // A route that carries its key is its own entry: no object per prefix per plan.
+    next.set(prefix, route.key === undefined ? { prefix: route.prefix, key } : (route as SentPrefix));
+    if (sent.get(prefix)?.key === key) continue;
     // Grouped per family too: IPv4 and IPv6 never share an UPDATE.
     const groupKey = `${route.prefix.family}|${key}`;
     const group = groups.get(groupKey);
@@ -157,8 +165,8 @@ export function planUpdates(sent: AdjRibOut, desired: readonly OutRoute[], ctx: 
     else group.push(route);
   }
   const gone: Cidr[] = [];
-  for (const prefix of sent.keys()) {
-    if (!next.has(prefix)) gone.push(parseCidr(prefix));
+  for (const [text, entry] of sent) {
+    if (!next.has(text)) gone.push(entry.prefix);
   }
   const updates = withdrawals(gone, ctx);
   let announced = 0;

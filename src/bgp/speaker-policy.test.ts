@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, test } from 'node:test';
-import { formatCidr } from '../net/index.ts';
+import { formatCidr, parseCidr } from '../net/index.ts';
 import { defaultConnect } from './connection.ts';
 import { FakePeer, until, type PeerConnection } from './fake-peer.fixture.ts';
 import { silentLogger } from './runtime.ts';
@@ -40,11 +40,11 @@ async function twoPeers(): Promise<{ speaker: Speaker; a: PeerConnection; b: Pee
 
 test('per-peer sets: each peer gets its own prefixes and communities; a change for one peer sends nothing to the other', async () => {
   const { speaker, a, b } = await twoPeers();
-  const common = [{ prefix: '10.200.0.5/32', communities: ['65002:1'] }];
+  const common = [{ prefix: parseCidr('10.200.0.5/32'), communities: ['65002:1'] }];
   speaker.setPeerAdvertisements({
     default: [],
     byPeer: new Map([
-      ['127.0.0.21', [...common, { prefix: '10.201.0.0/24', communities: ['65002:2'] }]],
+      ['127.0.0.21', [...common, { prefix: parseCidr('10.201.0.0/24'), communities: ['65002:2'] }]],
       ['127.0.0.22', common],
     ]),
   });
@@ -54,7 +54,7 @@ test('per-peer sets: each peer gets its own prefixes and communities; a change f
   assert.deepEqual(speaker.routesSentTo('127.0.0.22'), ['10.200.0.5/32']);
 
   const bUpdates = updatesOf(b).length;
-  speaker.setPeerAdvertisements({ default: common, byPeer: new Map([['127.0.0.21', [{ prefix: '10.200.0.5/32', communities: ['65002:1', '65002:9'] }]]]) });
+  speaker.setPeerAdvertisements({ default: common, byPeer: new Map([['127.0.0.21', [{ prefix: parseCidr('10.200.0.5/32'), communities: ['65002:1', '65002:9'] }]]]) });
   await until(() => routes(a).get('10.200.0.5/32')?.length === 2 && !routes(a).has('10.201.0.0/24'), 'peer a re-told');
   assert.deepEqual(routes(a).get('10.200.0.5/32'), ['65002:1', '65002:9']);
   // b now takes the default, which equals what it has: nothing on its wire.
@@ -64,10 +64,10 @@ test('per-peer sets: each peer gets its own prefixes and communities; a change f
 
 test('a bad set for one peer is refused whole, naming the peer; nothing changes', async () => {
   const { speaker, a } = await twoPeers();
-  speaker.setPeerAdvertisements({ default: [{ prefix: '10.200.0.5/32' }], byPeer: new Map() });
+  speaker.setPeerAdvertisements({ default: [{ prefix: parseCidr('10.200.0.5/32') }], byPeer: new Map() });
   await until(() => routes(a).size === 1, 'peer a told');
   assert.throws(
-    () => speaker.setPeerAdvertisements({ default: [], byPeer: new Map([['127.0.0.22', [{ prefix: '10.200.0.300/32' }]]]) }),
+    () => speaker.setPeerAdvertisements({ default: [], byPeer: new Map([['127.0.0.22', [{ prefix: parseCidr('10.200.0.6/32'), communities: ['65536:1'] }]]]) }),
     { code: 'BGP_BAD_ADVERTISEMENT', message: /peer 127\.0\.0\.22: advertisement 0/ },
   );
   assert.deepEqual(speaker.routesSentTo('127.0.0.21'), ['10.200.0.5/32']);
@@ -76,7 +76,7 @@ test('a bad set for one peer is refused whole, naming the peer; nothing changes'
 test('a new set is synced one peer per turn of the event loop (a large set never holds the loop for all peers at once)', async () => {
   const { speaker } = await twoPeers();
   await until(() => speaker.peers().every((p) => p.state === 'Established'), 'both sessions Established');
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.6/32') }]);
   assert.deepEqual(
     speaker.peers().map((p) => p.prefixesSent),
     [2, 0],

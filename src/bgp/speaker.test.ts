@@ -44,7 +44,7 @@ test('announces the desired set on Established, then only differences, then End-
     await speaker.stop();
     await peer.close();
   });
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.6/32' }, { prefix: 'fd00:200::5/128' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.6/32') }, { prefix: parseCidr('fd00:200::5/128') }]);
   speaker.addPeer({ address: '127.0.0.1', asn: 65001, port: peer.port, nextHop: { ipv6: 'fd00:12::2' } });
   const c = await peer.handshake();
   await until(() => updatesOf(c).filter(isEndOfRib).length === 2, 'End-of-RIB for both families');
@@ -55,13 +55,13 @@ test('announces the desired set on Established, then only differences, then End-
   assert.deepEqual(ups[1]!.attributes.mpReach?.nextHops, [parseIp('fd00:12::2')]);
 
   const before = updatesOf(c).length;
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.7/32' }, { prefix: 'fd00:200::5/128' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.7/32') }, { prefix: parseCidr('fd00:200::5/128') }]);
   await until(() => updatesOf(c).length === before + 2, 'one withdraw + one announce');
   const delta = updatesOf(c).slice(before);
   assert.deepEqual(delta.flatMap((u) => u.withdrawn.map(formatCidr)), ['10.200.0.6/32']);
   assert.deepEqual(delta.flatMap((u) => u.nlri.map(formatCidr)), ['10.200.0.7/32']);
 
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }, { prefix: '10.200.0.7/32' }, { prefix: 'fd00:200::5/128' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }, { prefix: parseCidr('10.200.0.7/32') }, { prefix: parseCidr('fd00:200::5/128') }]);
   c.socket.write(encodeUpdate({ attributes: { origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: parseIp('10.10.12.1') }, nlri: [parseCidr('0.0.0.0/0')] }, { fourOctetAs: true }));
   await until(() => speaker.peers()[0]?.prefixesReceived === 1, 'the received route counted');
   const status = speaker.peers()[0]!;
@@ -70,13 +70,13 @@ test('announces the desired set on Established, then only differences, then End-
   assert.equal(status.prefixesSent, 3);
   assert.equal(status.holdTimeSeconds, 9);
   assert.deepEqual(speaker.routesSentTo('127.0.0.1'), ['10.200.0.5/32', '10.200.0.7/32', 'fd00:200::5/128']);
-  assert.throws(() => speaker.setAdvertisements([{ prefix: 'nope' }]), { code: 'BGP_BAD_ADVERTISEMENT' });
+  assert.throws(() => speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.8/32'), med: -1 }]), { code: 'BGP_BAD_ADVERTISEMENT' });
   assert.equal(speaker.peers()[0]?.prefixesSent, 3, 'a refused set changes nothing');
 });
 
 test('eight peers; one sends garbage and one floods UPDATEs; the others are not disturbed; stop() sends CEASE to all', async () => {
   const { speaker, peers } = await setup(8);
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32', communities: ['65002:100'], largeCommunities: ['65002:1:2'] }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32'), communities: ['65002:100'], largeCommunities: ['65002:1:2'] }]);
   const conns = await Promise.all(peers.map((p) => p.handshake()));
   await until(() => conns.every((c) => announced(c).includes('10.200.0.5/32')), 'the route on every peer');
   const [garbage, flood, ...calm] = conns as [PeerConnection, PeerConnection, ...PeerConnection[]];
@@ -85,7 +85,7 @@ test('eight peers; one sends garbage and one floods UPDATEs; the others are not 
     encodeUpdate({ attributes: { origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: parseIp('10.10.12.1') }, nlri: [parseCidr(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`)] }, { fourOctetAs: true });
   const burst = Buffer.concat(Array.from({ length: 20_000 }, (_, i) => flap(i)));
   flood.socket.write(burst);
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32', communities: ['65002:100'], largeCommunities: ['65002:1:2'] }, { prefix: '10.200.0.9/32' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32'), communities: ['65002:100'], largeCommunities: ['65002:1:2'] }, { prefix: parseCidr('10.200.0.9/32') }]);
   await until(() => calm.every((c) => announced(c).includes('10.200.0.9/32')), 'the new route on the calm peers');
   await until(() => speaker.peers()[1]?.prefixesReceived === 20_000, 'the flood counted');
   await until(() => garbage.closed, 'the garbage peer dropped');
@@ -108,7 +108,7 @@ test('eight peers; one sends garbage and one floods UPDATEs; the others are not 
 
 test('ROUTE-REFRESH makes the speaker send everything again', async () => {
   const { speaker, peers } = await setup(1);
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }]);
   const c = await peers[0]!.handshake();
   await until(() => announced(c).length === 1, 'first announcement');
   c.socket.write(Buffer.from('ffffffffffffffffffffffffffffffff0017050001' + '0001', 'hex'));
@@ -145,7 +145,7 @@ test('End-of-RIB waits for the first setAdvertisements, so a restart never flush
   await until(() => speaker.peers()[0]?.state === 'Established', 'Established');
   for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
   assert.equal(updatesOf(c).length, 0, 'nothing sent while the desired set is unknown');
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }]);
   await until(() => updatesOf(c).filter(isEndOfRib).length === 2, 'End-of-RIB after the set');
   assert.deepEqual(announced(c), ['10.200.0.5/32']);
   assert.ok(!isEndOfRib(updatesOf(c)[0]!), 'the routes come before the End-of-RIB');
@@ -154,7 +154,7 @@ test('End-of-RIB waits for the first setAdvertisements, so a restart never flush
 test('passive listener: a configured peer is accepted and served; a stranger is closed; removePeer sends CEASE', async () => {
   const speaker = new Speaker({ routerId: '10.10.12.2', localAsn: 65002, listen: { host: '127.0.0.41', port: 0 } });
   cleanups.push(() => speaker.stop());
-  speaker.setAdvertisements([{ prefix: '10.200.0.5/32' }]);
+  speaker.setAdvertisements([{ prefix: parseCidr('10.200.0.5/32') }]);
   speaker.addPeer({ address: '127.0.0.42', asn: 65001, passive: true, families: ['ipv4'] });
   await until(() => speaker.listening !== undefined, 'the listener');
   const { port } = speaker.listening!;

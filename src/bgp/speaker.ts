@@ -3,15 +3,16 @@
  * only differences go on the wire. Received routes are counted, not kept (we only announce).
  */
 import { formatCidr, formatIp, parseIp, tryParseIp } from '../net/index.ts';
-import { parsePeerAdvertisements, PrefixCache, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
+import { parsePeerAdvertisements, PrefixKeys, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { FsmStateName, StopKind } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
-import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes } from './rib-out.ts';
+import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes, type SentPrefix } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
 import { checkPeerConfig, DEFAULT_HOLD_TIME_SECONDS, type PeerConfig } from './peer-config.ts';
 import { BGP_PORT, Session, type ConnectFn } from './session.ts';
-import { BgpListener, peerTransport, socketAddress, type PeerTransport } from './transport.ts';
+import { PassiveListeners } from './passive.ts';
+import { peerTransport, socketAddress, type PeerTransport, type RejectReason } from './transport.ts';
 import { isTreatAsWithdraw, type UpdateMessage } from './wire/update.ts';
 import { PeerBfd, SharedBfdTransport } from './bfd/peer-bfd.ts';
 import type { BfdTransport } from './bfd/socket.ts';
@@ -30,7 +31,10 @@ export interface SpeakerOptions {
   readonly localAsn: number;
   readonly log?: BgpLogger;
   readonly timers?: Timers;
-  /** Accept connections from configured peers on this address (passive side); off by default. */
+  /**
+   * Accept connections from configured peers on this one address (tests); passive peers then
+   * wait here. Without it, passive peers get listeners of their own (passive.ts).
+   */
   readonly listen?: { readonly host: string; readonly port?: number };
   /**
    * This process replaces one that had sessions (RFC 4724 §4.1): the first OPEN to each peer
@@ -74,7 +78,7 @@ interface Peer {
   readonly transport: PeerTransport;
   readonly log: BgpLogger;
   /** What the peer has been told; undefined while not Established. */
-  sent: Map<string, string> | undefined;
+  sent: Map<string, SentPrefix> | undefined;
   /** Prefixes the peer announced to us (keys only: we keep no RIB-In). */
   readonly received: Set<string>;
   updatesSent: number;
@@ -95,10 +99,10 @@ export class Speaker {
   /** False until the first setAdvertisements: until then we do not know the whole set. */
   private desiredKnown = false;
   private syncGeneration = 0; // bumped by every set: an older pass over the peers stops
-  private readonly prefixCache = new PrefixCache();
+  private readonly prefixKeys = new PrefixKeys();
   private readonly log: BgpLogger;
   private readonly timers: Timers;
-  private listener: BgpListener | undefined;
+  private readonly listeners: PassiveListeners;
   private readonly bfdTransport: SharedBfdTransport;
   private stopped = false;
 
@@ -111,12 +115,18 @@ export class Speaker {
     this.log = options.log ?? silentLogger;
     this.timers = options.timers ?? realTimers;
     this.bfdTransport = new SharedBfdTransport(options.bfdTransport);
-    if (options.listen !== undefined) this.listener = new BgpListener(options.listen.host, options.listen.port ?? BGP_PORT, this.peersByAddress, this.log);
+    const listen = options.listen;
+    this.listeners = new PassiveListeners(this.peersByAddress, this.log, listen === undefined ? undefined : { host: listen.host, port: listen.port ?? BGP_PORT });
   }
 
   /** Where the passive listener is bound, once it is (port 0 in `listen` picks a free one). */
   get listening(): { readonly address: string; readonly port: number } | undefined {
-    return this.listener?.address;
+    return this.listeners.sharedAddress;
+  }
+
+  /** Connections closed at once by our listeners since the start, by reason. */
+  connectionsRejected(): ReadonlyMap<RejectReason, number> {
+    return this.listeners.rejectedConnections;
   }
 
   /** Adds a peer and starts connecting to it (or waiting for it, if passive). */
@@ -155,7 +165,11 @@ export class Speaker {
       skippedWarned: '',
     };
     this.peersByAddress.set(key, peer);
-    this.listener?.addPeer(key, transport);
+    this.listeners.addPeer(key, transport);
+    if (config.passive === true) {
+      void this.listeners.sync();
+      log.info({}, this.listeners.waiting(key, config, undefined));
+    }
     peer.session.start();
   }
 
@@ -165,7 +179,7 @@ export class Speaker {
     const peer = this.peersByAddress.get(key);
     if (peer === undefined) throw new BgpError(BgpErrorCode.unknownPeer, `peer ${key} is not configured`);
     this.peersByAddress.delete(key);
-    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd.stop()]);
+    await Promise.all([peer.session.stop('peer removed from vipgate configuration'), peer.bfd.stop(), this.listeners.sync()]);
   }
 
   /**
@@ -182,8 +196,7 @@ export class Speaker {
    * anything changes; a bad one names the peer.
    */
   setPeerAdvertisements(sets: PeerAdvertisements): void {
-    this.prefixCache.begin();
-    const { desired, byPeer } = parsePeerAdvertisements(sets, this.prefixCache);
+    const { desired, byPeer } = parsePeerAdvertisements(sets, this.prefixKeys);
     this.desired = desired;
     this.desiredByPeer = byPeer;
     if (!this.desiredKnown) for (const peer of this.peersByAddress.values()) peer.endOfRibDue = true;
@@ -217,7 +230,7 @@ export class Speaker {
     const peer = this.peersByAddress.get(formatIp(parseIp(address)));
     const described = new Map<string, SentAttributes | undefined>();
     const out: SentRoute[] = [];
-    for (const [prefix, key] of peer?.sent ?? []) {
+    for (const [prefix, { key }] of peer?.sent ?? []) {
       if (!described.has(key)) described.set(key, describeAttributesKey(key));
       const attributes = described.get(key);
       out.push(attributes === undefined ? { prefix, nextHops: [], communities: [], largeCommunities: [] } : { prefix, ...attributes });
@@ -230,12 +243,14 @@ export class Speaker {
     return [...this.peersByAddress.entries()].map(([address, p]) => {
       const since = p.session.establishedAt;
       const n = p.session.negotiated;
-      const lastError = p.session.lastError;
+      const state = p.session.state;
+      // A passive peer that is not up says whom it waits for, and where: else Active says nothing.
+      const lastError = p.config.passive === true && state !== 'Established' ? this.listeners.waiting(address, p.config, p.session.lastError) : p.session.lastError;
       const bfdState = p.bfd.stateName;
       return {
         address,
         asn: p.config.asn,
-        state: p.session.state,
+        state,
         prefixesSent: p.sent?.size ?? 0,
         prefixesReceived: p.received.size,
         updatesSent: p.updatesSent,
@@ -256,9 +271,7 @@ export class Speaker {
    */
   async stop(message = 'vipgate BGP speaker stopping', kind: StopKind = 'remove'): Promise<void> {
     this.stopped = true;
-    const listener = this.listener;
-    this.listener = undefined;
-    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message, kind), p.bfd.stop()]), listener?.close()]);
+    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message, kind), p.bfd.stop()]), this.listeners.close()]);
   }
 
   /** The BGP session of a peer; what happens on it comes back to the speaker through `peerOf()`. */

@@ -50,24 +50,46 @@ export interface ListeningPeer {
   readonly session: { accept(socket: Socket): void };
 }
 
+/** Why the listener closed a connection at once (`vipgate_bgp_connections_rejected_total{reason}`). */
+export const RejectReason = {
+  /** The remote address is not a configured peer. */
+  unconfiguredPeer: 'unconfigured-peer',
+} as const;
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
+export interface BgpListenerOptions {
+  /** The configured peers by canonical address (formatIp), read at each connection. */
+  readonly peers: ReadonlyMap<string, ListeningPeer>;
+  readonly log: BgpLogger;
+  /** Called for each connection closed at once, with why. */
+  readonly onReject?: (reason: RejectReason, remote: string | undefined) => void;
+  /** For "::": IPv6 only (an IPv4 wildcard listener on the same port takes IPv4). */
+  readonly ipv6Only?: boolean;
+}
+
 /** The passive side: accepts connections from configured peers only. */
 export class BgpListener {
   private readonly server: Server;
+  private readonly family: 4 | 6 | undefined;
+  private failure: string | undefined;
 
-  /** `peers`: the configured peers by canonical address (formatIp), read at each connection. */
   constructor(
-    host: string,
-    port: number,
-    private readonly peers: ReadonlyMap<string, ListeningPeer>,
-    private readonly log: BgpLogger,
+    readonly host: string,
+    readonly port: number,
+    private readonly options: BgpListenerOptions,
   ) {
+    const family = tryParseIp(host)?.family;
+    // A dual-stack "::" socket takes both families; its keys would need v4-mapped addresses.
+    this.family = host === '::' && options.ipv6Only !== true ? undefined : family;
     this.server = createServer((socket) => this.onConnection(socket));
-    this.server.on('error', (err) => this.log.warn({ err: err.message }, 'BGP listener failed'));
-    this.server.listen(port, host, () => {
+    this.server.on('error', (err) => {
+      this.failure = err.message;
+      this.options.log.warn({ err: err.message, host, port }, 'BGP listener failed');
+    });
+    this.server.listen({ port, host, ...(options.ipv6Only === true ? { ipv6Only: true } : {}) }, () => {
+      this.failure = undefined;
       // Peers added before the listener was up get their keys now.
-      for (const [address, peer] of this.peers) {
-        if (peer.transport.password !== undefined) setTcpMd5Key(serverFd(this.server), address, peer.transport.password);
-      }
+      for (const [address, peer] of this.options.peers) this.setKey(address, peer.transport);
     });
   }
 
@@ -77,9 +99,14 @@ export class BgpListener {
     return a === null || typeof a === 'string' ? undefined : { address: a.address, port: a.port };
   }
 
+  /** Why it is not listening (e.g. "listen EADDRINUSE …"), if it failed. */
+  get error(): string | undefined {
+    return this.failure;
+  }
+
   /** A peer was added: its MD5 key goes on the listening socket (now if it is up, else once it is). */
   addPeer(address: string, transport: PeerTransport): void {
-    if (transport.password !== undefined && this.server.listening) setTcpMd5Key(serverFd(this.server), address, transport.password);
+    if (this.server.listening) this.setKey(address, transport);
   }
 
   /** Stops accepting; resolves once the listener is closed. */
@@ -87,11 +114,23 @@ export class BgpListener {
     return new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** RFC 2385 on the listening socket: one key per peer address, of the socket's family. */
+  private setKey(address: string, transport: PeerTransport): void {
+    if (transport.password === undefined) return;
+    if (this.family !== undefined && tryParseIp(address)?.family !== this.family) return;
+    try {
+      setTcpMd5Key(serverFd(this.server), address, transport.password);
+    } catch (e) {
+      this.options.log.warn({ peer: address, err: e instanceof Error ? e.message : String(e) }, 'could not set the TCP MD5 key on the BGP listener');
+    }
+  }
+
   private onConnection(socket: Socket): void {
     const from = socketAddress(socket.remoteAddress);
-    const peer = from === undefined ? undefined : this.peers.get(formatIp(from));
+    const peer = from === undefined ? undefined : this.options.peers.get(formatIp(from));
     if (peer === undefined) {
-      this.log.warn({ remote: socket.remoteAddress }, 'connection from an address that is not a configured peer; closed');
+      this.options.log.warn({ remote: socket.remoteAddress, reason: RejectReason.unconfiguredPeer }, 'connection from an address that is not a configured peer; closed');
+      this.options.onReject?.(RejectReason.unconfiguredPeer, socket.remoteAddress);
       socket.destroy();
       return;
     }
