@@ -7,11 +7,11 @@
 //     Target ≤ 2 s.
 //  3. hot reload: the file saved with one service removed (then put back) → its route gone from
 //     (back in) the router's kernel (`ip monitor route`). Target ≤ 200 ms.
-// Run: npx tsx bench/startup.bench.ts [--quick] [--bin OTHER/bin/vipgate]
+// Run: npx tsx bench/startup.bench.ts [--quick] [--bin OTHER/bin/vipgate] [--cpu-prof DIR]
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { routerBirdConfig, startBird } from '../lab/bird.ts';
@@ -28,6 +28,10 @@ const quick = process.argv.includes('--quick');
 // `--bin PATH`: another checkout's bin/vipgate (the figures before a change, same bench).
 const binAt = process.argv.indexOf('--bin');
 const BIN = binAt >= 0 ? (process.argv[binAt + 1] ?? VIPGATE_BIN) : VIPGATE_BIN;
+// `--cpu-prof DIR`: the agent writes a V8 CPU profile there when it exits (node --cpu-prof).
+const profAt = process.argv.indexOf('--cpu-prof');
+// NODE_OPTIONS refuses --cpu-prof: the bundle runs under node directly (bin/vipgate's flag too).
+const AGENT = profAt >= 0 ? `node --max-semi-space-size=4 --cpu-prof --cpu-prof-dir='${process.argv[profAt + 1] ?? '/tmp'}' '${join(dirname(VIPGATE_BIN), '..', 'dist', 'vipgate.mjs')}'` : `'${BIN}'`;
 const SERVICES = 10_000;
 const PARSE_ROUNDS = quick ? 2 : 5;
 const START_ROUNDS = quick ? 1 : 3;
@@ -129,7 +133,7 @@ async function throughAgent(dir: string, configPath: string): Promise<AgentRound
       await writeConfig(startupConfig(configOptions));
       const log = join(dir, `agent-${round}.log`);
       const t0 = performance.now();
-      const agent = await lab.spawn('lb1', ['sh', '-c', `exec '${BIN}' agent --config '${configPath}' --state-file '${dir}/state.json' >'${log}' 2>&1`]);
+      const agent = await lab.spawn('lb1', ['sh', '-c', `exec ${AGENT} agent --config '${configPath}' --state-file '${dir}/state.json' >'${log}' 2>&1`]);
       try {
         const first = await monitor.wait(/proto bird/, t0, 60_000);
         await until(`${SERVICES} routes in the router kernel`, async () => ((await kernelCount()) >= SERVICES ? true : undefined), 120_000, 20);
@@ -141,6 +145,7 @@ async function throughAgent(dir: string, configPath: string): Promise<AgentRound
         agent.child.kill('SIGTERM');
         await Promise.race([new Promise((r) => agent.child.once('exit', r)), sleep(20_000)]);
       }
+      printPasses(log);
       await until('the router kernel emptied', async () => ((await kernelCount()) === 0 ? true : undefined), 60_000, 50);
     }
   } finally {
@@ -150,16 +155,32 @@ async function throughAgent(dir: string, configPath: string): Promise<AgentRound
   return rounds;
 }
 
+/** The agent's own account of its passes: where the time went (phases per pass). */
+function printPasses(logPath: string): void {
+  let startedAt: number | undefined;
+  for (const line of readFileSync(logPath, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { time: number; msg: string; ms?: number; phases?: unknown };
+    startedAt ??= entry.time;
+    if (/settings changed|dataplane updated|established|Established/.test(entry.msg)) {
+      console.log(`  agent +${entry.time - startedAt} ms: ${entry.msg}${entry.ms === undefined ? '' : ` (${entry.ms} ms, ${JSON.stringify(entry.phases)})`}`);
+    }
+  }
+}
+
 /** One service out of the file, then back in: its route leaves and comes back. */
 async function hotReloads(writeConfig: (text: string) => Promise<void>, monitor: ReturnType<typeof monitorLines>, rounds: AgentRounds): Promise<void> {
   for (let trial = 0; trial < RELOAD_TRIALS; trial++) {
     const index = 1000 + trial * 777;
     const vip = startupVip(index).replaceAll('.', '\\.');
+    // Texts made before the clock starts: only the save, the agent and the router are timed.
+    const without = startupConfig({ ...configOptions, without: new Set([index]) });
+    const full = startupConfig(configOptions);
     const t0 = performance.now();
-    await writeConfig(startupConfig({ ...configOptions, without: new Set([index]) }));
+    await writeConfig(without);
     rounds.removeMs.push((await monitor.wait(new RegExp(`^Deleted ${vip} `), t0, 30_000)) - t0);
     const t1 = performance.now();
-    await writeConfig(startupConfig(configOptions));
+    await writeConfig(full);
     rounds.addMs.push((await monitor.wait(new RegExp(`^${vip} .*proto bird`), t1, 30_000)) - t1);
     console.log(`reload ${trial + 1}/${RELOAD_TRIALS}: service out → route gone ${rounds.removeMs.at(-1)!.toFixed(0)} ms; back in → route back ${rounds.addMs.at(-1)!.toFixed(0)} ms`);
   }
