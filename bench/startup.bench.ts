@@ -15,12 +15,13 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { routerBirdConfig, startBird } from '../lab/bird.ts';
-import { Lab, type LabProcess } from '../lab/lab.ts';
+import { Lab } from '../lab/lab.ts';
 import { runCommand } from '../lab/run.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
 import type { Topology } from '../lab/topology.ts';
 import { parseConfig } from '../src/config/index.ts';
 import { commandLine, formatTable, machine, verdict, writeResult } from './lib/report.ts';
+import { monitorLines, sleep, until } from './lib/wait.ts';
 import { median, pairedRatio, summarize } from './lib/stats.ts';
 import { startupConfig, startupVip, type StartupConfigOptions } from './lib/startup-config.ts';
 
@@ -37,18 +38,8 @@ const PARSE_ROUNDS = quick ? 2 : 5;
 const START_ROUNDS = quick ? 1 : 3;
 const RELOAD_TRIALS = quick ? 3 : 10;
 const TARGET = { checkConfigMs: 500, startMs: 2000, reloadMs: 200 } as const;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 10): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 const ROUTER = '10.181.1.1';
 const LB = '10.181.1.16';
@@ -88,23 +79,6 @@ async function checkConfig(path: string): Promise<ParseRounds> {
 
 // ── 2 and 3. the agent against BIRD ───────────────────────────────────────────────────────
 
-/** Lines of `ip monitor route` as they arrive, with their arrival time. */
-function monitorLines(proc: LabProcess): { wait(pattern: RegExp, since: number, timeoutMs: number): Promise<number> } {
-  const seen: { at: number; line: string }[] = [];
-  let partial = '';
-  proc.child.stdout?.on('data', (chunk: string | Buffer) => {
-    const at = performance.now();
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) seen.push({ at, line });
-  });
-  return {
-    async wait(pattern, since, timeoutMs) {
-      const hit = await until(`${pattern} in ip monitor`, () => Promise.resolve(seen.find((s) => s.at >= since && pattern.test(s.line))), timeoutMs, 2);
-      return hit.at;
-    },
-  };
-}
 
 interface AgentRounds {
   readonly startMs: number[];
