@@ -10,13 +10,14 @@
 import { readFile } from 'node:fs/promises';
 import { DEMO } from '../lab/topologies.ts';
 import { routerBirdConfig, startBird } from '../lab/bird.ts';
-import { Lab, type LabProcess } from '../lab/lab.ts';
+import { Lab } from '../lab/lab.ts';
 import { runCommand } from '../lab/run.ts';
 import { failoverGap, type FlowSample } from '../lab/probe.ts';
 import { bgpDemoConfig, measureCableFailover, startBgpWalkthrough } from '../lab/scenario-bgp.ts';
 import type { Topology } from '../lab/topology.ts';
 import { SpeakerChild } from '../test/support/bgp-lab.ts';
 import { commandLine, formatTable, machine, verdict, writeResult } from './lib/report.ts';
+import { monitorLines, sleep, until } from './lib/wait.ts';
 import { median, pairedRatio, percentile, summarize } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
@@ -28,17 +29,7 @@ const HOLD_SECONDS = 3;
 const BFD_ROUNDS = quick ? 3 : 10;
 const BFD = { minTxMs: 300, minRxMs: 300, multiplier: 3 } as const;
 const onlyBfd = process.argv.includes('--only') && process.argv.includes('bfd');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 10): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 // ── 1. bulk ────────────────────────────────────────────────────────────────────────────────
 
@@ -129,24 +120,6 @@ function nodeConfig(node: 'lb1' | 'lb2', ready: boolean): string {
   return ready ? text : text.replace(backend, `backends:\n      - { address: ${DEMO.pods.pod1a.v4}, state: terminating }`);
 }
 
-/** Lines of `ip monitor route` as they arrive, with their arrival time. */
-function monitorLines(proc: LabProcess): { wait(pattern: RegExp, since: number, timeoutMs: number): Promise<number> } {
-  const seen: { at: number; line: string }[] = [];
-  let partial = '';
-  proc.child.stdout?.on('data', (chunk: string | Buffer) => {
-    const at = performance.now();
-    const text = partial + chunk.toString();
-    const lines = text.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) seen.push({ at, line });
-  });
-  return {
-    async wait(pattern, since, timeoutMs) {
-      const hit = await until(`${pattern} in ip monitor`, () => Promise.resolve(seen.find((s) => s.at >= since && pattern.test(s.line))), timeoutMs, 2);
-      return hit.at;
-    },
-  };
-}
 
 /** When the agent logged that it read the changed config (epoch ms), at or after `sinceEpochMs`. */
 async function reloadLoggedAt(logPath: string, sinceEpochMs: number): Promise<number | undefined> {

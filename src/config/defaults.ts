@@ -1,6 +1,5 @@
 import type { Pool } from '../model/index.ts';
 import {
-  canonicalIp,
   formatCidr,
   formatIp,
   formatRange,
@@ -9,6 +8,7 @@ import {
   rangeToCidrs,
   tryParseIp,
 } from '../net/index.ts';
+import { rememberedCanonicalIp as canonicalIp } from './address-memo.ts';
 import { familiesOf, policyOf } from './families.ts';
 import { splitHostPort } from './formats.ts';
 import type { RawBackend, RawBgp, RawBgpAdvertisement, RawConfig, RawPool, RawPort, RawService } from './raw.ts';

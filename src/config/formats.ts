@@ -1,4 +1,5 @@
 import { NetError, parseCidr, parseIp, parseRange } from '../net/index.ts';
+import { canonicalOrError } from './address-memo.ts';
 
 /**
  * String formats the schema checks with `src/net` (one place for address math). Each returns
@@ -36,7 +37,10 @@ export function splitHostPort(text: string): { host: string; port: number } | st
 
 export const stringFormats = {
   ip: {
-    check: (text) => netReason(() => parseIp(text)),
+    check: (text) => {
+      const result = canonicalOrError(text);
+      return typeof result === 'string' ? undefined : result.message;
+    },
     allowed: 'an IPv4 or IPv6 address (10.200.0.5, fd00:200::5)',
   },
   cidr: {

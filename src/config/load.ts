@@ -3,6 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { applyDefaults } from './defaults.ts';
 import { ConfigError, ConfigErrorCode, ConfigIssueCode, type ConfigIssue } from './errors.ts';
+import { fastPlainData } from './fast-yaml.ts';
 import { placeIssue, type IssueDraft } from './issue.ts';
 import { configValidator, schemaIssues } from './schema.ts';
 import { semanticIssues } from './semantic.ts';
@@ -19,6 +20,24 @@ export interface ParseOptions {
  * together), each with `fileName:line:column` and the field path.
  */
 export function parseConfig(text: string, fileName: string, options: ParseOptions = {}): AgentConfig {
+  return parseValidFast(text, options) ?? parseDocumentConfig(text, fileName, options);
+}
+
+/**
+ * The config when the file is valid and the fast reader takes it (src/config/fast-yaml.ts);
+ * undefined otherwise. Valid files, the common case, take this way; any problem is found again
+ * and placed on the document path, so the errors are the same either way.
+ */
+export function parseValidFast(text: string, options: ParseOptions = {}): AgentConfig | undefined {
+  const fast = fastPlainData(text);
+  if (fast === undefined || fast.data === null || fast.data === undefined) return undefined;
+  const validate = configValidator();
+  if (!validate(fast.data) || semanticIssues(fast.data).length > 0) return undefined;
+  return applyDefaults(fast.data, options.hostname ?? osHostname());
+}
+
+/** The document path: slower, but every node keeps its place in the file for the errors. */
+export function parseDocumentConfig(text: string, fileName: string, options: ParseOptions = {}): AgentConfig {
   const lines = new LineCounter();
   // YAML 1.2 core schema: `no`, `on`, `0755` are not booleans or octal surprises.
   const doc = parseDocument(text, { lineCounter: lines, version: '1.2', uniqueKeys: true, prettyErrors: true });

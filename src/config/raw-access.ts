@@ -1,4 +1,4 @@
-import { canonicalIp } from '../net/index.ts';
+import { canonicalOrError } from './address-memo.ts';
 import { ConfigIssueCode } from './errors.ts';
 import type { IssueDraft, PathSegment } from './issue.ts';
 
@@ -39,11 +39,8 @@ export function str(value: unknown): string | undefined {
 
 /** The canonical text of an address, or undefined when it is none. */
 export function tryCanonical(text: string): string | undefined {
-  try {
-    return canonicalIp(text);
-  } catch {
-    return undefined;
-  }
+  const result = canonicalOrError(text);
+  return typeof result === 'string' ? result : undefined;
 }
 
 /** A value used twice where it must be unique, pointing at its first use. */

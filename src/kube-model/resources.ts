@@ -1,6 +1,7 @@
 import { Allocator, IpamError, selectorProblem } from '../ipam/index.ts';
 import type { LabelSelector, Pool } from '../model/index.ts';
-import { KubeError, KubeErrorCode, type KubeVipPool } from '../kube/index.ts';
+import { KubeError, KubeErrorCode } from '../kube/errors.ts';
+import type { KubeVipPool } from '../kube/objects.ts';
 
 const SPEC_FIELDS = ['addresses', 'autoAssign', 'avoidBuggyIPs', 'allowExternalIPs', 'namespaces', 'serviceSelector', 'priority', 'reserved'] as const;
 
