@@ -3,14 +3,15 @@
 // HTTP listeners. The command line around it (flags, exit statuses, signals) is cli/agent-command.ts.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/index.ts';
+import { DEFAULT_BGP_DRAIN, type AgentConfig } from '../config/index.ts';
 import type { Dataplane } from '../dataplane/dataplane.ts';
 import { createCommandRunner, createHost, type Host } from '../host/index.ts';
 import { Agent } from './agent.ts';
 import { bgpSwitch, type BgpSwitch } from './bgp-switch.ts';
 import { createDataplane } from './engines.ts';
 import { splitListen, startHttpServers } from './http-servers.ts';
-import { createAgentMetrics, registerBgpMetrics, type AgentMetrics } from './metrics.ts';
+import { fileDrainStore, NodeDrain } from './drain.ts';
+import { createAgentMetrics, registerBgpMetrics, registerDrainMetrics, type AgentMetrics } from './metrics.ts';
 import { defaultRouteAddresses } from './node-addresses.ts';
 import { vipInterfaceFromConfig } from './node-input.ts';
 import { AgentSettings } from './settings.ts';
@@ -72,6 +73,7 @@ export async function cleanupNode(node: PreparedNode, log: Logger): Promise<void
 export interface StartedNode {
   readonly agent: Agent;
   readonly bgp: BgpSwitch;
+  readonly drain: NodeDrain;
   readonly metrics: AgentMetrics;
   /** Stops the sources and the agent (after `--once`). */
   stop(): Promise<void>;
@@ -91,6 +93,21 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   const metrics = createAgentMetrics(() => dataplane, () => settings.reloads);
   // Registered whatever the mode: the `bgp` section may be added later (no series until then).
   registerBgpMetrics(metrics.registry, () => bgp.current()?.peers() ?? []);
+  const drain = new NodeDrain({
+    announce: (mode) => bgp.setDrain(mode),
+    packets: async () => {
+      let sum = 0n;
+      for (const c of (await dataplane.counters()).values()) sum += c.packets;
+      return sum;
+    },
+    timing: () => settings.config?.bgp?.drain ?? DEFAULT_BGP_DRAIN,
+    // Beside the assignments: the same volume keeps both across restarts.
+    store: fileDrainStore(`${options.stateFile}.drain.json`),
+    log,
+  });
+  // Before the first pass: a node restarted while drained announces nothing.
+  await drain.start(settings.config?.drainRequest);
+  registerDrainMetrics(metrics.registry, () => drain.status());
   const agent = new Agent({
     dataplane,
     host: node.host,
@@ -103,19 +120,20 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   settings.on('input', (input) => agent.setInput(input));
   settings.on('refused', (message) => agent.setInputError(message));
   settings.on('bgp', (section) => bgp.apply(section));
+  settings.on('config', (next) => drain.setClusterRequest(next.drainRequest));
   settings.publish();
   await agent.reconcileNow({ resync: true });
   const stop = async (): Promise<void> => {
     await node.stopSources();
     await agent.stop();
   };
-  return { agent, bgp, metrics, stop };
+  return { agent, bgp, drain, metrics, stop };
 }
 
 /** Keeps reconciling and serves the API (and the metrics listener) until `stop`. */
 export async function serveNode(node: PreparedNode, started: StartedNode, options: AgentOptions, log: Logger): Promise<{ stop(): Promise<void> }> {
   const { settings, config, dataplane } = node;
-  const { agent, bgp, metrics } = started;
+  const { agent, bgp, drain, metrics } = started;
   agent.start();
   const api = options.apiListen === undefined ? { host: config.api.host, port: config.api.port } : splitListen(options.apiListen);
   const http = await startHttpServers({
@@ -127,6 +145,7 @@ export async function serveNode(node: PreparedNode, started: StartedNode, option
       leftOut: () => settings.leftOut,
       nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
       bgp: () => bgp.current(),
+      drain,
       registry: metrics.registry,
       log,
     },
