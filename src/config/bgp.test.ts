@@ -193,7 +193,7 @@ test('bgp.drain and a peer\'s drain: given fields over the defaults; out-of-rang
     { hostname: 'lb1' },
   );
   assert.deepEqual(cfg.bgp?.drain, { localPref: 0, asPathPrepend: 1, timeoutSeconds: 60, quietSeconds: 2 });
-  assert.deepEqual(cfg.bgp?.peers[0]?.drain, { med: 900 });
+  assert.deepEqual(cfg.bgp.peers[0]?.drain, { med: 900 });
   assert.throws(
     () => parseConfig('apiVersion: vipgate.io/v1alpha1\nkind: AgentConfig\nbgp:\n  routerId: 10.180.1.16\n  localASN: 65002\n  drain: { asPathPrepend: 11 }\n', 'lb1.yaml', { hostname: 'lb1' }),
     /bgp\.drain\.asPathPrepend.*extra copies of our AS 0–10/,
