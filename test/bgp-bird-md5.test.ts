@@ -35,8 +35,10 @@ test('a wrong password gets no session (the kernel drops unsigned or mis-signed 
   const wrong = await speakerWith('not-the-password');
   await new Promise((r) => setTimeout(r, 3000));
   assert.notEqual(await birdState(), 'Established');
-  const peers = (await wrong.call('peers')) as { state: string }[];
+  const peers = (await wrong.call('peers')) as { state: string; lastError?: string }[];
   assert.notEqual(peers[0]?.state, 'Established');
+  // The operator is told what it looks like, not left with an empty LAST ERROR.
+  await eventually(async () => /^no answer from 10\.10\.12\.1:179 in \d+ s \(wrong TCP MD5 password on either side, or a firewall\)$/.test(((await wrong.call('peers')) as { lastError?: string }[])[0]?.lastError ?? ''), 'lastError naming the MD5 mismatch', 10_000);
   await wrong.call('stop');
   await wrong.waitExit();
 });

@@ -4,7 +4,7 @@ import type { Host } from '../host/index.ts';
 import type { AgentStatus, LastPass } from '../api/status.ts';
 import type { AgentInput, Frontend, ServiceProblem, ServiceTable } from '../model/index.ts';
 import { EMPTY_TABLE } from '../model/index.ts';
-import type { Announcer } from './announcer.ts';
+import type { Announcer, StopKind } from './announcer.ts';
 import { computeDesiredState, sameAssignments, type AllocationMemo } from './desired.ts';
 import { AgentErrorCode } from './errors.ts';
 import { FrontendIds } from './frontend-ids.ts';
@@ -109,14 +109,19 @@ export class Agent {
     await this.drain();
   }
 
-  /** Stops the loop. Rules stay in the kernel unless `cleanup`, so traffic survives a restart. */
-  async stop(options: { cleanup?: boolean } = {}): Promise<void> {
+  /**
+   * Stops the loop. `restart` (default): rules stay in the kernel and routers keep our routes
+   * (graceful restart), so traffic flows on until the next agent takes over. `remove`: routers
+   * withdraw our routes, and the rules and the VIP interface are removed.
+   */
+  async stop(options: { kind?: StopKind } = {}): Promise<void> {
+    const kind = options.kind ?? 'restart';
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.running;
-    await this.deps.announcer.stop();
-    if (options.cleanup === true) {
+    await this.deps.announcer.stop(kind);
+    if (kind === 'remove') {
       await this.deps.dataplane.cleanup();
       if (this.deps.host && this.input?.vipInterface) await this.deps.host.cleanup(this.input.vipInterface);
     }

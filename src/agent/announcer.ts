@@ -1,3 +1,7 @@
+import type { StopKind } from '../bgp/index.ts';
+
+export type { StopKind } from '../bgp/index.ts';
+
 /**
  * The seam between the agent and route announcement. The agent hands over the whole set of
  * prefixes it can serve right now (VIPs that are programmed and have a ready backend); an
@@ -7,7 +11,11 @@
 export interface Announcer {
   readonly kind: string;
   setAdvertisements(prefixes: readonly string[]): Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * `restart` (default): another agent takes over soon, routers keep our routes meanwhile (BGP
+   * graceful restart). `remove`: routers withdraw them now.
+   */
+  stop(kind?: StopKind): Promise<void>;
 }
 
 /** No routing protocol: remembers what would be announced, for the API and `vipgate routes`. */

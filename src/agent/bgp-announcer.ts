@@ -21,8 +21,10 @@ export interface BgpAnnouncerOptions {
   readonly aggregates: () => readonly string[];
   /** The pools, so that advertisements can select VIPs by pool; absent: no VIP is in a pool. */
   readonly pools?: () => readonly Pool[];
-  /** This agent ran here before (its state file existed): ask routers to keep our routes (RFC 4724). */
+  /** This agent ran here before (its run marker existed): ask routers to keep our routes (RFC 4724). */
   readonly restarted: boolean;
+  /** The dataplane survived since (same boot): F bit set (RFC 4724 §3). Default: `restarted`. */
+  readonly forwardingPreserved?: boolean;
 }
 
 /** The speaker's view of one configured peer (exported for tests). */
@@ -54,6 +56,7 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
     localAsn: config.localASN,
     log,
     restarted: options.restarted,
+    ...(options.forwardingPreserved === undefined ? {} : { forwardingPreserved: options.forwardingPreserved }),
   });
   const peerKeys = new Map<string, string>();
   const addPeer = (peer: BgpPeerConfig): void => {
@@ -117,7 +120,7 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
     },
     peers: () => speaker.peers(),
     routesSentTo: (address) => speaker.routeDetailsSentTo(address),
-    stop: () => speaker.stop('vipgate agent stopping'),
+    stop: (kind = 'restart') => speaker.stop(kind === 'restart' ? 'vipgate agent restarting' : 'vipgate agent stopping', kind),
   };
 }
 

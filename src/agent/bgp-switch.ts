@@ -15,6 +15,8 @@ export interface BgpSwitchOptions {
   readonly initial: BgpConfig | undefined;
   /** Routers may still hold our routes from an earlier run (RFC 4724). */
   readonly restarted: boolean;
+  /** That run's dataplane is still in the kernel (same boot): F bit (RFC 4724 §3). */
+  readonly forwardingPreserved?: boolean;
   /** The VIP interface's routes: the aggregates a policy may announce. */
   readonly aggregates: () => readonly string[];
   /** Advertisements select VIPs by pool: the file's pools, or the cluster's VIPPools. */
@@ -36,7 +38,13 @@ export function bgpSwitch(options: BgpSwitchOptions): BgpSwitch {
   const { log } = options;
   let drain: DrainAnnouncement | undefined;
   const start = (section: BgpConfig, restarted: boolean): BgpAnnouncer => {
-    const started = bgpAnnouncer(section, { log, restarted, aggregates: options.aggregates, pools: options.pools });
+    const started = bgpAnnouncer(section, {
+      log,
+      restarted,
+      ...(restarted && options.forwardingPreserved !== undefined ? { forwardingPreserved: options.forwardingPreserved } : {}),
+      aggregates: options.aggregates,
+      pools: options.pools,
+    });
     started.setDrain(drain);
     return started;
   };

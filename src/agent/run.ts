@@ -1,7 +1,6 @@
 // The agent on an LB node, built in dependency order: the settings and their sources, the
 // dataplane and host, then the announcer, metrics and Agent (wired to the settings), then the
 // HTTP listeners. The command line around it (flags, exit statuses, signals) is cli/agent-command.ts.
-import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DEFAULT_BGP_DRAIN, type AgentConfig } from '../config/index.ts';
 import type { Dataplane } from '../dataplane/dataplane.ts';
@@ -16,7 +15,9 @@ import { defaultRouteAddresses } from './node-addresses.ts';
 import { vipInterfaceFromConfig } from './node-input.ts';
 import { AgentSettings } from './settings.ts';
 import { fromKubernetes, startSettingsSources, type SettingsSourceOptions } from './settings-sources.ts';
-import { fileAssignmentStore } from './state-store.ts';
+import type { StopKind } from './announcer.ts';
+import { fileAssignmentStore, runMarker, runMarkerPath } from './state-store.ts';
+import { withdrawFromRouters } from './withdraw.ts';
 
 export interface AgentOptions extends SettingsSourceOptions {
   readonly stateFile: string;
@@ -61,9 +62,15 @@ export async function prepareNode(options: AgentOptions, log: Logger): Promise<{
   return { ok: true, node: { settings, config, dataplane: opened.dataplane, engine: opened.detail, host, from, stopSources: () => sources.stop() } };
 }
 
-/** `--cleanup`: removes the nftables table and the VIP interface. */
-export async function cleanupNode(node: PreparedNode, log: Logger): Promise<void> {
+/**
+ * `--cleanup`: the node leaves for good. Routers that kept its routes over the stop (graceful
+ * restart) are told to drop them first, then the nftables table and the VIP interface go.
+ */
+export async function cleanupNode(node: PreparedNode, options: Pick<AgentOptions, 'stateFile'>, log: Logger): Promise<void> {
+  const bgp = node.settings.config?.bgp;
   await node.stopSources();
+  if (bgp !== undefined) await withdrawFromRouters(bgp, log);
+  await runMarker(runMarkerPath(options.stateFile)).remove();
   await node.dataplane.cleanup();
   await node.host.cleanup(vipInterfaceFromConfig(node.config));
   await node.dataplane.close();
@@ -76,17 +83,19 @@ export interface StartedNode {
   readonly drain: NodeDrain;
   readonly metrics: AgentMetrics;
   /** Stops the sources and the agent (after `--once`). */
-  stop(): Promise<void>;
+  stop(kind?: StopKind): Promise<void>;
 }
 
 /** Builds the announcer, metrics and Agent, wires them to the settings, and runs the first pass. */
 export async function startNode(node: PreparedNode, options: AgentOptions, log: Logger): Promise<StartedNode> {
   const { settings, config, dataplane } = node;
+  const earlier = await readEarlierRun(options.stateFile, log);
   const bgp = bgpSwitch({
     log,
     initial: settings.config?.bgp,
-    // A state file left by an earlier run means routers may still hold our routes (RFC 4724).
-    restarted: existsSync(options.stateFile),
+    // An earlier run on this node: routers may still hold our routes (RFC 4724).
+    restarted: earlier.restarted,
+    forwardingPreserved: earlier.forwardingPreserved,
     aggregates: () => settings.input?.vipInterface?.routes ?? [],
     pools: () => settings.input?.pools ?? [],
   });
@@ -123,15 +132,29 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   settings.on('config', (next) => drain.setClusterRequest(next.drainRequest));
   settings.publish();
   await agent.reconcileNow({ resync: true });
-  const stop = async (): Promise<void> => {
+  const stop = async (kind?: StopKind): Promise<void> => {
     await node.stopSources();
-    await agent.stop();
+    await agent.stop(kind === undefined ? {} : { kind });
+    if (kind === 'remove') await runMarker(runMarkerPath(options.stateFile)).remove();
   };
   return { agent, bgp, drain, metrics, stop };
 }
 
+/** Reads the run marker, then writes this run's; a marker that cannot be written is only a warning. */
+async function readEarlierRun(stateFile: string, log: Logger): Promise<{ restarted: boolean; forwardingPreserved: boolean }> {
+  const marker = runMarker(runMarkerPath(stateFile));
+  const earlier = await marker.read();
+  try {
+    await marker.write();
+  } catch (error) {
+    log.warn({ err: error, path: marker.path }, 'cannot write the run marker: a restart of this agent will look like a first start to BGP routers (they drop its routes meanwhile)');
+  }
+  if (earlier.restarted) log.info({ forwardingPreserved: earlier.forwardingPreserved }, earlier.forwardingPreserved ? 'restarted: the dataplane survived, routers may keep our routes (graceful restart)' : 'restarted after a reboot: routers drop our stale routes until we announce again');
+  return earlier;
+}
+
 /** Keeps reconciling and serves the API (and the metrics listener) until `stop`. */
-export async function serveNode(node: PreparedNode, started: StartedNode, options: AgentOptions, log: Logger): Promise<{ stop(): Promise<void> }> {
+export async function serveNode(node: PreparedNode, started: StartedNode, options: AgentOptions, log: Logger): Promise<{ stop(kind?: StopKind): Promise<void> }> {
   const { settings, config, dataplane } = node;
   const { agent, bgp, drain, metrics } = started;
   agent.start();
@@ -153,10 +176,11 @@ export async function serveNode(node: PreparedNode, started: StartedNode, option
   });
   log.info({ api: `${api.host}:${api.port}`, metrics: options.metricsListen ?? null, engine: node.engine, settings: node.from }, 'agent running');
   return {
-    stop: async () => {
+    stop: async (kind: StopKind = 'restart') => {
       await node.stopSources();
       http.close();
-      await agent.stop();
+      await agent.stop({ kind });
+      if (kind === 'remove') await runMarker(runMarkerPath(options.stateFile)).remove();
     },
   };
 }

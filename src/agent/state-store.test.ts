@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileAssignmentStore } from './state-store.ts';
+import { currentBootId, fileAssignmentStore, runMarker, runMarkerPath } from './state-store.ts';
 
 test('assignments survive a save and load; a missing file is an empty start', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'vipgate-state-'));
@@ -31,4 +31,25 @@ test('a state file that cannot be written is a STATE_FILE error saying what is l
     assert.match(e.message, /^cannot write .*assignments\.json: .*; VIPs are served, .* \(mount a writable volume at .*lib\/vipgate, or pass --state-file\)$/);
     return true;
   });
+});
+
+test('run marker: none → first start; same boot → restarted with forwarding kept; another boot → restarted, forwarding lost', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vipgate-run-'));
+  try {
+    let boot = 'boot-a';
+    const marker = runMarker(runMarkerPath(join(dir, 'assignments.json')), () => Promise.resolve(boot));
+    assert.equal(marker.path, join(dir, 'assignments.json.run'));
+    assert.deepEqual(await marker.read(), { restarted: false, forwardingPreserved: false });
+    await marker.write();
+    assert.deepEqual(await marker.read(), { restarted: true, forwardingPreserved: true });
+    boot = 'boot-b'; // a reboot: the kernel's nftables/XDP state is gone
+    assert.deepEqual(await marker.read(), { restarted: true, forwardingPreserved: false });
+    await writeFile(marker.path, 'not json');
+    assert.deepEqual(await marker.read(), { restarted: true, forwardingPreserved: false });
+    await marker.remove();
+    assert.deepEqual(await marker.read(), { restarted: false, forwardingPreserved: false }, '--cleanup forgets the run');
+    assert.match(await currentBootId(), /^[0-9a-f-]{36}$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AgentError, AgentErrorCode } from './errors.ts';
 
@@ -75,4 +75,70 @@ export function memoryAssignmentStore(initial: ReadonlyMap<string, readonly stri
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * What an agent finds at start about an earlier run on this node, for BGP graceful restart
+ * (RFC 4724): `restarted` sets the R bit, so routers keep our routes until End-of-RIB;
+ * `forwardingPreserved` sets the F bit — true only when the earlier run was in this boot, so
+ * its nftables/XDP state is still in the kernel. After a reboot the kernel is empty: F=0 makes
+ * routers drop stale routes at once rather than send traffic into nothing.
+ */
+export interface EarlierRun {
+  readonly restarted: boolean;
+  readonly forwardingPreserved: boolean;
+}
+
+interface RunMarkerV1 {
+  readonly version: 1;
+  /** /proc/sys/kernel/random/boot_id when the agent started. */
+  readonly bootId: string;
+  readonly pid: number;
+  readonly startedAt: string;
+}
+
+/** This boot's id; differs after every reboot. */
+export async function currentBootId(): Promise<string> {
+  return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+}
+
+/**
+ * The run marker: a small file every agent writes at start, whatever its config (a config with
+ * only externalIPs never writes assignments, so the state file alone cannot tell a restart from a
+ * first start), and that only `--cleanup` deletes.
+ */
+export function runMarker(path: string, bootId: () => Promise<string> = currentBootId) {
+  return {
+    path,
+    /** What the marker says about the run before this one (call before `write`). */
+    async read(): Promise<EarlierRun> {
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch {
+        return { restarted: false, forwardingPreserved: false };
+      }
+      let earlier: string | undefined;
+      try {
+        earlier = (JSON.parse(text) as Partial<RunMarkerV1>).bootId;
+      } catch {
+        earlier = undefined;
+      }
+      // A damaged marker still says an agent ran here; only the kernel state is in doubt.
+      return { restarted: true, forwardingPreserved: earlier !== undefined && earlier === (await bootId()) };
+    },
+    async write(): Promise<void> {
+      const body: RunMarkerV1 = { version: 1, bootId: await bootId(), pid: process.pid, startedAt: new Date().toISOString() };
+      await mkdir(dirname(path), { recursive: true });
+      const temporary = `${path}.${process.pid}.tmp`;
+      await writeFile(temporary, `${JSON.stringify(body)}\n`);
+      await rename(temporary, path);
+    },
+    remove: (): Promise<void> => rm(path, { force: true }),
+  };
+}
+
+/** The run marker's path: the state file's, plus `.run` (one per agent, even when several share a directory). */
+export function runMarkerPath(stateFile: string): string {
+  return `${stateFile}.run`;
 }

@@ -31,9 +31,10 @@ export function switchableAnnouncer(initial: Announcer): SwitchableAnnouncer {
       // From here every pass talks to `next`; a pass still inside `old` may fail once, and the
       // advertisements below cover it.
       current = next;
-      await old.stop();
+      // The old one is replaced for good (e.g. the bgp section removed): routers withdraw its routes.
+      await old.stop('remove');
       if (last !== undefined) await next.setAdvertisements(last);
     },
-    stop: () => current.stop(),
+    stop: (kind) => current.stop(kind),
   };
 }

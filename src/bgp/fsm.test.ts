@@ -70,7 +70,8 @@ test('Connect/Active: TCP up sends OPEN with the large hold timer; failure backs
 
 test('Connect: ConnectRetryTimerExpires retries; a passive session only rearms the timer', () => {
   let t = transition(inState('Connect'), { type: 'ConnectRetryTimerExpires' }, params);
-  assert.deepEqual(types(t.actions), ['disconnect', 'startTimer', 'connect']);
+  // The attempt given up on got no answer: the session says so (lastError).
+  assert.deepEqual(types(t.actions), ['connectTimedOut', 'disconnect', 'startTimer', 'connect']);
   t = transition(inState('Active', { passive: true }), { type: 'ConnectRetryTimerExpires' }, params);
   assert.deepEqual(types(t.actions), ['startTimer']);
   assert.equal(t.state.name, FsmStateName.active);
@@ -108,7 +109,9 @@ test('OpenSent: a bad OPEN becomes the right NOTIFICATION', () => {
     }
     assert.equal(t.state.name, FsmStateName.idle);
     assert.equal(t.reason, 'open-rejected');
-    assert.deepEqual(t.actions[0], { type: 'sendNotification', code: ErrorCode.openMessage, subcode, data: subcode === OpenErrorSubcode.badPeerAs ? Uint8Array.of(0xfd, 0xe9) : new Uint8Array(0) });
+    const { detail, ...sent } = t.actions[0] as { detail?: string };
+    assert.deepEqual(sent, { type: 'sendNotification', code: ErrorCode.openMessage, subcode, data: subcode === OpenErrorSubcode.badPeerAs ? Uint8Array.of(0xfd, 0xe9) : new Uint8Array(0) });
+    assert.ok(detail !== undefined && detail.length > 0, 'the NOTIFICATION says why, for lastError');
   }
   // An old 2-octet peer sending AS_TRANS without the capability is not AS 65001.
   const t = transition(inState('OpenSent'), { type: 'BGPOpen', open: peerOpen({ myAutonomousSystem: AS_TRANS, capabilities: [] }) }, params);
@@ -117,7 +120,7 @@ test('OpenSent: a bad OPEN becomes the right NOTIFICATION', () => {
 
 test('unacceptable negotiated hold time (1 or 2 s) is refused', () => {
   const t = transition(inState('OpenSent'), { type: 'BGPOpen', open: peerOpen({ holdTimeSeconds: 9 }) }, { ...params, holdTimeSeconds: 2 });
-  assert.deepEqual(t.actions[0], { type: 'sendNotification', code: ErrorCode.openMessage, subcode: OpenErrorSubcode.unacceptableHoldTime, data: new Uint8Array(0) });
+  assert.deepEqual(t.actions[0], { type: 'sendNotification', code: ErrorCode.openMessage, subcode: OpenErrorSubcode.unacceptableHoldTime, data: new Uint8Array(0), detail: 'negotiated hold time 2 s; it must be 0 or at least 3' });
 });
 
 test('OpenConfirm: KEEPALIVE establishes the session; the KeepaliveTimer sends one', () => {
@@ -136,7 +139,45 @@ test('Established: KEEPALIVE/UPDATE restart the hold timer; ROUTE-REFRESH resend
   const s = inState('Established');
   assert.deepEqual(transition(s, { type: 'KeepAliveMsg' }, params).actions, [{ type: 'startTimer', timer: 'hold', seconds: 9 }]);
   assert.deepEqual(transition(s, { type: 'UpdateMsg' }, params).actions, [{ type: 'startTimer', timer: 'hold', seconds: 9 }]);
-  assert.deepEqual(types(transition(s, { type: 'RouteRefreshMsg' }, params).actions), ['startTimer', 'resendRoutes']);
+  assert.deepEqual(types(transition(s, { type: 'RouteRefreshMsg', afi: 1, safi: 1 }, params).actions), ['startTimer', 'resendRoutes']);
+});
+
+test('Established: a ROUTE-REFRESH for an AFI/SAFI never negotiated is ignored (RFC 2918 §4)', () => {
+  const s = inState('Established'); // the peer offered IPv4 unicast only
+  for (const [afi, safi] of [[2, 1], [1, 128], [25, 65]] as const) {
+    const t = transition(s, { type: 'RouteRefreshMsg', afi, safi }, params);
+    assert.equal(t.state, s);
+    assert.deepEqual(types(t.actions), ['startTimer'], `AFI ${afi} SAFI ${safi}`);
+    assert.equal(t.reason, `route-refresh-for-unnegotiated-afi-${afi}-safi-${safi}-ignored`);
+  }
+});
+
+test('ManualStop by kind: restart keeps routes (no NOTIFICATION, or one the N bit makes graceful); remove withdraws (Hard Reset with N)', () => {
+  const gr = { ...params, gracefulRestart: { restartTimeSeconds: 60, restarting: false, forwardingPreserved: true } };
+  const established = (peerN: boolean | undefined): FsmState => {
+    const capabilities = [...peerOpen().capabilities];
+    if (peerN !== undefined) capabilities.push({ kind: 'graceful-restart', restarting: false, notification: peerN, restartTimeSeconds: 120, families: [] });
+    const step = transition({ ...initialFsmState(), name: 'OpenSent' }, { type: 'BGPOpen', open: peerOpen({ capabilities }) }, gr);
+    return { ...step.state, name: 'Established' };
+  };
+  const notifications = (s: FsmState, kind: 'restart' | 'remove' | undefined, p: SessionParameters = gr): unknown[] =>
+    transition(s, { type: 'ManualStop', shutdownMessage: 'bye', ...(kind === undefined ? {} : { kind }) }, p).actions.filter((a) => a.type === 'sendNotification');
+  const cease = { type: 'sendNotification', code: ErrorCode.cease, subcode: CeaseSubcode.administrativeShutdown, shutdownMessage: 'bye' };
+  const hardReset = { type: 'sendNotification', code: ErrorCode.cease, subcode: CeaseSubcode.hardReset, data: Uint8Array.of(6, 2, 3, 0x62, 0x79, 0x65) };
+  // A GR helper without the N bit (BIRD 2.0.12): a closed connection is what keeps the routes.
+  assert.deepEqual(notifications(established(false), 'restart'), []);
+  assert.deepEqual(notifications(established(false), 'remove'), [cease]);
+  // Both sides with the N bit: the CEASE is graceful; removal needs Hard Reset.
+  assert.deepEqual(notifications(established(true), 'restart'), [cease]);
+  assert.deepEqual(notifications(established(true), 'remove'), [hardReset]);
+  assert.deepEqual(notifications(established(true), undefined), [hardReset], 'a stop without a kind is a removal');
+  // A peer without graceful restart cannot keep anything: a clean CEASE beats a hold-timer wait.
+  assert.deepEqual(notifications(established(undefined), 'restart'), [cease]);
+  // We do not offer graceful restart: the peer's N bit means nothing.
+  assert.deepEqual(notifications(established(true), 'restart', params), [cease]);
+  assert.equal(transition(established(false), { type: 'ManualStop', kind: 'restart' }, gr).reason, 'manual-stop-for-restart');
+  // Before Established nothing is kept either way.
+  assert.deepEqual(notifications(inState('OpenSent'), 'restart'), [cease]);
 });
 
 test('hold timer expiry sends NOTIFICATION 4 and drops the session in every open state', () => {
@@ -144,7 +185,8 @@ test('hold timer expiry sends NOTIFICATION 4 and drops the session in every open
     const t = transition(inState(name), { type: 'HoldTimerExpires' }, params);
     assert.equal(t.state.name, FsmStateName.idle);
     assert.equal(t.reason, 'hold-timer-expired');
-    assert.deepEqual(t.actions[0], { type: 'sendNotification', code: ErrorCode.holdTimerExpired, subcode: 0 });
+    const seconds = name === 'OpenSent' ? OPEN_SENT_HOLD_SECONDS : 9;
+    assert.deepEqual(t.actions[0], { type: 'sendNotification', code: ErrorCode.holdTimerExpired, subcode: 0, detail: `nothing heard from the peer in ${seconds} s` });
     assert.ok(types(t.actions).includes('disconnect'));
     assert.equal(types(t.actions).includes('sessionDown'), name === 'Established', name);
     assert.equal(t.state.negotiated, undefined);
@@ -155,7 +197,7 @@ test('message errors: session-reset sends the error as NOTIFICATION; RFC 7606 so
   const reset = new BgpMessageError(3, 1, Uint8Array.of(9), ErrorTreatment.sessionReset, 'x');
   let t = transition(inState('Established'), { type: 'MessageError', error: reset }, params);
   assert.equal(t.state.name, FsmStateName.idle);
-  assert.deepEqual(t.actions[0], { type: 'sendNotification', code: 3, subcode: 1, data: Uint8Array.of(9) });
+  assert.deepEqual(t.actions[0], { type: 'sendNotification', code: 3, subcode: 1, data: Uint8Array.of(9), detail: 'x' });
   const withdraw = new BgpMessageError(3, 6, new Uint8Array(0), ErrorTreatment.treatAsWithdraw, 'x');
   t = transition(inState('Established'), { type: 'MessageError', error: withdraw }, params);
   assert.equal(t.state.name, FsmStateName.established);

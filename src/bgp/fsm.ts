@@ -4,9 +4,9 @@
  * does that. Every result names a reason for the logs.
  */
 import { BgpMessageError, ErrorTreatment } from './errors.ts';
-import { negotiate, type Negotiated, type SessionParameters } from './negotiate.ts';
+import { familyOf, negotiate, type Negotiated, type SessionParameters } from './negotiate.ts';
 import { CeaseSubcode, ErrorCode, FsmErrorSubcode } from './wire/constants.ts';
-import type { NotificationMessage } from './wire/notification.ts';
+import { hardResetData, type NotificationMessage } from './wire/notification.ts';
 import type { OpenMessage } from './wire/open.ts';
 
 /** RFC 4271 §8.2.2 states. */
@@ -22,10 +22,17 @@ export type FsmStateName = (typeof FsmStateName)[keyof typeof FsmStateName];
 
 export type TimerName = 'connectRetry' | 'hold' | 'keepalive' | 'idleHold';
 
+/**
+ * Why a session is stopped. `restart`: this process goes away and a new one takes over (RFC 4724:
+ * routers keep our routes as stale meanwhile). `remove`: the peer or the node leaves for good
+ * (routers drop our routes at once; RFC 8538 Hard Reset where the N bit was negotiated).
+ */
+export type StopKind = 'restart' | 'remove';
+
 /** RFC 4271 §8.1 events (the ones this speaker raises), by their RFC names. */
 export type FsmEvent =
   | { readonly type: 'ManualStart'; readonly passive?: boolean }
-  | { readonly type: 'ManualStop'; readonly shutdownMessage?: string }
+  | { readonly type: 'ManualStop'; readonly kind?: StopKind; readonly shutdownMessage?: string }
   /** Raised when the idle hold (backoff) timer expires after an error. */
   | { readonly type: 'AutomaticStart' }
   | { readonly type: 'ConnectRetryTimerExpires' }
@@ -42,7 +49,7 @@ export type FsmEvent =
   | { readonly type: 'NotifMsg'; readonly notification: NotificationMessage }
   | { readonly type: 'KeepAliveMsg' }
   | { readonly type: 'UpdateMsg' }
-  | { readonly type: 'RouteRefreshMsg' }
+  | { readonly type: 'RouteRefreshMsg'; readonly afi: number; readonly safi: number }
   /** RFC 4271 §6.8: the session lost connection collision resolution. */
   | { readonly type: 'OpenCollisionDump' };
 
@@ -51,7 +58,10 @@ export type FsmAction =
   | { readonly type: 'disconnect' }
   | { readonly type: 'sendOpen' }
   | { readonly type: 'sendKeepalive' }
-  | { readonly type: 'sendNotification'; readonly code: number; readonly subcode: number; readonly data?: Uint8Array; readonly shutdownMessage?: string }
+  /** `detail` says why, for operators (lastError, the log); it is not sent. */
+  | { readonly type: 'sendNotification'; readonly code: number; readonly subcode: number; readonly data?: Uint8Array; readonly shutdownMessage?: string; readonly detail?: string }
+  /** The connect attempt being abandoned got no answer at all (for lastError). */
+  | { readonly type: 'connectTimedOut' }
   | { readonly type: 'startTimer'; readonly timer: TimerName; readonly seconds: number }
   | { readonly type: 'stopTimer'; readonly timer: TimerName }
   /** Established: send the whole Adj-RIB-Out. */
@@ -97,7 +107,12 @@ export function initialFsmState(timings: FsmTimings = DEFAULT_TIMINGS): FsmState
 const stopAll: FsmAction[] = (['connectRetry', 'hold', 'keepalive', 'idleHold'] as const).map((timer) => ({ type: 'stopTimer', timer }));
 
 function notification(error: BgpMessageError): FsmAction {
-  return { type: 'sendNotification', code: error.code, subcode: error.subcode, data: error.data };
+  return { type: 'sendNotification', code: error.code, subcode: error.subcode, data: error.data, detail: error.message };
+}
+
+function holdTimerNotification(s: FsmState): FsmAction {
+  const seconds = s.negotiated?.holdTimeSeconds ?? OPEN_SENT_HOLD_SECONDS;
+  return { type: 'sendNotification', code: ErrorCode.holdTimerExpired, subcode: 0, detail: `nothing heard from the peer in ${seconds} s` };
 }
 
 function without<T extends object, K extends keyof T>(value: T, key: K): Omit<T, K> {
@@ -136,20 +151,31 @@ function unexpected(s: FsmState, t: FsmTimings, event: FsmEvent): Transition {
   return toIdleAfterError(s, t, `unexpected-${event.type}-in-${s.name}`, before);
 }
 
-function manualStop(s: FsmState, event: Extract<FsmEvent, { type: 'ManualStop' }>): Transition {
-  const actions: FsmAction[] = [];
-  if (s.name === FsmStateName.openSent || s.name === FsmStateName.openConfirm || s.name === FsmStateName.established) {
-    // RFC 4486 Cease / Administrative Shutdown, with the RFC 8203 message when there is one.
-    actions.push({
-      type: 'sendNotification',
-      code: ErrorCode.cease,
-      subcode: CeaseSubcode.administrativeShutdown,
-      ...(event.shutdownMessage === undefined ? {} : { shutdownMessage: event.shutdownMessage }),
-    });
+/**
+ * The last words of a stopped session. A restart with graceful restart negotiated must not make
+ * the router flush: with the N bit (RFC 8538 §4) any NOTIFICATION but Hard Reset keeps our routes
+ * stale; without it only a closed TCP connection does (RFC 4724 §4.2), so none is sent. A removal
+ * with the N bit needs Hard Reset (RFC 8538 §3), or the router would keep them for restart time.
+ */
+function lastWords(s: FsmState, p: SessionParameters, event: Extract<FsmEvent, { type: 'ManualStop' }>): FsmAction[] {
+  const cease = { code: ErrorCode.cease, subcode: CeaseSubcode.administrativeShutdown, ...(event.shutdownMessage === undefined ? {} : { shutdownMessage: event.shutdownMessage }) };
+  const n = s.name === FsmStateName.established ? s.negotiated : undefined;
+  const graceful = n !== undefined && p.gracefulRestart !== undefined && n.peerGracefulRestart !== undefined;
+  if (event.kind === 'restart' && graceful && !n.gracefulNotification) return [];
+  if (event.kind !== 'restart' && n?.gracefulNotification === true) {
+    return [{ type: 'sendNotification', code: ErrorCode.cease, subcode: CeaseSubcode.hardReset, data: hardResetData(cease) }];
   }
+  // RFC 4486 Cease / Administrative Shutdown, with the RFC 8203 message when there is one.
+  return [{ type: 'sendNotification', ...cease }];
+}
+
+function manualStop(s: FsmState, p: SessionParameters, event: Extract<FsmEvent, { type: 'ManualStop' }>): Transition {
+  const actions: FsmAction[] = [];
+  if (s.name === FsmStateName.openSent || s.name === FsmStateName.openConfirm || s.name === FsmStateName.established) actions.push(...lastWords(s, p, event));
   actions.push(...stopAll, { type: 'disconnect' });
   if (s.name === FsmStateName.established) actions.push({ type: 'sessionDown' });
-  return { state: { ...without(s, 'negotiated'), name: FsmStateName.idle, connectRetryCounter: 0 }, actions, reason: 'manual-stop' };
+  const reason = event.kind === 'restart' ? 'manual-stop-for-restart' : 'manual-stop';
+  return { state: { ...without(s, 'negotiated'), name: FsmStateName.idle, connectRetryCounter: 0 }, actions, reason };
 }
 
 function start(s: FsmState, t: FsmTimings, passive: boolean, reason: string): Transition {
@@ -202,7 +228,7 @@ export function transition(s: FsmState, event: FsmEvent, p: SessionParameters, t
   if (event.type === 'ManualStop') {
     // In Idle a stop is ignored (RFC 4271 §8.2.2), but any pending automatic restart is cancelled.
     if (s.name === FsmStateName.idle) return { state: { ...s, connectRetryCounter: 0 }, actions: [{ type: 'stopTimer', timer: 'idleHold' }], reason: 'manual-stop' };
-    return manualStop(s, event);
+    return manualStop(s, p, event);
   }
   switch (s.name) {
     case FsmStateName.idle:
@@ -220,7 +246,8 @@ export function transition(s: FsmState, event: FsmEvent, p: SessionParameters, t
         case 'ConnectRetryTimerExpires': {
           const retry: FsmAction = { type: 'startTimer', timer: 'connectRetry', seconds: t.connectRetrySeconds };
           if (s.passive) return { state: s, actions: [retry], reason: 'connect-retry-timer-expired' };
-          return { state: { ...s, name: FsmStateName.connect }, actions: [{ type: 'disconnect' }, retry, { type: 'connect' }], reason: 'connect-retry-timer-expired' };
+          const timedOut: FsmAction[] = s.name === FsmStateName.connect ? [{ type: 'connectTimedOut' }] : [];
+          return { state: { ...s, name: FsmStateName.connect }, actions: [...timedOut, { type: 'disconnect' }, retry, { type: 'connect' }], reason: 'connect-retry-timer-expired' };
         }
         case 'TcpCRAcked':
           return tcpUp(s, 'tcp-connected');
@@ -241,7 +268,7 @@ export function transition(s: FsmState, event: FsmEvent, p: SessionParameters, t
           // A second connection while one is in progress is the session's collision problem.
           return { state: s, actions: [], reason: `ignored-${event.type}-in-OpenSent` };
         case 'HoldTimerExpires':
-          return toIdleAfterError(s, t, 'hold-timer-expired', [{ type: 'sendNotification', code: ErrorCode.holdTimerExpired, subcode: 0 }]);
+          return toIdleAfterError(s, t, 'hold-timer-expired', [holdTimerNotification(s)]);
         case 'TcpConnectionFails':
           return toIdleAfterError(s, t, 'tcp-connection-failed');
         case 'BGPOpen':
@@ -266,7 +293,7 @@ export function transition(s: FsmState, event: FsmEvent, p: SessionParameters, t
         case 'TcpCRAcked':
           return { state: s, actions: [], reason: `ignored-${event.type}-in-${s.name}` };
         case 'HoldTimerExpires':
-          return toIdleAfterError(s, t, 'hold-timer-expired', [{ type: 'sendNotification', code: ErrorCode.holdTimerExpired, subcode: 0 }]);
+          return toIdleAfterError(s, t, 'hold-timer-expired', [holdTimerNotification(s)]);
         case 'KeepaliveTimerExpires':
           return keepaliveTick(s);
         case 'TcpConnectionFails':
@@ -291,9 +318,13 @@ export function transition(s: FsmState, event: FsmEvent, p: SessionParameters, t
         case 'UpdateMsg':
           if (up) return { state: s, actions: restartHold(s), reason: 'update-received' };
           return unexpected(s, t, event);
-        case 'RouteRefreshMsg':
-          if (up) return { state: s, actions: [...restartHold(s), { type: 'resendRoutes' }], reason: 'route-refresh-received' };
-          return unexpected(s, t, event);
+        case 'RouteRefreshMsg': {
+          if (!up) return unexpected(s, t, event);
+          const family = familyOf(event.afi, event.safi);
+          // RFC 2918 §4: a refresh for an AFI/SAFI not negotiated "shall" be ignored.
+          if (family === undefined || !s.negotiated!.families.includes(family)) return { state: s, actions: restartHold(s), reason: `route-refresh-for-unnegotiated-afi-${event.afi}-safi-${event.safi}-ignored` };
+          return { state: s, actions: [...restartHold(s), { type: 'resendRoutes' }], reason: 'route-refresh-received' };
+        }
         default:
           return unexpected(s, t, event);
       }

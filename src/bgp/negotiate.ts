@@ -38,6 +38,11 @@ export interface Negotiated {
   readonly peerAsn: number;
   /** The peer's graceful restart capability, if it sent one. */
   readonly peerGracefulRestart?: Extract<Capability, { kind: 'graceful-restart' }>;
+  /**
+   * Both sides sent the graceful restart capability with the N bit (RFC 8538 §2): a NOTIFICATION
+   * other than Hard Reset then starts graceful restart instead of flushing routes.
+   */
+  readonly gracefulNotification: boolean;
 }
 
 const FAMILY_CODES: Record<AddressFamily, { afi: number; safi: number }> = {
@@ -53,7 +58,8 @@ export function buildOpen(p: SessionParameters): Omit<OpenMessage, 'type' | 'ver
     capabilities.push({
       kind: 'graceful-restart',
       restarting: p.gracefulRestart.restarting,
-      notification: false,
+      // RFC 8538 §2: we keep a router's routes over our NOTIFICATIONs too, and can ask it to.
+      notification: true,
       restartTimeSeconds: p.gracefulRestart.restartTimeSeconds,
       families: p.families.map((f) => ({ ...FAMILY_CODES[f], forwardingPreserved: p.gracefulRestart!.forwardingPreserved })),
     });
@@ -64,6 +70,11 @@ export function buildOpen(p: SessionParameters): Omit<OpenMessage, 'type' | 'ver
     bgpIdentifier: p.routerId,
     capabilities,
   };
+}
+
+/** The family an RFC 4760 AFI/SAFI pair names, if the speaker knows it. */
+export function familyOf(afi: number, safi: number): AddressFamily | undefined {
+  return (Object.keys(FAMILY_CODES) as AddressFamily[]).find((f) => FAMILY_CODES[f].afi === afi && FAMILY_CODES[f].safi === safi);
 }
 
 function openError(subcode: number, data: Uint8Array, message: string): BgpMessageError {
@@ -103,5 +114,6 @@ export function negotiate(p: SessionParameters, open: OpenMessage): Negotiated |
     peerRouterId: open.bgpIdentifier,
     peerAsn,
     ...(peerGracefulRestart === undefined ? {} : { peerGracefulRestart }),
+    gracefulNotification: p.gracefulRestart !== undefined && peerGracefulRestart?.notification === true,
   };
 }

@@ -80,7 +80,7 @@ test('hold timer expiry: NOTIFICATION 4, session down, then a new connection aft
   const n = first.received.find((m) => m.type === 'notification');
   assert.equal(n?.type === 'notification' ? n.code : -1, ErrorCode.holdTimerExpired);
   assert.equal(h.downs, 1);
-  assert.equal(s.lastError, 'sent NOTIFICATION 4/0');
+  assert.equal(s.lastError, 'sent NOTIFICATION 4/0 Hold Timer Expired: nothing heard from the peer in 9 s');
   mock.timers.tick(1000); // idle hold (backoff) of 1 s
   await until(() => peer.connections.length === 2, 'a second connection');
 });
@@ -135,7 +135,7 @@ test('connection refused: retries with a doubling backoff', async () => {
   mock.timers.tick(1);
   await until(() => attempts.length === 3, 'the third attempt');
   assert.deepEqual(attempts.slice(1).map((t, i) => t - attempts[i]!), [1000, 2000]);
-  assert.match(s.lastError ?? '', /ECONNREFUSED/);
+  assert.match(s.lastError ?? '', /^connection refused by 127\.0\.0\.\d+:\d+ /);
 });
 
 /** A listener that hands every connection to the session, as the speaker does. */
@@ -193,3 +193,26 @@ for (const [peerId, keeps] of [['10.10.12.9', 'incoming'], ['10.10.12.1', 'outgo
     }
   });
 }
+
+test('lastError in words: a connect attempt with no answer (MD5 mismatch, firewall) and a NOTIFICATION we send', async () => {
+  const s = new Session({
+    params,
+    peerAddress: '127.0.0.1',
+    port: 179,
+    timings: { connectRetrySeconds: 5, idleHoldMinSeconds: 1, idleHoldMaxSeconds: 1 },
+    handlers: recorder(),
+    // Every SYN dropped: the attempt neither succeeds nor fails until the retry timer gives up.
+    connect: (t) => new Promise((_resolve, reject) => t.signal?.addEventListener('abort', () => reject(new Error('abandoned')))),
+  });
+  session = s;
+  s.start();
+  assert.equal(s.lastError, undefined);
+  mock.timers.tick(5000);
+  assert.equal(s.lastError, 'no answer from 127.0.0.1:179 in 5 s (wrong TCP MD5 password on either side, or a firewall)');
+  await s.stop();
+
+  const { session: up } = await established();
+  peer.last.socket.write(Uint8Array.of(...new Array<number>(16).fill(0xff), 0, 19, 9)); // message type 9: unknown
+  await until(() => up.state === 'Idle', 'the session reset');
+  assert.match(up.lastError ?? '', /^sent NOTIFICATION 1\/3 Message Header Error \/ Bad Message Type: .+/);
+});

@@ -5,13 +5,15 @@
  */
 import type { Socket } from 'node:net';
 import { closeGracefully, defaultConnect, type ConnectFn, type ConnectTarget } from './connection.ts';
+import { describeConnectionError, endpoint, noAnswerText } from './connection-errors.ts';
 import { BgpMessageError } from './errors.ts';
-import { DEFAULT_TIMINGS, FsmStateName, initialFsmState, transition, type FsmAction, type FsmEvent, type FsmState, type FsmTimings, type TimerName } from './fsm.ts';
+import { DEFAULT_TIMINGS, FsmStateName, initialFsmState, transition, type FsmAction, type FsmEvent, type FsmState, type FsmTimings, type StopKind, type TimerName } from './fsm.ts';
 import { buildOpen, type Negotiated, type SessionParameters } from './negotiate.ts';
 import { realTimers, silentLogger, type BgpLogger, type CancelTimer, type Timers } from './runtime.ts';
 import { CeaseSubcode, ErrorCode } from './wire/constants.ts';
 import { MessageFramer } from './wire/header.ts';
 import { decodeMessage, type BgpMessage } from './wire/message.ts';
+import { describeNotification } from './wire/notification-names.ts';
 import { encodeKeepalive, encodeNotification } from './wire/notification.ts';
 import { encodeOpen, type OpenMessage } from './wire/open.ts';
 import type { UpdateMessage } from './wire/update.ts';
@@ -47,6 +49,8 @@ interface Connection {
   readonly socket: Socket;
   readonly framer: MessageFramer;
   readonly initiatedLocally: boolean;
+  /** A socket error already said why it ended (the 'close' that follows adds nothing). */
+  errored: boolean;
 }
 
 function u32(address: string): bigint {
@@ -69,6 +73,8 @@ export class Session {
   /** Numbers connection attempts, so that a late result of an abandoned one is ignored. */
   private attempts = 0;
   private attemptAbort: AbortController | undefined;
+  /** Timers.now() when the current connect attempt started, for "no answer … in N s". */
+  private attemptStartedAt = 0;
   private lastErrorText: string | undefined;
 
   constructor(private readonly options: SessionOptions) {
@@ -98,7 +104,10 @@ export class Session {
     return this.conn?.socket.localAddress;
   }
 
-  /** Last NOTIFICATION sent or received, or the last TCP error, as text for operators. */
+  /**
+   * Why the session last went down or could not come up, in words: the NOTIFICATION sent or
+   * received (code/subcode names, detail or RFC 9003 shutdown text) or the TCP failure.
+   */
   get lastError(): string | undefined {
     return this.lastErrorText;
   }
@@ -112,9 +121,13 @@ export class Session {
     this.dispatch({ type: 'ManualStart', passive: this.options.passive === true });
   }
 
-  /** Sends Cease/Administrative Shutdown if a session is open, closes it, and stops retrying. */
-  async stop(shutdownMessage?: string): Promise<void> {
-    this.dispatch({ type: 'ManualStop', ...(shutdownMessage === undefined ? {} : { shutdownMessage }) });
+  /**
+   * Closes the session and stops retrying. `remove` (default): Cease/Administrative Shutdown (Hard
+   * Reset with RFC 8538), so the peer withdraws our routes; `restart`: the peer keeps them as stale
+   * (RFC 4724) — no NOTIFICATION, or a Cease the negotiated N bit makes graceful.
+   */
+  async stop(shutdownMessage?: string, kind: StopKind = 'remove'): Promise<void> {
+    this.dispatch({ type: 'ManualStop', kind, ...(shutdownMessage === undefined ? {} : { shutdownMessage }) });
     if (this.candidate !== undefined) this.close(this.candidate);
     this.candidate = undefined;
     await Promise.all([...this.closing]);
@@ -128,6 +141,7 @@ export class Session {
     const c = this.conn;
     if (c === undefined) return;
     this.lastErrorText = reason;
+    c.errored = true;
     this.log.info({ reason }, 'dropping the BGP connection');
     c.socket.destroy();
   }
@@ -189,16 +203,19 @@ export class Session {
   }
 
   private attach(socket: Socket, initiatedLocally: boolean): Connection {
-    const c: Connection = { socket, framer: new MessageFramer(), initiatedLocally };
+    const c: Connection = { socket, framer: new MessageFramer(), initiatedLocally, errored: false };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('error', (err) => {
-      if (c === this.conn) this.lastErrorText = `tcp: ${err.message}`;
+      if (c !== this.conn) return;
+      c.errored = true;
+      this.noteError(describeConnectionError(err, this.options.peerAddress, this.port));
     });
     socket.on('close', () => {
       if (c === this.candidate) this.candidate = undefined;
       if (c !== this.conn) return;
       this.conn = undefined;
+      if (!c.errored && this.fsm.name !== FsmStateName.connect) this.noteError(`connection closed by the peer (${this.target()}) without a NOTIFICATION`);
       this.dispatch({ type: 'TcpConnectionFails' });
     });
     return c;
@@ -241,7 +258,6 @@ export class Session {
       c.socket.destroy();
       return;
     }
-    this.lastErrorText = `sent NOTIFICATION ${e.code}/${e.subcode}: ${e.message}`;
     this.dispatch({ type: 'MessageError', error: e });
   }
 
@@ -254,11 +270,11 @@ export class Session {
         this.dispatch({ type: 'KeepAliveMsg' });
         return;
       case 'notification':
-        this.lastErrorText = `received NOTIFICATION ${m.code}/${m.subcode}${m.shutdownMessage === undefined ? '' : `: ${m.shutdownMessage}`}`;
+        this.noteError(describeNotification('received', m.code, m.subcode, m.shutdownMessage));
         this.dispatch({ type: 'NotifMsg', notification: m });
         return;
       case 'route-refresh':
-        this.dispatch({ type: 'RouteRefreshMsg' });
+        this.dispatch({ type: 'RouteRefreshMsg', afi: m.afi, safi: m.safi });
         return;
       case 'update':
         for (const p of m.problems) this.log.warn({ code: p.code, subcode: p.subcode, treatment: p.treatment }, `malformed UPDATE: ${p.message}`);
@@ -299,8 +315,17 @@ export class Session {
         return;
       case 'sendNotification': {
         const { type: _type, ...n } = a;
-        this.conn?.socket.write(encodeNotification(n));
-        if (a.code !== ErrorCode.cease || a.subcode !== CeaseSubcode.administrativeShutdown) this.lastErrorText = `sent NOTIFICATION ${a.code}/${a.subcode}`;
+        const { detail, ...wire } = n;
+        this.conn?.socket.write(encodeNotification(wire));
+        // Our own stop is no error; everything else says why we ended the session.
+        const ours = a.code === ErrorCode.cease && (a.subcode === CeaseSubcode.administrativeShutdown || a.subcode === CeaseSubcode.hardReset);
+        if (!ours) this.noteError(describeNotification('sent', a.code, a.subcode, detail));
+        return;
+      }
+      case 'connectTimedOut': {
+        // The retry timer ended an attempt that never got an answer (not even a refusal).
+        const seconds = Math.round((this.timers.now() - this.attemptStartedAt) / 1000);
+        if (this.conn?.socket.connecting !== false) this.noteError(noAnswerText(this.options.peerAddress, this.port, seconds));
         return;
       }
       case 'startTimer':
@@ -323,19 +348,34 @@ export class Session {
     }
   }
 
+  private get port(): number {
+    return this.options.port ?? BGP_PORT;
+  }
+
+  private target(): string {
+    return endpoint(this.options.peerAddress, this.port);
+  }
+
+  /** Records why the session is down and says it in the log. */
+  private noteError(text: string): void {
+    this.lastErrorText = text;
+    this.log.warn({ lastError: text }, text);
+  }
+
   private openConnection(): void {
     const attempt = ++this.attempts;
+    this.attemptStartedAt = this.timers.now();
     this.attemptAbort?.abort();
     const abort = new AbortController();
     this.attemptAbort = abort;
     const failed = (e: unknown): void => {
       if (attempt !== this.attempts || this.fsm.name !== FsmStateName.connect) return;
-      this.lastErrorText = `connect: ${e instanceof Error ? e.message : String(e)}`;
+      this.noteError(describeConnectionError(e, this.options.peerAddress, this.port));
       this.dispatch({ type: 'TcpConnectionFails' });
     };
     const target: ConnectTarget = {
       host: this.options.peerAddress,
-      port: this.options.port ?? BGP_PORT,
+      port: this.port,
       signal: abort.signal,
       ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
     };

@@ -130,7 +130,7 @@ test('graceful restart: the first OPEN after a restart sets the R bit, later one
   const first = await peer.handshake();
   // F=1: the dataplane kept forwarding while the agent restarted; with F=0 a router must drop
   // our stale routes as soon as the session is back (RFC 4724 §4.2), a gap in service.
-  assert.deepEqual(grOf(first), { kind: 'graceful-restart', restarting: true, notification: false, restartTimeSeconds: 60, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] });
+  assert.deepEqual(grOf(first), { kind: 'graceful-restart', restarting: true, notification: true, restartTimeSeconds: 60, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] });
   await until(() => speaker.peers()[0]?.state === 'Established', 'Established');
   first.socket.destroy(); // the router drops the session
   await until(() => peer.connections.length === 2 && peer.last.received.some((m) => m.type === 'open'), 'the second OPEN');

@@ -5,7 +5,7 @@
 import { formatCidr, formatIp, parseIp, tryParseIp } from '../net/index.ts';
 import { parsePeerAdvertisements, PrefixCache, routesForPeer, type Advertisement, type DesiredRoute, type PeerAdvertisements } from './advertisement.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
-import type { FsmStateName } from './fsm.ts';
+import type { FsmStateName, StopKind } from './fsm.ts';
 import type { AddressFamily, SessionParameters } from './negotiate.ts';
 import { describeAttributesKey, endOfRib, planUpdates, type SentAttributes } from './rib-out.ts';
 import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
@@ -38,6 +38,11 @@ export interface SpeakerOptions {
    * End-of-RIB and then drop only what we no longer announce.
    */
   readonly restarted?: boolean;
+  /**
+   * RFC 4724 §3 F bit after a restart: the forwarding state (the dataplane) survived it. Default:
+   * `restarted`. False after a reboot, so routers drop stale routes at once instead of trusting them.
+   */
+  readonly forwardingPreserved?: boolean;
   /** Replaces TCP connect (TCP MD5 sockets, tests). */
   readonly connect?: ConnectFn;
   /** Replaces BFD's UDP sockets (tests). */
@@ -244,12 +249,16 @@ export class Speaker {
     });
   }
 
-  /** Sends Cease/Administrative Shutdown (RFC 8203 message) to every peer and closes everything. */
-  async stop(message = 'vipgate BGP speaker stopping'): Promise<void> {
+  /**
+   * Closes every session and stops. `remove` (default) makes routers withdraw our routes at once
+   * (Cease, or Hard Reset where RFC 8538 was negotiated); `restart` keeps them as stale until the
+   * next process sends End-of-RIB (graceful restart; see fsm.ts `lastWords`).
+   */
+  async stop(message = 'vipgate BGP speaker stopping', kind: StopKind = 'remove'): Promise<void> {
     this.stopped = true;
     const listener = this.listener;
     this.listener = undefined;
-    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message), p.bfd.stop()]), listener?.close()]);
+    await Promise.all([...[...this.peersByAddress.values()].flatMap((p) => [p.session.stop(message, kind), p.bfd.stop()]), listener?.close()]);
   }
 
   /** The BGP session of a peer; what happens on it comes back to the speaker through `peerOf()`. */
@@ -294,7 +303,7 @@ export class Speaker {
       // Forwarding survives a restart of the speaker's process (the dataplane stays in the kernel).
       ...(gr === undefined
         ? {}
-        : { gracefulRestart: { restartTimeSeconds: gr, restarting: this.options.restarted === true, forwardingPreserved: this.options.restarted === true } }),
+        : { gracefulRestart: { restartTimeSeconds: gr, restarting: this.options.restarted === true, forwardingPreserved: this.options.forwardingPreserved ?? this.options.restarted === true } }),
     };
   }
 

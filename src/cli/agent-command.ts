@@ -79,7 +79,7 @@ export async function runAgentCommand(options: AgentCommandOptions): Promise<num
   }
   const { node } = prepared;
   if (options.cleanup) {
-    await cleanupNode(node, log);
+    await cleanupNode(node, options, log);
     return EXIT_OK;
   }
   const started = await startNode(node, options, log);
@@ -89,7 +89,10 @@ export async function runAgentCommand(options: AgentCommandOptions): Promise<num
   }
   const serving = await serveNode(node, started, options, log);
   const signal = await nextSignal();
-  log.info({ signal }, 'stopping; rules stay in the kernel so traffic keeps flowing');
-  await serving.stop();
+  // A signal is a restart (a rollout, a node reboot, an upgrade): rules stay in the kernel and
+  // routers keep our routes as stale until the next agent's End-of-RIB (BGP graceful restart).
+  // Taking the node out for good is `--cleanup`.
+  log.info({ signal }, 'stopping for a restart: rules stay in the kernel and BGP routers keep our routes (graceful restart), so traffic keeps flowing');
+  await serving.stop('restart');
   return EXIT_OK;
 }

@@ -44,7 +44,7 @@ program
   .option('--state-file <file>', 'where LoadBalancer VIP assignments are kept across restarts', '/var/lib/vipgate/assignments.json')
   .option('--api-listen <host:port>', "serve the API here (overrides the config's api.listen)")
   .option('--metrics-listen <host:port>', 'also serve /metrics and /healthz (only those) here, e.g. 0.0.0.0:9472')
-  .option('--cleanup', 'remove everything vipgate installed (nftables table, VIP interface) and exit', false)
+  .option('--cleanup', 'take the node out for good: BGP routers drop its routes, then the nftables table and VIP interface are removed; exits', false)
   .option('--once', 'run one reconcile pass and exit (rules stay in place)', false)
   .option('--kubernetes', "take Services, EndpointSlices, VIPPools and this node's LBNodeConfig from Kubernetes, with the pod's service account", false)
   .option(

@@ -168,6 +168,14 @@ export function decodeAttributes(bytes: Uint8Array, ctx: AttributeContext): Deco
     updateError(UpdateErrorSubcode.malformedAttributeList, new Uint8Array(0), ErrorTreatment.sessionReset, 'an attribute header runs past the attribute list'),
   );
   while (!r.atEnd) {
+    const headerLength = (r.peekU8() & AttrFlag.extendedLength) !== 0 ? 4 : 3;
+    if (r.remaining < headerLength) {
+      // RFC 7606 §4: "fewer than three octets remain (or fewer than four octets, if the Attribute
+      // Flags field has the Extended Length bit set) when beginning to parse the attribute" —
+      // "the 'treat-as-withdraw' approach MUST be used".
+      problems.push(updateError(UpdateErrorSubcode.malformedAttributeList, new Uint8Array(0), ErrorTreatment.treatAsWithdraw, `the attribute list ends with ${r.remaining} stray byte(s), too few for an attribute header (${headerLength})`));
+      break;
+    }
     const flags = r.u8();
     const typeCode = r.u8();
     const length = (flags & AttrFlag.extendedLength) !== 0 ? r.u16() : r.u8();

@@ -35,6 +35,12 @@ export class ByteReader {
     if (n > this.remaining) throw this.shortRead(n, this.remaining);
   }
 
+  /** The next byte, without moving past it. */
+  peekU8(): number {
+    this.need(1);
+    return this.view.getUint8(this.position);
+  }
+
   u8(): number {
     this.need(1);
     return this.view.getUint8(this.position++);

@@ -28,6 +28,8 @@ export const ErrorCode = {
   holdTimerExpired: 4,
   finiteStateMachine: 5,
   cease: 6,
+  /** RFC 7313 §5. */
+  routeRefreshMessage: 7,
 } as const;
 
 /** RFC 4271 §6.1. */
@@ -69,7 +71,7 @@ export const FsmErrorSubcode = {
   unexpectedInEstablished: 3,
 } as const;
 
-/** RFC 4486 §4 (Cease subcodes). */
+/** RFC 4486 §4 (Cease subcodes), RFC 8538 §3 (Hard Reset), RFC 9384 §2 (BFD Down). */
 export const CeaseSubcode = {
   maximumPrefixesReached: 1,
   administrativeShutdown: 2,
@@ -79,6 +81,9 @@ export const CeaseSubcode = {
   otherConfigurationChange: 6,
   connectionCollisionResolution: 7,
   outOfResources: 8,
+  /** RFC 8538 §3: ends the session and the graceful restart, whatever the N bit says. */
+  hardReset: 9,
+  bfdDown: 10,
 } as const;
 
 /** RFC 4271 §4.3 path attribute flag bits. */

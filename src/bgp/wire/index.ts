@@ -7,3 +7,4 @@ export * from './nlri.ts';
 export * from './notification.ts';
 export * from './open.ts';
 export * from './update.ts';
+export * from './notification-names.ts';

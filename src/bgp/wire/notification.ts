@@ -38,22 +38,36 @@ export function shutdownData(message: string): Uint8Array {
   return out;
 }
 
+/**
+ * RFC 8538 §3: a Hard Reset carries the NOTIFICATION it stands for in its data — that one's
+ * error code, subcode and data — so the receiver still learns why.
+ */
+export function hardResetData(inner: { readonly code: number; readonly subcode: number; readonly shutdownMessage?: string }): Uint8Array {
+  const data = inner.shutdownMessage === undefined ? new Uint8Array(0) : shutdownData(inner.shutdownMessage);
+  return Uint8Array.of(inner.code, inner.subcode, ...data);
+}
+
 export function decodeNotification(bytes: Uint8Array): NotificationMessage {
   const r = messageBody(bytes, MessageType.notification);
   const code = r.u8();
   const subcode = r.u8();
   const data = r.rest().slice();
   const out: NotificationMessage = { type: 'notification', code, subcode, data };
-  if (carriesShutdownMessage(code, subcode) && data.length >= 1 && data[0]! === data.length - 1) {
-    try {
-      // RFC 8203 §2: invalid UTF-8 is logged as such, never a reason to fail.
-      const shutdownMessage = new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(1));
-      return { ...out, shutdownMessage };
-    } catch {
-      return out;
-    }
+  // RFC 8538 §3: a Hard Reset wraps the Cease it stands for (code, subcode, data).
+  const inner = code === ErrorCode.cease && subcode === CeaseSubcode.hardReset && data.length >= 2 ? { code: data[0]!, subcode: data[1]!, data: data.subarray(2) } : { code, subcode, data };
+  const shutdownMessage = carriesShutdownMessage(inner.code, inner.subcode) ? decodeShutdownMessage(inner.data) : undefined;
+  return shutdownMessage === undefined ? out : { ...out, shutdownMessage };
+}
+
+/** The RFC 8203 length-prefixed UTF-8 text, or undefined when the data is not one. */
+function decodeShutdownMessage(data: Uint8Array): string | undefined {
+  if (data.length < 1 || data[0]! !== data.length - 1) return undefined;
+  try {
+    // RFC 8203 §2: invalid UTF-8 is logged as such, never a reason to fail.
+    return new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(1));
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
 export function encodeNotification(msg: { readonly code: number; readonly subcode: number; readonly data?: Uint8Array; readonly shutdownMessage?: string }): Uint8Array {

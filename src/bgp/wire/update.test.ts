@@ -169,3 +169,27 @@ test('LOCAL_PREF from an eBGP peer is ignored (RFC 7606 §7.5)', () => {
   assert.equal(decodeUpdate(bytes, four).attributes.localPref, 100);
   assert.equal(decodeUpdate(bytes, { fourOctetAs: true, external: true }).attributes.localPref, undefined);
 });
+
+test('an attribute list ending in 1 or 2 stray bytes is treat-as-withdraw, not a session reset (RFC 7606 §4)', () => {
+  for (const stray of ['40', '40 01']) {
+    const bytes = withAttribute(stray);
+    const u = decodeUpdate(bytes, four);
+    assert.ok(isTreatAsWithdraw(u), `stray ${stray}: ${JSON.stringify(u.problems.map((p) => p.message))}`);
+    assert.deepEqual(u.nlri, [parseCidr('10.200.0.5/32')], 'the NLRI is still read (to be withdrawn)');
+    const p = u.problems.find((x) => x.subcode === UpdateErrorSubcode.malformedAttributeList)!;
+    assert.equal(p.code, ErrorCode.updateMessage);
+  }
+  // Field by field: the 3-byte header would fit, but the extended-length flag asks for 4.
+  const bytes = update(
+    '0000' + // withdrawn routes length 0
+      '0017' + // total path attribute length 23
+      '40 01 01 00' + // ORIGIN IGP
+      '40 02 06 02 01 0000fdea' + // AS_PATH, AS_SEQUENCE of 1: 65002 (4-octet)
+      '40 03 04 0a0a0c02' + // NEXT_HOP 10.10.12.2
+      '50 02 00' + // flags 0x50 (transitive + extended length), type 2, then 1 of the 2 length bytes: stray
+      '20 0ac80005', // NLRI 10.200.0.5/32
+  );
+  const u = decodeUpdate(bytes, four);
+  assert.ok(isTreatAsWithdraw(u));
+  assert.match(u.problems[0]!.message, /3 stray byte\(s\)/);
+});
