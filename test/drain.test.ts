@@ -117,7 +117,7 @@ describe('drain: GRACEFUL_SHUTDOWN to a BIRD that honours it, two LB nodes with 
       await load.stop();
       const failed = samples.filter((s) => !s.ok);
       const lb1During = samples.filter((s) => s.via === LB1.v4 && s.t - t0 > (marks['drained'] ?? Infinity) && s.t - t0 < (marks['undrain'] ?? -Infinity));
-      console.log(`# drain: ${samples.length} requests, ${failed.length} failed; steps at ${JSON.stringify(marks)} ms`);
+      console.log(`# drain: ${samples.length} requests, ${failed.length} failed (at ${failed.map((f) => f.t - t0).join(', ') || '-'} ms); steps at ${JSON.stringify(marks)} ms`);
       assert.ok(marks['ecmp'] !== undefined, `the steps did not finish: ${JSON.stringify(marks)}`);
       assert.ok(samples.some((s) => s.t - t0 > marks['ecmp']!), 'no request after ECMP came back: the load did not cover the steps');
       // A stateless ECMP router moves the flows of the node whose path changes at that instant:
@@ -131,9 +131,9 @@ describe('drain: GRACEFUL_SHUTDOWN to a BIRD that honours it, two LB nodes with 
     }
   });
 
-  // Needs planned restarts that keep routes (RFC 8538 N-bit / graceful restart on SIGTERM, branch
-  // wt-gr): without them a SIGTERM withdraws the node's routes and flows in mid-request move.
-  test('(d) rolling restart of lb1 then lb2, as a DaemonSet rollout does — no failed request', { todo: 'needs planned restarts that keep routes (branch wt-gr); without them SIGTERM withdraws and in-flight flows move' }, async () => {
+  // Rests on planned restarts keeping routes (graceful restart on SIGTERM): without it a SIGTERM
+  // withdraws the node's routes and flows in mid-request move.
+  test('(d) rolling restart of lb1 then lb2, as a DaemonSet rollout does — no failed request', async () => {
     await eventually('ECMP before the rollout', () => kernelVia([LB1.v4, LB2.v4]), 30_000, 50);
     const load = steadyLoad(w, url);
     const t0 = Date.now();
