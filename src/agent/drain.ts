@@ -2,12 +2,13 @@
 // and a lower preference, wait until no packet reaches a VIP here (bounded by a timeout), then
 // withdraw. The request from `vipgate drain` is kept in a file so that it outlives a restart;
 // the cluster's (a cordoned Node, an LBNodeConfig's spec.drain) is read again at every start.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { DrainStateName, DrainStatus } from '../api/status.ts';
 import type { DrainAnnouncement } from './bgp-announcer-policy.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
+import { readIfThere } from './state-store.ts';
 
 export type { DrainStateName, DrainStatus } from '../api/status.ts';
 
@@ -24,13 +25,8 @@ export interface DrainStore {
 export function fileDrainStore(path: string): DrainStore {
   return {
     async load() {
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new AgentError(AgentErrorCode.drainFile, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
-      }
+      const text = await readIfThere(path, AgentErrorCode.drainFile);
+      if (text === undefined) return undefined;
       const parsed = JSON.parse(text) as { version?: unknown; requestedAt?: unknown };
       if (parsed.version !== 1) throw new AgentError(AgentErrorCode.drainFile, `${path} is not a vipgate drain file (version 1)`);
       return typeof parsed.requestedAt === 'string' ? parsed.requestedAt : undefined;

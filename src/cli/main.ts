@@ -122,7 +122,7 @@ program
 program
   .command('drain')
   .description(
-    'take this LB node out of service without a failed request: re-announce every route with GRACEFUL_SHUTDOWN (65535:0) and a lower preference, ' +
+    'take this LB node out of service gently: re-announce every route with GRACEFUL_SHUTDOWN (65535:0) and a lower preference, ' +
       'wait until no packet reaches a VIP here (bgp.drain.quietSeconds, at most bgp.drain.timeoutSeconds), then withdraw. Kept across agent restarts until `vipgate undrain`',
   )
   .option('--wait', 'return only once the node is drained (routes withdrawn)', false)
