@@ -28,6 +28,11 @@ export interface RouterBirdOptions {
    * a neighbor whose BFD goes silent for `multiplier × interval` loses its session and routes.
    */
   readonly bfd?: { readonly minRxMs: number; readonly minTxMs: number; readonly multiplier: number };
+  /**
+   * Honour GRACEFUL_SHUTDOWN (RFC 8326 §4): a route carrying 65535:0 gets LOCAL_PREF 0, so a
+   * draining LB node's routes lose to the others'. BIRD does not do it by itself.
+   */
+  readonly gracefulShutdown?: boolean;
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,31}$/;
@@ -66,7 +71,8 @@ export function routerBirdConfig(options: RouterBirdOptions): string {
     const address = parseIp(n.address);
     const family = address.family === 4 ? 'ipv4' : 'ipv6';
     const password = n.password === undefined ? '' : ` password "${n.password.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}";`;
-    lines.push(`protocol bgp ${n.name} from lbnode { neighbor ${formatIp(address)} as ${n.asn};${password} ${family} { import all; export none; }; }`);
+    const imports = options.gracefulShutdown === true ? 'import filter { if (65535, 0) ~ bgp_community then bgp_local_pref = 0; accept; };' : 'import all;';
+    lines.push(`protocol bgp ${n.name} from lbnode { neighbor ${formatIp(address)} as ${n.asn};${password} ${family} { ${imports} export none; }; }`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -97,6 +97,8 @@ export interface BgpWalkthroughOptions extends LabOptions {
   readonly startAgents?: boolean;
   /** BIRD runs BFD with every LB node at these timers (default: no BFD). */
   readonly routerBfd?: RouterBirdOptions['bfd'];
+  /** BIRD gives routes with GRACEFUL_SHUTDOWN (65535:0) LOCAL_PREF 0 (default: it ignores the community). */
+  readonly routerGracefulShutdown?: boolean;
 }
 
 /** The BGP walk-through's view over parts started elsewhere (the demo builds them step by step). */
@@ -120,7 +122,7 @@ export async function startBgpWalkthrough(options: BgpWalkthroughOptions = {}): 
     const configFor =
       options.config ??
       ((node: LbName) => bgpDemoConfig(node, { ...options.bgpOptions, ...(node === 'lb1' && password !== undefined ? { password } : {}) }));
-    const [bird] = await Promise.all([startBird(lab, 'router', demoRouterBirdConfig(password, 2, options.routerBfd), dir), lab.startBackends()]);
+    const [bird] = await Promise.all([startBird(lab, 'router', demoRouterBirdConfig(password, 2, options.routerBfd, options.routerGracefulShutdown), dir), lab.startBackends()]);
     const lb1 = await lbAgent(lab, 'lb1', dir, configFor('lb1'));
     const lb2 = await lbAgent(lab, 'lb2', dir, configFor('lb2'));
     const self = bgpWalkthroughOf({ lab, dir, bird, lb1, lb2 }, async () => {
@@ -137,9 +139,10 @@ export async function startBgpWalkthrough(options: BgpWalkthroughOptions = {}): 
 }
 
 /** BIRD's config for the demo router: AS 65001, both LB nodes on both families, hold time 3 s. */
-export function demoRouterBirdConfig(lb1Password?: string, lbNodes: 1 | 2 = 2, bfd?: RouterBirdOptions['bfd']): string {
+export function demoRouterBirdConfig(lb1Password?: string, lbNodes: 1 | 2 = 2, bfd?: RouterBirdOptions['bfd'], gracefulShutdown = false): string {
   return routerBirdConfig({
     ...(bfd === undefined ? {} : { bfd }),
+    gracefulShutdown,
     routerId: DEMO.router.datacenter.v4,
     localAsn: DEMO_ASN.router,
     holdTimeSeconds: 3,

@@ -3,7 +3,7 @@
  * each peer is told about, as which prefixes, with which attributes. Pure.
  */
 import type { Advertisement } from '../bgp/index.ts';
-import type { BgpAdvertisementConfig, BgpConfig, BgpPeerConfig } from '../config/index.ts';
+import { DEFAULT_BGP_DRAIN, type BgpAdvertisementConfig, type BgpConfig, type BgpDrainPreference, type BgpPeerConfig } from '../config/index.ts';
 import type { Pool } from '../model/index.ts';
 import { cidrContains, cidrOf, formatCidr, hostCidr, parseCidr, parseIp, parseRange, rangeToCidrs, type Cidr, type IpAddress } from '../net/index.ts';
 
@@ -28,7 +28,17 @@ export interface PolicyInputs {
   readonly vipInfo?: (prefix: string) => Vip;
   /** The VIP interface's routes, for `aggregateToVipRoutes`. */
   readonly vipRoutes: readonly string[];
+  /**
+   * The node drains (docs/design/013-drain.md): `graceful-shutdown` announces every route with
+   * GRACEFUL_SHUTDOWN and the peer's lower preference; `withdrawn` announces nothing.
+   */
+  readonly drain?: DrainAnnouncement;
 }
+
+export type DrainAnnouncement = 'graceful-shutdown' | 'withdrawn';
+
+/** RFC 8326 §3: the well-known GRACEFUL_SHUTDOWN community. */
+export const GRACEFUL_SHUTDOWN = '65535:0';
 
 /** Whether an advertisement names this peer (or names none, meaning all). */
 export function appliesToPeer(advertisement: BgpAdvertisementConfig, peer: BgpPeerConfig): boolean {
@@ -66,6 +76,12 @@ export function exportPolicy(prefixes: readonly string[], config: BgpConfig, inp
   const vipRoutes = inputs.vipRoutes.map((text) => parseCidr(text));
   const byIndexes = new Map<string, readonly Advertisement[]>(); // "0,2" (advertisement indexes) → routes
   const out = new Map<string, readonly Advertisement[]>();
+  if (inputs.drain === 'withdrawn') {
+    const none: readonly Advertisement[] = [];
+    for (const peer of config.peers) out.set(peer.address, none);
+    return out;
+  }
+  const lowered = new Map<string, readonly Advertisement[]>(); // indexes + preference → routes while draining
   for (const peer of config.peers) {
     const indexes = config.advertisements.flatMap((a, i) => (appliesToPeer(a, peer) ? [i] : []));
     const key = indexes.join(',');
@@ -78,9 +94,52 @@ export function exportPolicy(prefixes: readonly string[], config: BgpConfig, inp
       );
       byIndexes.set(key, routes);
     }
+    if (inputs.drain === 'graceful-shutdown') {
+      const preference = drainPreference(config, peer);
+      const drainKey = `${key}|${JSON.stringify(preference)}`;
+      let drained = lowered.get(drainKey);
+      if (drained === undefined) {
+        drained = gracefulShutdown(routes, preference);
+        lowered.set(drainKey, drained);
+      }
+      routes = drained;
+    }
     out.set(peer.address, routes);
   }
   return out;
+}
+
+/** The peer's lower preference while draining: its own `drain` over `bgp.drain` over the defaults. */
+export function drainPreference(config: BgpConfig, peer: BgpPeerConfig): BgpDrainPreference {
+  const { localPref, asPathPrepend, med } = { ...DEFAULT_BGP_DRAIN, ...config.drain, ...peer.drain };
+  return { localPref, asPathPrepend, ...(med === undefined ? {} : { med }) };
+}
+
+/**
+ * The same routes, less preferred: GRACEFUL_SHUTDOWN added (RFC 8326 §3, "a BGP speaker that is
+ * being shut down SHOULD ... attach the GRACEFUL_SHUTDOWN community"), LOCAL_PREF and MED
+ * replaced, the AS_PATH prepended. The speaker sends LOCAL_PREF to iBGP peers and prepends for
+ * eBGP ones only. Routes that shared attributes still share them.
+ */
+function gracefulShutdown(routes: readonly Advertisement[], preference: BgpDrainPreference): Advertisement[] {
+  const byAttributes = new Map<string, Omit<Advertisement, 'prefix'>>();
+  return routes.map(({ prefix, ...attributes }) => {
+    const key = `${attributes.communities?.join(',')}|${attributes.largeCommunities?.join(',')}|${attributes.localPref}|${attributes.med}|${attributes.nextHop}`;
+    let drained = byAttributes.get(key);
+    if (drained === undefined) {
+      const communities = [...new Set([...(attributes.communities ?? []), GRACEFUL_SHUTDOWN])];
+      const med = preference.med ?? attributes.med;
+      drained = {
+        ...attributes,
+        communities,
+        ...(preference.localPref === undefined ? {} : { localPref: preference.localPref }),
+        ...(med === undefined ? {} : { med }),
+        ...(preference.asPathPrepend === undefined || preference.asPathPrepend === 0 ? {} : { asPathPrepend: preference.asPathPrepend }),
+      };
+      byAttributes.set(key, drained);
+    }
+    return { prefix, ...drained };
+  });
 }
 
 /** The prefix a VIP is announced as, with its canonical text (which routes are merged by). */

@@ -3,7 +3,7 @@ import { Speaker, type PeerConfig, type PeerStatus, type SentRoute } from '../bg
 import type { BgpConfig, BgpPeerConfig } from '../config/index.ts';
 import type { Pool } from '../model/index.ts';
 import type { Announcer } from './announcer.ts';
-import { exportPolicy, poolLookup, vipOf, type PoolOf, type Vip } from './bgp-announcer-policy.ts';
+import { exportPolicy, poolLookup, vipOf, type DrainAnnouncement, type PoolOf, type Vip } from './bgp-announcer-policy.ts';
 
 export interface BgpAnnouncer extends Announcer {
   readonly speaker: Speaker;
@@ -11,6 +11,8 @@ export interface BgpAnnouncer extends Announcer {
   reconfigure(config: BgpConfig): Promise<void>;
   peers(): PeerStatus[];
   routesSentTo(address: string): SentRoute[];
+  /** The node drains (docs/design/013-drain.md): every peer's routes re-sent as the stage says. */
+  setDrain(mode: DrainAnnouncement | undefined): void;
 }
 
 export interface BgpAnnouncerOptions {
@@ -48,6 +50,7 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
   const log = options.log.child({ component: 'bgp' });
   let config = initial;
   let last: readonly string[] = [];
+  let drain: DrainAnnouncement | undefined;
   const speaker = new Speaker({
     routerId: config.routerId,
     localAsn: config.localASN,
@@ -79,7 +82,7 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
       vips.set(prefix, vip);
       return vip;
     };
-    const byPeer = exportPolicy(last, config, { poolOf: lookup, vipInfo, vipRoutes: routes });
+    const byPeer = exportPolicy(last, config, { poolOf: lookup, vipInfo, vipRoutes: routes, ...(drain === undefined ? {} : { drain }) });
     pools.vips = vips;
     // Every configured peer is in byPeer; the default only matters for a peer the speaker has and the config no longer does.
     speaker.setPeerAdvertisements({ default: [], byPeer });
@@ -108,6 +111,11 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
         }
       }
       for (const peer of next.peers) if (!peerKeys.has(peer.address)) addPeer(peer);
+      announce(true);
+    },
+    setDrain(mode) {
+      if (mode === drain) return;
+      drain = mode;
       announce(true);
     },
     peers: () => speaker.peers(),

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { BgpConfig } from '../config/index.ts';
 import type { Pool } from '../model/index.ts';
 import { staticRoutesAnnouncer } from './announcer.ts';
+import type { DrainAnnouncement } from './bgp-announcer-policy.ts';
 import { bgpAnnouncer, type BgpAnnouncer } from './bgp-announcer.ts';
 import { switchableAnnouncer, type SwitchableAnnouncer } from './switchable-announcer.ts';
 
@@ -29,18 +30,24 @@ export interface BgpSwitch {
   current(): BgpAnnouncer | undefined;
   /** The `bgp` section of new settings (undefined: absent). */
   apply(section: BgpConfig | undefined): void;
+  /** How routes are announced while the node drains; kept for a speaker started later. */
+  setDrain(mode: DrainAnnouncement | undefined): void;
 }
 
 export function bgpSwitch(options: BgpSwitchOptions): BgpSwitch {
   const { log } = options;
-  const start = (section: BgpConfig, restarted: boolean): BgpAnnouncer =>
-    bgpAnnouncer(section, {
+  let drain: DrainAnnouncement | undefined;
+  const start = (section: BgpConfig, restarted: boolean): BgpAnnouncer => {
+    const started = bgpAnnouncer(section, {
       log,
       restarted,
       ...(restarted && options.forwardingPreserved !== undefined ? { forwardingPreserved: options.forwardingPreserved } : {}),
       aggregates: options.aggregates,
       pools: options.pools,
     });
+    started.setDrain(drain);
+    return started;
+  };
   let bgp = options.initial === undefined ? undefined : start(options.initial, options.restarted);
   const announcer = switchableAnnouncer(bgp ?? staticRoutesAnnouncer());
   const apply = (section: BgpConfig | undefined): void => {
@@ -57,5 +64,9 @@ export function bgpSwitch(options: BgpSwitchOptions): BgpSwitch {
       announcer.swap(staticRoutesAnnouncer()).catch((error: unknown) => log.error({ err: error }, 'switching to static routes failed'));
     }
   };
-  return { announcer, current: () => bgp, apply };
+  const setDrain = (mode: DrainAnnouncement | undefined): void => {
+    drain = mode;
+    bgp?.setDrain(mode);
+  };
+  return { announcer, current: () => bgp, apply, setDrain };
 }

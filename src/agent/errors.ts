@@ -16,6 +16,8 @@ export const AgentErrorCode = {
   configInvalid: 'CONFIG_INVALID',
   /** The assignment state file could not be read or written. */
   stateFile: 'STATE_FILE',
+  /** The drain request file could not be read or written (`vipgate drain` is then refused). */
+  drainFile: 'DRAIN_FILE',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PeerStatus } from '../bgp/index.ts';
+import type { DrainStatus } from '../api/status.ts';
 import type { Dataplane, FrontendCounters } from '../dataplane/dataplane.ts';
 // Types only: reading the XDP engine's stats must not load the engine.
 import type { XdpStats } from '../dataplane/xdp/index.ts';
@@ -181,6 +182,28 @@ export function registerBgpMetrics(registry: Registry, peers: () => readonly Pee
     collect() {
       this.reset();
       for (const [reason, n] of rejected()) this.inc({ reason }, n);
+    },
+  });
+}
+
+/** The node's drain state (docs/design/013-drain.md), read at scrape time. */
+export function registerDrainMetrics(registry: Registry, status: () => DrainStatus): void {
+  new Gauge({
+    name: 'vipgate_drain_state',
+    help: '1 for the state the LB node is in: not-drained, draining (GRACEFUL_SHUTDOWN announced) or drained (routes withdrawn)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const now = status().state;
+      for (const state of ['not-drained', 'draining', 'drained'] as const) this.set({ state }, state === now ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vipgate_drain_state_since_seconds',
+    help: 'Unix time the LB node entered its drain state',
+    registers: [registry],
+    collect() {
+      this.set(Date.parse(status().since) / 1000);
     },
   });
 }

@@ -2,14 +2,15 @@
 // dataplane and host, then the announcer, metrics and Agent (wired to the settings), then the
 // HTTP listeners. The command line around it (flags, exit statuses, signals) is cli/agent-command.ts.
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/index.ts';
+import { DEFAULT_BGP_DRAIN, type AgentConfig } from '../config/index.ts';
 import type { Dataplane } from '../dataplane/dataplane.ts';
 import { createCommandRunner, createHost, type Host } from '../host/index.ts';
 import { Agent } from './agent.ts';
 import { bgpSwitch, type BgpSwitch } from './bgp-switch.ts';
 import { createDataplane } from './engines.ts';
 import { splitListen, startHttpServers } from './http-servers.ts';
-import { createAgentMetrics, registerBgpMetrics, type AgentMetrics } from './metrics.ts';
+import { fileDrainStore, NodeDrain } from './drain.ts';
+import { createAgentMetrics, registerBgpMetrics, registerDrainMetrics, type AgentMetrics } from './metrics.ts';
 import { defaultRouteAddresses } from './node-addresses.ts';
 import { vipInterfaceFromConfig } from './node-input.ts';
 import { AgentSettings } from './settings.ts';
@@ -79,6 +80,7 @@ export async function cleanupNode(node: PreparedNode, options: Pick<AgentOptions
 export interface StartedNode {
   readonly agent: Agent;
   readonly bgp: BgpSwitch;
+  readonly drain: NodeDrain;
   readonly metrics: AgentMetrics;
   /** Stops the sources and the agent (after `--once`). */
   stop(kind?: StopKind): Promise<void>;
@@ -104,6 +106,21 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
     () => bgp.current()?.peers() ?? [],
     () => bgp.current()?.speaker.connectionsRejected() ?? new Map(),
   );
+  const drain = new NodeDrain({
+    announce: (mode) => bgp.setDrain(mode),
+    packets: async () => {
+      let sum = 0n;
+      for (const c of (await dataplane.counters()).values()) sum += c.packets;
+      return sum;
+    },
+    timing: () => settings.config?.bgp?.drain ?? DEFAULT_BGP_DRAIN,
+    // Beside the assignments: the same volume keeps both across restarts.
+    store: fileDrainStore(`${options.stateFile}.drain.json`),
+    log,
+  });
+  // Before the first pass: a node restarted while drained announces nothing.
+  await drain.start(settings.config?.drainRequest);
+  registerDrainMetrics(metrics.registry, () => drain.status());
   const agent = new Agent({
     dataplane,
     host: node.host,
@@ -116,6 +133,7 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   settings.on('input', (input) => agent.setInput(input));
   settings.on('refused', (message) => agent.setInputError(message));
   settings.on('bgp', (section) => bgp.apply(section));
+  settings.on('config', (next) => drain.setClusterRequest(next.drainRequest));
   settings.publish();
   await agent.reconcileNow({ resync: true });
   const stop = async (kind?: StopKind): Promise<void> => {
@@ -123,7 +141,7 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
     await agent.stop(kind === undefined ? {} : { kind });
     if (kind === 'remove') await runMarker(runMarkerPath(options.stateFile)).remove();
   };
-  return { agent, bgp, metrics, stop };
+  return { agent, bgp, drain, metrics, stop };
 }
 
 /** Reads the run marker, then writes this run's; a marker that cannot be written is only a warning. */
@@ -142,7 +160,7 @@ async function readEarlierRun(stateFile: string, log: Logger): Promise<{ restart
 /** Keeps reconciling and serves the API (and the metrics listener) until `stop`. */
 export async function serveNode(node: PreparedNode, started: StartedNode, options: AgentOptions, log: Logger): Promise<{ stop(kind?: StopKind): Promise<void> }> {
   const { settings, config, dataplane } = node;
-  const { agent, bgp, metrics } = started;
+  const { agent, bgp, drain, metrics } = started;
   agent.start();
   const api = options.apiListen === undefined ? { host: config.api.host, port: config.api.port } : splitListen(options.apiListen);
   const http = await startHttpServers({
@@ -154,6 +172,7 @@ export async function serveNode(node: PreparedNode, started: StartedNode, option
       leftOut: () => settings.leftOut,
       nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
       bgp: () => bgp.current(),
+      drain,
       registry: metrics.registry,
       log,
     },

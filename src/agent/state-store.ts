@@ -23,17 +23,22 @@ function isStateFileV1(value: unknown): value is StateFileV1 {
   return v.version === 1 && typeof v.assignments === 'object' && v.assignments !== null;
 }
 
+/** A state file's text; undefined when there is none yet (a first start). */
+export async function readIfThere(path: string, code: AgentErrorCode): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AgentError(code, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** A JSON file, replaced atomically (write to a temporary name, then rename). */
 export function fileAssignmentStore(path: string): AssignmentStore {
   return {
     async load() {
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-        throw new AgentError(AgentErrorCode.stateFile, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
-      }
+      const text = await readIfThere(path, AgentErrorCode.stateFile);
+      if (text === undefined) return new Map();
       try {
         const parsed = JSON.parse(text) as unknown;
         if (!isStateFileV1(parsed)) throw new Error('not a vipgate state file (version 1)');

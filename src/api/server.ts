@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PeerStatus, SentRoute } from '../bgp/index.ts';
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
-import type { AgentStatus } from './status.ts';
+import type { AgentStatus, DrainStatus } from './status.ts';
 import { servicesView, type SourceProblem, type StatusView } from './views.ts';
 
 export interface ApiDeps {
@@ -17,6 +17,15 @@ export interface ApiDeps {
   readonly leftOut?: () => readonly SourceProblem[];
   /** The BGP speaker's view while the agent announces by BGP (undefined with static routes). */
   readonly bgp?: () => { peers(): PeerStatus[]; routesSentTo(address: string): SentRoute[] } | undefined;
+  /** Taking the node out of service and back (docs/design/013-drain.md). */
+  readonly drain?: { status(): DrainStatus; drain(): Promise<DrainStatus>; undrain(): Promise<DrainStatus> };
+}
+
+/** `/v1/bgp/peers`. */
+export interface BgpPeersView {
+  readonly peers: readonly PeerStatus[];
+  /** Absent from agents older than drain. */
+  readonly drain?: DrainStatus;
 }
 
 /** `/v1/bgp/routes`: what each peer has been told. */
@@ -37,15 +46,24 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(`${JSON.stringify(body, null, 2)}\n`);
 }
 
+/** POST paths: `vipgate drain` and `vipgate undrain`. */
+const ACTIONS = ['/v1/drain', '/v1/undrain'] as const;
+
 /**
- * The agent's HTTP API: /healthz, /metrics (Prometheus), and /v1/* for the CLI. Read-only: the
- * config file (or Kubernetes) is the only way to change what is served.
+ * The agent's HTTP API: /healthz, /metrics (Prometheus), and /v1/* for the CLI. Read-only but for
+ * drain and undrain: the config file (or Kubernetes) is the only way to change what is served.
  */
 export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[]): Server {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://agent').pathname;
+    if (req.method === 'POST' && (ACTIONS as readonly string[]).includes(path)) {
+      req.resume();
+      if (deps.drain === undefined) json(res, 404, { error: 'this agent cannot drain' });
+      else json(res, 200, path === '/v1/drain' ? await deps.drain.drain() : await deps.drain.undrain());
+      return;
+    }
     if (req.method !== 'GET') {
-      json(res, 405, { error: 'only GET is served' });
+      json(res, 405, { error: `only GET is served here (POST: ${ACTIONS.join(', ')})` });
       return;
     }
     switch (path) {
@@ -78,6 +96,7 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
           vipInterface: s.vipInterface ?? null,
           lastPass: s.lastPass ?? null,
           configError: s.configError ?? null,
+          ...(deps.drain === undefined ? {} : { drain: deps.drain.status() }),
         };
         json(res, 200, view);
         return;
@@ -94,7 +113,7 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
       case '/v1/bgp/peers': {
         const bgp = deps.bgp?.();
         if (bgp === undefined) json(res, 404, { error: 'this agent does not use BGP (no bgp section in its config)' });
-        else json(res, 200, { peers: bgp.peers() });
+        else json(res, 200, { peers: bgp.peers(), ...(deps.drain === undefined ? {} : { drain: deps.drain.status() }) } satisfies BgpPeersView);
         return;
       }
       case '/v1/bgp/routes': {
@@ -110,7 +129,7 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         return;
       }
       default:
-        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes', '/v1/bgp/peers', '/v1/bgp/routes'] });
+        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes', '/v1/bgp/peers', '/v1/bgp/routes', ...ACTIONS] });
     }
   }
   return createServer((req, res) => {

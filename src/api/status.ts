@@ -25,3 +25,16 @@ export interface AgentStatus {
   readonly lastPass?: LastPass;
   readonly configError?: string;
 }
+
+/** Whether the node is being taken out of service (docs/design/013-drain.md). */
+export type DrainStateName = 'not-drained' | 'draining' | 'drained';
+
+export interface DrainStatus {
+  readonly state: DrainStateName;
+  /** When the node entered this state (ISO 8601). */
+  readonly since: string;
+  /** What asks for the drain: `vipgate drain`, a cordoned Node, an LBNodeConfig; empty when not drained. */
+  readonly requestedBy: readonly string[];
+  /** While draining: when the routes are withdrawn at the latest (ISO 8601). */
+  readonly deadline?: string;
+}

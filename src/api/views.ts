@@ -1,6 +1,6 @@
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
 import type { Backend, FrontendType, Protocol, ServiceProblem } from '../model/index.ts';
-import type { AgentStatus, LastPass } from './status.ts';
+import type { AgentStatus, DrainStatus, LastPass } from './status.ts';
 
 /** One row of `vipgate service list`: the JSON the API serves at /v1/services. */
 export interface ServiceRow {
@@ -63,4 +63,6 @@ export interface StatusView {
   readonly vipInterface: { readonly name: string; readonly kind: string } | null;
   readonly lastPass: LastPass | null;
   readonly configError: string | null;
+  /** Absent from agents older than drain. */
+  readonly drain?: DrainStatus;
 }

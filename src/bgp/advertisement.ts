@@ -23,6 +23,8 @@ export interface Advertisement {
   /** Sent to iBGP peers only (RFC 4271 §5.1.5). */
   readonly localPref?: number;
   readonly med?: number;
+  /** eBGP only: extra copies of our AS on the AS_PATH (a draining node's lower preference). */
+  readonly asPathPrepend?: number;
 }
 
 /** An advertisement after validation. */
@@ -35,6 +37,7 @@ export interface DesiredRoute {
   readonly largeCommunities: readonly LargeCommunity[];
   readonly localPref?: number;
   readonly med?: number;
+  readonly asPathPrepend?: number;
   /**
    * The attributes other than the next hop as text: equal text, equal attributes. One string
    * per distinct attribute set, shared by its routes (routesForPeer groups by it).
@@ -120,6 +123,9 @@ export function parseAdvertisements(advertisements: readonly Advertisement[], pr
     if (nextHop !== undefined && nextHop.family !== prefix.family) throw bad(index, `next hop ${a.nextHop} is not IPv${prefix.family} like ${key}`);
     checkUint32(index, 'localPref', a.localPref);
     checkUint32(index, 'med', a.med);
+    if (a.asPathPrepend !== undefined && (!Number.isInteger(a.asPathPrepend) || a.asPathPrepend < 0 || a.asPathPrepend > 255)) {
+      throw bad(index, `asPathPrepend ${a.asPathPrepend} must be an integer 0..255`);
+    }
     const given = a.communities ?? [];
     let communities = byArray.get(given);
     if (communities === undefined) {
@@ -147,7 +153,7 @@ export function parseAdvertisements(advertisements: readonly Advertisement[], pr
       largeCommunitiesText = large.map((c) => `${c.globalAdministrator}:${c.localData1}:${c.localData2}`).join(',');
       listText.set(large, largeCommunitiesText);
     }
-    const text = `${a.med}|${a.localPref}|${communitiesText}|${largeCommunitiesText}`;
+    const text = `${a.med}|${a.localPref}|${communitiesText}|${largeCommunitiesText}|${a.asPathPrepend ?? 0}`;
     let signature = signatures.get(text);
     if (signature === undefined) {
       signature = text;
@@ -162,6 +168,7 @@ export function parseAdvertisements(advertisements: readonly Advertisement[], pr
       ...(nextHop === undefined ? {} : { nextHop }),
       ...(a.localPref === undefined ? {} : { localPref: a.localPref }),
       ...(a.med === undefined ? {} : { med: a.med }),
+      ...(a.asPathPrepend === undefined || a.asPathPrepend === 0 ? {} : { asPathPrepend: a.asPathPrepend }),
     };
   });
 }
@@ -254,7 +261,8 @@ export function routesForPeer(desired: readonly DesiredRoute[], view: PeerView):
     const attributes: PathAttributes = {
       origin: Origin.igp,
       // RFC 4271 §5.1.2: an originating speaker sends its own AS to external peers, nothing to internal ones.
-      asPath: ibgp ? [] : asSequence(view.localAsn),
+      // Prepending (a draining node) repeats our AS: a longer path, less preferred (RFC 4271 §9.1.2.2 b).
+      asPath: ibgp ? [] : asSequence(...Array<number>(1 + (d.asPathPrepend ?? 0)).fill(view.localAsn)),
       ...(d.med === undefined ? {} : { multiExitDisc: d.med }),
       // RFC 4271 §5.1.5: LOCAL_PREF goes to internal peers (always: 100 unless set), never to external ones.
       ...(ibgp ? { localPref: d.localPref ?? 100 } : {}),

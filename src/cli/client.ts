@@ -4,9 +4,18 @@ export const DEFAULT_API = 'http://127.0.0.1:9470';
 
 /** GETs JSON from the agent's API; a refused connection says plainly that no agent is there. */
 export function apiGet<T>(base: string, path: string, timeoutMs = 5000): Promise<T> {
+  return apiRequest<T>('GET', base, path, timeoutMs);
+}
+
+/** POSTs to the agent's API (`vipgate drain`, `vipgate undrain`), answering its JSON. */
+export function apiPost<T>(base: string, path: string, timeoutMs = 5000): Promise<T> {
+  return apiRequest<T>('POST', base, path, timeoutMs);
+}
+
+function apiRequest<T>(method: 'GET' | 'POST', base: string, path: string, timeoutMs: number): Promise<T> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = request(url, { method, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -1,4 +1,5 @@
 import type { BgpRoutesView } from '../api/server.ts';
+import type { DrainStatus } from '../api/status.ts';
 import type { ServiceRow, ServicesView, StatusView } from '../api/views.ts';
 import type { PeerStatus, SentRoute } from '../bgp/index.ts';
 
@@ -76,8 +77,10 @@ function duration(seconds: number | undefined): string {
 }
 
 /** `vipgate bgp peers`: one row per router. */
-export function formatBgpPeers(peers: readonly PeerStatus[]): string {
-  if (peers.length === 0) return 'no BGP peers configured\n';
+export function formatBgpPeers(peers: readonly PeerStatus[], drain?: DrainStatus): string {
+  // Every route to every peer depends on it: said under the table.
+  const drainLine = drain === undefined ? '' : `\ndrain: ${formatDrain(drain)}\n`;
+  if (peers.length === 0) return `no BGP peers configured\n${drainLine}`;
   return renderTable(
     ['PEER', 'ASN', 'STATE', 'UPTIME', 'BFD', 'FLAPS', 'SENT', 'RECEIVED', 'LAST ERROR'],
     peers.map((p) => [
@@ -92,7 +95,14 @@ export function formatBgpPeers(peers: readonly PeerStatus[]): string {
       String(p.prefixesReceived),
       p.lastError ?? '',
     ]),
-  );
+  ) + drainLine;
+}
+
+/** `drained since 2026-12-06T05:01:02.000Z (vipgate drain)`; `draining … until …`. */
+export function formatDrain(drain: DrainStatus): string {
+  const by = drain.requestedBy.length === 0 ? '' : ` (${drain.requestedBy.join(', ')})`;
+  const until = drain.deadline === undefined ? '' : `, withdrawing by ${drain.deadline} at the latest`;
+  return `${drain.state} since ${drain.since}${by}${until}`;
 }
 
 /** `vipgate bgp routes`: what each router has been told. */
@@ -131,6 +141,7 @@ export function formatStatus(view: StatusView): string {
     );
     for (const e of pass.errors) lines.push(`  error: ${e}`);
   }
+  if (view.drain !== undefined) lines.push(`drain:         ${formatDrain(view.drain)}`);
   if (view.configError !== null) lines.push('', 'Config refused (the last good one keeps serving):', `  ${view.configError}`);
   if (view.problems.length > 0) {
     lines.push('', 'Not served (fix the Service or the pools):');

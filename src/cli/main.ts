@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { apiGet, DEFAULT_API } from './client.ts';
-import { formatBgpPeers, formatBgpRoutes, formatRoutes, formatServiceList, formatStatus } from './format.ts';
+import { apiGet, apiPost, DEFAULT_API } from './client.ts';
+import { formatBgpPeers, formatBgpRoutes, formatDrain, formatRoutes, formatServiceList, formatStatus } from './format.ts';
+import type { DrainStatus } from '../api/status.ts';
 import type { ServicesView, StatusView } from '../api/views.ts';
-import type { BgpRoutesView, RoutesView } from '../api/server.ts';
-import type { PeerStatus } from '../bgp/index.ts';
+import type { BgpPeersView, BgpRoutesView, RoutesView } from '../api/server.ts';
 import { manifestsCommand } from '../manifests/cli.ts';
 import { migrateCommand } from '../migrate/cli.ts';
 import type { ControllerCommandOptions } from './controller-command.ts';
@@ -119,6 +119,34 @@ program
     process.stdout.write(formatRoutes(view.prefixes, opts.via === undefined ? view.via : [opts.via]));
   });
 
+program
+  .command('drain')
+  .description(
+    'take this LB node out of service gently: re-announce every route with GRACEFUL_SHUTDOWN (65535:0) and a lower preference, ' +
+      'wait until no packet reaches a VIP here (bgp.drain.quietSeconds, at most bgp.drain.timeoutSeconds), then withdraw. Kept across agent restarts until `vipgate undrain`',
+  )
+  .option('--wait', 'return only once the node is drained (routes withdrawn)', false)
+  .option('--wait-timeout <seconds>', 'give up waiting after this long (exit status 1)', '600')
+  .addOption(apiOption)
+  .action(async (opts: { api: string; wait: boolean; waitTimeout: string }) => {
+    let status = await apiPost<DrainStatus>(opts.api, '/v1/drain');
+    const giveUp = Date.now() + Number(opts.waitTimeout) * 1000;
+    while (opts.wait && status.state !== 'drained') {
+      if (Date.now() > giveUp) throw new Error(`still ${status.state} after ${opts.waitTimeout} s`);
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await apiGet<StatusView>(opts.api, '/v1/status')).drain ?? status;
+    }
+    process.stdout.write(`${formatDrain(status)}\n`);
+  });
+
+program
+  .command('undrain')
+  .description('put this LB node back in service: announce its routes normally again (a cordoned Node or an LBNodeConfig with spec.drain keeps it drained)')
+  .addOption(apiOption)
+  .action(async (opts: { api: string }) => {
+    process.stdout.write(`${formatDrain(await apiPost<DrainStatus>(opts.api, '/v1/undrain'))}\n`);
+  });
+
 const bgp = program.command('bgp').description("the local agent's BGP sessions and what the routers were told");
 bgp
   .command('peers')
@@ -126,8 +154,8 @@ bgp
   .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
   .addOption(apiOption)
   .action(async (opts: { output: string; api: string }) => {
-    const view = await apiGet<{ peers: PeerStatus[] }>(opts.api, '/v1/bgp/peers');
-    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatBgpPeers(view.peers));
+    const view = await apiGet<BgpPeersView>(opts.api, '/v1/bgp/peers');
+    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatBgpPeers(view.peers, view.drain));
   });
 bgp
   .command('routes')

@@ -29,6 +29,7 @@ test('a bgp section gets its defaults and canonical addresses', () => {
       { address: 'fd00:180:1::1', asn: 65001, port: 179, holdTime: 9, passive: false, password: 's3cret', families: ['ipv6'] },
     ],
     advertisements: [{ pools: [], peers: [], aggregationLength: 32, aggregationLengthV6: 128, aggregateToVipRoutes: false, communities: ['65002:100'], largeCommunities: [] }],
+    drain: { localPref: 0, asPathPrepend: 3, timeoutSeconds: 30, quietSeconds: 2 },
   });
 });
 
@@ -182,5 +183,19 @@ test('the bgp.advertisements example in docs/config.md is a valid bgp section', 
       [['public'], [], 32],
       [['internal'], ['tor-a'], 24],
     ],
+  );
+});
+
+test('bgp.drain and a peer\'s drain: given fields over the defaults; out-of-range values refused with what is allowed', () => {
+  const cfg = parseConfig(
+    'apiVersion: vipgate.io/v1alpha1\nkind: AgentConfig\nbgp:\n  routerId: 10.180.1.16\n  localASN: 65002\n  peers: [{ address: 10.180.1.1, asn: 65001, drain: { med: 900 } }]\n  drain: { asPathPrepend: 1, timeoutSeconds: 60 }\n',
+    'lb1.yaml',
+    { hostname: 'lb1' },
+  );
+  assert.deepEqual(cfg.bgp?.drain, { localPref: 0, asPathPrepend: 1, timeoutSeconds: 60, quietSeconds: 2 });
+  assert.deepEqual(cfg.bgp.peers[0]?.drain, { med: 900 });
+  assert.throws(
+    () => parseConfig('apiVersion: vipgate.io/v1alpha1\nkind: AgentConfig\nbgp:\n  routerId: 10.180.1.16\n  localASN: 65002\n  drain: { asPathPrepend: 11 }\n', 'lb1.yaml', { hostname: 'lb1' }),
+    /bgp\.drain\.asPathPrepend.*extra copies of our AS 0–10/,
   );
 });

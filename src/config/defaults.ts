@@ -34,6 +34,8 @@ export const DEFAULT_XDP_PIN_DIR = '/sys/fs/bpf/vipgate';
 export const DEFAULT_XDP_MTU = 1500;
 export const DEFAULT_XDP_GUE_PORT = 6080;
 export const DEFAULT_GRACEFUL_RESTART_SECONDS = 120;
+/** docs/design/013-drain.md: LOCAL_PREF 0 to iBGP, three extra AS hops to eBGP, 30 s at most. */
+export const DEFAULT_BGP_DRAIN = { localPref: 0, asPathPrepend: 3, timeoutSeconds: 30, quietSeconds: 2 } as const;
 /** BFD timers when `bfd` is given without them: 300 ms × 3, the common router default. */
 export const DEFAULT_BFD = { minTxMs: 300, minRxMs: 300, multiplier: 3 } as const;
 
@@ -91,6 +93,7 @@ function bgpOf(raw: RawBgp): BgpConfig {
             },
           }),
       ...(p.multihop === undefined ? {} : { multihop: p.multihop }),
+      ...(p.drain === undefined ? {} : { drain: p.drain }),
       ...(p.nextHop === undefined
         ? {}
         : {
@@ -101,6 +104,7 @@ function bgpOf(raw: RawBgp): BgpConfig {
           }),
     })),
     advertisements: advertisementsOf(raw),
+    drain: { ...DEFAULT_BGP_DRAIN, ...raw.drain },
   };
 }
 

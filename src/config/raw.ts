@@ -42,6 +42,7 @@ export interface RawBgpPeer {
   bfd?: { enabled?: boolean; minTxMs?: number; minRxMs?: number; multiplier?: number };
   multihop?: number;
   nextHop?: { ipv4?: string; ipv6?: string };
+  drain?: { localPref?: number; asPathPrepend?: number; med?: number };
 }
 
 export interface RawBgpAdvertisement {
@@ -63,6 +64,7 @@ export interface RawBgp {
   peers?: RawBgpPeer[];
   advertise?: { aggregate?: boolean; communities?: string[]; largeCommunities?: string[]; localPref?: number; med?: number };
   advertisements?: RawBgpAdvertisement[];
+  drain?: { localPref?: number; asPathPrepend?: number; med?: number; timeoutSeconds?: number; quietSeconds?: number };
 }
 
 export interface RawPool {

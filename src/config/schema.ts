@@ -108,6 +108,13 @@ const bfd = mapping({
   multiplier: { type: 'integer', minimum: 1, maximum: 255, [ALLOWED]: 'an integer 1–255 (RFC 5880 Detect Mult)' },
 });
 
+// A draining node's lower preference (docs/design/013-drain.md); `bgp.drain` adds its timers.
+const drainPreference = {
+  localPref: uint32,
+  asPathPrepend: { type: 'integer', minimum: 0, maximum: 10, [ALLOWED]: 'extra copies of our AS 0–10' },
+  med: uint32,
+};
+
 const bgpPeer = mapping(
   {
     name: dnsLabel,
@@ -122,6 +129,7 @@ const bgpPeer = mapping(
     bfd,
     multihop: { type: 'integer', minimum: 2, maximum: 255, [ALLOWED]: 'an IP TTL 2–255 (eBGP only; 1 is the default without it)' },
     nextHop: mapping({ ipv4: format('ip'), ipv6: format('ip') }),
+    drain: mapping(drainPreference),
   },
   ['address', 'asn'],
 );
@@ -153,6 +161,11 @@ const bgp = mapping(
       med: uint32,
     }),
     advertisements: list(bgpAdvertisement, 'advertisements'),
+    drain: mapping({
+      ...drainPreference,
+      timeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, [ALLOWED]: 'seconds 1–3600' },
+      quietSeconds: { type: 'integer', minimum: 1, maximum: 600, [ALLOWED]: 'seconds 1–600' },
+    }),
   },
   ['routerId', 'localASN'],
 );

@@ -19,6 +19,8 @@ export interface AgentConfig {
   readonly bgp?: BgpConfig;
   /** How Services from Kubernetes are turned into backends (unused without Kubernetes). */
   readonly kubernetes: KubernetesConfig;
+  /** Why the cluster asks this node to drain (a cordoned Node, an LBNodeConfig's spec.drain); never from the file. */
+  readonly drainRequest?: string;
 }
 
 /**
@@ -149,6 +151,28 @@ export interface BgpPeerConfig {
   readonly multihop?: number;
   /** Canonical next hops for our routes; default: our address on the session, for its family. */
   readonly nextHop?: { readonly ipv4?: string; readonly ipv6?: string };
+  /** This peer's lower preference while the node drains, over `bgp.drain`'s. */
+  readonly drain?: BgpDrainPreference;
+}
+
+/** How a draining node's routes are made less preferred (docs/design/013-drain.md). */
+export interface BgpDrainPreference {
+  /** LOCAL_PREF sent to iBGP peers while draining. */
+  readonly localPref?: number;
+  /** Extra copies of our AS on the AS_PATH to eBGP peers while draining. */
+  readonly asPathPrepend?: number;
+  /** MULTI_EXIT_DISC sent to eBGP peers while draining. */
+  readonly med?: number;
+}
+
+/** `bgp.drain`: a draining node's routes and how long it waits before withdrawing them. */
+export interface BgpDrainConfig extends BgpDrainPreference {
+  readonly localPref: number;
+  readonly asPathPrepend: number;
+  /** The longest wait between announcing GRACEFUL_SHUTDOWN and withdrawing. */
+  readonly timeoutSeconds: number;
+  /** Drained once no packet reached a VIP here for this long. */
+  readonly quietSeconds: number;
 }
 
 export interface BgpPeerBfdConfig {
@@ -191,4 +215,6 @@ export interface BgpConfig {
   readonly peers: readonly BgpPeerConfig[];
   /** Taken literally: empty announces nothing (the file's defaults fill one "everything" entry). */
   readonly advertisements: readonly BgpAdvertisementConfig[];
+  /** Draining the node (`vipgate drain`); absent: DEFAULT_BGP_DRAIN. */
+  readonly drain?: BgpDrainConfig;
 }

@@ -1,6 +1,6 @@
 import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { crd } from './crd.ts';
-import { cidr, int, interfaceAddress, ip, labelSelector, obj, set, str, stringListRule, stringRule, type Schema } from './schema.ts';
+import { bool, cidr, int, interfaceAddress, ip, labelSelector, obj, set, str, stringListRule, stringRule, type Schema } from './schema.ts';
 
 /** A Linux interface name, as the kernel's dev_valid_name() admits it. */
 function ifname(description: string): Schema {
@@ -69,6 +69,9 @@ const nodeConfigSpec = obj(
     backends: str(
       "pods: the EndpointSlices' pod addresses (the LB node routes to pod IPs). nodePort: each Ready, schedulable non-LB node's InternalIP at the Service port's nodePort, for LB nodes that can't reach pod IPs; with externalTrafficPolicy Local only the nodes with an endpoint of the Service.",
       { enum: ['pods', 'nodePort'], default: 'pods' },
+    ),
+    drain: bool(
+      'true: the selected LB nodes drain (as `vipgate drain`, and as cordoning their Node does): routes re-announced with GRACEFUL_SHUTDOWN (65535:0) and a lower preference, withdrawn once no packet reaches a VIP there. false or absent: served normally.',
     ),
     nodeSelector: labelSelector('LB nodes this applies to; absent means every LB node. A node selected by two LBNodeConfigs gets neither, and the agent says so.'),
   },

@@ -57,8 +57,23 @@ test('a missing Node, a bad selector, an unknown field or a bad value are refuse
   const badSelector = nodeSettingsFromCluster('lb1', [lb1], [config('x', { nodeSelector: { matchExpressions: [{ key: 'a', operator: 'Is' }] }, vipInterface: {} })]);
   assert.match(!badSelector.ok ? badSelector.message : '', /LBNodeConfig x: spec.nodeSelector .*not one of In, NotIn, Exists, DoesNotExist/);
   const unknown = nodeSettingsFromCluster('lb1', [lb1], [config('x', { vipInterface: {}, pools: [] })]);
-  assert.match(!unknown.ok ? unknown.message : '', /spec.pools is not an LBNodeConfig field; allowed: vipInterface, dataplane, backends, nodeSelector/);
+  assert.match(!unknown.ok ? unknown.message : '', /spec.pools is not an LBNodeConfig field; allowed: vipInterface, dataplane, backends, drain, nodeSelector/);
   const badValue = nodeSettingsFromCluster('lb1', [lb1], [config('x', { vipInterface: {}, dataplane: { engine: 'ipvs' } })]);
   assert.equal(badValue.ok, false);
   assert.match(badValue.message, /LBNodeConfig x.*engine[\s\S]*nftables/);
+});
+
+test('a cordoned Node or spec.drain: true asks the node to drain, saying which; neither: no request', () => {
+  const plain = nodeSettingsFromCluster('lb1', [lb1], [lbNodes]);
+  assert.ok(plain.ok);
+  assert.equal(plain.config.drainRequest, undefined);
+  const cordoned = nodeSettingsFromCluster('lb1', [{ ...lb1, spec: { unschedulable: true } }], [lbNodes]);
+  assert.ok(cordoned.ok);
+  assert.equal(cordoned.config.drainRequest, 'Node lb1 is cordoned');
+  const both = nodeSettingsFromCluster('lb1', [{ ...lb1, spec: { unschedulable: true } }], [config('lb-nodes', { vipInterface: {}, drain: true })]);
+  assert.ok(both.ok);
+  assert.equal(both.config.drainRequest, 'Node lb1 is cordoned, LBNodeConfig lb-nodes spec.drain');
+  const off = nodeSettingsFromCluster('lb1', [lb1], [config('lb-nodes', { vipInterface: {}, drain: false })]);
+  assert.ok(off.ok);
+  assert.equal(off.config.drainRequest, undefined);
 });

@@ -194,7 +194,17 @@ export type NodeSettings =
   | { readonly ok: true; readonly config: AgentConfig; /** `LBNodeConfig <name>` */ readonly from: string }
   | { readonly ok: false; readonly message: string };
 
-const NODE_SPEC_FIELDS = ['vipInterface', 'dataplane', 'backends', 'nodeSelector'] as const;
+const NODE_SPEC_FIELDS = ['vipInterface', 'dataplane', 'backends', 'drain', 'nodeSelector'] as const;
+
+/** Why the cluster asks this node to drain (docs/design/013-drain.md), or undefined. */
+function drainRequestOf(node: KubeNode, nodeName: string, from: string, spec: Readonly<Record<string, unknown>>): string | undefined {
+  const reasons = [
+    // `kubectl cordon` / `kubectl drain`: the node is being taken out for maintenance.
+    ...(node.spec?.unschedulable === true ? [`Node ${nodeName} is cordoned`] : []),
+    ...(spec['drain'] === true ? [`${from} spec.drain`] : []),
+  ];
+  return reasons.length === 0 ? undefined : reasons.join(', ');
+}
 
 /**
  * The node's settings from the LBNodeConfig that selects it (by the Node's labels; no
@@ -235,7 +245,9 @@ export function nodeSettingsFromCluster(nodeName: string, nodes: readonly KubeNo
   };
   try {
     // JSON is YAML: the file's parser, schema, checks and defaults apply unchanged.
-    return { ok: true, config: parseConfig(JSON.stringify(raw, null, 1), from, { hostname: nodeName }), from };
+    const config = parseConfig(JSON.stringify(raw, null, 1), from, { hostname: nodeName });
+    const drainRequest = drainRequestOf(node, nodeName, from, spec);
+    return { ok: true, config: drainRequest === undefined ? config : { ...config, drainRequest }, from };
   } catch (error) {
     if (error instanceof ConfigError) return { ok: false, message: error.message };
     throw error;
