@@ -68,3 +68,25 @@ test('vipgate_config_reloads_total reads the counts at scrape time; a result tha
   assert.match(text, /^vipgate_config_reloads_total\{result="applied"\} 2$/m);
   assert.doesNotMatch(text, /result="refused"/);
 });
+
+test('a reload hands on the very spec objects of the services it did not change, so the pass reuses their work', () => {
+  const settings = new AgentSettings({ log, fromKubernetes: false, from: 'lb1.yaml' });
+  const services = (port: number): string => `services:
+  - name: a
+    ports: [{ port: 80 }]
+    externalIPs: [10.200.0.5]
+    backends: [{ address: 10.100.1.1 }]
+  - name: b
+    ports: [{ port: ${port} }]
+    externalIPs: [10.200.0.6]
+    backends: [{ address: 10.100.1.2 }]
+`;
+  settings.initial(config(services(80)));
+  settings.publish();
+  const before = inputOf(settings)!.services;
+  settings.changed(config(services(8080)));
+  const after = inputOf(settings)!.services;
+  assert.equal(after.find((s) => s.name === 'a'), before.find((s) => s.name === 'a'), 'a: the same object');
+  assert.notEqual(after.find((s) => s.name === 'b'), before.find((s) => s.name === 'b'), 'b: a new object');
+  assert.equal(after.find((s) => s.name === 'b')?.ports[0]?.port, 8080);
+});

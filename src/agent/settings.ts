@@ -8,6 +8,7 @@ import type { AgentConfig } from '../config/index.ts';
 import type { AgentInput } from './agent.ts';
 import type { DesiredInput } from './desired.ts';
 import { inputFromCluster, inputFromConfig } from './node-input.ts';
+import { reuseUnchangedSpecs } from '../model/index.ts';
 
 export interface SettingsEvents {
   /** New settings, before the input is rebuilt from them (sources that shape the input take them here). */
@@ -91,7 +92,11 @@ export class AgentSettings extends EventEmitter<SettingsEvents> {
   publish(): void {
     const config = this.#config;
     if (config === undefined) return;
-    if (!this.options.fromKubernetes) this.#input = inputFromConfig(config);
+    if (!this.options.fromKubernetes) {
+      const input = inputFromConfig(config);
+      const services = reuseUnchangedSpecs(new Map(this.#input?.services.map((s) => [s.key, s])), input.services);
+      this.#input = { ...input, services };
+    }
     else if (this.#cluster === undefined) return;
     else this.#input = inputFromCluster(this.#cluster, config);
     this.emit('input', this.#input);

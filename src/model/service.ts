@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Family } from '../net/index.ts';
 
 /** L4 protocols a frontend can carry. */
@@ -108,4 +109,17 @@ export function byClaimOrder(a: Claimant, b: Claimant): number {
 /** Service key for a namespace and name. */
 export function serviceKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
+}
+
+/**
+ * `next` with each spec that equals the previous spec of its key replaced by that previous
+ * object. Passes reuse their work by object identity (allocation requests, rendered frontends),
+ * so a source that rebuilds every spec — a file reload — hands on the old objects where nothing
+ * changed, as a Kubernetes informer does, and a one-service edit costs one service's work.
+ */
+export function reuseUnchangedSpecs(previous: ReadonlyMap<string, ServiceSpec>, next: readonly ServiceSpec[]): ServiceSpec[] {
+  return next.map((spec) => {
+    const old = previous.get(spec.key);
+    return old !== undefined && isDeepStrictEqual(old, spec) ? old : spec;
+  });
 }
