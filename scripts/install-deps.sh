@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 # openssl: certificates for the TLS test of the Kubernetes client (test/kube-raw-tls.test.ts);
 # mmdebstrap, buildah: the container image without a Docker daemon (`make image`); podman, runc:
 # running it as Kubernetes would in the image lab test (runc, not crun: crun 1.8 refuses this
-# kind of machine's hybrid cgroups).
-debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng openssl mmdebstrap buildah podman runc)
+# kind of machine's hybrid cgroups); prometheus: its promtool checks and unit-tests the shipped
+# alerting rules (test/monitoring.test.ts).
+debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng openssl mmdebstrap buildah podman runc prometheus)
 
 missing=()
 for p in "${debs[@]}"; do

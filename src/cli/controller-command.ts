@@ -38,31 +38,7 @@ export async function runControllerCommand(o: ControllerCommandOptions): Promise
   });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'vipgate_controller_process_' });
-  new Gauge({
-    name: 'vipgate_controller_leading',
-    help: '1 while this replica holds the Lease and assigns VIPs',
-    registers: [registry],
-    collect() {
-      this.set(running.leading() ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'vipgate_controller_election_ready',
-    help: '1 while some replica (this one or another) has held a renewed Lease within the lease duration; 0: no leader, see the log',
-    registers: [registry],
-    collect() {
-      this.set(running.health().ok ? 1 : 0);
-    },
-  });
-  new Counter({
-    name: 'vipgate_controller_lease_refusals_total',
-    help: 'Lease requests the API server refused (4xx other than conflicts); the log has its words',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(running.health().refusals);
-    },
-  });
+  registerControllerMetrics(registry, running);
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry
@@ -94,4 +70,33 @@ export async function runControllerCommand(o: ControllerCommandOptions): Promise
   server.close();
   await running.stop();
   return 0;
+}
+
+/** The controller's own metrics (beside Node's process metrics): leading, election health, Lease refusals. */
+export function registerControllerMetrics(registry: Registry, running: { leading(): boolean; health(): { readonly ok: boolean; readonly refusals: number } }): void {
+  new Gauge({
+    name: 'vipgate_controller_leading',
+    help: '1 while this replica holds the Lease and assigns VIPs',
+    registers: [registry],
+    collect() {
+      this.set(running.leading() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vipgate_controller_election_ready',
+    help: '1 while some replica (this one or another) has held a renewed Lease within the lease duration; 0: no leader, see the log',
+    registers: [registry],
+    collect() {
+      this.set(running.health().ok ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'vipgate_controller_lease_refusals_total',
+    help: 'Lease requests the API server refused (4xx other than conflicts); the log has its words',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(running.health().refusals);
+    },
+  });
 }
