@@ -23,6 +23,7 @@ export interface ManifestsFlags {
   readonly controllerMetricsPort?: string;
   readonly agentMetricsPort?: string;
   readonly logLevel?: string;
+  readonly monitoring?: boolean;
   readonly output?: string;
 }
 
@@ -78,6 +79,7 @@ export function optionsFromFlags(flags: ManifestsFlags): Partial<ManifestOptions
   if (flags.controllerMetricsPort !== undefined) o.controllerMetricsPort = integer('--controller-metrics-port', flags.controllerMetricsPort);
   if (flags.agentMetricsPort !== undefined) o.agentMetricsPort = integer('--agent-metrics-port', flags.agentMetricsPort);
   if (flags.logLevel !== undefined) o.logLevel = flags.logLevel as ManifestOptions['logLevel'];
+  if (flags.monitoring !== undefined) o.monitoring = flags.monitoring;
   return o;
 }
 
@@ -111,6 +113,7 @@ export function manifestsCommand(program: Command): Command {
     .option('--no-admission-policy', 'leave out the ValidatingAdmissionPolicy for spec.externalIPs')
     .option('--controller-metrics-port <port>', 'controller metrics and health port', String(d.controllerMetricsPort))
     .option('--agent-metrics-port <port>', 'agent metrics and health port (on the node: hostNetwork)', String(d.agentMetricsPort))
+    .option('--monitoring', 'also a PrometheusRule with the alerts of deploy/monitoring and PodMonitors for the controller and agents (prometheus-operator)', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default(d.logLevel))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action((flags: ManifestsFlags) => {

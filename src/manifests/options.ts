@@ -42,6 +42,8 @@ export interface ManifestOptions {
   readonly controllerMetricsPort: number;
   readonly agentMetricsPort: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Also a PrometheusRule (deploy/monitoring's alerts) and PodMonitors for prometheus-operator. */
+  readonly monitoring: boolean;
 }
 
 /** What `vipgate manifests` renders with no flags, and what `deploy/vipgate.yaml` holds. */
@@ -59,6 +61,7 @@ export const defaultManifestOptions: ManifestOptions = {
   controllerMetricsPort: 9471,
   agentMetricsPort: 9472,
   logLevel: 'info',
+  monitoring: false,
 };
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

@@ -4,6 +4,7 @@ import { bgpAdvertisementCrd, bgpPeerCrd } from './crds-bgp.ts';
 import { lbNodeConfigCrd } from './crds-node.ts';
 import { vipPoolCrd } from './crds-pools.ts';
 import { resolveManifestOptions, type ManifestOptions } from './options.ts';
+import { monitoringObjects } from './monitoring.ts';
 import { rbacObjects } from './rbac.ts';
 import { agentDaemonSet, controllerDeployment, namespaceObject } from './workloads.ts';
 
@@ -32,6 +33,7 @@ export function renderManifests(given: Partial<ManifestOptions> = {}): KubeObjec
     agentDaemonSet(o),
     // The params before the binding that names them, so no request ever meets a binding without them.
     ...(o.admissionPolicy ? [externalIPsParams(o), externalIPsPolicy(), externalIPsPolicyBinding(o)] : []),
+    ...(o.monitoring ? monitoringObjects(o) : []),
   ];
 }
 
