@@ -36,4 +36,5 @@ test('allowed imports, the own layer, packages and the listed exceptions pass', 
   assert.deepEqual(problems('test/anything.test.ts', "import { x } from '../src/agent/agent.ts';"), [], 'tests are outside the layers');
   assert.deepEqual(problems('src/net/errors.ts', "import { VipgateError } from '../errors.ts';"), [], 'the shared error base, from a leaf');
   assert.deepEqual(problems('src/bgp/bfd/errors.ts', "import { VipgateError } from '../../errors.ts';"), [], 'and from a sub-folder');
+  assert.deepEqual(problems('src/l2/packet-socket.ts', "import { libc } from '../libc.ts';"), [], 'the shared libc binding');
 });

@@ -4,9 +4,9 @@
  * non-blocking connect(), then handed to Node as `new net.Socket({ fd })` once connected.
  * Completion is polled with poll(2) at timeout 0 so that no thread ever blocks in connect().
  */
-import koffi from 'koffi';
 import { Socket, type Server } from 'node:net';
 import { endianness } from 'node:os';
+import { cInt, errnoText, libc, readCInt, Sys } from '../libc.ts';
 import { ipToBytes, tryParseIp, type IpAddress } from '../net/index.ts';
 import { BgpError, BgpErrorCode } from './errors.ts';
 import type { ConnectTarget } from './connection.ts';
@@ -16,82 +16,24 @@ const TCP_MD5SIG = 14;
 const TCP_MD5SIG_MAXKEYLEN = 80;
 /** sizeof(struct tcp_md5sig): sockaddr_storage (128) + flags, prefixlen, keylen, ifindex (8) + key (80). */
 const TCP_MD5SIG_SIZE = 216;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
+const { AF_INET, AF_INET6, SOCK_STREAM, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET, SO_ERROR, EINPROGRESS, POLLOUT, POLLERR, POLLHUP } = Sys;
 const IPPROTO_TCP = 6;
-const SOL_SOCKET = 1;
-const SO_ERROR = 4;
-const EINPROGRESS = 115;
-const POLLOUT = 0x4;
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array, length: number): number;
-  getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint8Array): number;
-  bind(fd: number, address: Uint8Array, length: number): number;
-  connect(fd: number, address: Uint8Array, length: number): number;
-  poll(fds: Uint8Array, count: number, timeoutMs: number): number;
-  close(fd: number): number;
-  strerror(errno: number): string;
-}
-
-let libc: Libc | undefined;
-
-function load(): Libc {
-  if (libc !== undefined) return libc;
-  const lib = koffi.load('libc.so.6');
-  const fn = (signature: string): ((...args: unknown[]) => unknown) => lib.func(signature) as (...args: unknown[]) => unknown;
-  const socket = fn('int socket(int, int, int)');
-  const setsockopt = fn('int setsockopt(int, int, int, const void *, uint32_t)');
-  const getsockopt = fn('int getsockopt(int, int, int, void *, void *)');
-  const bind = fn('int bind(int, const void *, uint32_t)');
-  const connect = fn('int connect(int, const void *, uint32_t)');
-  const poll = fn('int poll(void *, unsigned long, int)');
-  const close = fn('int close(int)');
-  const strerror = fn('const char *strerror(int)');
-  libc = {
-    socket: (d, t, p) => socket(d, t, p) as number,
-    setsockopt: (f, l, n, v, len) => setsockopt(f, l, n, v, len) as number,
-    getsockopt: (f, l, n, v, len) => getsockopt(f, l, n, v, len) as number,
-    bind: (f, a, l) => bind(f, a, l) as number,
-    connect: (f, a, l) => connect(f, a, l) as number,
-    poll: (f, c, t) => poll(f, c, t) as number,
-    close: (f) => close(f) as number,
-    strerror: (e) => strerror(e) as string,
-  };
-  return libc;
-}
 
 const LE = endianness() === 'LE';
 
 /** getsockopt of an int value (tests read IP_TTL back with it). */
 export function getIntSocketOption(fd: number, level: number, name: number): number {
-  const c = load();
-  const value = Buffer.alloc(4);
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(4);
-  if (c.getsockopt(fd, level, name, value, length) !== 0) throw fail(c, `getsockopt(${level}, ${name})`);
-  return LE ? value.readInt32LE(0) : value.readInt32BE(0);
+  const value = cInt(0);
+  if (libc().getsockopt(fd, level, name, value, cInt(4)) !== 0) throw fail(`getsockopt(${level}, ${name})`);
+  return readCInt(value);
 }
 
 /**
  * setsockopt with an int value (IP_TTL and the like); throws BgpError(code) naming what failed.
- * Shared with ttl.ts so that one module owns the libc binding.
+ * Shared with ttl.ts.
  */
 export function setIntSocketOption(fd: number, level: number, name: number, value: number, what: string, code: BgpErrorCode): void {
-  const c = load();
-  const buffer = Buffer.alloc(4);
-  if (LE) buffer.writeInt32LE(value);
-  else buffer.writeInt32BE(value);
-  if (c.setsockopt(fd, level, name, buffer, 4) !== 0) {
-    const errno = koffi.errno();
-    throw new BgpError(code, `${what}: ${c.strerror(errno)} (errno ${errno})`);
-  }
+  if (libc().setsockopt(fd, level, name, cInt(value), 4) !== 0) throw new BgpError(code, `${what}: ${errnoText()}`);
 }
 
 /** struct sockaddr_in / sockaddr_in6. sa_family is in host order, the port in network order. */
@@ -114,9 +56,9 @@ function md5sig(peer: IpAddress, password: string): Uint8Array {
   return out;
 }
 
-function fail(c: Libc, what: string): BgpError {
-  const errno = koffi.errno();
-  return new BgpError(BgpErrorCode.tcpMd5, `${what}: ${c.strerror(errno)} (errno ${errno})`);
+/** The failure of the libc call just made. */
+function fail(what: string): BgpError {
+  return new BgpError(BgpErrorCode.tcpMd5, `${what}: ${errnoText()}`);
 }
 
 /** Checks a password is usable as a TCP MD5 key (1..80 bytes, RFC 2385 / linux/tcp.h). */
@@ -127,11 +69,11 @@ export function checkTcpMd5Password(password: string): string | undefined {
 
 /** Sets the key used with `peer` on a socket (a listening one accepts only signed SYNs from it). */
 export function setTcpMd5Key(fd: number, peer: string, password: string): void {
-  const c = load();
+  const c = libc();
   const address = tryParseIp(peer);
   if (address === undefined) throw new BgpError(BgpErrorCode.tcpMd5, `"${peer}" is not an IP address`);
   const sig = md5sig(address, password);
-  if (c.setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, sig, sig.length) !== 0) throw fail(c, `setsockopt(TCP_MD5SIG) for ${peer}`);
+  if (c.setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, sig, sig.length) !== 0) throw fail(`setsockopt(TCP_MD5SIG) for ${peer}`);
 }
 
 /** The fd of a listening net.Server (Linux), for setTcpMd5Key. */
@@ -158,24 +100,24 @@ export function tcpMd5Connect(password: string, options: TcpMd5ConnectOptions = 
 }
 
 async function connectSigned(target: ConnectTarget, password: string, timeoutMs: number, pollMs: number, beforeConnect: ((fd: number, family: 4 | 6) => void) | undefined): Promise<Socket> {
-  const c = load();
+  const c = libc();
   const peer = tryParseIp(target.host);
   if (peer === undefined) throw new BgpError(BgpErrorCode.tcpMd5, `"${target.host}" is not an IP address`);
   const fd = c.socket(peer.family === 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw fail(c, 'socket()');
+  if (fd < 0) throw fail('socket()');
   let handedOver = false;
   try {
     const sig = md5sig(peer, password);
-    if (c.setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, sig, sig.length) !== 0) throw fail(c, 'setsockopt(TCP_MD5SIG)');
+    if (c.setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, sig, sig.length) !== 0) throw fail('setsockopt(TCP_MD5SIG)');
     beforeConnect?.(fd, peer.family);
     if (target.localAddress !== undefined) {
       const local = tryParseIp(target.localAddress);
       if (local?.family !== peer.family) throw new BgpError(BgpErrorCode.tcpMd5, `local address ${target.localAddress} is not of the peer's family`);
       const addr = sockaddr(local, 0);
-      if (c.bind(fd, addr, addr.length) !== 0) throw fail(c, `bind(${target.localAddress})`);
+      if (c.bind(fd, addr, addr.length) !== 0) throw fail(`bind(${target.localAddress})`);
     }
     const addr = sockaddr(peer, target.port);
-    if (c.connect(fd, addr, addr.length) !== 0 && koffi.errno() !== EINPROGRESS) throw fail(c, `connect(${target.host}:${target.port})`);
+    if (c.connect(fd, addr, addr.length) !== 0 && c.errno() !== EINPROGRESS) throw fail(`connect(${target.host}:${target.port})`);
     const pollfd = Buffer.alloc(8);
     pollfd.writeInt32LE(fd, 0);
     pollfd.writeInt16LE(POLLOUT, 4);
@@ -187,11 +129,9 @@ async function connectSigned(target: ConnectTarget, password: string, timeoutMs:
       if (Date.now() > deadline) throw new BgpError(BgpErrorCode.tcpMd5, `connect(${target.host}:${target.port}) timed out after ${timeoutMs} ms (a password mismatch looks like this)`);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
-    const value = Buffer.alloc(4);
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(4);
-    if (c.getsockopt(fd, SOL_SOCKET, SO_ERROR, value, length) !== 0) throw fail(c, 'getsockopt(SO_ERROR)');
-    const error = value.readInt32LE(0);
+    const value = cInt(0);
+    if (c.getsockopt(fd, SOL_SOCKET, SO_ERROR, value, cInt(4)) !== 0) throw fail('getsockopt(SO_ERROR)');
+    const error = readCInt(value);
     if (error !== 0) throw new BgpError(BgpErrorCode.tcpMd5, `connect(${target.host}:${target.port}): ${c.strerror(error)}`);
     const socket = new Socket({ fd, readable: true, writable: true });
     handedOver = true;

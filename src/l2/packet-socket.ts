@@ -1,15 +1,12 @@
-// An AF_PACKET socket on one interface (packet(7)), through libc with koffi: Node has no raw
+// An AF_PACKET socket on one interface (packet(7)), through libc (src/libc.ts): Node has no raw
 // sockets, and libuv cannot watch a packet socket's fd, so received frames are drained without
 // blocking (MSG_DONTWAIT) by the responder's poll, and no thread ever waits in recv().
-import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
+import { cInt, errnoText, libc, Sys } from '../libc.ts';
 import { L2Error, L2ErrorCode } from './errors.ts';
 import type { Mac } from './wire/ethernet.ts';
 
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
+const { AF_PACKET, SOCK_RAW, SOCK_NONBLOCK, SOCK_CLOEXEC, MSG_DONTWAIT, EAGAIN, EINTR } = Sys;
 /** linux/if_ether.h ETH_P_ARP / ETH_P_IPV6: the socket takes only what L2 mode reads. */
 const ETH_P_ARP = 0x0806;
 const ETH_P_IPV6 = 0x86dd;
@@ -19,9 +16,6 @@ const PACKET_DROP_MEMBERSHIP = 2;
 const PACKET_MR_MULTICAST = 0;
 /** linux/if_packet.h (Linux 4.20+): leave out frames this host sends, our own announcements included. */
 const PACKET_IGNORE_OUTGOING = 23;
-const MSG_DONTWAIT = 0x40;
-const EAGAIN = 11;
-const EINTR = 4;
 const SIOCGIFHWADDR = 0x8927;
 const SIOCGIFINDEX = 0x8933;
 /** sizeof(struct ifreq) on Linux x86-64. */
@@ -33,54 +27,11 @@ const PACKET_MREQ_SIZE = 16;
 /** The biggest frame read: ARP and ND messages are small; a jumbo frame is cut, and ignored. */
 const FRAME_BUFFER = 2048;
 
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  bind(fd: number, address: Uint8Array, length: number): number;
-  ioctl(fd: number, request: number, argument: Uint8Array): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array, length: number): number;
-  send(fd: number, buffer: Uint8Array, length: number, flags: number): number;
-  recv(fd: number, buffer: Uint8Array, length: number, flags: number): number;
-  close(fd: number): number;
-  errno(): number;
-  strerror(errno: number): string;
-}
-
-let loaded: Libc | undefined;
-
-function libc(): Libc {
-  if (loaded !== undefined) return loaded;
-  const koffi = createRequire(import.meta.url)('koffi') as {
-    load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
-    errno(): number;
-  };
-  const lib = koffi.load('libc.so.6');
-  const socket = lib.func('int socket(int, int, int)');
-  const bind = lib.func('int bind(int, const void *, uint32_t)');
-  const ioctl = lib.func('int ioctl(int, unsigned long, void *)');
-  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)');
-  const send = lib.func('intptr_t send(int, const void *, size_t, int)');
-  const recv = lib.func('intptr_t recv(int, void *, size_t, int)');
-  const close = lib.func('int close(int)');
-  const strerror = lib.func('const char *strerror(int)');
-  loaded = {
-    socket: (d, t, p) => socket(d, t, p) as number,
-    bind: (f, a, l) => bind(f, a, l) as number,
-    ioctl: (f, r, a) => ioctl(f, r, a) as number,
-    setsockopt: (f, l, n, v, len) => setsockopt(f, l, n, v, len) as number,
-    send: (f, b, len, fl) => Number(send(f, b, len, fl)),
-    recv: (f, b, len, fl) => Number(recv(f, b, len, fl)),
-    close: (f) => close(f) as number,
-    errno: () => koffi.errno(),
-    strerror: (e) => strerror(e) as string,
-  };
-  return loaded;
-}
-
 const htons = (value: number): number => (endianness() === 'LE' ? ((value & 0xff) << 8) | (value >> 8) : value);
 
-function failure(c: Libc, what: string, ifname: string): L2Error {
-  const errno = c.errno();
-  return new L2Error(L2ErrorCode.socket, `${what} on ${ifname} failed: ${c.strerror(errno)} (errno ${errno})`);
+/** The failure of the libc call just made. */
+function failure(what: string, ifname: string): L2Error {
+  return new L2Error(L2ErrorCode.socket, `${what} on ${ifname} failed: ${errnoText()}`);
 }
 
 /** One interface's frames of one EtherType: read without blocking, written whole. */
@@ -103,30 +54,28 @@ export function openPacketSocket(ifname: string, kind: 'arp' | 'ipv6'): PacketSo
   const c = libc();
   const protocol = htons(kind === 'arp' ? ETH_P_ARP : ETH_P_IPV6);
   const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
-  if (fd < 0) throw failure(c, 'socket(AF_PACKET)', ifname);
+  if (fd < 0) throw failure('socket(AF_PACKET)', ifname);
   try {
     const ifreq = Buffer.alloc(IFREQ_SIZE);
     if (Buffer.byteLength(ifname) > 15) throw new L2Error(L2ErrorCode.socket, `interface name "${ifname}" is longer than 15 bytes`);
     ifreq.write(ifname, 0);
-    if (c.ioctl(fd, SIOCGIFINDEX, ifreq) !== 0) throw failure(c, 'SIOCGIFINDEX (does the interface exist?)', ifname);
+    if (c.ioctl(fd, SIOCGIFINDEX, ifreq) !== 0) throw failure('SIOCGIFINDEX (does the interface exist?)', ifname);
     const ifindex = ifreq.readInt32LE(16);
-    if (c.ioctl(fd, SIOCGIFHWADDR, ifreq) !== 0) throw failure(c, 'SIOCGIFHWADDR', ifname);
+    if (c.ioctl(fd, SIOCGIFHWADDR, ifreq) !== 0) throw failure('SIOCGIFHWADDR', ifname);
     const mac = Uint8Array.from(ifreq.subarray(18, 24));
     const address = Buffer.alloc(SOCKADDR_LL_SIZE);
     address.writeUInt16LE(AF_PACKET, 0);
     address.writeUInt16LE(protocol, 2); // already in network order, stored as it is
     address.writeInt32LE(ifindex, 4);
-    if (c.bind(fd, address, SOCKADDR_LL_SIZE) !== 0) throw failure(c, 'bind(AF_PACKET)', ifname);
-    const one = Buffer.alloc(4);
-    one.writeInt32LE(1);
-    if (c.setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, one, 4) !== 0) throw failure(c, 'PACKET_IGNORE_OUTGOING', ifname);
+    if (c.bind(fd, address, SOCKADDR_LL_SIZE) !== 0) throw failure('bind(AF_PACKET)', ifname);
+    if (c.setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, cInt(1), 4) !== 0) throw failure('PACKET_IGNORE_OUTGOING', ifname);
     const membership = (option: number, group: Mac): void => {
       const mreq = Buffer.alloc(PACKET_MREQ_SIZE);
       mreq.writeInt32LE(ifindex, 0);
       mreq.writeUInt16LE(PACKET_MR_MULTICAST, 4);
       mreq.writeUInt16LE(6, 6);
       mreq.set(group, 8);
-      if (c.setsockopt(fd, SOL_PACKET, option, mreq, PACKET_MREQ_SIZE) !== 0) throw failure(c, 'PACKET_ADD/DROP_MEMBERSHIP', ifname);
+      if (c.setsockopt(fd, SOL_PACKET, option, mreq, PACKET_MREQ_SIZE) !== 0) throw failure('PACKET_ADD/DROP_MEMBERSHIP', ifname);
     };
     const buffer = Buffer.alloc(FRAME_BUFFER);
     let open = true;
@@ -145,12 +94,12 @@ export function openPacketSocket(ifname: string, kind: 'arp' | 'ipv6'): PacketSo
           const errno = c.errno();
           if (errno === EINTR) continue;
           if (errno === EAGAIN) break;
-          throw failure(c, 'recv', ifname);
+          throw failure('recv', ifname);
         }
         return frames;
       },
       send(frame) {
-        if (c.send(fd, frame, frame.length, 0) !== frame.length) throw failure(c, 'send', ifname);
+        if (c.send(fd, frame, frame.length, 0) !== frame.length) throw failure('send', ifname);
       },
       joinGroup: (group) => membership(PACKET_ADD_MEMBERSHIP, group),
       leaveGroup: (group) => membership(PACKET_DROP_MEMBERSHIP, group),

@@ -3,25 +3,17 @@
 // namespace — ours, an operator's `nft`, another program's — so an unchanged generation means
 // an unchanged ruleset, and a drift check can skip reading 100k elements back.
 import { endianness } from 'node:os';
-import { loadLibc, type Libc } from './netlink/socket.ts';
+import { libc, timeval, type Libc } from '../../libc.ts';
+import { Netlink, Nfnl, Socket } from './netlink/constants.ts';
 
-// linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_NETFILTER = 12;
-const NLM_F_REQUEST = 0x1;
-const NLMSG_ERROR = 2;
-const NFNL_SUBSYS_NFTABLES = 10;
+const { AF_NETLINK, SOCK_RAW, SOCK_CLOEXEC, NETLINK_NETFILTER, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, NLA_TYPE_MASK } = Netlink;
+const { NFNL_SUBSYS_NFTABLES, NFGENMSG_LEN } = Nfnl;
+const { SOL_SOCKET, SO_RCVTIMEO } = Socket;
+// linux/netfilter/nf_tables.h
 const NFT_MSG_NEWGEN = 15;
 const NFT_MSG_GETGEN = 16;
 const NFTA_GEN_ID = 1;
-const NLA_TYPE_MASK = 0x3fff;
-const SOL_SOCKET = 1;
-const SO_RCVTIMEO = 20;
 
-const NLMSG_HDRLEN = 16;
-const NFGENMSG_LEN = 4;
 const align4 = (n: number): number => (n + 3) & ~3;
 
 /** Netlink headers are in host byte order; attribute payloads here are big-endian. */
@@ -74,34 +66,31 @@ export function decodeGeneration(reply: Buffer, seq: number): number | undefined
  * read the ruleset back in full. Synchronous: one 20-byte request, one small reply.
  */
 export function netlinkGeneration(): () => number | undefined {
-  let libc: Libc | undefined | null;
+  let c: Libc | undefined | null;
   let seq = 0;
   return () => {
-    if (libc === null) return undefined;
-    if (libc === undefined) {
+    if (c === null) return undefined;
+    if (c === undefined) {
       try {
-        libc = loadLibc();
+        c = libc();
       } catch {
-        libc = null;
+        c = null;
         return undefined;
       }
     }
-    const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
     if (fd < 0) return undefined;
     try {
       // A reply is immediate; the timeout only keeps a broken kernel from blocking the loop.
-      const timeout = Buffer.alloc(16); // struct timeval on 64-bit Linux: 200 ms
-      if (LE) timeout.writeBigInt64LE(200_000n, 8);
-      else timeout.writeBigInt64BE(200_000n, 8);
-      libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, timeout.length);
+      c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval(200), 16);
       seq = (seq + 1) >>> 0;
       const request = encodeGetGeneration(seq);
-      if (libc.send(fd, request, request.length, 0) !== request.length) return undefined;
+      if (c.send(fd, request, request.length, 0) !== request.length) return undefined;
       const reply = Buffer.alloc(8192);
-      const got = libc.recv(fd, reply, reply.length, 0);
+      const got = c.recv(fd, reply, reply.length, 0);
       return got > 0 ? decodeGeneration(reply.subarray(0, got), seq) : undefined;
     } finally {
-      libc.close(fd);
+      c.close(fd);
     }
   };
 }

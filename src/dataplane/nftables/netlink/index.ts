@@ -3,6 +3,7 @@
 // seconds, while the elements are fixed-layout bytes (elements.ts). libnftables keeps the small
 // skeleton (table, set declarations, chains, rules). See docs/design/004-nftables-layout.md.
 import { getSystemErrorMap } from 'node:util';
+import { libc } from '../../../libc.ts';
 import { NftError, NftErrorCode } from '../errors.ts';
 import { SetNames, type SetName } from '../render.ts';
 import { elementText } from '../set-elements.ts';
@@ -10,7 +11,7 @@ import { MalformedReply } from './attrs.ts';
 import { ElementDecoder, LayoutMismatch } from './decode.ts';
 import { SET_LAYOUTS, type DumpedElement } from './elements.ts';
 import { decodeReplies, elementAt, encodeBatch, encodeGetElements, type ElementBatchOp, type MessageInfo, type Reply } from './messages.ts';
-import { NetfilterSocket, SocketError, loadLibc } from './socket.ts';
+import { NetfilterSocket, SocketError } from './socket.ts';
 
 export { SET_LAYOUTS, type SetLayout } from './elements.ts';
 export type { ElementBatchOp } from './messages.ts';
@@ -98,7 +99,7 @@ function socketFailure(error: unknown, what: string): NftError {
 export function nftNetlink(): NftNetlink {
   let socket: NetfilterSocket | undefined;
   try {
-    socket = new NetfilterSocket(loadLibc(), { receiveTimeoutMs: RECEIVE_TIMEOUT_MS, receiveBuffer: 4 << 20 });
+    socket = new NetfilterSocket(libc(), { receiveTimeoutMs: RECEIVE_TIMEOUT_MS, receiveBuffer: 4 << 20 });
   } catch (error) {
     const why = error instanceof SocketError ? `${error.message}: ${errnoText(error.errno)}` : error instanceof Error ? error.message : String(error);
     throw new NftError(NftErrorCode.ffiUnavailable, `could not open an nfnetlink socket through koffi: ${why}`, {}, { cause: error });
