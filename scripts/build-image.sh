@@ -36,7 +36,7 @@ eval "$(scripts/containers-env.sh)"
 image_ref=$(node --import tsx --input-type=module -e "const m = await import('./src/manifests/options.ts'); console.log(m.DEFAULT_IMAGE)")
 version=$(node -p "require('./package.json').version")
 # What the image is made of, besides the rootfs and node (keyed below): a change here rebuilds it.
-image_inputs=(src lab bpf image scripts/build-image.sh scripts/build.mjs scripts/containers-env.sh bin/vipgate package.json package-lock.json)
+image_inputs=(src lab bpf image deploy/monitoring scripts/build-image.sh scripts/build.mjs scripts/containers-env.sh bin/vipgate package.json package-lock.json)
 revision=$(git rev-parse HEAD)
 # A build from uncommitted changes to those says so: its content is not that commit's.
 if [ -n "$(git status --porcelain --untracked-files=all -- "${image_inputs[@]}" ':!*.test.ts' ':!*.test-support.ts')" ]; then revision="$revision-dirty"; fi
@@ -128,6 +128,8 @@ node scripts/build.mjs --outdir "$stage/app/dist"
 # dist/BUILT (the build time) serves bin/vipgate's staleness check, which the image has no use for.
 rm "$stage/app/dist/BUILT"
 cp bpf/*.c bpf/*.h "$stage/app/bpf/"
+# `vipgate manifests --monitoring` reads the alerting rules from here.
+mkdir -p "$stage/app/deploy/monitoring" && cp deploy/monitoring/vipgate-rules.yaml "$stage/app/deploy/monitoring/"
 npx tsx src/dataplane/xdp/build.ts --output "$stage/app/bpf/build/vipgate_xdp.o" >/dev/null
 
 # Production packages only, and no install scripts: koffi's prebuilt comes as the optional

@@ -207,6 +207,9 @@ describe('the image run as Kubernetes runs it: controller and agent from podman 
     // `kubectl exec ds/vipgate-agent -- vipgate service list`: the CLI in the image, same container.
     const list = execFileSync('podman', ['exec', name, 'vipgate', 'service', 'list', '-o', 'json'], { encoding: 'utf8' });
     assert.deepEqual((JSON.parse(list) as { services: { frontend: string }[] }).services.map((s) => s.frontend), [`${vip}:80/tcp`]);
+    // `vipgate manifests --monitoring` from the image: the rule file travels with it.
+    const rendered = JSON.parse(execFileSync('podman', ['exec', name, 'vipgate', 'manifests', '--monitoring', '-o', 'json'], { encoding: 'utf8' })) as { items: { kind: string }[] };
+    assert.deepEqual(rendered.items.filter((o) => o.kind === 'PrometheusRule' || o.kind === 'PodMonitor').map((o) => o.kind), ['PrometheusRule', 'PodMonitor', 'PodMonitor']);
     // The read-only root's one writable place besides /tmp: the state hostPath (the assignments and
     // the run marker that tells the next start it is a restart, docs/design/014).
     assert.deepEqual(readdirSync(dirs.state).sort(), ['assignments.json', 'assignments.json.run']);
