@@ -2,6 +2,8 @@
 // with the pools, and honours serviceSelector; against the fake API with the real client.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
+import { Registry } from 'prom-client';
+import { registerControllerMetrics } from '../src/cli/controller-command.ts';
 import { runController, type RunningController } from '../src/controller/index.ts';
 import { FakeKubeApi, type JsonObject } from './support/fake-kube-api/index.ts';
 import { conditionOf, create, ingressOf, quietLog, service, until, vipPool, applyVipgateCrds } from './support/fake-kube-api/fixtures.ts';
@@ -47,6 +49,13 @@ test('VIPPool status: total/used/free per family follow the assignments, with fe
   assert.ok(poolWrites() - before <= 3, `a burst of assignments is a few status writes, not one each (${poolWrites() - before})`);
   const usable = (poolStatus('default')['conditions'] as JsonObject[]).find((c) => c['type'] === 'vipgate.io/Usable');
   assert.equal(usable?.['status'], 'True');
+  // The same figures as metrics, for the pool-exhaustion alert (deploy/monitoring).
+  const registry = new Registry();
+  registerControllerMetrics(registry, controller);
+  const text = await registry.metrics();
+  for (const line of ['{pool="default",family="ipv4",state="total"} 14', '{pool="default",family="ipv4",state="used"} 5', '{pool="default",family="ipv4",state="free"} 9', '{pool="default",family="ipv6",state="free"} 15']) {
+    assert.ok(text.includes(`vipgate_pool_addresses${line}\n`), `metrics have vipgate_pool_addresses${line}:\n${text}`);
+  }
 });
 
 test('overlapping pools: both name the conflict; the one left out says so in its condition', async () => {

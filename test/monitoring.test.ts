@@ -56,7 +56,7 @@ test('every metric the rules read is one vipgate exports', async () => {
   const agent = createAgentMetrics(() => undefined);
   registerBgpMetrics(agent.registry, () => []);
   registerDrainMetrics(agent.registry, () => ({ state: 'not-drained', since: new Date(0).toISOString(), requestedBy: [] }));
-  registerControllerMetrics(registry, { leading: () => false, health: () => ({ ok: false, refusals: 0 }) });
+  registerControllerMetrics(registry, { leading: () => false, health: () => ({ ok: false, refusals: 0 }), current: () => undefined });
   const exported = new Set<string>();
   for (const r of [agent.registry, registry]) {
     for (const m of await r.getMetricsAsJSON()) {

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import { LOAD_BALANCER_CLASS } from '../kube-model/index.ts';
+import type { PoolStats } from '../ipam/index.ts';
 
 export interface ControllerCommandOptions {
   readonly kubeconfig?: string;
@@ -73,7 +74,26 @@ export async function runControllerCommand(o: ControllerCommandOptions): Promise
 }
 
 /** The controller's own metrics (beside Node's process metrics): leading, election health, Lease refusals. */
-export function registerControllerMetrics(registry: Registry, running: { leading(): boolean; health(): { readonly ok: boolean; readonly refusals: number } }): void {
+export function registerControllerMetrics(
+  registry: Registry,
+  running: { leading(): boolean; health(): { readonly ok: boolean; readonly refusals: number }; current(): { poolStats(): readonly PoolStats[] } | undefined },
+): void {
+  new Gauge({
+    name: 'vipgate_pool_addresses',
+    help: 'Addresses of each VIPPool by family and state (total that can be handed out, used, free); exported by the leading replica',
+    labelNames: ['pool', 'family', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of running.current()?.poolStats() ?? []) {
+        const labels = { pool: s.pool, family: `ipv${s.family}` };
+        // A /64 has more addresses than a double holds exactly; the ratio is what alerts read.
+        this.set({ ...labels, state: 'total' }, Number(s.total));
+        this.set({ ...labels, state: 'used' }, s.used);
+        this.set({ ...labels, state: 'free' }, Number(s.free));
+      }
+    },
+  });
   new Gauge({
     name: 'vipgate_controller_leading',
     help: '1 while this replica holds the Lease and assigns VIPs',

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Allocator } from '../ipam/index.ts';
+import { Allocator, type PoolStats } from '../ipam/index.ts';
 import { refusalOf, statusOf, watchKind, WorkQueue, type KubeClients, type KubeService, type KubeVipPool, type ReconcileResult, type WatchedKind } from '../kube/index.ts';
 import { claimOf, ingressAddresses, keyOf, poolsFromResources, type ClassPolicy } from '../kube-model/index.ts';
 import { commonLabels, externalIPParamsData, EXTERNAL_IP_PARAMS_NAME } from '../kube-model/index.ts';
@@ -212,6 +212,11 @@ export class Controller {
         if (this.#ready) this.#schedulePoolSync(1000);
       });
     }, delayMs);
+  }
+
+  /** Addresses per pool and family (total, used, free) as the allocator sees them; empty before the first rebuild. */
+  poolStats(): readonly PoolStats[] {
+    return this.#allocator?.poolStats() ?? [];
   }
 
   /**
