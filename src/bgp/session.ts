@@ -7,9 +7,10 @@ import type { Socket } from 'node:net';
 import { closeGracefully, defaultConnect, type ConnectFn, type ConnectTarget } from './connection.ts';
 import { describeConnectionError, endpoint, noAnswerText } from './connection-errors.ts';
 import { BgpMessageError } from './errors.ts';
-import { DEFAULT_TIMINGS, FsmStateName, initialFsmState, transition, type FsmAction, type FsmEvent, type FsmState, type FsmTimings, type StopKind, type TimerName } from './fsm.ts';
+import { DEFAULT_TIMINGS, FsmStateName, initialFsmState, transition, type FsmAction, type FsmEvent, type FsmState, type FsmTimings, type StopKind } from './fsm.ts';
+import { FsmTimers } from './fsm-timers.ts';
 import { buildOpen, type Negotiated, type SessionParameters } from './negotiate.ts';
-import { realTimers, silentLogger, type BgpLogger, type CancelTimer, type Timers } from './runtime.ts';
+import { realTimers, silentLogger, type BgpLogger, type Timers } from './runtime.ts';
 import { CeaseSubcode, ErrorCode } from './wire/constants.ts';
 import { MessageFramer } from './wire/header.ts';
 import { decodeMessage, type BgpMessage } from './wire/message.ts';
@@ -62,7 +63,7 @@ export class Session {
   private conn: Connection | undefined;
   /** An incoming connection that arrived while ours was in OpenSent/OpenConfirm (RFC 4271 §6.8). */
   private candidate: Connection | undefined;
-  private readonly running = new Map<TimerName, CancelTimer>();
+  private readonly fsmTimers: FsmTimers;
   private readonly closing = new Set<Promise<void>>();
   private readonly timers: Timers;
   private readonly timings: FsmTimings;
@@ -82,6 +83,7 @@ export class Session {
     this.timings = options.timings ?? DEFAULT_TIMINGS;
     this.fsm = initialFsmState(this.timings);
     this.timers = options.timers ?? realTimers;
+    this.fsmTimers = new FsmTimers(this.timers, (event) => this.dispatch(event));
     this.log = options.log ?? silentLogger;
     this.connectFn = options.connect ?? defaultConnect;
   }
@@ -190,7 +192,7 @@ export class Session {
     if (main === undefined || (keepRemoteInitiated && main.initiatedLocally)) {
       this.log.info({ reason: 'collision-keep-incoming' }, 'connection collision: keeping the connection the peer opened');
       if (main !== undefined) this.reject(main);
-      for (const timer of [...this.running.keys()]) this.stopTimer(timer);
+      this.fsmTimers.stopAll();
       this.conn = candidate;
       // Our OPEN already went out on the candidate: it is in OpenSent and has the peer's OPEN.
       const { negotiated: _dropped, ...rest } = this.fsm;
@@ -329,10 +331,10 @@ export class Session {
         return;
       }
       case 'startTimer':
-        this.startTimer(a.timer, a.seconds);
+        this.fsmTimers.start(a.timer, a.seconds);
         return;
       case 'stopTimer':
-        this.stopTimer(a.timer);
+        this.fsmTimers.stop(a.timer);
         return;
       case 'sessionUp':
         this.establishedSince = this.timers.now();
@@ -413,26 +415,5 @@ export class Session {
     const closed = closeGracefully(c.socket, this.timers);
     this.closing.add(closed);
     void closed.then(() => this.closing.delete(closed));
-  }
-
-  private startTimer(timer: TimerName, seconds: number): void {
-    this.stopTimer(timer);
-    const event: FsmEvent =
-      timer === 'connectRetry' ? { type: 'ConnectRetryTimerExpires' }
-      : timer === 'hold' ? { type: 'HoldTimerExpires' }
-      : timer === 'keepalive' ? { type: 'KeepaliveTimerExpires' }
-      : { type: 'AutomaticStart' };
-    this.running.set(
-      timer,
-      this.timers.setTimer(() => {
-        this.running.delete(timer);
-        this.dispatch(event);
-      }, seconds * 1000),
-    );
-  }
-
-  private stopTimer(timer: TimerName): void {
-    this.running.get(timer)?.();
-    this.running.delete(timer);
   }
 }
