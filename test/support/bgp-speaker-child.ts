@@ -4,11 +4,11 @@
 // {"cmd":"setPeers","default":[…],"byPeer":{"<address>":[…]}} | {"cmd":"peers"} | {"cmd":"rejected"} (reason → count) |
 // {"cmd":"memory","gc":true} (process.memoryUsage(), after a full GC if asked) | {"cmd":"stop","message":"…"}. Each command is answered with one JSON line
 // {"id":…,"ok":true,"result":…} or {"id":…,"ok":false,"error":"…"} on stdout.
-import { createInterface } from 'node:readline';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Speaker, type Advertisement, type PeerConfig, type SpeakerOptions } from '../../src/bgp/index.ts';
 import { parseCidr, type Cidr } from '../../src/net/index.ts';
+import { serveJsonLines } from './json-lines.ts';
 
 /** An advertisement as the JSON lines carry it: the prefix as text. */
 type TextAdvertisement = Omit<Advertisement, 'prefix'> & { readonly prefix: string };
@@ -88,15 +88,6 @@ async function run(c: Command): Promise<unknown> {
   }
 }
 
-for await (const line of createInterface({ input: process.stdin })) {
-  if (line.trim() === '') continue;
-  const c = JSON.parse(line) as Command;
-  try {
-    const result = await run(c);
-    process.stdout.write(`${JSON.stringify({ id: c.id, ok: true, result })}\n`);
-  } catch (e) {
-    process.stdout.write(`${JSON.stringify({ id: c.id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })}\n`);
-  }
-}
+await serveJsonLines(run);
 // stdin closed: the parent is gone; leave without ceremony (a crash, as far as peers can tell).
 process.exit(0);

@@ -4,9 +4,9 @@
 // {"cmd":"state"} (owned VIPs, counters, conflicts seen) | {"cmd":"stop"}. argv[2], when given, is
 // the probe time in ms (0: take VIPs at once, as a node that believes the other one dead does). Each is answered with
 // {"id":…,"ok":true,"result":…} or {"id":…,"ok":false,"error":"…"} on stdout.
-import { createInterface } from 'node:readline';
 import { L2Responder, type Conflict } from '../../src/l2/responder.ts';
 import { parseIp } from '../../src/net/index.ts';
+import { serveJsonLines } from './json-lines.ts';
 
 interface Command {
   readonly id: number;
@@ -31,14 +31,6 @@ function run(c: Command): unknown {
   }
 }
 
-for await (const line of createInterface({ input: process.stdin })) {
-  if (line.trim() === '') continue;
-  const c = JSON.parse(line) as Command;
-  try {
-    process.stdout.write(`${JSON.stringify({ id: c.id, ok: true, result: run(c) })}\n`);
-  } catch (e) {
-    process.stdout.write(`${JSON.stringify({ id: c.id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })}\n`);
-  }
-}
+await serveJsonLines(run);
 responder.close();
 process.exit(0);
