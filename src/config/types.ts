@@ -17,6 +17,8 @@ export interface AgentConfig {
   readonly services: readonly ServiceConfig[];
   /** BGP announcement of the VIPs; absent: no routing protocol (clients use a static route). */
   readonly bgp?: BgpConfig;
+  /** L2 announcement (ARP/NDP) of VIPs on the nodes' own segment; absent: off (docs/design/017-l2-mode.md). */
+  readonly l2?: L2Config;
   /** How Services from Kubernetes are turned into backends (unused without Kubernetes). */
   readonly kubernetes: KubernetesConfig;
   /** Why the cluster asks this node to drain (a cordoned Node, an LBNodeConfig's spec.drain); never from the file. */
@@ -218,3 +220,44 @@ export interface BgpConfig {
   /** Draining the node (`vipgate drain`); absent: DEFAULT_BGP_DRAIN. */
   readonly drain?: BgpDrainConfig;
 }
+
+/** `l2.advertisements[]`: which VIPs are answered for, on which interfaces (the L2Advertisement CRD's spec). */
+export interface L2AdvertisementConfig {
+  /** Pool names; empty: every VIP (also those in no pool). */
+  readonly pools: readonly string[];
+  /** Interface names, each at most 15 bytes; a VIP is answered on those among them whose subnet holds it. */
+  readonly interfaces: readonly string[];
+}
+
+/** Another LB node answering in L2 mode: its liveness is watched by BFD over the L2 segment. */
+export interface L2PeerConfig {
+  /** Its node name: every node ranks VIPs by node names, so this must be the name that node calls itself (its `nodeName`). */
+  readonly name: string;
+  /** Canonical addresses; BFD runs to the one inside an L2 interface's subnet (per family). */
+  readonly addresses: readonly string[];
+}
+
+/** Gratuitous ARP / unsolicited NA sent when a VIP is taken over. */
+export interface L2AnnounceConfig {
+  /** How many (1..10). */
+  readonly count: number;
+  /** Milliseconds between the first and second; each later gap doubles (10..10000). */
+  readonly intervalMs: number;
+  /** Re-announce every owned VIP this often; 0: never (the default). */
+  readonly periodicSeconds: number;
+}
+
+export interface L2Config {
+  readonly advertisements: readonly L2AdvertisementConfig[];
+  /** Empty: this node is the only one (it owns every VIP it can serve). */
+  readonly peers: readonly L2PeerConfig[];
+  readonly announce: L2AnnounceConfig;
+  /** A node up for less than this only fills gaps (docs/design/017, "Moving back"); 0: moves back at once. */
+  readonly failbackHoldDownSeconds: number;
+  /** BFD between the LB nodes; default 100 ms × 3. */
+  readonly bfd: BgpPeerBfdConfig;
+}
+
+export const DEFAULT_L2_ANNOUNCE: L2AnnounceConfig = { count: 3, intervalMs: 250, periodicSeconds: 0 };
+export const DEFAULT_L2_BFD: BgpPeerBfdConfig = { minTxMs: 100, minRxMs: 100, multiplier: 3 };
+export const DEFAULT_L2_FAILBACK_HOLD_DOWN_SECONDS = 10;
