@@ -27,6 +27,8 @@ export interface AgentDeps {
   readonly dataplane: Dataplane;
   readonly host?: Host;
   readonly announcer: Announcer;
+  /** Each pass: whether the dataplane applied (L2 mode hands the VIPs to peers while it does not). */
+  readonly dataplaneHealth?: (healthy: boolean) => void;
   readonly store: AssignmentStore;
   readonly metrics: AgentMetrics;
   readonly log: Logger;
@@ -243,6 +245,7 @@ export class Agent {
       this.resyncWanted = true; // after a failure, trust the kernel's view, not ours
     }
 
+    this.deps.dataplaneHealth?.(dataplaneReport !== undefined);
     const t3 = mark();
     // Announce only what the kernel has been programmed to serve.
     if (dataplaneReport !== undefined) {

@@ -7,6 +7,8 @@ import type { Dataplane } from '../dataplane/dataplane.ts';
 import { createCommandRunner, createHost, type Host } from '../host/index.ts';
 import { Agent } from './agent.ts';
 import { bgpSwitch, type BgpSwitch } from './bgp-switch.ts';
+import { fanOutAnnouncer, l2Switch, type L2Switch } from './l2-switch.ts';
+import { l2StatusView } from './l2-announcer.ts';
 import { createDataplane } from './engines.ts';
 import { splitListen, startHttpServers } from './http-servers.ts';
 import { fileDrainStore, NodeDrain } from './drain.ts';
@@ -80,6 +82,7 @@ export async function cleanupNode(node: PreparedNode, options: Pick<AgentOptions
 export interface StartedNode {
   readonly agent: Agent;
   readonly bgp: BgpSwitch;
+  readonly l2: L2Switch;
   readonly drain: NodeDrain;
   readonly metrics: AgentMetrics;
   /** Stops the sources and the agent (after `--once`). */
@@ -99,6 +102,7 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
     aggregates: () => settings.input?.vipInterface?.routes ?? [],
     pools: () => settings.input?.pools ?? [],
   });
+  const l2 = l2Switch({ log, nodeName: config.nodeName, initial: settings.config?.l2, pools: () => settings.input?.pools ?? [] });
   const metrics = createAgentMetrics(() => dataplane, () => settings.reloads);
   // Registered whatever the mode: the `bgp` section may be added later (no series until then).
   registerBgpMetrics(
@@ -107,7 +111,11 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
     () => bgp.current()?.speaker.connectionsRejected() ?? new Map(),
   );
   const drain = new NodeDrain({
-    announce: (mode) => bgp.setDrain(mode),
+    announce: (mode) => {
+      bgp.setDrain(mode);
+      // L2 has no softer step than handing the VIPs over; the peers take them at once (AdminDown).
+      l2.setDraining(mode !== undefined);
+    },
     packets: async () => {
       let sum = 0n;
       for (const c of (await dataplane.counters()).values()) sum += c.packets;
@@ -124,7 +132,8 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   const agent = new Agent({
     dataplane,
     host: node.host,
-    announcer: bgp.announcer,
+    announcer: fanOutAnnouncer(bgp.announcer, l2),
+    dataplaneHealth: (healthy) => l2.setDataplaneHealthy(healthy),
     store: fileAssignmentStore(options.stateFile),
     metrics,
     log,
@@ -134,6 +143,7 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   settings.on('refused', (message) => agent.setInputError(message));
   settings.on('bgp', (section) => bgp.apply(section));
   settings.on('config', (next) => drain.setClusterRequest(next.drainRequest));
+  settings.on('config', (next) => l2.apply(next.l2));
   settings.publish();
   await agent.reconcileNow({ resync: true });
   const stop = async (kind?: StopKind): Promise<void> => {
@@ -141,7 +151,7 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
     await agent.stop(kind === undefined ? {} : { kind });
     if (kind === 'remove') await runMarker(runMarkerPath(options.stateFile)).remove();
   };
-  return { agent, bgp, drain, metrics, stop };
+  return { agent, bgp, l2, drain, metrics, stop };
 }
 
 /** Reads the run marker, then writes this run's; a marker that cannot be written is only a warning. */
@@ -160,7 +170,7 @@ async function readEarlierRun(stateFile: string, log: Logger): Promise<{ restart
 /** Keeps reconciling and serves the API (and the metrics listener) until `stop`. */
 export async function serveNode(node: PreparedNode, started: StartedNode, options: AgentOptions, log: Logger): Promise<{ stop(kind?: StopKind): Promise<void> }> {
   const { settings, config, dataplane } = node;
-  const { agent, bgp, drain, metrics } = started;
+  const { agent, bgp, l2, drain, metrics } = started;
   agent.start();
   const api = options.apiListen === undefined ? { host: config.api.host, port: config.api.port } : splitListen(options.apiListen);
   const http = await startHttpServers({
@@ -172,6 +182,10 @@ export async function serveNode(node: PreparedNode, started: StartedNode, option
       leftOut: () => settings.leftOut,
       nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
       bgp: () => bgp.current(),
+      l2: () => {
+        const status = l2.status();
+        return status === undefined ? undefined : l2StatusView(status);
+      },
       drain,
       registry: metrics.registry,
       log,

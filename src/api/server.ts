@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PeerStatus, SentRoute } from '../bgp/index.ts';
 import type { FrontendCounters } from '../dataplane/dataplane.ts';
-import type { AgentStatus, DrainStatus } from './status.ts';
+import type { AgentStatus, DrainStatus, L2StatusView } from './status.ts';
 import { servicesView, type SourceProblem, type StatusView } from './views.ts';
 
 export interface ApiDeps {
@@ -19,6 +19,8 @@ export interface ApiDeps {
   readonly bgp?: () => { peers(): PeerStatus[]; routesSentTo(address: string): SentRoute[] } | undefined;
   /** Taking the node out of service and back (docs/design/013-drain.md). */
   readonly drain?: { status(): DrainStatus; drain(): Promise<DrainStatus>; undrain(): Promise<DrainStatus> };
+  /** L2 ownership while the agent answers ARP/NDP (undefined without an l2 section). */
+  readonly l2?: () => L2StatusView | undefined;
 }
 
 /** `/v1/bgp/peers`. */
@@ -116,6 +118,12 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         else json(res, 200, { peers: bgp.peers(), ...(deps.drain === undefined ? {} : { drain: deps.drain.status() }) } satisfies BgpPeersView);
         return;
       }
+      case '/v1/l2': {
+        const l2 = deps.l2?.();
+        if (l2 === undefined) json(res, 404, { error: 'this agent does not use L2 mode (no l2 section in its config)' });
+        else json(res, 200, l2);
+        return;
+      }
       case '/v1/bgp/routes': {
         const bgp = deps.bgp?.();
         if (bgp === undefined) {
@@ -129,7 +137,7 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         return;
       }
       default:
-        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes', '/v1/bgp/peers', '/v1/bgp/routes', ...ACTIONS] });
+        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes', '/v1/bgp/peers', '/v1/bgp/routes', '/v1/l2', ...ACTIONS] });
     }
   }
   return createServer((req, res) => {

@@ -38,3 +38,34 @@ export interface DrainStatus {
   /** While draining: when the routes are withdrawn at the latest (ISO 8601). */
   readonly deadline?: string;
 }
+
+/** `/v1/l2`: which LB node answers ARP/NDP for each L2 VIP, as this node sees it (docs/design/017). */
+export interface L2StatusView {
+  readonly node: string;
+  /** False while this node answers for nothing (dataplane broken, draining, stopping). */
+  readonly eligible: boolean;
+  readonly why: string;
+  readonly peers: readonly {
+    readonly name: string;
+    readonly peerAddress: string;
+    readonly localAddress: string;
+    /** BFD state: Up, Down, Init, AdminDown. */
+    readonly state: string;
+    /** ISO time its session came Up; null while it is not. */
+    readonly upSince: string | null;
+    readonly changedAt: string | null;
+    readonly reason: string | null;
+  }[];
+  readonly vips: readonly {
+    readonly vip: string;
+    readonly interface: string;
+    readonly owner: string | null;
+    /** This node answers for it now. */
+    readonly answering: boolean;
+    readonly since: string;
+    readonly why: string;
+    readonly ranked: readonly string[];
+  }[];
+  readonly counters: { readonly answers: { readonly arp: number; readonly ndp: number }; readonly announcements: number; readonly ownershipChanges: number; readonly conflicts: number };
+  readonly failed: readonly { readonly interface: string; readonly message: string }[];
+}

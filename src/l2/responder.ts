@@ -47,6 +47,8 @@ export interface ResponderOptions {
    */
   readonly probeMs?: number;
   readonly probeRetryMs?: number;
+  /** Re-announce every owned VIP this often (one gratuitous ARP / unsolicited NA each); 0 or absent: never. */
+  readonly periodicMs?: number;
   readonly openSocket?: (ifname: string, kind: 'arp' | 'ipv6') => PacketSocket;
   readonly onConflict?: (conflict: Conflict) => void;
 }
@@ -84,6 +86,7 @@ export class L2Responder {
   readonly #probeMs: number;
   readonly #probeRetryMs: number;
   readonly #poll: ReturnType<typeof setInterval>;
+  readonly #periodic: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ResponderOptions = {}) {
     this.#announce = options.announce ?? DEFAULT_ANNOUNCE;
@@ -93,6 +96,9 @@ export class L2Responder {
     this.#probeRetryMs = options.probeRetryMs ?? 250;
     this.#poll = setInterval(() => this.poll(), options.pollMs ?? 10);
     this.#poll.unref();
+    const periodicMs = options.periodicMs ?? 0;
+    this.#periodic = periodicMs > 0 ? setInterval(() => this.announceAll(), periodicMs) : undefined;
+    this.#periodic?.unref();
   }
 
   /** Makes what is answered and announced match `ownership`: the whole of it, every time. */
@@ -129,8 +135,37 @@ export class L2Responder {
     }
   }
 
+  /**
+   * Stops answering for an owned VIP because a higher-ranked node claims it too (l2/conflict.ts),
+   * and probes it again: while the other node answers the probes, this one stays silent; when
+   * nobody does, it takes the VIP back. False when the VIP is not owned on that interface.
+   */
+  yieldVip(ifname: string, vip: IpAddress): boolean {
+    const port = this.#ports.get(ifname);
+    const key = formatIp(vip);
+    if (port === undefined || !port.owned.has(key)) return false;
+    clearTimeout(port.timers.get(key));
+    port.owned.delete(key);
+    port.probing.set(key, vip);
+    port.contested.add(key);
+    port.retrying.add(key);
+    this.#later(port, key, this.#probeRetryMs, () => this.#probe(port, key, vip));
+    return true;
+  }
+
+  /** Sends an owned VIP's takeover announcements again (after a lower-ranked node claimed it). */
+  announceAgain(ifname: string, vip: IpAddress): boolean {
+    const port = this.#ports.get(ifname);
+    const key = formatIp(vip);
+    if (port === undefined || !port.owned.has(key)) return false;
+    clearTimeout(port.timers.get(key));
+    this.#announceFrom(port, key, vip, 0);
+    return true;
+  }
+
   close(): void {
     clearInterval(this.#poll);
+    clearInterval(this.#periodic);
     for (const [name, port] of this.#ports) this.#closePort(name, port);
   }
 
@@ -239,14 +274,28 @@ export class L2Responder {
     else port.groups.set(key, users);
   }
 
+  /**
+   * One announcement for every owned VIP. After two nodes that each thought they owned a VIP find
+   * each other (a healed partition), this makes the claims visible, so the conflict rule leaves one.
+   */
+  announceAll(): void {
+    for (const port of this.#ports.values()) {
+      for (const vip of port.owned.values()) this.#announceOnce(port, vip);
+    }
+  }
+
+  #announceOnce(port: Port, vip: IpAddress): void {
+    if (vip.family === 4) port.arp.send(gratuitousArpFrame(vip, port.arp.mac));
+    else port.ipv6.send(unsolicitedAdvertisementFrame(vip, port.ipv6.mac));
+    this.counters.announcements++;
+  }
+
   #announceFrom(port: Port, key: string, vip: IpAddress, sent: number): void {
     if (sent >= this.#announce.count || !port.owned.has(key)) {
       port.timers.delete(key);
       return;
     }
-    if (vip.family === 4) port.arp.send(gratuitousArpFrame(vip, port.arp.mac));
-    else port.ipv6.send(unsolicitedAdvertisementFrame(vip, port.ipv6.mac));
-    this.counters.announcements++;
+    this.#announceOnce(port, vip);
     this.#later(port, key, this.#announce.intervalMs * 2 ** sent, () => this.#announceFrom(port, key, vip, sent + 1));
   }
 }
