@@ -9,6 +9,7 @@ import { Agent } from './agent.ts';
 import { bgpSwitch, type BgpSwitch } from './bgp-switch.ts';
 import { fanOutAnnouncer, l2Switch, type L2Switch } from './l2-switch.ts';
 import { l2StatusView } from './l2-announcer.ts';
+import { registerL2Metrics } from './metrics-l2.ts';
 import { createDataplane } from './engines.ts';
 import { splitListen, startHttpServers } from './http-servers.ts';
 import { fileDrainStore, NodeDrain } from './drain.ts';
@@ -129,6 +130,7 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
   // Before the first pass: a node restarted while drained announces nothing.
   await drain.start(settings.config?.drainRequest);
   registerDrainMetrics(metrics.registry, () => drain.status());
+  registerL2Metrics(metrics.registry, () => l2.status());
   const agent = new Agent({
     dataplane,
     host: node.host,

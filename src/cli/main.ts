@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { apiGet, apiPost, DEFAULT_API } from './client.ts';
 import { formatBgpPeers, formatBgpRoutes, formatDrain, formatRoutes, formatServiceList, formatStatus } from './format.ts';
-import type { DrainStatus } from '../api/status.ts';
+import type { DrainStatus, L2StatusView } from '../api/status.ts';
+import { formatL2Status } from './format-l2.ts';
 import type { ServicesView, StatusView } from '../api/views.ts';
 import type { BgpPeersView, BgpRoutesView, RoutesView } from '../api/server.ts';
 import { manifestsCommand } from '../manifests/cli.ts';
@@ -165,6 +166,18 @@ bgp
   .action(async (opts: { output: string; api: string }) => {
     const view = await apiGet<BgpRoutesView>(opts.api, '/v1/bgp/routes');
     process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatBgpRoutes(view));
+  });
+
+program
+  .command('l2')
+  .description('L2 mode (ARP/NDP): which LB node answers for each VIP, since when and why')
+  .command('status')
+  .description('one row per L2 VIP (owner, since, why) and one per L2 peer (its BFD session)')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(apiOption)
+  .action(async (opts: { output: string; api: string }) => {
+    const view = await apiGet<L2StatusView>(opts.api, '/v1/l2');
+    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatL2Status(view));
   });
 
 const lab = program.command('lab').description('the network-namespace lab used by the demo, tests and benchmarks');
