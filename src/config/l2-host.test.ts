@@ -23,6 +23,8 @@ const host: HostInterfaces = new Map([
   ['eth1', [{ address: '192.168.2.11', prefixLength: 25 }]],
   ['eth2', [{ address: '192.168.2.130', prefixLength: 25 }]],
   ['wg0', []],
+  // Nothing a host reports stops the check: these hold nothing.
+  ['odd0', [{ address: 'fe80::1%odd0', prefixLength: 64 }, { address: '10.9.9.9', prefixLength: 33 }]],
 ]);
 
 const pools = [
@@ -48,7 +50,7 @@ test('an interface the node lacks is named, with the interfaces it has', () => {
       path: 'l2.advertisements[0].interfaces[1]',
       value: 'eth9',
       message: 'there is no interface "eth9" on this node',
-      allowed: "one of this node's interfaces: eth0, eth1, eth2, lo, wg0",
+      allowed: "one of this node's interfaces: eth0, eth1, eth2, lo, odd0, wg0",
     },
   ]);
   assert.deepEqual(lines(l2({ pools: ['lan'], interfaces: ['eth0'] }), new Map()), ['lb1.yaml: l2.advertisements[0].interfaces[0]: there is no interface "eth0" on this node; expected one of this node\'s interfaces: (none)']);
@@ -56,7 +58,7 @@ test('an interface the node lacks is named, with the interfaces it has', () => {
 
 test('a pool outside the subnets of its advertisement\'s interfaces is named, with the interfaces and their subnets', () => {
   assert.deepEqual(lines(l2({ pools: ['wide', 'lan'], interfaces: ['eth1', 'wg0', 'eth8'] }, { pools: ['elsewhere'], interfaces: ['eth0'] })), [
-    'lb1.yaml: l2.advertisements[0].interfaces[2]: there is no interface "eth8" on this node; expected one of this node\'s interfaces: eth0, eth1, eth2, lo, wg0',
+    'lb1.yaml: l2.advertisements[0].interfaces[2]: there is no interface "eth8" on this node; expected one of this node\'s interfaces: eth0, eth1, eth2, lo, odd0, wg0',
     'lb1.yaml: l2.advertisements[0].pools[0]: pool "wide" has 192.168.2.0/24 outside the subnets of eth1 (192.168.2.0/25), wg0 (no addresses); expected a pool whose addresses all lie in the subnet of one of the advertisement\'s interfaces (clients on that segment must reach its VIPs directly)',
     'lb1.yaml: l2.advertisements[0].pools[1]: pool "lan" has 192.168.1.240-192.168.1.250, fd00:1::f0-fd00:1::ff outside the subnets of eth1 (192.168.2.0/25), wg0 (no addresses); expected a pool whose addresses all lie in the subnet of one of the advertisement\'s interfaces (clients on that segment must reach its VIPs directly)',
     // Only the block outside is named; a subnet of one family holds nothing of the other.
@@ -68,6 +70,7 @@ test('a pool outside the subnets of its advertisement\'s interfaces is named, wi
 test('an IPv6 pool on an interface with IPv4 only is outside; pools the model lacks and advertisements with no interface here are skipped', () => {
   assert.match(lines(l2({ pools: ['lan'], interfaces: ['eth1', 'eth2'] })).join('\n'), /pool "lan" has 192\.168\.1\.240-192\.168\.1\.250, fd00:1::f0-fd00:1::ff outside the subnets of eth1 \(192\.168\.2\.0\/25\), eth2 \(192\.168\.2\.128\/25\)/);
   assert.deepEqual(lines(l2({ pools: ['from-the-cluster'], interfaces: ['eth0'] })), []);
+  assert.match(lines(l2({ pools: ['elsewhere'], interfaces: ['odd0'] })).join('\n'), /pool "elsewhere" has 10\.200\.0\.0\/24, 192\.168\.1\.16\/28 outside the subnets of odd0 \(no addresses\)/);
   assert.deepEqual(lines(l2({ pools: ['elsewhere'], interfaces: ['eth9'] })).length, 1, 'the missing interface only');
 });
 

@@ -5,7 +5,7 @@
  * change; and `l2InterfaceLookup` says on which interfaces a VIP is answered.
  */
 import type { Pool } from '../model/index.ts';
-import { cidrContains, cidrOf, cidrToRange, formatCidr, parseIp, parseRange, rangeContains, type Cidr, type IpAddress, type IpRange } from '../net/index.ts';
+import { ADDRESS_BITS, cidrContains, cidrOf, cidrToRange, formatCidr, parseRange, rangeContains, tryParseIp, type Cidr, type IpAddress, type IpRange } from '../net/index.ts';
 import { ConfigIssueCode, type ConfigIssue } from './errors.ts';
 import { formatPath, type PathSegment } from './issue.ts';
 import type { InterfaceAddress, L2Config } from './types.ts';
@@ -84,13 +84,19 @@ export function l2InterfacesFor(vip: IpAddress, l2: L2Config, pools: readonly Po
   return l2InterfaceLookup(l2, pools, interfaces)(vip);
 }
 
-/** Each interface's subnets (an address's network at its length), without repeats. */
+/**
+ * Each interface's subnets (an address's network at its length), without repeats. An address
+ * that is none (a zone suffix, a length past the family's bits) holds nothing: what the host
+ * reports must not stop a pass.
+ */
 function subnetsByInterface(interfaces: HostInterfaces): Map<string, Cidr[]> {
   const out = new Map<string, Cidr[]>();
   for (const [name, addresses] of interfaces) {
     const seen = new Map<string, Cidr>();
     for (const { address, prefixLength } of addresses) {
-      const subnet = cidrOf(parseIp(address), prefixLength);
+      const ip = tryParseIp(address);
+      if (ip === undefined || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > ADDRESS_BITS[ip.family]) continue;
+      const subnet = cidrOf(ip, prefixLength);
       seen.set(formatCidr(subnet), subnet);
     }
     out.set(name, [...seen.values()]);
