@@ -11,15 +11,19 @@ import {
 import { rememberedCanonicalIp as canonicalIp } from './address-memo.ts';
 import { familiesOf, policyOf } from './families.ts';
 import { splitHostPort } from './formats.ts';
-import type { RawBackend, RawBgp, RawBgpAdvertisement, RawConfig, RawPool, RawPort, RawService } from './raw.ts';
+import type { RawBackend, RawBgp, RawBgpAdvertisement, RawConfig, RawL2, RawPool, RawPort, RawService } from './raw.ts';
 import {
   CONFIG_API_VERSION,
   CONFIG_KIND,
+  DEFAULT_L2_ANNOUNCE,
+  DEFAULT_L2_BFD,
+  DEFAULT_L2_FAILBACK_HOLD_DOWN_SECONDS,
   type AgentConfig,
   type BackendConfig,
   type BgpAdvertisementConfig,
   type BgpConfig,
   type InterfaceAddress,
+  type L2Config,
   type PortConfig,
   type ServiceConfig,
 } from './types.ts';
@@ -109,6 +113,22 @@ function bgpOf(raw: RawBgp): BgpConfig {
 }
 
 /**
+ * The `l2:` section with its defaults. A peer named like this node is left out: the same section
+ * is copied to every node, and a node is not its own peer.
+ */
+function l2Of(raw: RawL2, nodeName: string): L2Config {
+  return {
+    advertisements: raw.advertisements.map((a) => ({ pools: a.pools ?? [], interfaces: a.interfaces })),
+    peers: (raw.peers ?? [])
+      .filter((p) => p.name !== nodeName)
+      .map((p) => ({ name: p.name, addresses: (p.addresses ?? (p.address === undefined ? [] : [p.address])).map(canonicalIp) })),
+    announce: { ...DEFAULT_L2_ANNOUNCE, ...raw.announce },
+    failbackHoldDownSeconds: raw.failbackHoldDownSeconds ?? DEFAULT_L2_FAILBACK_HOLD_DOWN_SECONDS,
+    bfd: { ...DEFAULT_L2_BFD, ...raw.bfd },
+  };
+}
+
+/**
  * Fills every default and canonicalises every address. Only called on data that passed the
  * schema and the semantic checks, so parsing here cannot fail.
  */
@@ -118,10 +138,11 @@ export function applyDefaults(raw: RawConfig, hostname: string): AgentConfig {
   if (typeof hostPort === 'string') throw new Error(`invariant: listen ${listen} passed the schema: ${hostPort}`);
   const snat = raw.dataplane?.snat ?? 'masquerade';
   const pools = (raw.pools ?? []).map(poolOf);
+  const nodeName = raw.nodeName ?? hostname.toLowerCase();
   return {
     apiVersion: CONFIG_API_VERSION,
     kind: CONFIG_KIND,
-    nodeName: raw.nodeName ?? hostname.toLowerCase(),
+    nodeName,
     api: { listen, host: canonicalIp(hostPort.host), port: hostPort.port },
     vipInterface: {
       name: raw.vipInterface?.name ?? DEFAULT_VIP_INTERFACE,
@@ -152,6 +173,7 @@ export function applyDefaults(raw: RawConfig, hostname: string): AgentConfig {
     pools,
     services: (raw.services ?? []).map((s) => serviceOf(s, snat)),
     ...(raw.bgp === undefined ? {} : { bgp: bgpOf(raw.bgp) }),
+    ...(raw.l2 === undefined ? {} : { l2: l2Of(raw.l2, nodeName) }),
     kubernetes: { backends: raw.kubernetes?.backends ?? 'pods' },
   };
 }

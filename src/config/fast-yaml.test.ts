@@ -29,8 +29,9 @@ function manyServices(count: number, badBackend?: { index: number; line: string 
   return head + services.join('');
 }
 
-test('the fast path reads the example and a large file exactly as the document path does', () => {
-  for (const text of [readFileSync(`${projectRoot()}/examples/lb1.yaml`, 'utf8'), manyServices(300)]) {
+test('the fast path reads the examples and a large file exactly as the document path does', () => {
+  const examples = ['lb1.yaml', 'lb1-l2.yaml'].map((name) => readFileSync(`${projectRoot()}/examples/${name}`, 'utf8'));
+  for (const text of [...examples, manyServices(300)]) {
     const fast = fastPlainData(text);
     assert.ok(fast !== undefined, 'the fast path takes an ordinary config');
     assert.deepEqual(fast.data, (documentData(text) as { data: unknown }).data);

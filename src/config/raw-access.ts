@@ -47,3 +47,22 @@ export function tryCanonical(text: string): string | undefined {
 export function duplicate(path: PathSegment[], value: unknown, what: string, firstPath: string): IssueDraft {
   return { code: ConfigIssueCode.duplicate, path, at: 'value', value, message: `${what} is already used at ${firstPath}`, allowed: 'a unique value' };
 }
+
+/**
+ * An advertisement's `pools` that name no pool of the file. `poolNames` undefined: the file has
+ * no `pools:` (Kubernetes mode takes them from the cluster), so names can't be checked here.
+ */
+export function checkPoolReferences(pools: unknown, path: readonly PathSegment[], poolNames: ReadonlySet<string> | undefined, out: IssueDraft[]): void {
+  if (poolNames === undefined) return;
+  for (const [j, pool] of strings(pools)) {
+    if (poolNames.has(pool)) continue;
+    out.push({
+      code: ConfigIssueCode.badReference,
+      path: [...path, j],
+      at: 'value',
+      value: pool,
+      message: `no pool is named "${pool}"`,
+      allowed: `a name from pools: ${[...poolNames].join(', ') || '(none)'}`,
+    });
+  }
+}

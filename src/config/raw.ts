@@ -26,6 +26,7 @@ export interface RawConfig {
   pools?: RawPool[];
   services?: RawService[];
   bgp?: RawBgp;
+  l2?: RawL2;
   kubernetes?: { backends?: 'pods' | 'nodePort' };
 }
 
@@ -65,6 +66,21 @@ export interface RawBgp {
   advertise?: { aggregate?: boolean; communities?: string[]; largeCommunities?: string[]; localPref?: number; med?: number };
   advertisements?: RawBgpAdvertisement[];
   drain?: { localPref?: number; asPathPrepend?: number; med?: number; timeoutSeconds?: number; quietSeconds?: number };
+}
+
+export interface RawL2Peer {
+  name: string;
+  /** Exactly one of `address` and `addresses` (semantic-l2.ts). */
+  address?: string;
+  addresses?: string[];
+}
+
+export interface RawL2 {
+  advertisements: { pools?: string[]; interfaces: string[] }[];
+  peers?: RawL2Peer[];
+  announce?: { count?: number; intervalMs?: number; periodicSeconds?: number };
+  failbackHoldDownSeconds?: number;
+  bfd?: { minTxMs?: number; minRxMs?: number; multiplier?: number };
 }
 
 export interface RawPool {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError, parseConfig } from './index.ts';
 
-const example = readFileSync(new URL('../../examples/lb1.yaml', import.meta.url), 'utf8');
+const examples = ['lb1.yaml', 'lb1-l2.yaml'].map((name) => readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8'));
 
 /** Either a config, or a ConfigError whose every issue has a position and a readable line. */
 function checkOutcome(text: string): void {
@@ -21,13 +21,15 @@ function checkOutcome(text: string): void {
   }
 }
 
-test('any edit of the example yields a config or positioned issues, never another exception', () => {
-  fc.assert(
-    fc.property(fc.nat(example.length), fc.nat(8), fc.string({ maxLength: 6 }), (at, cut, insert) => {
-      checkOutcome(example.slice(0, at) + insert + example.slice(at + cut));
-    }),
-    { numRuns: 300 },
-  );
+test('any edit of the examples yields a config or positioned issues, never another exception', () => {
+  for (const example of examples) {
+    fc.assert(
+      fc.property(fc.nat(example.length), fc.nat(8), fc.string({ maxLength: 6 }), (at, cut, insert) => {
+        checkOutcome(example.slice(0, at) + insert + example.slice(at + cut));
+      }),
+      { numRuns: 300 },
+    );
+  }
 });
 
 test('arbitrary text yields a config or positioned issues', () => {

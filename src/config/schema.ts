@@ -101,12 +101,12 @@ const uint32 = { type: 'integer', minimum: 0, maximum: 4294967295, [ALLOWED]: 'a
 // RFC 5880 carries intervals in microseconds in 32 bits; 10 ms is the floor a userspace agent
 // on a shared CPU can keep.
 const bfdInterval = { type: 'integer', minimum: 10, maximum: 60000, [ALLOWED]: 'milliseconds 10–60000' };
-const bfd = mapping({
-  enabled: flag,
+const bfdTimers = {
   minTxMs: bfdInterval,
   minRxMs: bfdInterval,
   multiplier: { type: 'integer', minimum: 1, maximum: 255, [ALLOWED]: 'an integer 1–255 (RFC 5880 Detect Mult)' },
-});
+};
+const bfd = mapping({ enabled: flag, ...bfdTimers });
 
 // A draining node's lower preference (docs/design/013-drain.md); `bgp.drain` adds its timers.
 const drainPreference = {
@@ -170,6 +170,40 @@ const bgp = mapping(
   ['routerId', 'localASN'],
 );
 
+// L2 mode (docs/design/017-l2-mode.md). A peer gives `address` or `addresses` (semantic-l2.ts
+// says which when neither or both are there: a schema oneOf would report both branches' errors).
+const l2Advertisement = mapping(
+  {
+    pools: list(dnsLabel, 'pool names'),
+    interfaces: { ...list(format('ifname'), 'interface names'), minItems: 1, [ALLOWED]: 'a non-empty list of interface names' },
+  },
+  ['interfaces'],
+);
+
+const l2Peer = mapping(
+  {
+    name: nodeName,
+    address: format('ip'),
+    addresses: { ...ips, minItems: 1, maxItems: 2, [ALLOWED]: 'a list of 1–2 IP addresses, one per family' },
+  },
+  ['name'],
+);
+
+const l2 = mapping(
+  {
+    advertisements: { ...list(l2Advertisement, 'advertisements'), minItems: 1, [ALLOWED]: 'a non-empty list of advertisements (pools and interfaces)' },
+    peers: list(l2Peer, 'peers'),
+    announce: mapping({
+      count: { type: 'integer', minimum: 1, maximum: 10, [ALLOWED]: 'an integer 1–10' },
+      intervalMs: { type: 'integer', minimum: 10, maximum: 10000, [ALLOWED]: 'milliseconds 10–10000' },
+      periodicSeconds: { type: 'integer', minimum: 0, maximum: 3600, [ALLOWED]: 'seconds: 0 (never), or 1–3600' },
+    }),
+    failbackHoldDownSeconds: { type: 'integer', minimum: 0, maximum: 3600, [ALLOWED]: 'seconds 0–3600 (0 moves back at once)' },
+    bfd: mapping(bfdTimers),
+  },
+  ['advertisements'],
+);
+
 export const configSchema: AnySchemaObject = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   ...mapping(
@@ -205,6 +239,7 @@ export const configSchema: AnySchemaObject = {
       pools: list(pool, 'pools'),
       services: list(service, 'services'),
       bgp,
+      l2,
       kubernetes: mapping({ backends: oneOf('pods', 'nodePort') }),
     },
     ['apiVersion', 'kind'],

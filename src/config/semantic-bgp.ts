@@ -1,7 +1,7 @@
 import { parseCidr, parseRange, rangeToCidrs, type IpRange } from '../net/index.ts';
 import { ConfigIssueCode } from './errors.ts';
 import type { IssueDraft, PathSegment } from './issue.ts';
-import { asRecord, duplicate, records, str, strings, tryCanonical, type Rec } from './raw-access.ts';
+import { asRecord, checkPoolReferences, duplicate, records, str, strings, tryCanonical, type Rec } from './raw-access.ts';
 
 /**
  * Rules of the `bgp:` section that a JSON Schema can't say: router ID is IPv4 (RFC 4271 §4.2),
@@ -70,15 +70,10 @@ export function checkBgp(bgp: Rec | undefined, pools: unknown, out: IssueDraft[]
     bad(['bgp', 'advertisements'], bgp['advertisements'], 'bgp.advertise and bgp.advertisements are both set', 'one of them: advertisements (per pool and peer), or the older advertise (one block for every peer)', ConfigIssueCode.conflict);
   }
   const peerWords = [...names.keys(), ...addresses.keys()];
+  const poolNames = poolRanges === undefined ? undefined : new Set(poolRanges.keys());
   for (const [i, adv] of records(bgp['advertisements'])) {
-    if (poolRanges !== undefined) {
-      for (const [j, pool] of strings(adv['pools'])) {
-        if (!poolRanges.has(pool)) {
-          bad(['bgp', 'advertisements', i, 'pools', j], pool, `no pool is named "${pool}"`, `a name from pools: ${[...poolRanges.keys()].join(', ') || '(none)'}`, ConfigIssueCode.badReference);
-        }
-      }
-      checkAggregation(adv, i, poolRanges, out);
-    }
+    checkPoolReferences(adv['pools'], ['bgp', 'advertisements', i, 'pools'], poolNames, out);
+    if (poolRanges !== undefined) checkAggregation(adv, i, poolRanges, out);
     for (const [j, peer] of strings(adv['peers'])) {
       if (names.has(peer) || addresses.has(tryCanonical(peer) ?? '')) continue;
       bad(['bgp', 'advertisements', i, 'peers', j], peer, `no peer is named or addressed "${peer}"`, `a name or address from bgp.peers: ${peerWords.join(', ') || '(none)'}`, ConfigIssueCode.badReference);

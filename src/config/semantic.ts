@@ -4,6 +4,7 @@ import type { IssueDraft, PathSegment } from './issue.ts';
 import { asRecord, duplicate, records, str, strings, tryCanonical, type Rec } from './raw-access.ts';
 import { familiesOf, familyName, policyOf } from './families.ts';
 import { checkBgp } from './semantic-bgp.ts';
+import { checkL2 } from './semantic-l2.ts';
 
 /**
  * Rules across fields that a JSON Schema can't say (unique names, references, families that
@@ -18,6 +19,7 @@ export function semanticIssues(data: unknown): IssueDraft[] {
   const poolNames = checkPools(root['pools'], out);
   checkServices(root['services'], poolNames, out);
   checkBgp(asRecord(root['bgp']), root['pools'], out);
+  checkL2(asRecord(root['l2']), root['pools'], out);
   checkXdp(asRecord(root['dataplane']), out);
   return out;
 }
