@@ -5,14 +5,14 @@
 import type { Logger } from 'pino';
 import type { L2StatusView } from '../api/status.ts';
 import type { BfdTransport } from '../bgp/bfd/index.ts';
-import type { L2Config } from '../config/index.ts';
+import { l2InterfaceLookup, type L2Config } from '../config/index.ts';
 import { owners, type L2VipSpec, type L2View, type VipOwner } from '../l2/eligibility.ts';
 import { settleConflict } from '../l2/conflict.ts';
 import { L2Responder, type Conflict, type ResponderOptions } from '../l2/responder.ts';
 import type { Pool } from '../model/index.ts';
 import { formatIp, parseIp } from '../net/index.ts';
 import type { Announcer, StopKind } from './announcer.ts';
-import { l2InterfaceChooser, localAddressFacing, readInterfaces, type InterfaceTable } from './l2-interfaces.ts';
+import { localAddressFacing, readInterfaces, type InterfaceTable } from './l2-interfaces.ts';
 import { L2Liveness, type L2PeerLink, type L2PeerState } from './l2-liveness.ts';
 
 export interface L2AnnouncerOptions {
@@ -147,7 +147,7 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
   const evaluate = (): void => {
     if (stopped) return;
     const interfaces = readIfs();
-    const interfacesOf = l2InterfaceChooser(section, options.pools(), interfaces);
+    const interfacesOf = l2InterfaceLookup(section, options.pools(), interfaces);
     const specs: L2VipSpec[] = [];
     for (const prefix of servable) {
       const vip = parseIp(prefix.slice(0, prefix.indexOf('/')));

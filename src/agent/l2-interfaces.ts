@@ -2,15 +2,8 @@
 // subnets VIPs and peers must sit in). Read from Node's own view of the interfaces (the process's
 // network namespace), no command spawned: a settings change or a pass may read it.
 import { networkInterfaces } from 'node:os';
-import type { Pool } from '../model/index.ts';
 import { cidrContains, cidrOf, parseIp, tryParseIp, type IpAddress } from '../net/index.ts';
-import type { L2Config } from '../config/index.ts';
-import { poolLookup } from './bgp-announcer-policy.ts';
-
-export interface InterfaceAddress {
-  readonly address: string;
-  readonly prefixLength: number;
-}
+import { checkL2Interfaces, formatIssue, type AgentConfig, type InterfaceAddress, type L2Config } from '../config/index.ts';
 
 /** Interface name → its addresses (link-local IPv6 left out: a VIP or a peer is never in fe80::/10). */
 export type InterfaceTable = ReadonlyMap<string, readonly InterfaceAddress[]>;
@@ -37,20 +30,14 @@ export function subnetHolds(addresses: readonly InterfaceAddress[], ip: IpAddres
   });
 }
 
-/** A function giving, for a VIP, the interfaces it is answered on: those of the advertisements selecting its pool whose subnet holds it. */
-export function l2InterfaceChooser(l2: L2Config, pools: readonly Pool[], interfaces: InterfaceTable): (vip: IpAddress) => string[] {
-  const poolOf = poolLookup(pools);
-  return (vip) => {
-    const pool = poolOf(vip)?.name;
-    const chosen = new Set<string>();
-    for (const ad of l2.advertisements) {
-      if (ad.pools.length > 0 && (pool === undefined || !ad.pools.includes(pool))) continue;
-      for (const name of ad.interfaces) {
-        if (subnetHolds(interfaces.get(name) ?? [], vip) !== undefined) chosen.add(name);
-      }
-    }
-    return [...chosen];
-  };
+/**
+ * The `l2` section's problems on this node (an interface it lacks, a pool outside the interfaces'
+ * subnets), in the words of a config error naming `from`; undefined when there are none.
+ */
+export function l2HostProblems(config: AgentConfig, from: string, interfaces: InterfaceTable = readInterfaces()): string | undefined {
+  if (config.l2 === undefined) return undefined;
+  const issues = checkL2Interfaces(config.l2, config.pools, interfaces, from);
+  return issues.length === 0 ? undefined : `${from}: the l2 section does not fit this node's interfaces\n${issues.map(formatIssue).join('\n')}`;
 }
 
 /** Our address facing `peer`: one on an L2 interface whose subnet holds the peer's address. */

@@ -10,6 +10,7 @@ import { bgpSwitch, type BgpSwitch } from './bgp-switch.ts';
 import { fanOutAnnouncer, l2Switch, type L2Switch } from './l2-switch.ts';
 import { l2StatusView } from './l2-announcer.ts';
 import { registerL2Metrics } from './metrics-l2.ts';
+import { l2HostProblems } from './l2-interfaces.ts';
 import { createDataplane } from './engines.ts';
 import { splitListen, startHttpServers } from './http-servers.ts';
 import { fileDrainStore, NodeDrain } from './drain.ts';
@@ -47,10 +48,21 @@ export interface PreparedNode {
 /** Starts the settings sources and opens the dataplane; a refusal means nothing was started. */
 export async function prepareNode(options: AgentOptions, log: Logger): Promise<{ ok: true; node: PreparedNode } | { ok: false; message: string }> {
   const from = options.config ?? 'the LBNodeConfig';
-  const settings = new AgentSettings({ log, fromKubernetes: fromKubernetes(options), from });
+  const check = (c: AgentConfig): string | undefined => l2HostProblems(c, from);
+  const settings = new AgentSettings({ log, fromKubernetes: fromKubernetes(options), from, check });
   const sources = await startSettingsSources(options, settings, log);
   if (!sources.ok) return sources;
   const { config } = sources;
+  const problem = check(config);
+  if (problem !== undefined) {
+    // A file is refused whole, as for any other error in it; a cluster's settings are kept
+    // (the VIPs on interfaces that fit are still answered) and the problem is logged.
+    if (!fromKubernetes(options)) {
+      await sources.stop();
+      return { ok: false, message: `config refused, nothing started\n${problem}` };
+    }
+    log.error(problem);
+  }
   let opened: Awaited<ReturnType<typeof createDataplane>>;
   try {
     opened = await createDataplane(config, log);

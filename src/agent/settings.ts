@@ -27,6 +27,8 @@ export interface SettingsOptions {
   readonly fromKubernetes: boolean;
   /** Where the node's settings come from, for the log: the file, or 'the LBNodeConfig'. */
   readonly from: string;
+  /** What only this node can check (its interfaces against the l2 section): a message refuses the settings. */
+  readonly check?: (config: AgentConfig) => string | undefined;
 }
 
 const problemKey = (p: SourceProblem): string => `${p.object}\n${p.message}`;
@@ -61,6 +63,11 @@ export class AgentSettings extends EventEmitter<SettingsEvents> {
 
   changed(config: AgentConfig): void {
     const { log, from } = this.options;
+    const problem = this.options.check?.(config);
+    if (problem !== undefined) {
+      this.refused(problem);
+      return;
+    }
     this.reloads.applied += 1;
     log.info({ from }, 'settings changed; reconciling');
     if (this.#config !== undefined && this.#config.dataplane.engine !== config.dataplane.engine) {
