@@ -12,6 +12,7 @@ export const Kinds = {
   VIPPool: { kind: 'VIPPool', plural: 'vippools', singular: 'vippool', shortNames: ['vpool'] },
   BGPPeer: { kind: 'BGPPeer', plural: 'bgppeers', singular: 'bgppeer', shortNames: [] },
   BGPAdvertisement: { kind: 'BGPAdvertisement', plural: 'bgpadvertisements', singular: 'bgpadvertisement', shortNames: ['bgpadv'] },
+  L2Advertisement: { kind: 'L2Advertisement', plural: 'l2advertisements', singular: 'l2advertisement', shortNames: ['l2adv'] },
   LBNodeConfig: { kind: 'LBNodeConfig', plural: 'lbnodeconfigs', singular: 'lbnodeconfig', shortNames: ['lbnc'] },
 } as const;
 export type KindName = keyof typeof Kinds;

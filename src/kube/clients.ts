@@ -37,7 +37,7 @@ export interface EventRecord {
   readonly at: Date;
 }
 
-export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools' | 'lbnodeconfigs' | 'bgppeers' | 'bgpadvertisements' | 'secrets';
+export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools' | 'lbnodeconfigs' | 'bgppeers' | 'bgpadvertisements' | 'l2advertisements' | 'secrets';
 export interface InformedObject {
   services: KubeService;
   endpointslices: KubeEndpointSlice;
@@ -46,6 +46,7 @@ export interface InformedObject {
   lbnodeconfigs: KubeLbNodeConfig;
   bgppeers: KubeCustomObject;
   bgpadvertisements: KubeCustomObject;
+  l2advertisements: KubeCustomObject;
   /** Only in `KubeClientOptions.secretsNamespace` (BGP passwords): the agent may read no other. */
   secrets: KubeSecret;
 }
@@ -189,6 +190,10 @@ export function createKubeClients(target: KubeTarget, options: KubeClientOptions
     bgpadvertisements: {
       path: informedPath('bgpadvertisements'),
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'bgpadvertisements' }) as Promise<{ items: KubeCustomObject[]; metadata?: { resourceVersion?: string } }>,
+    },
+    l2advertisements: {
+      path: informedPath('l2advertisements'),
+      list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'l2advertisements' }) as Promise<{ items: KubeCustomObject[]; metadata?: { resourceVersion?: string } }>,
     },
     secrets: { path: informedPath('secrets', options), list: () => core.listNamespacedSecret({ namespace: secretsNamespace }) },
   } as const;

@@ -99,7 +99,7 @@ export interface KubeLbNodeConfig {
   readonly spec?: Readonly<Record<string, unknown>>;
 }
 
-/** Any vipgate.io custom object read as plain JSON (BGPPeer, BGPAdvertisement): checked by its reader. */
+/** Any vipgate.io custom object read as plain JSON (BGPPeer, BGPAdvertisement, L2Advertisement): checked by its reader. */
 export interface KubeCustomObject {
   readonly metadata?: ObjectMeta;
   readonly spec?: Readonly<Record<string, unknown>>;

@@ -135,6 +135,7 @@ const vipPool = rootSchema(crdNamed(objects, 'vippools.vipgate.io'));
 const peer = rootSchema(crdNamed(objects, 'bgppeers.vipgate.io'));
 const adv = rootSchema(crdNamed(objects, 'bgpadvertisements.vipgate.io'));
 const node = rootSchema(crdNamed(objects, 'lbnodeconfigs.vipgate.io'));
+const l2 = rootSchema(crdNamed(objects, 'l2advertisements.vipgate.io'));
 
 test('VIPPool addresses: CIDRs, single addresses and same-family ranges pass; the rest fail', () => {
   const entry = prop(vipPool, 'spec', 'addresses').items as IJSONSchemaProps;
@@ -196,4 +197,14 @@ test('LBNodeConfig: engine xdp needs the xdp settings; SNAT addresses at most on
   const snat = prop(node, 'spec', 'dataplane', 'xdp', 'snatAddresses');
   assert.ok(holds(snat, ['10.180.1.16', 'fd00:180::16']));
   assert.ok(!holds(snat, ['10.180.1.16', '10.180.1.17']));
+});
+
+test('L2Advertisement: interface names as the kernel takes them; a selector as everywhere else', () => {
+  const name = prop(l2, 'spec', 'interfaces').items as IJSONSchemaProps;
+  assert.ok(holds(name, 'eth0'));
+  assert.ok(holds(name, 'bond0.100'));
+  assert.ok(!holds(name, '.'));
+  assert.ok(!holds(name, '..'));
+  const requirement = prop(l2, 'spec', 'nodeSelector', 'matchExpressions').items as IJSONSchemaProps;
+  assert.ok(!holds(requirement, { key: 'zone', operator: 'Exists', values: ['a'] }));
 });

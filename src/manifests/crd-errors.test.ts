@@ -69,6 +69,7 @@ const cases: readonly Case[] = [
   { what: 'next hop not an IP', plural: 'bgppeers', kind: 'BGPPeer', spec: { ...peer, nextHop: { ipv4: 'gw' } }, field: 'spec.nextHop.ipv4', shows: ['"gw"'] },
   { what: 'community part too big', plural: 'bgpadvertisements', kind: 'BGPAdvertisement', spec: { communities: ['65000:70000'] }, field: 'spec.communities[0]', shows: ['"65000:70000"'] },
   { what: 'large community part too big', plural: 'bgpadvertisements', kind: 'BGPAdvertisement', spec: { largeCommunities: ['4294967296:1:2'] }, field: 'spec.largeCommunities[0]', shows: ['"4294967296:1:2"'] },
+  { what: 'L2 interface named ".."', plural: 'l2advertisements', kind: 'L2Advertisement', spec: { interfaces: ['eth0', '..'] }, field: 'spec.interfaces[1]', shows: ['got ".."'] },
   { what: 'interface named ".."', plural: 'lbnodeconfigs', kind: 'LBNodeConfig', spec: { vipInterface: { name: '..' } }, field: 'spec.vipInterface.name', shows: ['got ".."'] },
   { what: 'interface address without length', plural: 'lbnodeconfigs', kind: 'LBNodeConfig', spec: { vipInterface: { name: 'vip0', addresses: ['10.200.0.1'] } }, field: 'spec.vipInterface.addresses[0]', shows: ['"10.200.0.1"'] },
   { what: 'route with host bits', plural: 'lbnodeconfigs', kind: 'LBNodeConfig', spec: { vipInterface: { name: 'vip0', routes: ['10.200.0.1/16'] } }, field: 'spec.vipInterface.routes[0]', shows: ['"10.200.0.1/16"'] },
@@ -120,6 +121,53 @@ for (const c of malformed) {
       JSON.stringify(causes),
     );
     for (const text of c.shows) assert.ok(causes[0]!.message.includes(text), causes[0]!.message);
+  });
+}
+
+test('L2Advertisement: a full object is admitted as written (no defaults: a field left out is left to the other advertisements)', () => {
+  const spec: JsonObject = {
+    pools: ['gold'], interfaces: ['eth0', 'bond0.100'], announce: { count: 3, intervalMs: 250, periodicSeconds: 0 }, failbackHoldDownSeconds: 10,
+    bfd: { minTxMs: 100, minRxMs: 100, multiplier: 3 }, nodeSelector: { matchLabels: { zone: 'a' } },
+  };
+  for (const given of [spec, { interfaces: ['eth0'] }]) {
+    const object: JsonObject = { apiVersion: 'vipgate.io/v1alpha1', kind: 'L2Advertisement', metadata: { name: 'lan' }, spec: given };
+    const verdict = admitCustomResource(crdFor('l2advertisements'), { operation: 'CREATE', version: 'v1alpha1', object, fieldValidation: 'Strict', patch: false });
+    assert.equal(verdict.error, undefined, JSON.stringify(verdict.error?.status));
+    assert.deepEqual(verdict.object['spec'], given);
+  }
+});
+
+/** Schema bounds (no CEL): the server names the field, and the value where it prints one. */
+const l2Bounds: readonly (Omit<Case, 'plural' | 'kind'> & { readonly reason: string })[] = [
+  { what: 'no interfaces', spec: {}, field: 'spec.interfaces', shows: ['Required value'], reason: 'FieldValueRequired' },
+  { what: 'empty interfaces', spec: { interfaces: [] }, field: 'spec.interfaces', shows: ['at least 1 items'], reason: 'FieldValueInvalid' },
+  { what: 'interface name over 15 bytes', spec: { interfaces: ['a-very-long-ifname'] }, field: 'spec.interfaces[0]', shows: ['15 bytes'], reason: 'FieldValueTooLong' },
+  { what: 'interface name with a space', spec: { interfaces: ['eth 0'] }, field: 'spec.interfaces[0]', shows: ['"eth 0"'], reason: 'FieldValueInvalid' },
+  { what: 'interface twice', spec: { interfaces: ['eth0', 'eth0'] }, field: 'spec.interfaces[1]', shows: ['"eth0"'], reason: 'FieldValueDuplicate' },
+  { what: 'pool not a DNS label', spec: { interfaces: ['eth0'], pools: ['Gold'] }, field: 'spec.pools[0]', shows: ['"Gold"'], reason: 'FieldValueInvalid' },
+  { what: 'announce count 11', spec: { interfaces: ['eth0'], announce: { count: 11 } }, field: 'spec.announce.count', shows: ['11', 'less than or equal to 10'], reason: 'FieldValueInvalid' },
+  { what: 'announce interval 5 ms', spec: { interfaces: ['eth0'], announce: { intervalMs: 5 } }, field: 'spec.announce.intervalMs', shows: ['5', 'greater than or equal to 10'], reason: 'FieldValueInvalid' },
+  { what: 'periodic over an hour', spec: { interfaces: ['eth0'], announce: { periodicSeconds: 3601 } }, field: 'spec.announce.periodicSeconds', shows: ['3601'], reason: 'FieldValueInvalid' },
+  { what: 'hold-down over an hour', spec: { interfaces: ['eth0'], failbackHoldDownSeconds: 3601 }, field: 'spec.failbackHoldDownSeconds', shows: ['3601'], reason: 'FieldValueInvalid' },
+  { what: 'BFD transmit 5 ms', spec: { interfaces: ['eth0'], bfd: { minTxMs: 5 } }, field: 'spec.bfd.minTxMs', shows: ['5'], reason: 'FieldValueInvalid' },
+  { what: 'BFD receive over a minute', spec: { interfaces: ['eth0'], bfd: { minRxMs: 60001 } }, field: 'spec.bfd.minRxMs', shows: ['60001'], reason: 'FieldValueInvalid' },
+  { what: 'BFD multiplier 0', spec: { interfaces: ['eth0'], bfd: { multiplier: 0 } }, field: 'spec.bfd.multiplier', shows: ['0', 'greater than or equal to 1'], reason: 'FieldValueInvalid' },
+  {
+    what: 'selector In without values',
+    spec: { interfaces: ['eth0'], nodeSelector: { matchExpressions: [{ key: 'zone', operator: 'In' }] } },
+    field: 'spec.nodeSelector.matchExpressions[0].values',
+    shows: ['In', '"zone"'],
+    reason: 'FieldValueInvalid',
+  },
+];
+
+for (const c of l2Bounds) {
+  test(`L2Advertisement errors name the field: ${c.what}`, () => {
+    const causes = refusal('l2advertisements', 'L2Advertisement', c.spec);
+    const cause = causes.find((x) => x.field === c.field);
+    assert.ok(cause, `no error on ${c.field}: ${JSON.stringify(causes)}`);
+    assert.equal(cause.reason, c.reason);
+    for (const text of c.shows) assert.ok(cause.message.includes(text), `${c.field}: "${cause.message}" does not show ${text}`);
   });
 }
 

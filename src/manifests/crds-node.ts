@@ -1,16 +1,6 @@
 import type { ICustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { crd } from './crd.ts';
-import { bool, cidr, int, interfaceAddress, ip, labelSelector, obj, set, str, stringListRule, stringRule, type Schema } from './schema.ts';
-
-/** A Linux interface name, as the kernel's dev_valid_name() admits it. */
-function ifname(description: string): Schema {
-  return str(`${description} 1–15 bytes, no "/", ":" or white space.`, {
-    minLength: 1,
-    maxLength: 15,
-    pattern: '^[^/:\\s]+$',
-    'x-kubernetes-validations': [stringRule("self != '.' && self != '..'", 'must not be "." or ".."')],
-  });
-}
+import { bool, cidr, ifname, int, interfaceAddress, ip, labelSelector, obj, set, str, stringListRule } from './schema.ts';
 
 /** The same fields and defaults as `vipInterface` and `dataplane` in the standalone file. */
 const nodeConfigSpec = obj(

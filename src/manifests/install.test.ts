@@ -38,7 +38,7 @@ const writeVerbs = ['create', 'update', 'patch', 'delete', 'deletecollection'];
 test('RBAC: the agent only reads, and reads Secrets only in its own namespace', () => {
   const agent = grants(renderManifests(), 'vipgate-agent');
   assert.deepEqual([...agent].filter((g) => writeVerbs.some((v) => g.endsWith(`:${v}`))), []);
-  for (const needed of ['/services:watch', 'discovery.k8s.io/endpointslices:watch', '/nodes:list', 'vipgate.io/vippools:watch', 'vipgate.io/bgppeers:list', 'vipgate.io/lbnodeconfigs:get']) {
+  for (const needed of ['/services:watch', 'discovery.k8s.io/endpointslices:watch', '/nodes:list', 'vipgate.io/vippools:watch', 'vipgate.io/bgppeers:list', 'vipgate.io/lbnodeconfigs:get', 'vipgate.io/l2advertisements:list', 'vipgate.io/l2advertisements:watch', '/nodes:watch']) {
     assert.ok(agent.has(needed), needed);
   }
   assert.ok(agent.has('ns:/secrets:get'));

@@ -22,7 +22,7 @@ const agentRules: IPolicyRule[] = [
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: read },
   {
     apiGroups: [API_GROUP],
-    resources: [Kinds.VIPPool.plural, Kinds.BGPPeer.plural, Kinds.BGPAdvertisement.plural, Kinds.LBNodeConfig.plural],
+    resources: [Kinds.VIPPool.plural, Kinds.BGPPeer.plural, Kinds.BGPAdvertisement.plural, Kinds.L2Advertisement.plural, Kinds.LBNodeConfig.plural],
     verbs: read,
   },
 ];

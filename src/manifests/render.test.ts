@@ -44,7 +44,7 @@ test('CRDs: vipgate.io/v1alpha1, structural schemas, status subresource where th
   const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => crdNamed(objects, o.metadata?.name ?? ''));
   assert.deepEqual(
     crds.map((c) => c.spec.names.kind).sort(),
-    ['BGPAdvertisement', 'BGPPeer', 'LBNodeConfig', 'VIPPool'],
+    ['BGPAdvertisement', 'BGPPeer', 'L2Advertisement', 'LBNodeConfig', 'VIPPool'],
   );
   for (const c of crds) {
     assert.equal(c.spec.group, 'vipgate.io');
@@ -95,4 +95,5 @@ test('kubectl get shows the useful columns', () => {
   assert.deepEqual(columns('vippools.vipgate.io').slice(0, 5), ['Addresses', 'Auto', 'ExternalIPs', 'Free-IPv4', 'Free-IPv6']);
   assert.deepEqual(columns('bgppeers.vipgate.io').slice(0, 3), ['Address', 'ASN', 'Local-ASN']);
   assert.deepEqual(columns('lbnodeconfigs.vipgate.io').slice(0, 3), ['Interface', 'Addresses', 'Engine']);
+  assert.deepEqual(columns('l2advertisements.vipgate.io'), ['Pools', 'Interfaces', 'Hold-Down', 'Age']);
 });

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { externalIPsParams, externalIPsPolicy, externalIPsPolicyBinding } from './admission.ts';
 import { bgpAdvertisementCrd, bgpPeerCrd } from './crds-bgp.ts';
+import { l2AdvertisementCrd } from './crds-l2.ts';
 import { lbNodeConfigCrd } from './crds-node.ts';
 import { vipPoolCrd } from './crds-pools.ts';
 import { resolveManifestOptions, type ManifestOptions } from './options.ts';
@@ -27,6 +28,7 @@ export function renderManifests(given: Partial<ManifestOptions> = {}): KubeObjec
     vipPoolCrd(),
     bgpPeerCrd(),
     bgpAdvertisementCrd(),
+    l2AdvertisementCrd(),
     lbNodeConfigCrd(),
     ...rbacObjects(o),
     controllerDeployment(o),

@@ -101,6 +101,16 @@ export function poolRange(description: string): Schema {
   });
 }
 
+/** A Linux interface name, as the kernel's dev_valid_name() admits it. */
+export function ifname(description: string): Schema {
+  return str(`${description} 1–15 bytes, no "/", ":" or white space.`, {
+    minLength: 1,
+    maxLength: 15,
+    pattern: '^[^/:\\s]+$',
+    'x-kubernetes-validations': [stringRule("self != '.' && self != '..'", 'must not be "." or ".."')],
+  });
+}
+
 /** A DNS label (a namespace, a pool or peer name). */
 export function dnsLabel(description: string): Schema {
   return str(description, { maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' });

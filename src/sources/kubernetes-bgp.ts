@@ -1,9 +1,9 @@
 // BGPPeer and BGPAdvertisement objects as the same BgpConfig the file's `bgp:` section gives.
 // See docs/design/007-kubernetes-nodeport.md (BGP from CRDs) for which side wins what.
 import type { BgpAdvertisementConfig, BgpConfig, BgpPeerConfig } from '../config/index.ts';
-import { selectorMatches, selectorProblem } from '../ipam/index.ts';
 import type { KubeCustomObject, KubeNode, KubeSecret } from '../kube/index.ts';
 import { formatIp, tryParseIp } from '../net/index.ts';
+import { checkFields, FieldError, int, readSelected, strings, sub, type Spec } from './kube-fields.ts';
 
 /** One object left out, or one field of it ignored: `BGPPeer core1` and what is wrong. */
 export interface BgpProblem {
@@ -31,52 +31,12 @@ const DEFAULTS = { port: 179, holdTime: 90, gracefulRestartSeconds: 120, bfd: { 
 const PEER_FIELDS = ['address', 'asn', 'localASN', 'port', 'localAddress', 'routerID', 'holdTimeSeconds', 'passive', 'families', 'gracefulRestartSeconds', 'passwordSecretRef', 'bfd', 'multihop', 'nextHop', 'nodeSelector'];
 const ADVERTISEMENT_FIELDS = ['pools', 'peers', 'aggregationLength', 'aggregationLengthV6', 'aggregateToVipRoutes', 'communities', 'largeCommunities', 'localPref', 'med', 'nodeSelector'];
 
-/** Thrown inside one object's reading; becomes that object's problem. */
-class FieldError extends Error {}
-
-type Spec = Readonly<Record<string, unknown>>;
-
-function int(spec: Spec, field: string, min: number, max: number, allowed = `an integer ${min}–${max}`): number | undefined {
-  const v = spec[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new FieldError(`spec.${field} is ${JSON.stringify(v)}; allowed: ${allowed}`);
-  return v;
-}
-
 function address(spec: Spec, field: string, family?: 4 | 6): string | undefined {
   const v = spec[field];
   if (v === undefined || v === null) return undefined;
   const ip = typeof v === 'string' ? tryParseIp(v) : undefined;
   if (ip === undefined || (family !== undefined && ip.family !== family)) throw new FieldError(`spec.${field} is ${JSON.stringify(v)}; allowed: an ${family === undefined ? 'IP' : `IPv${family}`} address`);
   return formatIp(ip);
-}
-
-function strings(spec: Spec, field: string, pattern?: RegExp, allowed = 'a list of strings'): string[] {
-  const v = spec[field];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((s): s is string => typeof s === 'string' && (pattern === undefined || pattern.test(s)))) throw new FieldError(`spec.${field} is ${JSON.stringify(v)}; allowed: ${allowed}`);
-  return v;
-}
-
-function sub(spec: Spec, field: string): Spec | undefined {
-  const v = spec[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new FieldError(`spec.${field} must be an object`);
-  return v as Spec;
-}
-
-function checkFields(spec: Spec, allowed: readonly string[], kind: string): void {
-  const unknown = Object.keys(spec).find((k) => !allowed.includes(k));
-  if (unknown !== undefined) throw new FieldError(`spec.${unknown} is not a ${kind} field; allowed: ${allowed.join(', ')}`);
-}
-
-/** Whether the object applies to this node, by its spec.nodeSelector (absent: every node). */
-function selects(spec: Spec, labels: Readonly<Record<string, string>>): boolean {
-  const selector = spec['nodeSelector'];
-  if (selector === undefined || selector === null) return true;
-  const problem = selectorProblem(selector);
-  if (problem !== undefined) throw new FieldError(`spec.nodeSelector ${problem}`);
-  return selectorMatches(selector, labels);
 }
 
 const asnRange = { min: 1, max: 4294967295, allowed: 'an AS number 1–4294967295 other than 23456 (AS_TRANS, RFC 6793)' } as const;
@@ -177,12 +137,6 @@ function readAdvertisement(spec: Spec): BgpAdvertisementConfig {
   };
 }
 
-function byName(a: KubeCustomObject, b: KubeCustomObject): number {
-  const x = a.metadata?.name ?? '';
-  const y = b.metadata?.name ?? '';
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /**
  * This node's BGP settings from the cluster's BGPPeers and BGPAdvertisements (those whose
  * nodeSelector matches the Node's labels), merged with the file's `bgp:` when there is one:
@@ -202,29 +156,8 @@ function byName(a: KubeCustomObject, b: KubeCustomObject): number {
 export function bgpFromCluster(input: ClusterBgpInput): { bgp: BgpConfig | undefined; problems: BgpProblem[] } {
   const problems: BgpProblem[] = [];
   const labels = input.node?.metadata?.labels ?? {};
-  const read: ReadPeer[] = [];
-  for (const obj of [...input.peers].sort(byName)) {
-    const name = obj.metadata?.name ?? '';
-    try {
-      const spec = obj.spec ?? {};
-      if (!selects(spec, labels)) continue;
-      read.push(readPeer(name, spec, input.secret));
-    } catch (error) {
-      if (!(error instanceof FieldError)) throw error;
-      problems.push({ object: `BGPPeer ${name}`, message: `${error.message}; this peer is left out` });
-    }
-  }
-  const ads: BgpAdvertisementConfig[] = [];
-  for (const obj of [...input.advertisements].sort(byName)) {
-    const name = obj.metadata?.name ?? '';
-    try {
-      const spec = obj.spec ?? {};
-      if (selects(spec, labels)) ads.push(readAdvertisement(spec));
-    } catch (error) {
-      if (!(error instanceof FieldError)) throw error;
-      problems.push({ object: `BGPAdvertisement ${name}`, message: `${error.message}; this advertisement is left out` });
-    }
-  }
+  const read = readSelected(input.peers, { kind: 'BGPPeer', noun: 'peer' }, labels, (name, spec) => readPeer(name, spec, input.secret), problems);
+  const ads = readSelected(input.advertisements, { kind: 'BGPAdvertisement', noun: 'advertisement' }, labels, (_name, spec) => readAdvertisement(spec), problems);
   const file = input.file;
   if (file === undefined && read.length === 0) return { bgp: undefined, problems };
 

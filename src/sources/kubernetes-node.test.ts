@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeLbNodeConfig, KubeNode } from '../kube/index.ts';
-import { nodeSettingsFromCluster } from './kubernetes.ts';
+import { nodeSettingsFromCluster } from './kubernetes-node.ts';
 
 const lb1: KubeNode = { metadata: { name: 'lb1', labels: { 'node-role.kubernetes.io/lb': '', zone: 'a' } } };
 const worker: KubeNode = { metadata: { name: 'node1', labels: { zone: 'a' } } };

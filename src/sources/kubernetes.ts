@@ -1,12 +1,16 @@
 import type { Logger } from 'pino';
-import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, parseConfig, type AgentConfig, type KubernetesBackendMode } from '../config/index.ts';
-import { selectorMatches, selectorProblem } from '../ipam/index.ts';
+import type { AgentConfig, KubernetesBackendMode } from '../config/index.ts';
 import { createKubeClients, watchKind, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind } from '../kube/index.ts';
 import { Annotations, claimOf, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, type ClassPolicy } from '../kube-model/index.ts';
 import type { AgentInput, Backend, ServicePort, ServiceSpec, SnatMode } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family } from '../net/index.ts';
 import { bgpFromCluster, secretLookup } from './kubernetes-bgp.ts';
+import { l2FromCluster } from './kubernetes-l2.ts';
+import { nodeSettingsFromCluster, type NodeSettings } from './kubernetes-node.ts';
 import { nodePortBackendsFor, nodePortTargets, targetsFingerprint, type NodePortTarget } from './kubernetes-nodeport.ts';
+
+// Here for the agent and the tests: the source and the node settings it emits.
+export { nodeSettingsFromCluster, type NodeSettings } from './kubernetes-node.ts';
 
 export interface ClusterState {
   readonly services: readonly KubeService[];
@@ -189,71 +193,6 @@ function resolveChoice(choice: BackendChoice, nodes: readonly KubeNode[]): Resol
   return { mode: 'nodePort', key: `nodePort|${snat}|${targetsFingerprint(targets)}`, targets, snat };
 }
 
-/** This node's settings from the cluster, or why there are none (for the log and the exit status). */
-export type NodeSettings =
-  | { readonly ok: true; readonly config: AgentConfig; /** `LBNodeConfig <name>` */ readonly from: string }
-  | { readonly ok: false; readonly message: string };
-
-const NODE_SPEC_FIELDS = ['vipInterface', 'dataplane', 'backends', 'drain', 'nodeSelector'] as const;
-
-/** Why the cluster asks this node to drain (docs/design/013-drain.md), or undefined. */
-function drainRequestOf(node: KubeNode, nodeName: string, from: string, spec: Readonly<Record<string, unknown>>): string | undefined {
-  const reasons = [
-    // `kubectl cordon` / `kubectl drain`: the node is being taken out for maintenance.
-    ...(node.spec?.unschedulable === true ? [`Node ${nodeName} is cordoned`] : []),
-    ...(spec['drain'] === true ? [`${from} spec.drain`] : []),
-  ];
-  return reasons.length === 0 ? undefined : reasons.join(', ');
-}
-
-/**
- * The node's settings from the LBNodeConfig that selects it (by the Node's labels; no
- * nodeSelector selects every node), as the same `AgentConfig` the standalone file gives, so
- * defaults and checks are the file's own. None, or more than one, selecting the node is an
- * error that names them: guessing which of two configs was meant would be worse.
- */
-export function nodeSettingsFromCluster(nodeName: string, nodes: readonly KubeNode[], configs: readonly KubeLbNodeConfig[]): NodeSettings {
-  const node = nodes.find((n) => n.metadata?.name === nodeName);
-  if (node === undefined) return { ok: false, message: `Node ${nodeName} does not exist; --node-name must name this node's Node object` };
-  const labels = node.metadata?.labels ?? {};
-  const selecting: KubeLbNodeConfig[] = [];
-  for (const c of configs) {
-    const selector = c.spec?.['nodeSelector'];
-    if (selector === undefined || selector === null) {
-      selecting.push(c);
-      continue;
-    }
-    const problem = selectorProblem(selector);
-    if (problem !== undefined) return { ok: false, message: `LBNodeConfig ${c.metadata?.name ?? ''}: spec.nodeSelector ${problem}` };
-    if (selectorMatches(selector, labels)) selecting.push(c);
-  }
-  const names = selecting.map((c) => c.metadata?.name ?? '').sort();
-  const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
-  if (selecting.length === 0) return { ok: false, message: `no LBNodeConfig selects Node ${nodeName} (its labels: ${shown}); create one whose spec.nodeSelector matches` };
-  if (selecting.length > 1) return { ok: false, message: `Node ${nodeName} is selected by ${selecting.length} LBNodeConfigs (${names.join(', ')}); narrow their nodeSelectors so exactly one does` };
-  const chosen = selecting[0]!;
-  const from = `LBNodeConfig ${names[0]!}`;
-  const spec = chosen.spec ?? {};
-  const unknown = Object.keys(spec).filter((k) => !(NODE_SPEC_FIELDS as readonly string[]).includes(k));
-  if (unknown.length > 0) return { ok: false, message: `${from}: spec.${unknown[0]!} is not an LBNodeConfig field; allowed: ${NODE_SPEC_FIELDS.join(', ')}` };
-  const raw = {
-    apiVersion: CONFIG_API_VERSION, kind: CONFIG_KIND, nodeName,
-    ...(spec['vipInterface'] === undefined ? {} : { vipInterface: spec['vipInterface'] }),
-    ...(spec['dataplane'] === undefined ? {} : { dataplane: spec['dataplane'] }),
-    // The file's `kubernetes.backends`: in an LBNodeConfig everything is Kubernetes already.
-    ...(spec['backends'] === undefined ? {} : { kubernetes: { backends: spec['backends'] } }),
-  };
-  try {
-    // JSON is YAML: the file's parser, schema, checks and defaults apply unchanged.
-    const config = parseConfig(JSON.stringify(raw, null, 1), from, { hostname: nodeName });
-    const drainRequest = drainRequestOf(node, nodeName, from, spec);
-    return { ok: true, config: drainRequest === undefined ? config : { ...config, drainRequest }, from };
-  } catch (error) {
-    if (error instanceof ConfigError) return { ok: false, message: error.message };
-    throw error;
-  }
-}
-
 export interface KubernetesSourceOptions {
   /** A kubeconfig file; the in-cluster service account when omitted (and no clients given). */
   readonly kubeconfig?: string;
@@ -292,7 +231,8 @@ export interface KubernetesSource {
 }
 
 /**
- * The agent's Kubernetes source: informers on Services, EndpointSlices, Nodes and VIPPools;
+ * The agent's Kubernetes source: informers on Services, EndpointSlices, Nodes and VIPPools (and,
+ * with `nodeName`, the LBNodeConfigs, BGPPeers, BGPAdvertisements, Secrets and L2Advertisements);
  * on any change, after `debounceMs`, the whole input is rebuilt from the caches and handed to
  * `onInput` (level-triggered: no event payload is trusted on its own).
  */
@@ -316,20 +256,25 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     const from = lastGood ?? fileSettings;
     return from === undefined ? { mode: 'pods' } : { mode: from.kubernetes.backends, selfNodeName: from.nodeName, snat: from.dataplane.snat };
   };
-  let bgpProblems: readonly KubernetesSourceProblem[] = [];
+  let crdProblems: readonly KubernetesSourceProblem[] = [];
   const emitNodeSettings = (): void => {
-    if (options.nodeName === undefined || nodeConfigs === undefined || bgp === undefined) return;
+    if (options.nodeName === undefined || nodeConfigs === undefined || bgp === undefined || l2Advertisements === undefined) return;
     const nodeName = options.nodeName;
     let next = nodeSettingsFromCluster(nodeName, nodes.list(), nodeConfigs.list());
     if (next.ok) {
-      // BGP comes from the BGPPeers and BGPAdvertisements selecting this node, into the same
-      // `bgp` the file would give: the agent's BGP path is unchanged.
+      // BGP and L2 come from the BGPPeers, BGPAdvertisements and L2Advertisements selecting
+      // this node, into the same `bgp` and `l2` the file would give: the agent's paths are unchanged.
+      const node = nodes.get(nodeName);
       const fromCrds = bgpFromCluster({
-        nodeName, node: nodes.get(nodeName), peers: bgp.peers.list(), advertisements: bgp.advertisements.list(),
+        nodeName, node, peers: bgp.peers.list(), advertisements: bgp.advertisements.list(),
         secret: secretLookup(bgp.secrets.list(), secretsNamespace),
       });
-      bgpProblems = fromCrds.problems;
-      if (fromCrds.bgp !== undefined) next = { ...next, config: { ...next.config, bgp: fromCrds.bgp } };
+      const l2 = l2FromCluster({ nodeName, node, nodes: nodes.list(), advertisements: l2Advertisements.list(), lbNodeConfigs: nodeConfigs.list() });
+      crdProblems = [...fromCrds.problems, ...l2.problems];
+      next = {
+        ...next,
+        config: { ...next.config, ...(fromCrds.bgp === undefined ? {} : { bgp: fromCrds.bgp }), ...(l2.l2 === undefined ? {} : { l2: l2.l2 }) },
+      };
     }
     // Node status churns (heartbeats); only a change in the outcome is news.
     const text = JSON.stringify(next);
@@ -348,7 +293,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
       policy,
       backendChoice(),
     );
-    options.onInput(input, [...problems, ...bgpProblems]);
+    options.onInput(input, [...problems, ...crdProblems]);
   };
   const changed = (): void => {
     if (!synced || timer !== undefined) return;
@@ -370,7 +315,9 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
       ? undefined
       : { peers: watchKind(clients, 'bgppeers', common), advertisements: watchKind(clients, 'bgpadvertisements', common), secrets: watchKind(clients, 'secrets', common) };
   const bgpSynced = bgp === undefined ? [] : [bgp.peers.synced, bgp.advertisements.synced, bgp.secrets.synced];
-  const ready = Promise.all([services.synced, slices.synced, nodes.synced, pools.synced, nodeConfigs?.synced, ...bgpSynced]).then(() => {
+  // L2 likewise; its peers are the other Nodes, already watched.
+  const l2Advertisements: WatchedKind<KubeCustomObject> | undefined = options.nodeName === undefined ? undefined : watchKind(clients, 'l2advertisements', common);
+  const ready = Promise.all([services.synced, slices.synced, nodes.synced, pools.synced, nodeConfigs?.synced, ...bgpSynced, l2Advertisements?.synced]).then(() => {
     synced = true;
     emit();
   });
@@ -384,7 +331,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await Promise.all([services.stop(), slices.stop(), nodes.stop(), pools.stop(), nodeConfigs?.stop(), bgp?.peers.stop(), bgp?.advertisements.stop(), bgp?.secrets.stop()]);
+      await Promise.all([services.stop(), slices.stop(), nodes.stop(), pools.stop(), nodeConfigs?.stop(), bgp?.peers.stop(), bgp?.advertisements.stop(), bgp?.secrets.stop(), l2Advertisements?.stop()]);
     },
   };
 }
