@@ -13,6 +13,7 @@ import type { Pool } from '../model/index.ts';
 import { formatIp, parseIp } from '../net/index.ts';
 import type { Announcer, StopKind } from './announcer.ts';
 import { localAddressFacing, readInterfaces, type InterfaceTable } from './l2-interfaces.ts';
+import type { L2Event } from './l2-events.ts';
 import { L2Liveness, type L2PeerLink, type L2PeerState } from './l2-liveness.ts';
 
 export interface L2AnnouncerOptions {
@@ -25,6 +26,8 @@ export interface L2AnnouncerOptions {
   readonly now?: () => number;
   /** The node name of the LB node using this MAC on this interface, if it is a known peer. */
   readonly peerOfMac?: (ifname: string, mac: string) => Promise<string | undefined>;
+  /** Ownership taken here and conflicts, for Kubernetes Events (l2-events.ts). */
+  readonly onEvent?: (event: L2Event) => void;
   /** Replaces the responder's sockets (tests). */
   readonly responder?: Pick<ResponderOptions, 'openSocket' | 'pollMs' | 'probeMs'>;
 }
@@ -118,6 +121,7 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
     const claimant = await (options.peerOfMac?.(conflict.interface, conflict.mac) ?? Promise.resolve(undefined));
     const settled = settleConflict(vip, nodeName, claimant);
     log.warn({ vip: conflict.vip, interface: conflict.interface, mac: conflict.mac, claimant: claimant ?? null, action: settled.action }, `L2: two nodes answer for a VIP: ${settled.reason}`);
+    options.onEvent?.({ kind: 'conflict', vip: conflict.vip, message: `${conflict.mac}${claimant === undefined ? '' : ` (${claimant})`} also answers for ${conflict.vip} on ${conflict.interface}; ${nodeName} ${settled.action === 'yield' ? 'yields' : 'keeps it'}: ${settled.reason}` });
     if (settled.action === 'yield') responder.yieldVip(conflict.interface, vip);
     else if (settled.action === 'reannounce') responder.announceAgain(conflict.interface, vip);
   };
@@ -185,6 +189,9 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
       if (before !== undefined) {
         ownershipChanges++;
         log.info({ vip: formatIp(o.vip), interface: o.interface, from: before.owner ?? null, to: o.owner ?? null }, `L2: owner ${before.owner ?? 'none'} → ${o.owner ?? 'none'}: ${why}`);
+      }
+      if (o.owner === nodeName && before !== undefined) {
+        options.onEvent?.({ kind: 'takeover', vip: formatIp(o.vip), message: `${nodeName} now answers ARP/NDP for ${formatIp(o.vip)} on ${o.interface} (was ${before.owner ?? 'nobody'}): ${why}` });
       }
     }
     for (const key of held.keys()) if (!seen.has(key)) held.delete(key);

@@ -9,6 +9,7 @@ import type { L2Config } from '../config/index.ts';
 import type { Pool } from '../model/index.ts';
 import { canonicalIp } from '../net/index.ts';
 import type { Announcer, StopKind } from './announcer.ts';
+import type { L2Event } from './l2-events.ts';
 import { l2Announcer, type L2Announcer, type L2Status } from './l2-announcer.ts';
 
 export interface L2SwitchOptions {
@@ -16,6 +17,7 @@ export interface L2SwitchOptions {
   readonly nodeName: string;
   readonly initial: L2Config | undefined;
   readonly pools: () => readonly Pool[];
+  readonly onEvent?: (event: L2Event) => void;
 }
 
 export interface L2Switch extends Announcer {
@@ -52,7 +54,7 @@ export function l2Switch(options: L2SwitchOptions): L2Switch {
   let draining = false;
   let last: readonly string[] | undefined;
   const start = (s: L2Config): L2Announcer => {
-    const started = l2Announcer(s, { log: log.child({ l2: true }), nodeName: options.nodeName, pools: options.pools, peerOfMac: neighbourPeerLookup(() => section?.peers ?? []) });
+    const started = l2Announcer(s, { log: log.child({ l2: true }), nodeName: options.nodeName, pools: options.pools, ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }), peerOfMac: neighbourPeerLookup(() => section?.peers ?? []) });
     started.setDataplaneHealthy(healthy);
     started.setDraining(draining);
     if (last !== undefined) void started.setAdvertisements(last);

@@ -10,6 +10,8 @@ import { bgpSwitch, type BgpSwitch } from './bgp-switch.ts';
 import { fanOutAnnouncer, l2Switch, type L2Switch } from './l2-switch.ts';
 import { l2StatusView } from './l2-announcer.ts';
 import { registerL2Metrics } from './metrics-l2.ts';
+import { l2EventRecorder } from './l2-events.ts';
+import type { EventRecord } from '../kube/index.ts';
 import { l2HostProblems } from './l2-interfaces.ts';
 import { createDataplane } from './engines.ts';
 import { splitListen, startHttpServers } from './http-servers.ts';
@@ -42,6 +44,8 @@ export interface PreparedNode {
   readonly host: Host;
   /** Where the settings come from, for messages: the file, or 'the LBNodeConfig'. */
   readonly from: string;
+  /** In Kubernetes mode: writes an Event (best effort). */
+  readonly recordEvent?: (event: EventRecord) => void;
   stopSources(): Promise<void>;
 }
 
@@ -74,7 +78,8 @@ export async function prepareNode(options: AgentOptions, log: Logger): Promise<{
     runner: createCommandRunner(),
     logger: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
   });
-  return { ok: true, node: { settings, config, dataplane: opened.dataplane, engine: opened.detail, host, from, stopSources: () => sources.stop() } };
+  const node: PreparedNode = { settings, config, dataplane: opened.dataplane, engine: opened.detail, host, from, stopSources: () => sources.stop(), ...(sources.recordEvent === undefined ? {} : { recordEvent: sources.recordEvent }) };
+  return { ok: true, node };
 }
 
 /**
@@ -115,7 +120,10 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
     aggregates: () => settings.input?.vipInterface?.routes ?? [],
     pools: () => settings.input?.pools ?? [],
   });
-  const l2 = l2Switch({ log, nodeName: config.nodeName, initial: settings.config?.l2, pools: () => settings.input?.pools ?? [] });
+  // Set once the agent exists: the Services holding a VIP are in its table.
+  let servicesOf: (vip: string) => readonly string[] = () => [];
+  const onEvent = node.recordEvent === undefined ? undefined : l2EventRecorder({ record: node.recordEvent, servicesOf: (vip) => servicesOf(vip) });
+  const l2 = l2Switch({ log, nodeName: config.nodeName, initial: settings.config?.l2, pools: () => settings.input?.pools ?? [], ...(onEvent === undefined ? {} : { onEvent }) });
   const metrics = createAgentMetrics(() => dataplane, () => settings.reloads);
   // Registered whatever the mode: the `bgp` section may be added later (no series until then).
   registerBgpMetrics(
@@ -153,6 +161,7 @@ export async function startNode(node: PreparedNode, options: AgentOptions, log: 
     log,
     resyncMs: config.dataplane.resyncSeconds * 1000,
   });
+  servicesOf = (vip) => [...new Set(agent.status().table.frontends.filter((f) => f.address === vip).map((f) => f.service))];
   settings.on('input', (input) => agent.setInput(input));
   settings.on('refused', (message) => agent.setInputError(message));
   settings.on('bgp', (section) => bgp.apply(section));

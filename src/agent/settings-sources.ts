@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.ts';
+import type { EventRecord } from '../kube/index.ts';
 import { FileSource } from '../sources/file.ts';
 import type { NodeSettings } from '../sources/kubernetes.ts';
 import type { AgentSettings } from './settings.ts';
@@ -21,7 +22,14 @@ export interface SettingsSourceOptions {
 }
 
 export type SourcesStart =
-  | { readonly ok: true; /** The first settings. */ readonly config: AgentConfig; stop(): Promise<void> }
+  | {
+      readonly ok: true;
+      /** The first settings. */
+      readonly config: AgentConfig;
+      /** In Kubernetes mode: writes an Event (best effort). */
+      readonly recordEvent?: (event: EventRecord) => void;
+      stop(): Promise<void>;
+    }
   | { readonly ok: false; readonly message: string };
 
 export function fromKubernetes(options: SettingsSourceOptions): boolean {
@@ -46,6 +54,7 @@ export async function startSettingsSources(options: SettingsSourceOptions, setti
   return {
     ok: true,
     config: cluster.config,
+    recordEvent: cluster.recordEvent,
     stop: async () => {
       file?.stop();
       await cluster.stop();
@@ -73,7 +82,7 @@ async function startClusterSource(
   settings: AgentSettings,
   log: Logger,
   fileConfig: AgentConfig | undefined,
-): Promise<{ config: AgentConfig; stop(): Promise<void> }> {
+): Promise<{ config: AgentConfig; recordEvent: (event: EventRecord) => void; stop(): Promise<void> }> {
   const { startKubernetesSource } = await import('../sources/kubernetes.ts');
   const target = options.kubeconfig === undefined || options.kubeconfig === 'in-cluster' ? {} : { kubeconfig: options.kubeconfig };
   const nodeName = options.nodeName ?? hostname().toLowerCase();
@@ -95,7 +104,7 @@ async function startClusterSource(
   const config = fileConfig ?? (await waiting?.settled);
   if (config === undefined) throw new Error('invariant: no settings from the file or the cluster');
   settings.initial(config);
-  return { config, stop: () => source.stop() };
+  return { config, recordEvent: (event) => source.recordEvent(event), stop: () => source.stop() };
 }
 
 /**

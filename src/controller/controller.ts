@@ -6,7 +6,7 @@ import { commonLabels, externalIPParamsData, EXTERNAL_IP_PARAMS_NAME } from '../
 import { byClaimOrder, type Claimant, type Pool } from '../model/index.ts';
 import { claimedExternalIPs, decide, desiredStatus, portKeys, rebuildAllocator, type Decision } from './assign.ts';
 import { EventReason } from './errors.ts';
-import { EventSink } from './events.ts';
+import { EventSink } from '../kube/index.ts';
 import { desiredPoolStatus, poolConflicts } from './pool-status.ts';
 
 export interface ControllerOptions extends ClassPolicy {

@@ -5,3 +5,4 @@ export { V1MicroTime } from '@kubernetes/client-node';
 export { watchKind, type ChangeType, type WatchedKind, type WatchOptions } from './informer.ts';
 export * from './objects.ts';
 export { WorkQueue, type ReconcileResult, type WorkQueueOptions } from './queue.ts';
+export { EventSink, type EventSinkOptions } from './event-sink.ts';

@@ -35,9 +35,10 @@ function grants(objects: readonly KubeObject[], account: string): Set<string> {
 
 const writeVerbs = ['create', 'update', 'patch', 'delete', 'deletecollection'];
 
-test('RBAC: the agent only reads, and reads Secrets only in its own namespace', () => {
+test('RBAC: the agent only reads (but for Events), and reads Secrets only in its own namespace', () => {
   const agent = grants(renderManifests(), 'vipgate-agent');
-  assert.deepEqual([...agent].filter((g) => writeVerbs.some((v) => g.endsWith(`:${v}`))), []);
+  // Its only writes: Events (L2 ownership changes and conflicts on the Service).
+  assert.deepEqual([...agent].filter((g) => writeVerbs.some((v) => g.endsWith(`:${v}`))).sort(), ['/events:create', '/events:patch', 'events.k8s.io/events:create', 'events.k8s.io/events:patch']);
   for (const needed of ['/services:watch', 'discovery.k8s.io/endpointslices:watch', '/nodes:list', 'vipgate.io/vippools:watch', 'vipgate.io/bgppeers:list', 'vipgate.io/lbnodeconfigs:get', 'vipgate.io/l2advertisements:list', 'vipgate.io/l2advertisements:watch', '/nodes:watch']) {
     assert.ok(agent.has(needed), needed);
   }
@@ -45,7 +46,7 @@ test('RBAC: the agent only reads, and reads Secrets only in its own namespace', 
   assert.ok(!agent.has('/secrets:get'), 'cluster-wide secrets');
 });
 
-test('RBAC: only the controller writes, and only status, events, its Lease and the policy params', () => {
+test('RBAC: the controller writes only status, events, its Lease and the policy params', () => {
   const objects = renderManifests();
   const writes = [...grants(objects, 'vipgate-controller')].filter((g) => writeVerbs.some((v) => g.endsWith(`:${v}`))).sort();
   assert.deepEqual(writes, [

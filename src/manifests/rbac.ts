@@ -25,6 +25,8 @@ const agentRules: IPolicyRule[] = [
     resources: [Kinds.VIPPool.plural, Kinds.BGPPeer.plural, Kinds.BGPAdvertisement.plural, Kinds.L2Advertisement.plural, Kinds.LBNodeConfig.plural],
     verbs: read,
   },
+  // L2 mode says on the Service when a node takes its VIP over, or sees it claimed twice.
+  { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
 const controllerRules: IPolicyRule[] = [

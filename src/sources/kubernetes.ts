@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentConfig, KubernetesBackendMode } from '../config/index.ts';
-import { createKubeClients, watchKind, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind } from '../kube/index.ts';
+import { createKubeClients, EventSink, watchKind, type EventRecord, type KubeClients, type KubeCustomObject, type KubeEndpointSlice, type KubeLbNodeConfig, type KubeNode, type KubeSecret, type KubeService, type KubeTarget, type KubeVipPool, type WatchedKind } from '../kube/index.ts';
 import { Annotations, claimOf, ingressAddresses, isOurLoadBalancer, keyOf, poolsFromResources, protocolOf, type ClassPolicy } from '../kube-model/index.ts';
 import type { AgentInput, Backend, ServicePort, ServiceSpec, SnatMode } from '../model/index.ts';
 import { formatIp, tryParseIp, type Family } from '../net/index.ts';
@@ -227,6 +227,8 @@ export interface KubernetesSource {
   nodeSettings(): NodeSettings | undefined;
   /** The settings file changed: its `kubernetes` section applies from the next input (emitted at once). */
   setFileSettings(settings: Pick<AgentConfig, 'nodeName' | 'kubernetes' | 'dataplane'>): void;
+  /** Writes an Event (best effort, queued, a few at a time: an agent's Events never hold up its work). */
+  recordEvent(event: EventRecord): void;
   stop(): Promise<void>;
 }
 
@@ -241,6 +243,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   // In the DaemonSet, POD_NAMESPACE (downward API) is the install's namespace, whatever --namespace chose.
   const secretsNamespace = options.secretsNamespace ?? (process.env['POD_NAMESPACE'] || undefined) ?? 'vipgate-system';
   const clients = options.clients ?? createKubeClients(target, { secretsNamespace });
+  const events = new EventSink({ clients, log: options.log, concurrency: 2, maxQueued: 1000 });
   const policy = { isDefaultClass: options.isDefaultClass ?? false };
   const debounceMs = options.debounceMs ?? 50;
   let timer: NodeJS.Timeout | undefined;
@@ -324,6 +327,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   return {
     ready,
     nodeSettings: () => settings,
+    recordEvent: (event) => events.record(event),
     setFileSettings(next) {
       fileSettings = next;
       if (synced && timer === undefined) timer = setTimeout(emit, 0);
@@ -331,7 +335,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await Promise.all([services.stop(), slices.stop(), nodes.stop(), pools.stop(), nodeConfigs?.stop(), bgp?.peers.stop(), bgp?.advertisements.stop(), bgp?.secrets.stop(), l2Advertisements?.stop()]);
+      await Promise.all([events.stop(), services.stop(), slices.stop(), nodes.stop(), pools.stop(), nodeConfigs?.stop(), bgp?.peers.stop(), bgp?.advertisements.stop(), bgp?.secrets.stop(), l2Advertisements?.stop()]);
     },
   };
 }

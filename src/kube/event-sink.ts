@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { refusalOf, type EventRecord, type KubeClients } from '../kube/index.ts';
+import { refusalOf, type EventRecord, type KubeClients } from './index.ts';
 
 export interface EventSinkOptions {
   readonly clients: Pick<KubeClients, 'createEvent'>;

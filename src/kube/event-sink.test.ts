@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import type { EventRecord } from '../kube/index.ts';
-import { EventSink } from './events.ts';
+import type { EventRecord } from './index.ts';
+import { EventSink } from './event-sink.ts';
 
 const log = pino({ level: 'silent' });
 const event = (name: string): EventRecord => ({
