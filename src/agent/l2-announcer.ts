@@ -228,6 +228,7 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
     },
     reconfigure(next) {
       section = next;
+      responder.setAnnounce(next.announce, next.announce.periodicSeconds * 1000);
       applyPeers();
       evaluate();
     },

@@ -80,13 +80,13 @@ export interface ApplyResult {
 export class L2Responder {
   readonly counters: ResponderCounters = { answers: { arp: 0, ndp: 0 }, announcements: 0, conflicts: 0, ignored: {} };
   readonly #ports = new Map<string, Port>();
-  readonly #announce: AnnounceSettings;
+  #announce: AnnounceSettings;
   readonly #open: (ifname: string, kind: 'arp' | 'ipv6') => PacketSocket;
   readonly #onConflict: (conflict: Conflict) => void;
   readonly #probeMs: number;
   readonly #probeRetryMs: number;
   readonly #poll: ReturnType<typeof setInterval>;
-  readonly #periodic: ReturnType<typeof setInterval> | undefined;
+  #periodic: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ResponderOptions = {}) {
     this.#announce = options.announce ?? DEFAULT_ANNOUNCE;
@@ -96,7 +96,13 @@ export class L2Responder {
     this.#probeRetryMs = options.probeRetryMs ?? 250;
     this.#poll = setInterval(() => this.poll(), options.pollMs ?? 10);
     this.#poll.unref();
-    const periodicMs = options.periodicMs ?? 0;
+    this.setAnnounce(this.#announce, options.periodicMs ?? 0);
+  }
+
+  /** New announcement settings: the next takeover uses them; periodic re-announcement restarts at the new period (0: off). */
+  setAnnounce(announce: AnnounceSettings, periodicMs: number): void {
+    this.#announce = announce;
+    clearInterval(this.#periodic);
     this.#periodic = periodicMs > 0 ? setInterval(() => this.announceAll(), periodicMs) : undefined;
     this.#periodic?.unref();
   }
