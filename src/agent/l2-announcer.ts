@@ -14,6 +14,7 @@ import { formatIp, parseIp } from '../net/index.ts';
 import type { Announcer, StopKind } from './announcer.ts';
 import { localAddressFacing, readInterfaces, type InterfaceTable } from './l2-interfaces.ts';
 import type { L2Event } from './l2-events.ts';
+import { heldKey, OwnerHistory } from './l2-owner-history.ts';
 import { L2Liveness, type L2PeerLink, type L2PeerState } from './l2-liveness.ts';
 
 export interface L2AnnouncerOptions {
@@ -72,12 +73,6 @@ export interface L2Announcer extends Announcer {
   status(): L2Status;
 }
 
-interface Held {
-  owner: string | undefined;
-  sinceMs: number;
-  why: string;
-}
-
 export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2Announcer {
   const { log, nodeName } = options;
   const now = options.now ?? Date.now;
@@ -88,10 +83,9 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
   let draining = false;
   let stopped = false;
   const startedMs = now();
-  const held = new Map<string, Held>(); // "vip%interface" → who owns it, since when, why
+  const history = new OwnerHistory();
   let lastOwners: VipOwner[] = [];
   let failed: { interface: string; message: string }[] = [];
-  let ownershipChanges = 0;
   let ownedConflicts = 0;
   let holdDownTimer: ReturnType<typeof setTimeout> | undefined;
   const contestedLogged = new Set<string>();
@@ -172,38 +166,12 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
     scheduleHoldDownEnd(view);
   };
 
-  /** Notes each owner change with its reason (the status says since when and why). */
+  /** Logs each owner change with its reason; a VIP taken here is an Event too. */
   const record = (current: readonly VipOwner[], view: L2View): void => {
-    const seen = new Set<string>();
-    for (const o of current) {
-      const key = `${formatIp(o.vip)}%${o.interface}`;
-      seen.add(key);
-      const before = held.get(key);
-      if (before !== undefined && before.owner === o.owner) {
-        // The owner's hold-down ended: it no longer only fills a gap.
-        if (before.why.startsWith('fills a gap') && !reasonFor(o, o.owner, view).startsWith('fills a gap')) before.why = `highest rank among ${o.ranked.join(', ')}`;
-        continue;
-      }
-      const why = reasonFor(o, before?.owner, view);
-      held.set(key, { owner: o.owner, sinceMs: view.nowMs, why });
-      if (before !== undefined) {
-        ownershipChanges++;
-        log.info({ vip: formatIp(o.vip), interface: o.interface, from: before.owner ?? null, to: o.owner ?? null }, `L2: owner ${before.owner ?? 'none'} → ${o.owner ?? 'none'}: ${why}`);
-      }
-      if (o.owner === nodeName && before !== undefined) {
-        options.onEvent?.({ kind: 'takeover', vip: formatIp(o.vip), message: `${nodeName} now answers ARP/NDP for ${formatIp(o.vip)} on ${o.interface} (was ${before.owner ?? 'nobody'}): ${why}` });
-      }
+    for (const c of history.update(current, view)) {
+      log.info({ vip: c.vip, interface: c.interface, from: c.from ?? null, to: c.to ?? null }, `L2: owner ${c.from ?? 'none'} → ${c.to ?? 'none'}: ${c.why}`);
+      if (c.to === nodeName) options.onEvent?.({ kind: 'takeover', vip: c.vip, message: `${nodeName} now answers ARP/NDP for ${c.vip} on ${c.interface} (was ${c.from ?? 'nobody'}): ${c.why}` });
     }
-    for (const key of held.keys()) if (!seen.has(key)) held.delete(key);
-  };
-
-  const reasonFor = (o: VipOwner, previous: string | undefined, view: L2View): string => {
-    if (o.owner === undefined) return 'no live node can serve it';
-    const live = o.ranked.join(', ');
-    if (previous !== undefined && previous !== o.owner && !o.ranked.includes(previous)) return `${previous} is down or cannot serve it; highest rank among ${live}`;
-    const since = o.owner === view.self ? view.selfSinceMs : view.peers.get(o.owner);
-    if (since !== undefined && view.nowMs - since < view.holdDownMs) return `fills a gap: no node up for the hold-down can serve it (${live})`;
-    return `highest rank among ${live}`;
   };
 
   /** A node leaves its hold-down without any event: evaluate again at that moment. */
@@ -247,11 +215,11 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
     },
     status() {
       const eligible = selfEligible();
-      const answering = new Set(responder.owned().flatMap((p) => p.vips.map((v) => `${v}%${p.interface}`)));
+      const answering = new Set(responder.owned().flatMap((p) => p.vips.map((v) => heldKey(v, p.interface))));
       const vips = lastOwners.map((o) => {
-        const key = `${formatIp(o.vip)}%${o.interface}`;
-        const h = held.get(key);
-        return { vip: formatIp(o.vip), interface: o.interface, owner: o.owner, answering: answering.has(key), sinceMs: h?.sinceMs ?? startedMs, why: h?.why ?? '', ranked: o.ranked };
+        const vip = formatIp(o.vip);
+        const h = history.get(vip, o.interface);
+        return { vip, interface: o.interface, owner: o.owner, answering: answering.has(heldKey(vip, o.interface)), sinceMs: h?.sinceMs ?? startedMs, why: h?.why ?? '', ranked: o.ranked };
       });
       const c = responder.counters;
       return {
@@ -260,7 +228,7 @@ export function l2Announcer(initial: L2Config, options: L2AnnouncerOptions): L2A
         why: eligible.why,
         peers: liveness.peers(),
         vips,
-        counters: { answers: { ...c.answers }, announcements: c.announcements, ownershipChanges, conflicts: ownedConflicts },
+        counters: { answers: { ...c.answers }, announcements: c.announcements, ownershipChanges: history.changes, conflicts: ownedConflicts },
         failed,
       };
     },
