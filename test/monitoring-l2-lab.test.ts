@@ -1,7 +1,7 @@
 // The shipped monitoring in L2 mode, against a real Prometheus on the segment scraping both LB
 // nodes of the L2 walk-through (lab/scenario-l2.ts): every dashboard panel's query but the BGP
-// row's returns data, the VIPs answered add up to every VIP once, and the L2 peer alert fires when
-// lb2's agent stops (BFD AdminDown) and clears when it starts again.
+// row's returns data, the VIPs answered add up to every VIP once, each by its owner, and the L2
+// peer alert fires when lb2's agent stops (BFD AdminDown) and clears when it starts again.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -37,6 +37,7 @@ describe('L2 monitoring with a real Prometheus scraping lb1 and lb2', { concurre
     await eventually(`sum(vipgate_l2_vips_answered) == ${ALL_VIPS}`, async () => (await prometheus.query(`sum(vipgate_l2_vips_answered) == ${ALL_VIPS}`)).length === 1, 15_000, 250);
     assert.equal((await prometheus.query('vipgate_l2_vips_answered > 0')).length, 2);
     assert.deepEqual(await prometheus.query('vipgate_l2_vips_unowned > 0'), []);
+    assert.deepEqual(await prometheus.query('vipgate_l2_vips_owned - vipgate_l2_vips_answered != 0'), [], 'each node answers every VIP it owns');
   });
 
   test("the L2 peer alert fires when lb2's agent stops (BFD AdminDown), and clears when it starts again", async () => {

@@ -30,6 +30,8 @@ describe('monitoring with a real Prometheus scraping lb1', { concurrency: false 
     const queries = dashboardQueries().filter((q) => q.row !== 'L2 mode');
     assert.ok(queries.length >= 11);
     await assertQueriesReturnData(prometheus, queries);
+    // A node without L2 mode exports no L2 series, so no L2 alert can fire for it.
+    assert.deepEqual(await prometheus.query('{__name__=~"vipgate_l2_.*"}'), []);
   });
 
   test('the BGP-session alert fires when the router cuts the session, and clears when it returns', async () => {
