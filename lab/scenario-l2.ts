@@ -29,8 +29,8 @@ export const L2_NODES: readonly L2Node[] = ['lb1', 'lb2'];
 /** client, lb1, lb2, node1, node2 on the bridge "lan" (inside "switch"); a pod behind each cluster node. */
 export function l2Topology(): Topology {
   const pods: Pod[] = Object.entries(L2_LAB.pods).map(([name, p]) => ({ name, node: p.node, addresses: [p.v4, p.v6] }));
-  const member = (host: keyof typeof L2_LAB & string): { host: string; addresses: string[] } => {
-    const a = L2_LAB[host] as { v4: string; v6: string };
+  const member = (host: 'client' | L2Node | 'node1' | 'node2'): { host: string; addresses: string[] } => {
+    const a = L2_LAB[host];
     return { host, addresses: [`${a.v4}/24`, `${a.v6}/64`] };
   };
   const lbRoutes = [
@@ -51,6 +51,14 @@ export function l2Topology(): Topology {
     segments: [{ name: 'lan', bridgeIn: 'switch', members: [{ host: 'switch' }, member('client'), member('lb1'), member('lb2'), member('node1'), member('node2')] }],
     pods,
   };
+}
+
+/**
+ * The agent's arguments on an L2 LB node: besides the API on 127.0.0.1:9470, /metrics on its own
+ * segment address, port 9472 as in a cluster, so that a Prometheus on the segment scrapes both.
+ */
+export function l2AgentArgs(node: L2Node): string[] {
+  return ['--metrics-listen', `${L2_LAB[node].v4}:9472`];
 }
 
 /** The switch's bridge port towards a member (members of "lan": switch, client, lb1, lb2, node1, node2). */
@@ -124,6 +132,8 @@ export interface L2StatusJson {
 
 export interface L2WalkthroughLab {
   readonly lab: Lab;
+  /** A directory for the lab's files (configs, logs), removed by `down()`. */
+  readonly dir: string;
   readonly agents: Readonly<Record<L2Node, LbAgent>>;
   /** The MAC of each member's "lan" interface. */
   macOf(host: string): Promise<string>;
@@ -142,9 +152,10 @@ export async function startL2Walkthrough(options: LabOptions & L2ConfigOptions =
       lb1: await lbAgent(lab, 'lb1', dir, l2Config('lb1', options)),
       lb2: await lbAgent(lab, 'lb2', dir, l2Config('lb2', options)),
     };
-    await Promise.all(Object.values(agents).map((a) => a.startAgent()));
+    await Promise.all(L2_NODES.map((node) => agents[node].startAgent(l2AgentArgs(node))));
     return {
       lab,
+      dir,
       agents,
       async macOf(host) {
         const links = JSON.parse(await lab.exec(host, ['ip', '-j', 'link', 'show', 'lan'])) as { address: string }[];

@@ -12,7 +12,8 @@ export function registerL2Metrics(registry: Registry, status: () => L2Status | u
       collect() {
         this.reset();
         const s = status();
-        if (s !== undefined) this.inc(value(s));
+        if (s === undefined) this.remove(); // reset() leaves an unlabelled metric at 0: a series
+        else this.inc(value(s));
       },
     });
   };
@@ -40,11 +41,14 @@ export function registerL2Metrics(registry: Registry, status: () => L2Status | u
       collect() {
         this.reset();
         const s = status();
-        if (s !== undefined) this.set(value(s));
+        if (s === undefined) this.remove(); // no series, not 0: a BGP-only node is not "ineligible"
+        else this.set(value(s));
       },
     });
   };
   gauge('vipgate_l2_vips_answered', 'L2 VIPs this node answers ARP/NDP for now', (s) => s.vips.filter((v) => v.answering).length);
+  // Owned but not answered is the silent failure: the other nodes leave the VIP to this one.
+  gauge('vipgate_l2_vips_owned', 'L2 VIPs this node owns by the ownership rule; more than vipgate_l2_vips_answered while it cannot answer on an interface or another MAC answers its probes', (s) => s.vips.filter((v) => v.owner === s.node).length);
   gauge('vipgate_l2_vips_unowned', 'L2 VIPs no live node can serve, as this node sees it (nobody answers for them)', (s) => s.vips.filter((v) => v.owner === undefined).length);
   gauge('vipgate_l2_eligible', '1 while this node may own L2 VIPs (0: dataplane broken, draining or stopping)', (s) => (s.eligible ? 1 : 0));
   new Gauge({
