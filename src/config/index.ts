@@ -1,6 +1,7 @@
 export * from './errors.ts';
 export * from './types.ts';
 export { parseConfig, loadConfigFile, readConfigText, type ParseOptions } from './load.ts';
+export { ConfigReader } from './incremental.ts';
 export { poolsFromConfig, servicesFromConfig } from './to-model.ts';
 export { configSchema } from './schema.ts';
 export { DEFAULT_LISTEN, DEFAULT_VIP_INTERFACE, DEFAULT_RESYNC_SECONDS, DEFAULT_NAMESPACE, DEFAULT_BGP_DRAIN } from './defaults.ts';
