@@ -38,10 +38,11 @@ function bigExample(count: number): string {
 test('the file is cut at its services list items; anything unusual is not cut', () => {
   const text = 'kind: AgentConfig\nservices:   # ours\n  # first\n  - name: a\n    ports: []\n\n# between\n  - name: b\nbgp:\n  routerId: 1.1.1.1\n';
   assert.deepEqual(splitServiceItems(text), {
-    head: 'kind: AgentConfig\nservices:   # ours\n  # first\n\u0000\nbgp:\n  routerId: 1.1.1.1\n',
-    items: ['  - name: a\n    ports: []\n\n# between', '  - name: b'],
+    head: 'kind: AgentConfig\nservices:   # ours\n  # first\n\u0000bgp:\n  routerId: 1.1.1.1\n',
+    items: ['  - name: a\n    ports: []\n\n# between\n', '  - name: b\n'],
   });
-  assert.deepEqual(splitServiceItems('services:\n- name: a\n  ports: []\n- name: b\nbgp: {}\n')?.items, ['- name: a\n  ports: []', '- name: b']);
+  assert.deepEqual(splitServiceItems('services:\n- name: a\n  ports: []\n- name: b\nbgp: {}\n')?.items, ['- name: a\n  ports: []\n', '- name: b\n']);
+  assert.deepEqual(splitServiceItems('services:\n  - name: a\n  - name: b'), { head: 'services:\n\u0000', items: ['  - name: a\n', '  - name: b'] });
   for (const text of [
     'services: [{ name: a }]\n',
     'services:\n  - name: a\nservices:\n  - name: b\n',
@@ -147,10 +148,10 @@ function applyEdit(text: string, e: Edit): string {
   const at = e.at % items.length;
   const indent = /^ */.exec(items[0]!.split('\n').find((l) => l.trimStart().startsWith('-')) ?? '')?.[0] ?? '  ';
   if (e.kind === 'delete' && items.length > 1) items.splice(at, 1);
-  else if (e.kind === 'replace') items[at] = itemText(e.service, indent).slice(0, -1);
-  else if (e.kind === 'insert') items.splice(at, 0, itemText(e.service, indent).slice(0, -1));
+  else if (e.kind === 'replace') items[at] = itemText(e.service, indent);
+  else if (e.kind === 'insert') items.splice(at, 0, itemText(e.service, indent));
   const [before, after] = split.head.split('\u0000') as [string, string];
-  return `${before}${items.join('\n')}\n${after}`;
+  return `${before}${items.join('')}${after}`;
 }
 
 test('a reader fed edit after edit gives what a whole read gives, config or errors (property)', () => {

@@ -7,53 +7,62 @@
  * caller reads the whole file as before.
  */
 export interface ServiceItems {
-  /** Every line that is not an item, `services:` included: equal heads, equal everything but the services. */
+  /**
+   * The text with the items cut out and a NUL where they were: equal heads, equal everything but
+   * the services. `head` split at the NUL, around the items joined, is the text again.
+   */
   readonly head: string;
-  /** Each item's lines, in order; comment lines and blank lines travel with the item above them. */
+  /** Each item's lines with their line ends, in order; comment and blank lines go with the item above. */
   readonly items: readonly string[];
 }
 
-const SERVICES_KEY = /^services:[ ]*(?:#.*)?$/;
-const DOCUMENT_MARKER = /^(?:---|\.\.\.)(?:[ \t]|$)/;
+const SERVICES_KEY = /^services:[ ]*(?:#.*)?$/gm;
+const DOCUMENT_MARKER = /^(?:---|\.\.\.)(?:[ \t]|$)/m;
 
 export function splitServiceItems(text: string): ServiceItems | undefined {
-  if (text.includes('\r')) return undefined;
-  const lines = text.split('\n');
-  let keyAt = -1;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (DOCUMENT_MARKER.test(line)) return undefined;
-    if (!SERVICES_KEY.test(line)) continue;
-    if (keyAt >= 0) return undefined;
-    keyAt = i;
-  }
-  if (keyAt < 0) return undefined;
-  const list = listBlock(lines, keyAt + 1);
+  if (text.includes('\r') || DOCUMENT_MARKER.test(text)) return undefined;
+  const keys = [...text.matchAll(SERVICES_KEY)];
+  if (keys.length !== 1) return undefined;
+  const key = keys[0]!;
+  const afterKey = text.indexOf('\n', key.index + key[0].length);
+  if (afterKey < 0) return undefined;
+  const list = listBlock(text, afterKey + 1);
   if (list === undefined || list.starts.length === 0) return undefined;
-  const items = list.starts.map((start, k) => lines.slice(start, list.starts[k + 1] ?? list.end).join('\n'));
-  const head = [...lines.slice(0, list.starts[0]), '\u0000', ...lines.slice(list.end)].join('\n');
-  return { head, items };
+  const { starts, end } = list;
+  const items = starts.map((start, k) => text.slice(start, starts[k + 1] ?? end));
+  return { head: `${text.slice(0, starts[0])}\u0000${text.slice(end)}`, items };
 }
 
-/** Where each item of the list below line `from` starts, and the first line after the list. */
-function listBlock(lines: readonly string[], from: number): { starts: number[]; end: number } | undefined {
+/** Where each item of the list from offset `from` starts, and where the text after the list starts. */
+function listBlock(text: string, from: number): { starts: number[]; end: number } | undefined {
   const starts: number[] = [];
   let indent = -1;
-  let i = from;
-  for (; i < lines.length; i++) {
-    const line = lines[i]!;
-    const own = line.length - line.trimStart().length;
-    const rest = line.slice(own);
-    if (rest === '' || rest.startsWith('#')) continue;
-    const isItem = rest === '-' || rest.startsWith('- ');
-    if (indent < 0) {
-      if (!isItem) return undefined;
-      indent = own;
+  let at = from;
+  while (at < text.length) {
+    const lineEnd = text.indexOf('\n', at);
+    const next = lineEnd < 0 ? text.length : lineEnd + 1;
+    let own = at;
+    while (text.charCodeAt(own) === SPACE) own++;
+    const first = own < text.length ? text.charCodeAt(own) : NEWLINE;
+    // Blank and comment lines say nothing about the structure.
+    if (first !== NEWLINE && first !== HASH) {
+      const isItem = first === DASH && (own + 1 === text.length || text.charCodeAt(own + 1) === SPACE || text.charCodeAt(own + 1) === NEWLINE);
+      const column = own - at;
+      if (indent < 0) {
+        if (!isItem) return undefined;
+        indent = column;
+      }
+      if (column === indent && isItem) starts.push(at);
+      else if (column === 0) break; // the next top-level key: the list ended
+      else if (column <= indent) return undefined;
     }
-    if (own === indent && isItem) starts.push(i);
-    else if (own === 0) break; // the next top-level key: the list ended
-    else if (own <= indent) return undefined;
+    at = next;
   }
   // Comment and blank lines after the last item and before the next key stay with that item.
-  return { starts, end: i };
+  return { starts, end: Math.min(at, text.length) };
 }
+
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+const HASH = 0x23;
+const DASH = 0x2d;
