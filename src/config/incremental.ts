@@ -58,7 +58,8 @@ export class ConfigReader {
     if (split !== undefined && known !== undefined && split.head === known.head) {
       const again = readItems(split.items, known, this.options);
       if (again !== undefined) {
-        this.#known = { ...known, config: again.config, items: again.items };
+        // This text's head and items: nothing keeps an older text alive (its slices would).
+        this.#known = { head: split.head, config: again.config, items: again.items };
         return again.config;
       }
     }
