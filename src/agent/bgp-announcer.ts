@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { Speaker, type PeerConfig, type PeerStatus, type SentRoute } from '../bgp/index.ts';
 import type { BgpConfig, BgpPeerConfig } from '../config/index.ts';
@@ -49,6 +50,8 @@ export function peerConfig(peer: BgpPeerConfig, bgp: BgpConfig): PeerConfig {
 export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): BgpAnnouncer {
   const log = options.log.child({ component: 'bgp' });
   let config = initial;
+  /** The section as last given (config keeps the first router ID and ASN). */
+  let section = initial;
   let last: readonly string[] = [];
   let drain: DrainAnnouncement | undefined;
   const speaker = new Speaker({
@@ -98,6 +101,10 @@ export function bgpAnnouncer(initial: BgpConfig, options: BgpAnnouncerOptions): 
       return Promise.resolve();
     },
     async reconfigure(next) {
+      // A reload of the file that changed services only hands the same section on: nothing to
+      // redo here (~30 ms at 10,000 VIPs), and the pass that follows announces the new VIPs.
+      if (isDeepStrictEqual(next, section)) return;
+      section = next;
       if (next.routerId !== config.routerId || next.localASN !== config.localASN) {
         log.warn('bgp.routerId or bgp.localASN changed: restart the agent to apply them (sessions would all reset)');
       }

@@ -112,7 +112,9 @@ function allocate(
   previous: ReadonlyMap<string, readonly string[]>,
   memo: AllocationMemo | undefined,
 ): AllocationMemo {
-  const pools = withClaimedExternalIPs(input, previous);
+  // Claimed external IPs only keep LoadBalancers off them: with none to allocate, the pools as
+  // given, so adding or removing an externalIPs service does not redo the allocation.
+  const pools = loadBalancers.length === 0 ? input.pools : withClaimedExternalIPs(input, previous);
   const poolsText = JSON.stringify([input.pools, pools.map((p) => p.reserved)]);
   const cached = loadBalancers.map(cachedRequest);
   const texts = cached.map((r) => r.text);

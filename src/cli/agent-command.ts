@@ -1,8 +1,7 @@
-// `vipgate agent` and `vipgate check-config`: flag checks, exit statuses, printing and signals
+// `vipgate agent`: flag checks, exit statuses, printing and signals
 // around the agent (src/agent/run.ts).
 import pino from 'pino';
 import type { AgentOptions } from '../agent/run.ts';
-import { ConfigError, loadConfigFile } from '../config/index.ts';
 import { LOAD_BALANCER_CLASS } from '../kube-model/index.ts';
 
 export interface AgentCommandOptions extends AgentOptions {
@@ -17,21 +16,6 @@ export interface AgentCommandOptions extends AgentOptions {
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_BAD_CONFIG = 2;
-
-/** `vipgate check-config FILE`: 0 when valid, 2 with every problem printed otherwise. */
-export async function checkConfigFile(file: string): Promise<number> {
-  try {
-    const config = await loadConfigFile(file);
-    process.stdout.write(`${file}: valid (${config.pools.length} pools, ${config.services.length} services)\n`);
-    return EXIT_OK;
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT_BAD_CONFIG;
-    }
-    throw error;
-  }
-}
 
 /**
  * Why the Kubernetes-mode options cannot work, or undefined. Checked before anything starts, so

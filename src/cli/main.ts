@@ -85,7 +85,7 @@ program
   .description('validate a config file and print every problem with its file:line, field and allowed values')
   .argument('<file>', 'config file (YAML)')
   .action(async (file: string) => {
-    const { checkConfigFile } = await import('./agent-command.ts');
+    const { checkConfigFile } = await import('./check-config.ts');
     process.exitCode = await checkConfigFile(file);
   });
 

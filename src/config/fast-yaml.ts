@@ -14,7 +14,7 @@ import { isScalar, Schema, type ScalarTag } from 'yaml';
  * directives, explicit keys, tabs, a byte order mark), goes to the document path unread.
  */
 export function fastPlainData(text: string): { readonly data: unknown } | undefined {
-  if (NEEDS_DOCUMENT_PATH.test(text) || !linesAreSimple(text)) return undefined;
+  if (needsDocumentPath(text) || !linesAreSimple(text)) return undefined;
   try {
     return { data: load(text, { schema: coreSchema(), json: false }) };
   } catch {
@@ -28,6 +28,11 @@ export function fastPlainData(text: string): { readonly data: unknown } | undefi
  * `&` inside a quoted password also sends the file the slow way, which is only slower.
  */
 const NEEDS_DOCUMENT_PATH = /[&*!%\t\uFEFF]|^\s*\?/m;
+
+/** Whether the text uses what only the document path reads (NEEDS_DOCUMENT_PATH). */
+export function needsDocumentPath(text: string): boolean {
+  return NEEDS_DOCUMENT_PATH.test(text);
+}
 
 /**
  * Whether every line closes what it opens: its quotes and its flow collections (`[…]`, `{…}`),

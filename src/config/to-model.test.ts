@@ -155,3 +155,18 @@ services:
   ];
   assert.deepEqual(servicesFromConfig(cfg), services);
 });
+
+test('the same settings objects give the same spec and pool objects; changed ones give new ones', () => {
+  const text = 'apiVersion: vipgate.io/v1alpha1\nkind: AgentConfig\npools: [{ name: p, addresses: [10.200.0.0/24] }]\nservices:\n  - { name: a, externalIPs: [10.200.0.7], ports: [{ port: 80 }] }\n';
+  const cfg = parseConfig(text, 'f.yaml', { hostname: 'h' });
+  const [spec] = servicesFromConfig(cfg);
+  const pools = poolsFromConfig(cfg);
+  // A reload that kept the pools and this service hands on the same objects (src/config/incremental.ts).
+  const reloaded = { ...cfg, services: [...cfg.services] };
+  assert.equal(servicesFromConfig(reloaded)[0], spec);
+  assert.equal(poolsFromConfig(reloaded), pools);
+  const again = parseConfig(text, 'f.yaml', { hostname: 'h' });
+  assert.notEqual(servicesFromConfig(again)[0], spec);
+  assert.deepEqual(servicesFromConfig(again)[0], spec);
+  assert.notEqual(poolsFromConfig({ ...cfg, vipInterface: { ...cfg.vipInterface } }), pools);
+});

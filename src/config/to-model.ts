@@ -9,7 +9,19 @@ import type { AgentConfig, PortConfig, ServiceConfig } from './types.ts';
  * inside a pool is added to that pool's `reserved`: handing it to a Service would put the
  * gateway and a VIP on one address.
  */
-export function poolsFromConfig(cfg: AgentConfig): Pool[] {
+export function poolsFromConfig(cfg: AgentConfig): readonly Pool[] {
+  // A reload that kept the pools and the VIP interface (src/config/incremental.ts keeps the very
+  // objects) keeps the pools array too: the announcer and IPAM reuse their work by identity.
+  const memo = poolsMemo.get(cfg.pools);
+  if (memo?.vipInterface === cfg.vipInterface) return memo.pools;
+  const pools = poolsOf(cfg);
+  poolsMemo.set(cfg.pools, { vipInterface: cfg.vipInterface, pools });
+  return pools;
+}
+
+const poolsMemo = new WeakMap<AgentConfig['pools'], { readonly vipInterface: AgentConfig['vipInterface']; readonly pools: readonly Pool[] }>();
+
+function poolsOf(cfg: AgentConfig): Pool[] {
   const gateways = cfg.vipInterface.addresses.map((a) => ({ text: a.address, ip: parseIp(a.address) }));
   return cfg.pools.map((pool) => {
     const ranges = pool.addresses.map((a) => parseRange(a));
@@ -20,8 +32,22 @@ export function poolsFromConfig(cfg: AgentConfig): Pool[] {
 
 /** The config's services in the shape every source produces, keyed `namespace/name`. */
 export function servicesFromConfig(cfg: AgentConfig): ServiceSpec[] {
-  return cfg.services.map(serviceSpecOf);
+  return cfg.services.map((service) => {
+    let spec = specs.get(service);
+    if (spec === undefined) {
+      spec = serviceSpecOf(service);
+      specs.set(service, spec);
+    }
+    return spec;
+  });
 }
+
+/**
+ * The spec made of each service's settings object. A reload hands on the objects of the services
+ * it did not change (src/config/incremental.ts), so their specs are the same objects too, and the
+ * pass reuses its work on them by identity without comparing 10,000 specs field by field.
+ */
+const specs = new WeakMap<ServiceConfig, ServiceSpec>();
 
 function backendsFor(service: ServiceConfig, port: PortConfig): Backend[] {
   return service.backends.map((b) => ({

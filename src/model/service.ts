@@ -120,6 +120,6 @@ export function serviceKey(namespace: string, name: string): string {
 export function reuseUnchangedSpecs(previous: ReadonlyMap<string, ServiceSpec>, next: readonly ServiceSpec[]): ServiceSpec[] {
   return next.map((spec) => {
     const old = previous.get(spec.key);
-    return old !== undefined && isDeepStrictEqual(old, spec) ? old : spec;
+    return old !== undefined && (old === spec || isDeepStrictEqual(old, spec)) ? old : spec;
   });
 }

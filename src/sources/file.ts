@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { watch as fsWatch } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { ConfigError, parseConfig, readConfigText, type AgentConfig, type ParseOptions } from '../config/index.ts';
+import { ConfigError, ConfigReader, readConfigText, type AgentConfig, type ParseOptions } from '../config/index.ts';
 
 /** What one load of the file gave: a usable config, or every reason it is not usable. */
 export type LoadResult =
@@ -87,8 +87,11 @@ export class FileSource {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  /** Re-reads only the services whose text changed (src/config/incremental.ts). */
+  private readonly reader: ConfigReader;
 
   constructor(private readonly options: FileSourceOptions) {
+    this.reader = new ConfigReader(options.path, options.parse);
     this.timers = options.timers ?? realTimers;
     this.debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -184,7 +187,7 @@ export class FileSource {
 
   private parse(text: string): LoadResult {
     try {
-      return { ok: true, config: parseConfig(text, this.options.path, this.options.parse) };
+      return { ok: true, config: this.reader.read(text) };
     } catch (err) {
       if (err instanceof ConfigError) return { ok: false, error: err };
       throw err;
