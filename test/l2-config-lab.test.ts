@@ -34,7 +34,7 @@ describe('the l2 section checked against the node', { concurrency: false, timeou
     const r = await runCommand(['ip', 'netns', 'exec', lab.ns('lb1'), VIPGATE_BIN, 'agent', '--config', lb1.configPath, '--state-file', join(dir, 'refused.json')], { timeoutMs: 30_000 });
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /config refused, nothing started/);
-    assert.match(r.stderr, new RegExp(`${lb1.configPath.replaceAll('.', '\\.')}`));
+    assert.match(r.stderr, new RegExp(lb1.configPath.replaceAll('.', '\\.')));
     assert.match(r.stderr, /l2\.advertisements\[0\]\.interfaces\[0\]/);
     assert.match(r.stderr, /"eth9"/);
     assert.match(r.stderr, /\blan\b/, 'names the interfaces that exist');

@@ -18,8 +18,6 @@ describe('L2 mode: one owner per VIP on a flat network, failover under a second'
   let w: L2WalkthroughLab;
   let macs: Record<L2Node, string>;
 
-  /** VIP → its owner as `node` sees it (only VIPs whose owner it knows). */
-  const ownersSeenBy = async (node: L2Node): Promise<Map<string, string | null>> => new Map((await w.status(node)).vips.map((v) => [v.vip, v.owner]));
   /** Both nodes agree on every VIP's owner, and the owner answers for it. */
   const settled = async (): Promise<Map<string, L2Node> | undefined> => {
     const [s1, s2] = await Promise.all([w.status('lb1'), w.status('lb2')]);
@@ -50,7 +48,7 @@ describe('L2 mode: one owner per VIP on a flat network, failover under a second'
     await eventually('both LB nodes to see each other and agree on every owner', async () => (await peerUp('lb1')) && (await peerUp('lb2')) && settled(), 30_000);
   });
   after(async () => {
-    await w?.down();
+    await w.down();
   });
 
   test('every VIP, IPv4 and IPv6, answers through the segment, and both nodes own some', async () => {
