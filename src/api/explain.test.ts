@@ -198,3 +198,12 @@ test('announcement: static routes are unknown (nothing to check) with the route 
   e = explain(target('10.200.0.5'), { ...noBgp, l2: { ...l2, vips: [] } });
   assert.equal(e.links.find((l) => l.state === 'broken')?.link, 'announcement');
 });
+
+test('announcement: only the sessions of the VIP\'s family count', () => {
+  const v6: PeerStatus = { ...peer('Established'), address: 'fd00:180:1::1', families: ['ipv6'] };
+  const v4down: PeerStatus = { ...peer('Active'), families: ['ipv4'] };
+  const b = firstBroken(snapshot({ snap: { bgp: { peers: [v4down, v6], sent: new Map([['fd00:180:1::1', []]]) } } }));
+  assert.equal(b.says, 'no BGP session is Established, so no router was told: 10.10.12.1 Active');
+  const e = explain(target('10.200.0.5'), snapshot({ snap: { bgp: { peers: [{ ...peer('Established'), families: ['ipv4'] }, v6], sent: new Map([['10.10.12.1', [sent]]]) } } }));
+  assert.equal(e.links.at(-1)!.says, 'BGP: 10.10.12.1 was sent 10.200.0.5/32 (next hop 10.10.12.2)');
+});

@@ -278,16 +278,19 @@ function routeText(r: SentRoute): string {
 }
 
 function bgpLink(vips: readonly string[], bgp: NonNullable<ExplainSnapshot['bgp']>): ExplainLink {
-  if (bgp.peers.length === 0) return broken('announcement', 'BGP is on but has no peers', 'add the routers to bgp.peers');
-  const up = bgp.peers.filter((p) => p.state === 'Established');
+  // Only the sessions that can carry the VIPs' families (one per family is common).
+  const families = new Set(vips.map((v) => (v.includes(':') ? 'ipv6' : 'ipv4')));
+  const peers = bgp.peers.filter((p) => p.families === undefined || p.families.some((f) => families.has(f)));
+  if (peers.length === 0) return broken('announcement', `BGP is on but no peer carries ${[...families].join(' or ')}`, 'add the routers to bgp.peers, with the family in their families');
+  const up = peers.filter((p) => p.state === 'Established');
   if (up.length === 0) {
-    const states = bgp.peers.map((p) => `${p.address} ${p.state}${p.lastError === undefined ? '' : ` (${p.lastError})`}`).join(', ');
+    const states = peers.map((p) => `${p.address} ${p.state}${p.lastError === undefined ? '' : ` (${p.lastError})`}`).join(', ');
     return broken('announcement', `no BGP session is Established, so no router was told: ${states}`,
       'look at the router side (e.g. birdc show protocols all): is the session enabled, do the ASNs, addresses and password match bgp.peers, does TCP 179 get through?');
   }
   const told: string[] = [];
   const untold: string[] = [];
-  for (const peer of bgp.peers) {
+  for (const peer of peers) {
     const routes = (bgp.sent.get(peer.address) ?? []).filter((r) => vips.some((v) => covers(r.prefix, v)));
     if (routes.length > 0) told.push(`${peer.address} was sent ${routes.map(routeText).join(', ')}`);
     else untold.push(`${peer.address} (${peer.state})`);
