@@ -82,6 +82,7 @@ export interface XdpDataplane extends Dataplane {
   /** Runs the loaded program on one packet in the kernel (BPF_PROG_TEST_RUN), for tests and benchmarks. */
   testRun(packet: Uint8Array, repeat?: number): TestRunResult;
   stats(): XdpStats;
+  readBack(frontends: readonly Frontend[]): Promise<ReadonlyMap<string, FrontendReadBack>>;
 }
 
 const BPF_FS_MAGIC = 0xcafe4a11;
