@@ -41,8 +41,8 @@ describe('vipgate explain: each link broken on purpose in a BGP lab', { concurre
   let w: BgpWalkthroughLab;
 
   /** `vipgate explain` in lb1 (the API on its loopback), with its exit status. */
-  const explain = async (target: string, json = true): Promise<Run> => {
-    const args = ['explain', target, '--sample', '300', ...(json ? ['-o', 'json'] : [])].map((a) => `'${a}'`).join(' ');
+  const explain = async (target: string, json = true, more: readonly string[] = []): Promise<Run> => {
+    const args = ['explain', target, '--sample', '300', ...(json ? ['-o', 'json'] : []), ...more].map((a) => `'${a}'`).join(' ');
     const text = await w.lab.exec('lb1', ['sh', '-c', `${VIPGATE_BIN} ${args}; echo "exit $?"`], { timeoutMs: 20_000 });
     const at = text.lastIndexOf('exit ');
     return { exit: Number(text.slice(at + 5).trim()), out: text.slice(0, at) };
@@ -58,11 +58,13 @@ describe('vipgate explain: each link broken on purpose in a BGP lab', { concurre
 
   before(async () => {
     // A read-back every hour: a hand-made change stays until the test has looked at it.
-    w = await startBgpWalkthrough({ config: (node) => bgpDemoConfig(node, { resyncSeconds: 3600, extraServices: EXTRA }) });
+    w = await startBgpWalkthrough({ config: (node) => bgpDemoConfig(node, { resyncSeconds: 3600, extraServices: EXTRA }), startAgents: false });
+    // lb2's API on its lab address too, so that lb1 can ask both (the join of several agents).
+    await Promise.all([w.lb1.startAgent(), w.lb2.startAgent(['--api-listen', '0.0.0.0:9470'])]);
     await eventually('lb1 tells the router 10.200.0.5', async () => (await report('10.200.0.5:80')).served, 30_000, 250);
   });
   after(async () => {
-    await w?.down();
+    await w.down();
   });
 
   test('a served VIP: one line, exit 0; the JSON has every link with the kernel read back', async () => {
@@ -135,5 +137,11 @@ describe('vipgate explain: each link broken on purpose in a BGP lab', { concurre
     assert.match(text.out, /^10\.200\.0\.5:80 is not served by lb1: node: lb1 is/);
     assert.match(text.out, /^ {2}fix: if lb1 should serve again: vipgate undrain/m);
     assert.match(text.out, /^ {2}BROKEN {2}node/m);
+
+    // Asked together, lb1 and lb2: the VIP is reachable (lb2 serves it), and lb1's link is named.
+    const both = await explain('10.200.0.5:80', false, ['--api', `http://127.0.0.1:9470,http://${DEMO.lbNode2.v4}:9470`]);
+    assert.equal(both.exit, 0, both.out);
+    assert.match(both.out, /^10\.200\.0\.5:80 is not served by lb1 \(served by lb2\): node: lb1 is/);
+    assert.match(both.out, new RegExp(`^lb2 \\(http://${DEMO.lbNode2.v4.replaceAll('.', '\\.')}:9470\\):$`, 'm'));
   });
 });

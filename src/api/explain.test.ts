@@ -128,6 +128,8 @@ test('node: drained or draining → node, with undrain as the fix', () => {
     assert.match(b.says, new RegExp(`lb1 is ${state} since .* \\(vipgate drain\\)`));
     assert.match(b.fix, /vipgate undrain/);
   }
+  const drained = snapshot({ snap: { drain: { state: 'drained', since: '2026-12-06T07:00:00.000Z', requestedBy: [] }, bgp: { peers: [peer('Established')], sent: new Map() } } });
+  assert.equal(explain(target('10.200.0.5'), drained).links.at(-1)!.says, 'withdrawn from every router: lb1 is drained');
 });
 
 test('frontend: a port the Service does not have, and a clash', () => {

@@ -255,7 +255,7 @@ function announcementLink(found: Found, snap: ExplainSnapshot): ExplainLink {
   const advertised = prefixesOf(vips).filter((p) => snap.status.advertisements.includes(p));
   if (advertised.length === 0) return broken('announcement', `${vips.join(', ')} is not announced: no ready backend`, 'make a backend ready (see backends)');
   const parts: ExplainLink[] = [];
-  if (snap.bgp !== undefined) parts.push(bgpLink(vips, snap.bgp));
+  if (snap.bgp !== undefined) parts.push(bgpLink(vips, snap.bgp, snap.drain?.state === 'drained' ? snap.node : undefined));
   if (snap.l2 !== undefined) parts.push(l2Link(vips, snap.l2));
   if (parts.length === 0) return staticLink(vips, snap.routes);
   const bad = parts.find((p) => p.state === 'broken');
@@ -277,7 +277,8 @@ function routeText(r: SentRoute): string {
   return `${r.prefix}${attrs.length > 0 ? ` (${attrs.join(', ')})` : ''}`;
 }
 
-function bgpLink(vips: readonly string[], bgp: NonNullable<ExplainSnapshot['bgp']>): ExplainLink {
+/** `drained`: this node's name when it is drained (its routes are withdrawn on purpose). */
+function bgpLink(vips: readonly string[], bgp: NonNullable<ExplainSnapshot['bgp']>, drained: string | undefined): ExplainLink {
   // Only the sessions that can carry the VIPs' families (one per family is common).
   const families = new Set(vips.map((v) => (v.includes(':') ? 'ipv6' : 'ipv4')));
   const peers = bgp.peers.filter((p) => p.families === undefined || p.families.some((f) => families.has(f)));
@@ -294,6 +295,9 @@ function bgpLink(vips: readonly string[], bgp: NonNullable<ExplainSnapshot['bgp'
     const routes = (bgp.sent.get(peer.address) ?? []).filter((r) => vips.some((v) => covers(r.prefix, v)));
     if (routes.length > 0) told.push(`${peer.address} was sent ${routes.map(routeText).join(', ')}`);
     else untold.push(`${peer.address} (${peer.state})`);
+  }
+  if (told.length === 0 && drained !== undefined) {
+    return broken('announcement', `withdrawn from every router: ${drained} is drained`, `vipgate undrain on ${drained} when it should serve again (see node)`);
   }
   if (told.length === 0) {
     return broken('announcement', `no router was sent ${vips.join(', ')}: ${untold.join(', ')}`,

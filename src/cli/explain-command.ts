@@ -1,6 +1,6 @@
 // `vipgate explain <target>`: asks each agent given (`--api`, repeated or a comma list) and joins
 // their answers (docs/design/018-explain.md).
-import type { Explanation } from '../api/explain.ts';
+import { parseTarget, type Explanation } from '../api/explain.ts';
 import { apiGet, DEFAULT_API } from './client.ts';
 import { formatExplain, joinAnswers, type ExplainAnswer } from './format-explain.ts';
 
@@ -10,8 +10,13 @@ export interface ExplainOptions {
   readonly sample: string;
 }
 
-/** Prints the explanation; the exit status is 0 when some agent serves the target, 1 otherwise. */
+/** Prints the explanation; the exit status is 0 when some agent serves the target, 1 otherwise, 2 for a bad target. */
 export async function runExplain(target: string, opts: ExplainOptions): Promise<number> {
+  const parsed = parseTarget(target);
+  if ('error' in parsed) {
+    process.stderr.write(`vipgate explain: ${parsed.error}\n`);
+    return 2;
+  }
   const apis = opts.api.length === 0 ? [DEFAULT_API] : opts.api;
   const sample = Number(opts.sample);
   if (!Number.isInteger(sample) || sample < 0 || sample > 5000) throw new Error(`--sample ${opts.sample}: milliseconds, an integer 0–5000`);
@@ -25,9 +30,6 @@ export async function runExplain(target: string, opts: ExplainOptions): Promise<
       }
     }),
   );
-  // A target the agents refuse as such (400) is a usage error, whichever agent says it.
-  const refused = answers.find((a) => a.error?.includes('answered 400') === true);
-  if (refused !== undefined && answers.every((a) => a.explanation === undefined)) throw new Error(refused.error);
   const report = joinAnswers(target, answers);
   process.stdout.write(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatExplain(report));
   return report.served ? 0 : 1;

@@ -40,7 +40,13 @@ test('an agent that does not answer is said so, and nobody serving is not served
   const report = joinAnswers('10.200.0.5:80', [{ api: 'http://a', error: 'no agent is listening at http://a' }, { api: 'http://b', explanation: explanation('lb2', down) }]);
   assert.equal(report.served, false);
   const text = formatExplain(report);
-  assert.match(text, /^10\.200\.0\.5:80: no answer from http:\/\/a: no agent is listening/);
+  assert.match(text, /^10\.200\.0\.5:80: no answer from http:\/\/a\n/);
+  assert.match(text, /^http:\/\/a: no answer: no agent is listening at http:\/\/a$/m);
   assert.match(text, /^lb2 \(http:\/\/b\):$/m);
   assert.match(text, /^ {2}BROKEN {2}announcement {2}no BGP session is Established$/m);
+});
+
+test('no agent answering at all says so once, then each reason', () => {
+  const text = formatExplain(joinAnswers('10.200.0.5', [{ api: 'http://a', error: 'refused' }, { api: 'http://b', error: 'timeout' }]));
+  assert.equal(text, '10.200.0.5: no agent answered\n\nhttp://a: no answer: refused\n\nhttp://b: no answer: timeout\n');
 });

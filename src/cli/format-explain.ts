@@ -56,7 +56,8 @@ export function formatExplain(report: ExplainReport): string {
   const by = report.servedBy.length > 0 ? ` (served by ${report.servedBy.join(', ')})` : '';
   const first = failing[0]!;
   const link = first.explanation === undefined ? undefined : firstBroken(first.explanation);
-  if (first.explanation === undefined) head.push(`${report.target}: no answer from ${first.api}: ${first.error ?? 'unknown error'}${by}`);
+  if (explained.length === 0) head.push(`${report.target}: no agent answered`);
+  else if (first.explanation === undefined) head.push(`${report.target}: no answer from ${first.api}${by}`);
   else if (link !== undefined) {
     head.push(`${report.target} is not served by ${first.explanation.node}${by}: ${link.link}: ${link.says}`);
     if (link.fix !== undefined) head.push(`  fix: ${link.fix}`);
