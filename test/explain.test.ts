@@ -1,7 +1,8 @@
 // `vipgate explain` against real agents: one BGP lab (BIRD, lb1 and lb2), each link broken on
 // purpose in turn — a VIP served, an external IP no pool allows, an address in no pool, no ready
 // backend, an element deleted from the kernel by hand, the BGP session disabled at the router,
-// the node drained — and explain names that link and its fix.
+// the prefix filtered by the node's export policy, the node drained — and explain names that
+// link and its fix.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ExplainReport } from '../src/cli/format-explain.ts';
@@ -124,6 +125,23 @@ describe('vipgate explain: each link broken on purpose in a BGP lab', { concurre
       await w.bird.birdc(['enable', 'lb1v4']);
     }
     await eventually('served again once the session is back', async () => (await report('10.200.0.5:80')).served, 30_000, 250);
+  });
+
+  test('announcement: the prefix filtered by the node\'s export policy (only the v6 pool advertised)', async () => {
+    const config = (advertisements?: readonly Record<string, unknown>[]): string =>
+      bgpDemoConfig('lb1', { resyncSeconds: 3600, extraServices: EXTRA, ...(advertisements === undefined ? {} : { advertisements }) });
+    await w.lb1.writeConfig(config([{ pools: ['v6'] }]));
+    try {
+      const b = await eventually('explain sees 10.200.0.5 not sent', async () => {
+        const x = await broken('10.200.0.5:80');
+        return x.link === 'announcement' ? x : undefined;
+      }, 15_000, 250);
+      assert.equal(b.says, 'no router was sent 10.200.0.5: 10.180.1.1 (Established)');
+      assert.match(b.fix, /bgp\.advertisements/);
+    } finally {
+      await w.lb1.writeConfig(config());
+    }
+    await eventually('served again with every VIP advertised', async () => (await report('10.200.0.5:80')).served, 15_000, 250);
   });
 
   test('node: drained by vipgate drain', async () => {
