@@ -9,6 +9,8 @@ import { webFrontend } from './support/frontends.ts';
 import { xdpDataplane, type XdpDataplane } from '../src/dataplane/xdp/index.ts';
 import { destination, packet, sourcePort, type PacketSpec } from './support/xdp-packets.ts';
 import { mountPrivateBpffs, type PrivateBpffs } from './support/bpffs.ts';
+import { execFileSync } from 'node:child_process';
+import { encodeServiceKey } from '../src/dataplane/xdp/layout.ts';
 
 const LB = { v4: '10.180.1.16', v6: 'fd00:180:1::16' };
 const CLIENT = { v4: '10.0.1.2', v6: 'fd00:1::2' };
@@ -183,6 +185,18 @@ test('a resync that finds what was applied reports no change and keeps every flo
   const report = await dp.apply(baseTable(), { resync: true });
   assert.deepEqual({ changed: report.changed, written: report.frontendsWritten, drift: report.driftRepaired }, { changed: false, written: 0, drift: false });
   assert.equal(sourcePort(run({ ...flow, tcpFlags: 0x10 }).out), first);
+});
+
+test('readBack reads the kernel: an entry deleted by hand is missing until a resync puts it back', async () => {
+  const t = baseTable();
+  const v4tcp = t.frontends.find((f) => f.key === frontendKey(VIP.v4, 80, 'tcp'))!;
+  const before = (await dp.readBack([v4tcp])).get(v4tcp.key);
+  assert.deepEqual({ ...before, where: undefined }, { present: true, takesNewFlows: true, backends: 1, where: undefined, program: [] });
+  const key = [...encodeServiceKey({ address: VIP.v4, port: 80, protocol: 'tcp' })].map((b) => b.toString(16).padStart(2, '0'));
+  execFileSync('bpftool', ['map', 'delete', 'pinned', join(bpffs.dir, 'vipgate', 'vg_services'), 'key', 'hex', ...key]);
+  assert.equal((await dp.readBack([v4tcp])).get(v4tcp.key)?.present, false);
+  await dp.apply(t, { resync: true });
+  assert.equal((await dp.readBack([v4tcp])).get(v4tcp.key)?.present, true);
 });
 
 test('vg_stats counts drops and kernel hand-overs', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { DEMO } from '../lab/topologies.ts';
+import type { ExplainReport } from '../src/cli/format-explain.ts';
 import { demoConfig, startWalkthrough, type ServicesJson, type WalkthroughLab } from '../lab/scenario.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/index.ts';
 import { removeBackendUnderLoad } from './support/backend-removal.ts';
@@ -120,6 +121,21 @@ describe('walk-through on the XDP dataplane (one-armed lb1, generic mode, nat)',
 
   test('UDP through a VIP reaches a pod', async () => {
     assert.equal(await w.lab.udp('client', '10.200.0.53', 53), 'pod2a\n');
+  });
+
+  test('vipgate explain reads the XDP maps and the attachment back, and sees the packets of a curl meanwhile', async () => {
+    const state = { answered: false };
+    const asking = w.vipgate(['explain', '10.200.0.5:80', '-o', 'json', '--sample', '1500']).finally(() => (state.answered = true));
+    // Requests until the answer (the CLI's start-up takes a moment before the first counter read).
+    for (let i = 0; i < 50 && !state.answered; i++) {
+      assert.equal((await w.lab.curl('client', 'http://10.200.0.5/')).ok, true);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const report = JSON.parse(await asking) as ExplainReport;
+    const links = report.answers[0]?.explanation?.links ?? [];
+    assert.equal(report.served, true, JSON.stringify(links));
+    assert.match(links.find((l) => l.link === 'dataplane')?.says ?? '', /^read back from the kernel: 10\.200\.0\.5:80\/tcp: vg_services entry 10\.200\.0\.5:80\/tcp \(slot \d+\), 1 backend$/);
+    assert.match(links.find((l) => l.link === 'traffic')?.says ?? '', /^\d+ packets in 1\.5 s$/);
   });
 
   test('a cluster node is refused (dropped in XDP) while the client is served', async () => {

@@ -143,6 +143,7 @@ export class Agent {
         : {}),
       ...(this.lastPass ? { lastPass: this.lastPass } : {}),
       ...(this.configError === undefined ? {} : { configError: this.configError }),
+      ...(this.input === undefined ? {} : { input: this.input }),
     };
   }
 

@@ -210,6 +210,7 @@ export async function serveNode(node: PreparedNode, started: StartedNode, option
         return status === undefined ? undefined : l2StatusView(status);
       },
       drain,
+      explain: { node: config.nodeName, ...(dataplane.readBack === undefined ? {} : { readBack: (frontends) => dataplane.readBack!(frontends) }) },
       registry: metrics.registry,
       log,
     },

@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PeerStatus, SentRoute } from '../bgp/index.ts';
-import type { FrontendCounters } from '../dataplane/dataplane.ts';
+import type { FrontendCounters, FrontendReadBack } from '../dataplane/dataplane.ts';
+import type { Frontend } from '../model/index.ts';
+import { explainRequest } from './explain-endpoint.ts';
 import type { AgentStatus, DrainStatus, L2StatusView } from './status.ts';
 import { servicesView, type SourceProblem, type StatusView } from './views.ts';
 
@@ -21,6 +23,8 @@ export interface ApiDeps {
   readonly drain?: { status(): DrainStatus; drain(): Promise<DrainStatus>; undrain(): Promise<DrainStatus> };
   /** L2 ownership while the agent answers ARP/NDP (undefined without an l2 section). */
   readonly l2?: () => L2StatusView | undefined;
+  /** For `/v1/explain`: this node's name, and the dataplane's read-back from the kernel (when the engine has one). */
+  readonly explain?: { readonly node: string; readonly readBack?: (frontends: readonly Frontend[]) => Promise<ReadonlyMap<string, FrontendReadBack>> };
 }
 
 /** `/v1/bgp/peers`. */
@@ -57,7 +61,8 @@ const ACTIONS = ['/v1/drain', '/v1/undrain'] as const;
  */
 export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[]): Server {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://agent').pathname;
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const path = url.pathname;
     if (req.method === 'POST' && (ACTIONS as readonly string[]).includes(path)) {
       req.resume();
       if (deps.drain === undefined) json(res, 404, { error: 'this agent cannot drain' });
@@ -124,6 +129,11 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         else json(res, 200, l2);
         return;
       }
+      case '/v1/explain': {
+        const answer = await explainRequest(deps, vipRoutes, url.searchParams);
+        json(res, answer.status, answer.body);
+        return;
+      }
       case '/v1/bgp/routes': {
         const bgp = deps.bgp?.();
         if (bgp === undefined) {
@@ -137,7 +147,7 @@ export function createApiServer(deps: ApiDeps, vipRoutes: () => readonly string[
         return;
       }
       default:
-        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes', '/v1/bgp/peers', '/v1/bgp/routes', '/v1/l2', ...ACTIONS] });
+        json(res, 404, { error: `no such path: ${path}`, paths: ['/healthz', '/metrics', '/v1/services', '/v1/status', '/v1/routes', '/v1/bgp/peers', '/v1/bgp/routes', '/v1/l2', '/v1/explain', ...ACTIONS] });
     }
   }
   return createServer((req, res) => {

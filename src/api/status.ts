@@ -1,7 +1,7 @@
 // What the API shows of the agent, defined here (by its reader): the agent hands the API a
 // `status()` that returns an AgentStatus; the API never imports the agent.
 import type { ApplyReport } from '../dataplane/dataplane.ts';
-import type { ServiceProblem, ServiceTable } from '../model/index.ts';
+import type { DesiredInput, ServiceProblem, ServiceTable } from '../model/index.ts';
 
 export interface LastPass {
   readonly at: string;
@@ -24,6 +24,8 @@ export interface AgentStatus {
   readonly vipInterface?: { readonly name: string; readonly kind: string };
   readonly lastPass?: LastPass;
   readonly configError?: string;
+  /** The input the table was built from (Services, pools, deny list): what `vipgate explain` walks from. */
+  readonly input?: DesiredInput;
 }
 
 /** Whether the node is being taken out of service (docs/design/013-drain.md). */

@@ -180,6 +180,22 @@ program
     process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : formatL2Status(view));
   });
 
+program
+  .command('explain')
+  .description('why a VIP is (not) reachable: walks Service, policy, allocation, drain, frontend, backends, the kernel (read back), traffic and the announcement on each agent; names the first broken link and its fix. Exit status 1 when no agent serves it')
+  .argument('<target>', 'namespace/name, a VIP (10.200.0.5) or VIP:port (10.200.0.5:80, [fd00:200::5]:80)')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(
+    new Option('--api <url>', "an agent's API; repeat it or give a comma list to ask several LB nodes")
+      .default([] as string[], DEFAULT_API)
+      .argParser((v: string, prev: string[]) => [...prev, ...v.split(',').filter((x) => x !== '')]),
+  )
+  .option('--sample <ms>', 'watch the frontends\' packet counters this long (0: do not)', '1000')
+  .action(async (target: string, opts: { api: string[]; output: string; sample: string }) => {
+    const { runExplain } = await import('./explain-command.ts');
+    process.exitCode = await runExplain(target, opts);
+  });
+
 const lab = program.command('lab').description('the network-namespace lab used by the demo, tests and benchmarks');
 lab
   .command('up')

@@ -1,4 +1,4 @@
-import type { ServiceTable } from '../model/index.ts';
+import type { Frontend, ServiceTable } from '../model/index.ts';
 
 /** Packet and byte counts of one frontend since its rules were installed. */
 export interface FrontendCounters {
@@ -16,6 +16,23 @@ export interface ApplyReport {
   /** True when the kernel's state was read back and found to differ from what was last applied. */
   readonly driftRepaired: boolean;
   readonly durationMs: number;
+}
+
+/**
+ * One frontend as the kernel holds it now, read from the kernel at the moment of asking (not
+ * from what this process applied): what `vipgate explain` shows as the dataplane link.
+ */
+export interface FrontendReadBack {
+  /** The frontend's entry is there (nftables: its element in frontends4/6 or closed4/6; xdp: its vg_services entry). */
+  readonly present: boolean;
+  /** New flows are sent to a backend (an element with a verdict; a ring of size > 0). */
+  readonly takesNewFlows: boolean;
+  /** Distinct backends the kernel's entry points at. */
+  readonly backends: number;
+  /** Where it was read, for people: `element 10.200.0.5 . tcp . 80 in inet vipgate frontends4`. */
+  readonly where: string;
+  /** Engines with a program: whether it is attached to each interface it should be on. */
+  readonly program?: readonly { readonly interface: string; readonly attached: boolean }[];
 }
 
 export interface ApplyOptions {
@@ -38,6 +55,8 @@ export interface Dataplane {
   apply(table: ServiceTable, options?: ApplyOptions): Promise<ApplyReport>;
   /** Counters by frontend key. */
   counters(): Promise<ReadonlyMap<string, FrontendCounters>>;
+  /** Reads these frontends back from the kernel now, by frontend key (one read for all of them). */
+  readBack?(frontends: readonly Frontend[]): Promise<ReadonlyMap<string, FrontendReadBack>>;
   /** Removes everything this dataplane installed. */
   cleanup(): Promise<void>;
   /** Releases resources held by this process; leaves the kernel's rules in place. */

@@ -1,5 +1,5 @@
-import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
-import type { ServiceTable } from '../../model/index.ts';
+import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters, FrontendReadBack } from '../dataplane.ts';
+import type { Frontend, ServiceTable } from '../../model/index.ts';
 import {
   EMPTY_INSTALLED,
   chainLines,
@@ -16,7 +16,7 @@ import type { NftKernel } from './kernel.ts';
 import { normalizeElement, parseListing, tableBlock, type Listing, type ListedSet } from './listing.ts';
 import type { NftLogger } from './nft.ts';
 import { compareInstalled, installedFromListing, skeletonDrift } from './readback.ts';
-import { DEFAULT_MASQUERADE_MARK, SetNames, TABLE, renderTable, type RenderOptions, type RenderedTable, type SetName } from './render.ts';
+import { DEFAULT_MASQUERADE_MARK, SetNames, TABLE, renderTable, setsOf, type RenderOptions, type RenderedTable, type SetName } from './render.ts';
 
 export { cliRunner, ffiRunner, type NftLogger, type NftRunner } from './nft.ts';
 export { describeKernel, nftKernel, openNftKernel, type ElementChannel, type NftKernel, type NftKernelChoice, type NftKernelParts, type OpenNftKernelOptions } from './kernel.ts';
@@ -258,6 +258,25 @@ export function nftablesDataplane(options: NftablesDataplaneOptions): Dataplane 
         if (c !== undefined) result.set(rendered.key, c);
       }
       return result;
+    },
+
+    async readBack(frontends: readonly Frontend[]): Promise<ReadonlyMap<string, FrontendReadBack>> {
+      const listing = await listKernel();
+      const drift = listing === undefined ? [] : skeletonDrift(listing, renderOptions);
+      const state = listing === undefined || drift.length > 0 ? undefined : installedFromListing(listing);
+      const out = new Map<string, FrontendReadBack>();
+      for (const f of frontends) {
+        const where = `${f.address} . ${f.protocol} . ${f.port} in ${TABLE} ${setsOf(f.family).frontends}`;
+        if (state === undefined) {
+          const why = listing === undefined ? `table ${TABLE} missing` : `table ${TABLE} of another layout (${drift.join(', ')})`;
+          out.set(f.key, { present: false, takesNewFlows: false, backends: 0, where: why });
+          continue;
+        }
+        const r = state.frontends.get(f.key)?.rendered;
+        const slots = new Set((r?.slots ?? []).flatMap((s) => (s === undefined ? [] : [s.text])));
+        out.set(f.key, { present: r !== undefined && (r.verdict !== undefined || r.closed), takesNewFlows: r?.verdict !== undefined, backends: slots.size, where: `element ${where}` });
+      }
+      return out;
     },
 
     async cleanup(): Promise<void> {

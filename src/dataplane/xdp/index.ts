@@ -2,8 +2,8 @@
 // bpffs, attaches it, and writes the maps from the whole ServiceTable, touching only what differs.
 import { mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters } from '../dataplane.ts';
-import type { ServiceTable } from '../../model/index.ts';
+import type { ApplyOptions, ApplyReport, Dataplane, FrontendCounters, FrontendReadBack } from '../dataplane.ts';
+import type { Frontend, ServiceTable } from '../../model/index.ts';
 import { buildBpfObject } from './build.ts';
 import { toHex } from './desired.ts';
 import { XdpError, XdpErrorCode } from './errors.ts';
@@ -11,7 +11,7 @@ import { FreeList } from './free-list.ts';
 import { sameValue, writeFrontends, type AppliedFrontend } from './frontends.ts';
 import { CAPACITY, CONFIG_FLAGS, ENCAP_DEFAULTS, ICMP_LIMIT_DEFAULTS, LAYOUTS, MIN_ENCAP_MTU, encodeConfig, encodeIcmpLimit, encodeLpmKey, encodeU32, sumCounters, type ForwardingMode } from './layout.ts';
 import { XDP_FLAGS, loadLibbpf, type BpfObject, type Libbpf, type TestRunResult } from './libbpf.ts';
-import { MAP_NAMES, PROGRAM_NAME, readInstalled, runningMaps, type Installed, type MapName } from './readback.ts';
+import { MAP_NAMES, PROGRAM_NAME, readBackFrontends, readInstalled, runningMaps, type Installed, type MapName } from './readback.ts';
 import type { RingFill } from './rings.ts';
 
 export { XdpError, XdpErrorCode } from './errors.ts';
@@ -82,6 +82,7 @@ export interface XdpDataplane extends Dataplane {
   /** Runs the loaded program on one packet in the kernel (BPF_PROG_TEST_RUN), for tests and benchmarks. */
   testRun(packet: Uint8Array, repeat?: number): TestRunResult;
   stats(): XdpStats;
+  readBack(frontends: readonly Frontend[]): Promise<ReadonlyMap<string, FrontendReadBack>>;
 }
 
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -300,6 +301,11 @@ export function xdpDataplane(options: XdpDataplaneOptions): XdpDataplane {
         if (raw !== undefined) out.set(s.frontendKey, sumCounters(raw, cpus));
       }
       return Promise.resolve(out);
+    },
+
+    readBack(frontends: readonly Frontend[]): Promise<ReadonlyMap<string, FrontendReadBack>> {
+      if (bpf === undefined) return Promise.resolve(new Map(frontends.map((f) => [f.key, { present: false, takesNewFlows: false, backends: 0, where: 'the xdp program is not loaded' }])));
+      return Promise.resolve(readBackFrontends(bpf, fd, installed?.backends ?? new Map(), attachments, frontends));
     },
 
     stats(): XdpStats {

@@ -2,8 +2,10 @@
 // maps of a program already attached when their pins are gone. I/O only; the diff is in index.ts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FrontendReadBack } from '../dataplane.ts';
+import type { Frontend } from '../../model/index.ts';
 import { backendId, toHex } from './desired.ts';
-import { LAYOUTS, decodeBackend, decodeService, decodeU32, encodeU32, type ServiceValue } from './layout.ts';
+import { LAYOUTS, decodeBackend, decodeService, decodeU32, encodeServiceKey, encodeU32, type ServiceValue } from './layout.ts';
 import { XDP_FLAGS, type Libbpf } from './libbpf.ts';
 
 export const MAP_NAMES = ['vg_services', 'vg_backends', 'vg_rings', 'vg_flows', 'vg_reverse', 'vg_deny_sources', 'vg_allowed_sources', 'vg_counters', 'vg_config', 'vg_stats', 'vg_ifaces', 'vg_icmp_limit', 'vg_icmp_state'] as const;
@@ -113,4 +115,44 @@ export function readInstalled(lib: Libbpf, fd: (name: MapName) => number, known?
   const usedSlots = new Set([...services.values()].map((s) => s.value.slot));
   const config = lib.mapLookup(fd('vg_config'), encodeU32(0), LAYOUTS.config.size);
   return { installed: { services, backends, deny, config: config === undefined ? undefined : toHex(config) }, usedSlots, usedIndices: used };
+}
+
+/**
+ * `frontends` as the kernel holds them now: each one's vg_services entry, the vg_backends
+ * entries of its slot (at the indices this process knows of, each read from the map), and
+ * whether a program named vipgate_xdp is attached to each interface.
+ */
+export function readBackFrontends(
+  lib: Libbpf,
+  fd: (name: MapName) => number,
+  backendIndices: ReadonlyMap<string, number>,
+  attachments: readonly { readonly interface: string; readonly mode: 'native' | 'generic' }[],
+  frontends: readonly Frontend[],
+): Map<string, FrontendReadBack> {
+  const program = attachments.map((a) => {
+    const id = lib.xdpQueryId(lib.ifIndex(a.interface), a.mode === 'native' ? XDP_FLAGS.drvMode : XDP_FLAGS.skbMode);
+    if (id === 0) return { interface: a.interface, attached: false };
+    const prog = lib.programMaps(id);
+    for (const m of prog.maps) lib.closeFd(m.fd);
+    return { interface: a.interface, attached: prog.name === PROGRAM_NAME };
+  });
+  const out = new Map<string, FrontendReadBack>();
+  for (const f of frontends) {
+    const where = `vg_services entry ${f.key}`;
+    const raw = lib.mapLookup(fd('vg_services'), encodeServiceKey({ address: f.address, port: f.port, protocol: f.protocol }), LAYOUTS.service.size);
+    if (raw === undefined) {
+      out.set(f.key, { present: false, takesNewFlows: false, backends: 0, where, program });
+      continue;
+    }
+    const value = decodeService(raw);
+    let backends = 0;
+    for (const [id, index] of backendIndices) {
+      if (!id.startsWith(`${value.slot}/`)) continue;
+      const b = lib.mapLookup(fd('vg_backends'), encodeU32(index), LAYOUTS.backend.size);
+      const decoded = b === undefined ? undefined : decodeBackend(b);
+      if (decoded?.present === true && decoded.slot === value.slot) backends++;
+    }
+    out.set(f.key, { present: true, takesNewFlows: value.ringSize > 0, backends, where: `${where} (slot ${value.slot})`, program });
+  }
+  return out;
 }
