@@ -116,25 +116,27 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
 const firstChoice = (vip: string, among: readonly string[]): string => rankNodes(parseIp(vip), among)[0]!;
 const everyVipOn = (nodes: Record<string, L2Announcer>, owner: (vip: string) => string): boolean => [...answering(nodes)].every(([vip, who]) => who.length === 1 && who[0] === owner(vip));
 
-test('two nodes that see each other answer for every VIP once, each VIP on its first choice', async () => {
+/** Nodes `names` on a fresh segment, every VIP handed to each; waits until each VIP is on its first choice. */
+async function sharing<N extends NodeName>(names: readonly N[], holdDown = 0): Promise<{ segment: Segment; wire: BfdWire; nodes: Record<N, L2Announcer> }> {
   const segment = new Segment();
   const wire = new BfdWire();
+  const nodes = Object.fromEntries(names.map((n) => [n, node(n, names, segment, wire, holdDown)])) as Record<N, L2Announcer>;
+  for (const a of Object.values<L2Announcer>(nodes)) await a.setAdvertisements(VIPS);
+  await until('the VIPs to be shared', () => everyVipOn(nodes, (vip) => firstChoice(vip, names)));
+  return { segment, wire, nodes };
+}
+
+test('two nodes that see each other answer for every VIP once, each VIP on its first choice', async () => {
   const names = ['lb1', 'lb2'] as const;
-  const nodes = { lb1: node('lb1', names, segment, wire), lb2: node('lb2', names, segment, wire) };
-  for (const a of Object.values(nodes)) await a.setAdvertisements(VIPS);
-  await until('both peers Up and each VIP on its first choice', () => everyVipOn(nodes, (vip) => firstChoice(vip, names)));
+  const { nodes } = await sharing(names);
   const shares = Object.values(nodes).map((a) => a.status().vips.filter((v) => v.answering).length);
   assert.ok(shares.every((n) => n > 0), `both nodes own some VIPs: ${shares.join(', ')}`);
   assert.equal(nodes.lb1.status().peers[0]?.state, 'Up');
 });
 
 test('a node that dies silently is replaced once BFD notices; it takes its VIPs back on return (hold-down 0)', async () => {
-  const segment = new Segment();
-  const wire = new BfdWire();
   const names = ['lb1', 'lb2'] as const;
-  const nodes = { lb1: node('lb1', names, segment, wire), lb2: node('lb2', names, segment, wire) };
-  for (const a of Object.values(nodes)) await a.setAdvertisements(VIPS);
-  await until('the VIPs to be shared', () => everyVipOn(nodes, (vip) => firstChoice(vip, names)));
+  const { segment, wire, nodes } = await sharing(names);
   wire.dead.add(NODES.lb1);
   segment.cut.add('lb1');
   await until('lb2 to answer for every VIP', () => [...answering({ lb2: nodes.lb2 })].every(([, who]) => who.length === 1));
@@ -147,12 +149,8 @@ test('a node that dies silently is replaced once BFD notices; it takes its VIPs 
 });
 
 test('BFD lost between two nodes on one segment: each VIP still has exactly one node answering', async () => {
-  const segment = new Segment();
-  const wire = new BfdWire();
   const names = ['lb1', 'lb2'] as const;
-  const nodes = { lb1: node('lb1', names, segment, wire), lb2: node('lb2', names, segment, wire) };
-  for (const a of Object.values(nodes)) await a.setAdvertisements(VIPS);
-  await until('the VIPs to be shared', () => everyVipOn(nodes, (vip) => firstChoice(vip, names)));
+  const { wire, nodes } = await sharing(names);
   wire.blocked.add([NODES.lb1, NODES.lb2].sort().join('|'));
   await until('both to see the other down', () => Object.values(nodes).every((a) => a.status().peers[0]?.state !== 'Up'));
   // Each now wants every VIP, probes the other's and hears it answered: nobody takes over.
@@ -180,13 +178,9 @@ test('nodes that start without BFD between them leave one node on each VIP, and 
 });
 
 test('a partition of the segment heals: the two owners of each VIP become one at once', async () => {
-  const segment = new Segment();
-  const wire = new BfdWire();
   const names = ['lb1', 'lb2'] as const;
   // A long hold-down: neither side may wait for it to agree again.
-  const nodes = { lb1: node('lb1', names, segment, wire, 60), lb2: node('lb2', names, segment, wire, 60) };
-  for (const a of Object.values(nodes)) await a.setAdvertisements(VIPS);
-  await until('the VIPs to be shared', () => everyVipOn(nodes, (vip) => firstChoice(vip, names)));
+  const { segment, wire, nodes } = await sharing(names, 60);
   wire.dead.add(NODES.lb1);
   segment.cut.add('lb1');
   await until('each half to answer for every VIP', () => [...answering(nodes)].every(([, who]) => who.length === 2));
@@ -197,12 +191,8 @@ test('a partition of the segment heals: the two owners of each VIP become one at
 });
 
 test('a node whose dataplane fails hands its VIPs over at once, and a draining one too', async () => {
-  const segment = new Segment();
-  const wire = new BfdWire();
   const names = ['lb1', 'lb2', 'lb3'] as const;
-  const nodes = { lb1: node('lb1', names, segment, wire), lb2: node('lb2', names, segment, wire), lb3: node('lb3', names, segment, wire) };
-  for (const a of Object.values(nodes)) await a.setAdvertisements(VIPS);
-  await until('the VIPs to be shared by three', () => everyVipOn(nodes, (vip) => firstChoice(vip, names)));
+  const { nodes } = await sharing(names);
   nodes.lb1.setDataplaneHealthy(false);
   assert.equal(nodes.lb1.status().eligible, false);
   await until('lb2 and lb3 to cover lb1', () => everyVipOn(nodes, (vip) => firstChoice(vip, ['lb2', 'lb3'])));
