@@ -135,8 +135,15 @@ describe('L2 mode: one owner per VIP on a flat network, failover under a second'
     assert.match(text, /^node lb1: answers for the VIPs it owns/m);
     for (const vip of ALL_VIPS) assert.match(text, new RegExp(`^${vip.replaceAll('.', '\\.')}\\s+lan\\s+lb[12]\\s`, 'm'));
     assert.match(text, /^lb2\s+10\.180\.1\.17\s+10\.180\.1\.16\s+Up\b/m);
-    const metrics = await w.agents.lb1.vipgate(['status']).catch(() => '');
-    assert.ok(typeof metrics === 'string');
+  });
+
+  test('vipgate explain on a node names the L2 owner of a VIP', async () => {
+    const owners = await eventually('both nodes to agree on every owner', settled, 10_000);
+    const vip = L2_LAB.vips.find((v) => owners.get(v.v4) === 'lb2')!.v4;
+    const text = await w.agents.lb1.vipgate(['explain', `${vip}:80`]);
+    assert.match(text, new RegExp(`${vip.replaceAll('.', '\\.')} is answered by lb2`));
+    const here = L2_LAB.vips.find((v) => owners.get(v.v4) === 'lb1')!.v4;
+    assert.match(await w.agents.lb1.vipgate(['explain', `${here}:80`]), /served/);
   });
 });
 

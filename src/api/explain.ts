@@ -308,8 +308,14 @@ function bgpLink(vips: readonly string[], bgp: NonNullable<ExplainSnapshot['bgp'
 
 function l2Link(vips: readonly string[], l2: L2StatusView): ExplainLink {
   const rows = l2.vips.filter((v) => vips.includes(v.vip));
-  if (rows.length === 0) return broken('announcement', `L2: ${vips.join(', ')} is in the subnet of no L2 interface of ${l2.node}`, 'add the interface whose subnet holds the VIP to l2.interfaces, or take the VIP from a pool in that subnet');
-  const says = rows.map((r) => (r.answering ? `${r.vip} answered here on ${r.interface}` : r.owner === null ? `${r.vip} has no owner (${r.why})` : `${r.vip} is answered by ${r.owner} (${r.why})`));
+  if (rows.length === 0) return broken('announcement', `L2: ${vips.join(', ')} is in the subnet of no L2 interface of ${l2.node}`, 'add the interface whose subnet holds the VIP to l2.advertisements[].interfaces, or take the VIP from a pool in that subnet');
+  const says = rows.map((r) => (r.answering ? `${r.vip} answered here on ${r.interface}` : r.owner === null ? `${r.vip} has no owner (${r.why})` : r.owner === l2.node ? `${r.vip} is owned here but not answered on ${r.interface}` : `${r.vip} is answered by ${r.owner} (${r.why})`));
+  const silent = rows.filter((r) => r.owner === l2.node && !r.answering);
+  if (silent.length > 0) {
+    const failed = l2.failed.find((f) => silent.some((r) => r.interface === f.interface));
+    const fix = failed !== undefined ? `the agent cannot answer on ${failed.interface}: ${failed.message}` : 'another MAC answers its probes (a node that cannot see this one by BFD, or a device using the address): vipgate l2 status on the other L2 nodes, and the agent log for the conflicting MAC';
+    return broken('announcement', `L2: ${says.join('; ')}`, fix);
+  }
   if (rows.some((r) => r.owner === null)) return broken('announcement', `L2: ${says.join('; ')}`, `vipgate l2 status on each L2 node: ${l2.eligible ? 'the owner\'s BFD sessions' : `${l2.node} answers for nothing: ${l2.why}`}`);
   return ok('announcement', `L2: ${says.join('; ')}`);
 }
