@@ -203,7 +203,7 @@ test('announcement: static routes are unknown (nothing to check) with the route 
   e = explain(target('10.200.0.5'), { ...noBgp, l2: { ...l2, vips: [{ ...row, owner: 'lb1', answering: false, why: 'highest rank among lb1, lb2' }] } });
   const silent = e.links.find((l) => l.state === 'broken');
   assert.equal(silent?.says, 'L2: 10.200.0.5 is owned here but not answered on eth1');
-  assert.match(silent?.fix ?? '', /another MAC answers its probes/);
+  assert.match(silent.fix ?? '', /another MAC answers its probes/);
   e = explain(target('10.200.0.5'), { ...noBgp, l2: { ...l2, failed: [{ interface: 'eth1', message: 'no such device' }], vips: [{ ...row, owner: 'lb1', answering: false, why: 'x' }] } });
   assert.match(e.links.find((l) => l.state === 'broken')?.fix ?? '', /cannot answer on eth1: no such device/);
 });
