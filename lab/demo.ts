@@ -6,21 +6,8 @@ import { demoConfig, lbAgent, startWalkthrough, type ServicesJson, type Walkthro
 import { bgpDemoConfig, bgpWalkthroughOf, demoRouterBirdConfig, measureCableFailover } from './scenario-bgp.ts';
 import { DEMO } from './topologies.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/build.ts';
-
-const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const say = (s = ''): void => {
-  process.stdout.write(`${s}\n`);
-};
-const step = (n: number, title: string): void => {
-  say();
-  say(bold(`── ${n}. ${title}`));
-};
-const indent = (text: string): string =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((l) => `   ${l}`)
-    .join('\n');
+import { bold, indent, say, step } from './demo-output.ts';
+import { runL2Demo } from './demo-l2.ts';
 
 function vipOf(view: ServicesJson, service: string, family: 4 | 6): { address: string; port: number } | undefined {
   const row = view.services.find((s) => s.service === service && s.address.includes(':') === (family === 6));
@@ -210,11 +197,12 @@ async function walkBgp(w: WalkthroughLab, view: ServicesJson): Promise<boolean> 
   return ok;
 }
 
-export async function runDemo(options: { keep: boolean }): Promise<number> {
+export async function runDemo(options: { keep: boolean; l2?: boolean }): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('vipgate demo: needs root (it builds network namespaces); run it as root, e.g. `sudo make demo`\n');
     return 2;
   }
+  if (options.l2 === true) return runL2Demo(options);
   say(bold('vipgate demo — the original walk-through, in network namespaces'));
   step(1, 'Build the lab: client, router, lb1 (LB node), node1 + node2 (cluster nodes) with pods; start the agent in lb1');
   const started = Date.now();
