@@ -1,7 +1,7 @@
 // `vipgate demo --l2`: L2 mode for real, in a lab of network namespaces. A client, two LB nodes
 // and the cluster nodes share one bridge; each VIP is answered (ARP/NDP) by one LB node. Every
 // line it prints comes from a command it ran just now (curl, vipgate, ip): nothing canned.
-import { bold, checker, indent, say, step } from './demo-output.ts';
+import { bold, checker, indent, say, step, walkThenFinish } from './demo-output.ts';
 import { cablePull, measureTakeover } from './l2-takeover.ts';
 import { L2_LAB, L2_VIPS, startL2Walkthrough, type L2Node, type L2WalkthroughLab } from './scenario-l2.ts';
 
@@ -64,7 +64,7 @@ async function walkL2(w: L2WalkthroughLab): Promise<boolean> {
     say(`   requests to ${urlOf(vip)}, 2 at a time, each on a new connection, 300 ms timeout:`);
     say(`   BFD (100 ms × 3) noticed lb1's silence; lb2 took the VIP and announced it (gratuitous ARP)`);
     say(`   the client's entry named lb2's MAC after ${t.neighbourMs ?? 'never'} ms`);
-    say(`   traffic through lb2 only after ${t.gap.gapMs ?? 'never'} ms; ${t.failed} of ${t.gap.total} requests after the cut failed`);
+    say(`   traffic through lb2 only after ${t.gap.gapMs ?? 'never'} ms; ${t.failed} of ${t.requests} requests running at the cut or started after it were lost`);
     say(`   $ ip neigh show ${vip} dev lan   (in client)   ${(await lab.exec('client', ['ip', 'neigh', 'show', vip, 'dev', 'lan'])).trim()}   (${nameOfMac(await w.clientNeighbour(vip))})`);
     check(t.gap.gapMs !== undefined && t.gap.gapMs <= 1000, 'failover took longer than 1 s');
     check((await w.clientNeighbour(vip)) === macs.lb2, "the client's entry did not move to lb2");
@@ -96,22 +96,6 @@ export async function runL2Demo(options: { keep: boolean }): Promise<number> {
   say(`   bridge "lan" ${L2_LAB.client.v4.replace(/\.\d+$/, '.0/24')}: client ${L2_LAB.client.v4}, lb1 ${L2_LAB.lb1.v4}, lb2 ${L2_LAB.lb2.v4}; VIPs ${L2_LAB.vips[0]!.v4}–${L2_LAB.vips.at(-1)!.v4} and ${L2_LAB.vips[0]!.v6}–${L2_LAB.vips.at(-1)!.v6}`);
   say(`   agents: bin/vipgate agent --config ${w.agents.lb1.configPath} (and lb2.yaml beside it)`);
   say(`   ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  let ok: boolean;
-  try {
-    ok = await walkL2(w);
-  } finally {
-    removeHandlers();
-    say();
-    if (options.keep) {
-      say(bold('── The lab stays up (--keep). Explore, e.g.:'));
-      say(`   ip netns exec ${w.lab.ns('lb1')} bin/vipgate l2 status`);
-      say(`   ip netns exec ${w.lab.ns('client')} curl http://${L2_LAB.vips[0]!.v4}/`);
-      say(`   bin/vipgate lab down ${w.lab.prefix}     # removes it`);
-    } else {
-      await w.down();
-      say(bold(`── Lab ${w.lab.prefix} removed.`));
-    }
-  }
-  say(ok ? 'Demo finished: every step behaved as described.' : 'Demo finished WITH FAILURES (marked !! above).');
-  return ok ? 0 : 1;
+  const explore = [`ip netns exec ${w.lab.ns('lb1')} bin/vipgate l2 status`, `ip netns exec ${w.lab.ns('client')} curl http://${L2_LAB.vips[0]!.v4}/`];
+  return walkThenFinish({ keep: options.keep, prefix: w.lab.prefix, explore, removeHandlers, down: () => w.down() }, () => walkL2(w));
 }

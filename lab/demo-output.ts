@@ -32,3 +32,34 @@ export function checker(): { check(cond: boolean, what: string): void; readonly 
     },
   };
 }
+
+export interface DemoRun {
+  readonly keep: boolean;
+  /** The lab's name prefix (`vg<hex>`). */
+  readonly prefix: string;
+  /** Commands to suggest when the lab stays up. */
+  readonly explore: readonly string[];
+  readonly removeHandlers: () => void;
+  readonly down: () => Promise<void>;
+}
+
+/** Runs the walk, then removes the lab (or says how to explore it with --keep) and prints the verdict; the exit code. */
+export async function walkThenFinish(run: DemoRun, walk: () => Promise<boolean>): Promise<number> {
+  let ok: boolean;
+  try {
+    ok = await walk();
+  } finally {
+    run.removeHandlers();
+    say();
+    if (run.keep) {
+      say(bold('── The lab stays up (--keep). Explore, e.g.:'));
+      for (const line of run.explore) say(`   ${line}`);
+      say(`   bin/vipgate lab down ${run.prefix}     # removes it`);
+    } else {
+      await run.down();
+      say(bold(`── Lab ${run.prefix} removed.`));
+    }
+  }
+  say(ok ? 'Demo finished: every step behaved as described.' : 'Demo finished WITH FAILURES (marked !! above).');
+  return ok ? 0 : 1;
+}

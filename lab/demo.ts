@@ -6,7 +6,7 @@ import { demoConfig, lbAgent, startWalkthrough, type ServicesJson, type Walkthro
 import { bgpDemoConfig, bgpWalkthroughOf, demoRouterBirdConfig, measureCableFailover } from './scenario-bgp.ts';
 import { DEMO } from './topologies.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/build.ts';
-import { bold, indent, say, step } from './demo-output.ts';
+import { bold, indent, say, step, walkThenFinish } from './demo-output.ts';
 import { runL2Demo } from './demo-l2.ts';
 
 function vipOf(view: ServicesJson, service: string, family: 4 | 6): { address: string; port: number } | undefined {
@@ -212,22 +212,6 @@ export async function runDemo(options: { keep: boolean; l2?: boolean }): Promise
   say(`   lab ${w.lab.prefix}: namespaces ${w.lab.plan.namespaces.join(' ')}`);
   say(`   agent: bin/vipgate agent --config ${w.configPath}   (log: ${w.agentLog})`);
   say(`   ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  let ok: boolean;
-  try {
-    ok = await walk(w);
-  } finally {
-    removeHandlers();
-    say();
-    if (options.keep) {
-      say(bold(`── The lab stays up (--keep). Explore, e.g.:`));
-      say(`   ip netns exec ${w.lab.ns('lb1')} bin/vipgate service list`);
-      say(`   ip netns exec ${w.lab.ns('client')} curl http://10.200.0.5/`);
-      say(`   bin/vipgate lab down ${w.lab.prefix}     # removes it`);
-    } else {
-      await w.down();
-      say(bold(`── Lab ${w.lab.prefix} removed.`));
-    }
-  }
-  say(ok ? 'Demo finished: every step behaved as described.' : 'Demo finished WITH FAILURES (marked !! above).');
-  return ok ? 0 : 1;
+  const explore = [`ip netns exec ${w.lab.ns('lb1')} bin/vipgate service list`, `ip netns exec ${w.lab.ns('client')} curl http://10.200.0.5/`];
+  return walkThenFinish({ keep: options.keep, prefix: w.lab.prefix, explore, removeHandlers, down: () => w.down() }, () => walk(w));
 }

@@ -29,13 +29,17 @@ export interface TakeoverOptions {
 export interface Takeover {
   /** ms from the failure to the first request from which on every request went through the survivor. */
   readonly gap: FailoverGap;
-  /** Requests started after the failure that got no good answer (timeouts, resets). */
+  /** ms from the failure to the first request answered through the survivor (service back for new requests); undefined if none was. */
+  readonly firstViaSurvivorMs: number | undefined;
+  /** Requests lost to the failure: those still running at the failure or started after it that got no good answer (timeouts, resets). */
   readonly failed: number;
-  /** The failed requests after the failure: when each started (ms from the failure), how long it ran, why it failed. */
+  /** Requests still running at the failure or started after it. */
+  readonly requests: number;
+  /** The lost requests: when each started (ms from the failure; negative if before), how long it ran, why it failed. */
   readonly failures: readonly { readonly atMs: number; readonly ms: number; readonly error: string }[];
   /** Requests started after the failure that were answered through the old owner. */
   readonly viaOldOwner: number;
-  /** Requests started before the failure, and those of them that failed: the background failure rate. */
+  /** Requests finished before the failure, and those of them that failed: the background failure rate. */
   readonly requestsBefore: number;
   readonly failedBefore: number;
   /** ms from the failure to the client's neighbour entry naming the survivor's MAC; undefined if not within the window. */
@@ -125,13 +129,19 @@ export async function measureTakeover(lab: Lab, options: TakeoverOptions): Promi
   const entry = new RegExp(`^${vip.replaceAll('.', '\\.')} dev lan lladdr ${options.survivorMac}\\b`, 'i');
   const moved = neighbours.lines.find((l) => l.at >= cutAt && entry.test(l.line));
   const after = samples.filter((s) => s.t >= cutAt);
+  const firstViaSurvivor = after.find((s) => s.ok && s.via === survivorAddress);
+  const before = samples.filter((s) => s.t + s.ms < cutAt);
+  const touched = samples.filter((s) => s.t + s.ms >= cutAt);
+  const lost = touched.filter((s) => !s.ok);
   return {
+    firstViaSurvivorMs: firstViaSurvivor === undefined ? undefined : firstViaSurvivor.t - cutAt,
     gap: failoverGap(samples, cutAt, (s) => s.ok && s.via === survivorAddress),
-    failed: after.filter((s) => !s.ok).length,
-    failures: after.filter((s) => !s.ok).map((s) => ({ atMs: s.t - cutAt, ms: s.ms, error: s.error ?? `answered, not 200 (via ${String(s.via)})` })),
+    failed: lost.length,
+    requests: touched.length,
+    failures: lost.map((s) => ({ atMs: s.t - cutAt, ms: s.ms, error: s.error ?? `answered, not 200 (via ${String(s.via)})` })),
     viaOldOwner: after.filter((s) => s.ok && s.via !== survivorAddress).length,
-    requestsBefore: samples.filter((s) => s.t < cutAt).length,
-    failedBefore: samples.filter((s) => s.t < cutAt && !s.ok).length,
+    requestsBefore: before.length,
+    failedBefore: before.filter((s) => !s.ok).length,
     neighbourMs: moved === undefined ? undefined : moved.at - cutAt,
   };
 }
