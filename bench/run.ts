@@ -1,7 +1,7 @@
 // `make bench`: every benchmark, one after the other (never in parallel: they share 2 cores
 // with each other and with other work), each in its own process so that one failing does not
 // stop the others and a lab is always torn down by the process that made it.
-// Run: npx tsx bench/run.ts [--quick] [--only http,first-packet,control-plane,ipam,bgp,xdp,kube,startup]
+// Run: npx tsx bench/run.ts [--quick] [--only http,first-packet,control-plane,ipam,bgp,xdp,kube,startup,l2-failover]
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ const BENCHMARKS = {
   'xdp-ladder': { file: 'xdp-ladder.bench.ts', timeoutMs: 900_000 },
   kube: { file: 'kube.bench.ts', timeoutMs: 900_000 },
   startup: { file: 'startup.bench.ts', timeoutMs: 900_000 },
+  'l2-failover': { file: 'l2-failover.bench.ts', timeoutMs: 900_000 },
 } as const;
 type Name = keyof typeof BENCHMARKS;
 

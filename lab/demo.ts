@@ -6,21 +6,8 @@ import { demoConfig, lbAgent, startWalkthrough, type ServicesJson, type Walkthro
 import { bgpDemoConfig, bgpWalkthroughOf, demoRouterBirdConfig, measureCableFailover } from './scenario-bgp.ts';
 import { DEMO } from './topologies.ts';
 import { buildBpfObject } from '../src/dataplane/xdp/build.ts';
-
-const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const say = (s = ''): void => {
-  process.stdout.write(`${s}\n`);
-};
-const step = (n: number, title: string): void => {
-  say();
-  say(bold(`── ${n}. ${title}`));
-};
-const indent = (text: string): string =>
-  text
-    .trimEnd()
-    .split('\n')
-    .map((l) => `   ${l}`)
-    .join('\n');
+import { bold, indent, say, step, walkThenFinish } from './demo-output.ts';
+import { runL2Demo } from './demo-l2.ts';
 
 function vipOf(view: ServicesJson, service: string, family: 4 | 6): { address: string; port: number } | undefined {
   const row = view.services.find((s) => s.service === service && s.address.includes(':') === (family === 6));
@@ -210,11 +197,12 @@ async function walkBgp(w: WalkthroughLab, view: ServicesJson): Promise<boolean> 
   return ok;
 }
 
-export async function runDemo(options: { keep: boolean }): Promise<number> {
+export async function runDemo(options: { keep: boolean; l2?: boolean }): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('vipgate demo: needs root (it builds network namespaces); run it as root, e.g. `sudo make demo`\n');
     return 2;
   }
+  if (options.l2 === true) return runL2Demo(options);
   say(bold('vipgate demo — the original walk-through, in network namespaces'));
   step(1, 'Build the lab: client, router, lb1 (LB node), node1 + node2 (cluster nodes) with pods; start the agent in lb1');
   const started = Date.now();
@@ -224,22 +212,6 @@ export async function runDemo(options: { keep: boolean }): Promise<number> {
   say(`   lab ${w.lab.prefix}: namespaces ${w.lab.plan.namespaces.join(' ')}`);
   say(`   agent: bin/vipgate agent --config ${w.configPath}   (log: ${w.agentLog})`);
   say(`   ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  let ok: boolean;
-  try {
-    ok = await walk(w);
-  } finally {
-    removeHandlers();
-    say();
-    if (options.keep) {
-      say(bold(`── The lab stays up (--keep). Explore, e.g.:`));
-      say(`   ip netns exec ${w.lab.ns('lb1')} bin/vipgate service list`);
-      say(`   ip netns exec ${w.lab.ns('client')} curl http://10.200.0.5/`);
-      say(`   bin/vipgate lab down ${w.lab.prefix}     # removes it`);
-    } else {
-      await w.down();
-      say(bold(`── Lab ${w.lab.prefix} removed.`));
-    }
-  }
-  say(ok ? 'Demo finished: every step behaved as described.' : 'Demo finished WITH FAILURES (marked !! above).');
-  return ok ? 0 : 1;
+  const explore = [`ip netns exec ${w.lab.ns('lb1')} bin/vipgate service list`, `ip netns exec ${w.lab.ns('client')} curl http://10.200.0.5/`];
+  return walkThenFinish({ keep: options.keep, prefix: w.lab.prefix, explore, removeHandlers, down: () => w.down() }, () => walk(w));
 }

@@ -69,6 +69,10 @@ export function l2SwitchPort(host: 'client' | L2Node | 'node1' | 'node2'): strin
 export interface L2ConfigOptions {
   readonly failbackHoldDownSeconds?: number;
   readonly announce?: { readonly count: number; readonly intervalMs: number };
+  /** More `pools:` entries (YAML list items at two spaces), e.g. a pool no advertisement names. */
+  readonly extraPools?: string;
+  /** More `services:` entries (YAML list items at two spaces). */
+  readonly extraServices?: string;
 }
 
 /** The agent config of one L2 LB node: the same on both but for nodeName. */
@@ -106,9 +110,9 @@ pools:
     addresses: [${L2_LAB.vips[0]!.v4}-${L2_LAB.vips.at(-1)!.v4}]
   - name: lan6
     addresses: ["${L2_LAB.vips[0]!.v6}-${L2_LAB.vips.at(-1)!.v6}"]
-services:
+${options.extraPools ?? ''}services:
 ${services}
-l2:
+${options.extraServices ?? ''}l2:
   advertisements:
     - pools: [lan, lan6]
       interfaces: [lan]
@@ -130,6 +134,22 @@ export interface L2StatusJson {
   readonly counters: { answers: { arp: number; ndp: number }; announcements: number; ownershipChanges: number; conflicts: number };
 }
 
+/** Every L2 VIP of the lab, IPv4 and IPv6. */
+export const L2_VIPS: readonly string[] = L2_LAB.vips.flatMap((v) => [v.v4, v.v6]);
+
+/** VIP → owner when lb1's and lb2's views agree on every VIP and the owner answers for it. */
+export function agreedOwners(lb1: L2StatusJson, lb2: L2StatusJson): Map<string, L2Node> | undefined {
+  const owners = new Map<string, L2Node>();
+  for (const vip of L2_VIPS) {
+    const a = lb1.vips.find((v) => v.vip === vip);
+    const b = lb2.vips.find((v) => v.vip === vip);
+    if (a?.owner == null || a.owner !== b?.owner) return undefined;
+    if (!(a.owner === 'lb1' ? a : b).answering) return undefined;
+    owners.set(vip, a.owner as L2Node);
+  }
+  return owners;
+}
+
 export interface L2WalkthroughLab {
   readonly lab: Lab;
   /** A directory for the lab's files (configs, logs), removed by `down()`. */
@@ -138,6 +158,8 @@ export interface L2WalkthroughLab {
   /** The MAC of each member's "lan" interface. */
   macOf(host: string): Promise<string>;
   status(node: L2Node): Promise<L2StatusJson>;
+  /** VIP → owner for every L2 VIP, once both nodes agree on each and the owner answers for it; else undefined. */
+  agreedOwners(): Promise<Map<string, L2Node> | undefined>;
   /** The client's neighbour entry for `address`: its MAC, or undefined. */
   clientNeighbour(address: string): Promise<string | undefined>;
   down(): Promise<void>;
@@ -153,6 +175,7 @@ export async function startL2Walkthrough(options: LabOptions & L2ConfigOptions =
       lb2: await lbAgent(lab, 'lb2', dir, l2Config('lb2', options)),
     };
     await Promise.all(L2_NODES.map((node) => agents[node].startAgent(l2AgentArgs(node))));
+    const status = async (node: L2Node): Promise<L2StatusJson> => JSON.parse(await agents[node].vipgate(['l2', 'status', '-o', 'json'])) as L2StatusJson;
     return {
       lab,
       dir,
@@ -161,8 +184,10 @@ export async function startL2Walkthrough(options: LabOptions & L2ConfigOptions =
         const links = JSON.parse(await lab.exec(host, ['ip', '-j', 'link', 'show', 'lan'])) as { address: string }[];
         return links[0]!.address;
       },
-      async status(node) {
-        return JSON.parse(await agents[node].vipgate(['l2', 'status', '-o', 'json'])) as L2StatusJson;
+      status,
+      async agreedOwners() {
+        const [s1, s2] = await Promise.all([status('lb1'), status('lb2')]);
+        return agreedOwners(s1, s2);
       },
       async clientNeighbour(address) {
         const text = await lab.exec('client', ['ip', '-j', 'neigh', 'show', address, 'dev', 'lan']);

@@ -14,8 +14,10 @@ cd "$(dirname "$0")/.."
 # mmdebstrap, buildah: the container image without a Docker daemon (`make image`); podman, runc:
 # running it as Kubernetes would in the image lab test (runc, not crun: crun 1.8 refuses this
 # kind of machine's hybrid cgroups); prometheus: its promtool checks and unit-tests the shipped
-# alerting rules (test/monitoring.test.ts).
-debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng openssl mmdebstrap buildah podman runc prometheus)
+# alerting rules (test/monitoring.test.ts); keepalived: the VRRP reference that the L2 failover
+# benchmark measures vipgate's L2 takeover against (bench/l2-failover.bench.ts; started only there,
+# inside the lab's namespaces, never as a service of this machine).
+debs=(nftables libnftables1 iproute2 bird2 curl wrk conntrack ethtool procps clang llvm libbpf-dev libbpf1 bpftool netsniff-ng openssl mmdebstrap buildah podman runc prometheus keepalived)
 
 missing=()
 for p in "${debs[@]}"; do

@@ -225,7 +225,8 @@ program
   .command('demo')
   .description('run the walk-through in a lab: VIPs served by the agent, curl from a client, a cluster node refused, a backend removed; then BGP to a BIRD router from two LB nodes (nftables and XDP), ECMP and failover')
   .option('--keep', 'leave the lab up at the end (remove it later with `vipgate lab down`)', false)
-  .action(async (opts: { keep: boolean }) => {
+  .option('--l2', 'instead: L2 mode on a flat network (client and two LB nodes on one bridge, each VIP answered by one node over ARP/NDP), the owner\'s cable pulled under load', false)
+  .action(async (opts: { keep: boolean; l2: boolean }) => {
     const { runDemo } = await import('../../lab/demo.ts');
     process.exitCode = await runDemo(opts);
   });
