@@ -16,6 +16,7 @@ import { DEMO } from '../lab/topologies.ts';
 import { projectRoot } from '../src/project-root.ts';
 import { mountPrivateBpffs, type PrivateBpffs } from './support/bpffs.ts';
 import { eventually } from './support/eventually.ts';
+import { steadyLoad } from './support/steady-load.ts';
 
 const LB1 = DEMO.lbNode;
 const LB2 = DEMO.lbNode2;
@@ -84,22 +85,6 @@ async function keepAlive(w: BgpWalkthroughLab, url: string): Promise<{ ports: nu
       const summary = proc.waitForLine(/^\{"summary"/, 10_000);
       proc.child.kill('SIGTERM');
       return (JSON.parse(await summary) as { summary: KeptConnection[] }).summary;
-    },
-  };
-}
-
-/** Back-to-back bounded probes (at most 40 × 5 s), a new connection per request, until `stop()`. */
-function steadyLoad(w: BgpWalkthroughLab, url: string): { samples: FlowSample[]; stop(): Promise<void> } {
-  const samples: FlowSample[] = [];
-  const load = { stopped: false };
-  const running = (async () => {
-    for (let i = 0; i < 40 && !load.stopped; i++) samples.push(...(await w.lab.flowProbe('client', url, { durationMs: 5000, concurrency: 2, timeoutMs: 2000 })));
-  })();
-  return {
-    samples,
-    stop: async () => {
-      load.stopped = true;
-      await running;
     },
   };
 }
