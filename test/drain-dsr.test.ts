@@ -22,8 +22,8 @@ import { steadyLoad } from './support/steady-load.ts';
 const LB1 = DEMO.lbNode;
 const LB2 = DEMO.lbNode2;
 const KEEPALIVE_PROBE = `${projectRoot()}/lab/keepalive-probe.mjs`;
-/** Long-lived connections: with ECMP hashing on ports, about half start on lb1. */
-const CONNECTIONS = 8;
+/** Long-lived connections: with ECMP hashing on ports, about half start on lb1 (that none does: 1 in 4096). */
+const CONNECTIONS = 12;
 /** Opened while lb1 is drained: about half move to lb1 at the undrain (that none does: 1 in 4096). */
 const LATE_CONNECTIONS = 12;
 const DRAIN = '  drain: { asPathPrepend: 0, quietSeconds: 1, timeoutSeconds: 20 }\n';
