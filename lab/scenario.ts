@@ -30,7 +30,18 @@ export interface DemoConfigOptions {
    * Serve with the XDP engine instead of nftables: the program on the node's `dc` port (generic
    * mode: veth in these labs), nat mode, replies SNATed to these addresses (the node's own).
    */
-  readonly xdp?: { readonly snatAddresses: readonly string[] };
+  readonly xdp?: {
+    readonly snatAddresses: readonly string[];
+    /** `dataplane.xdp.forwarding` (default nat); `ipip`/`gue` need backends that decapsulate (lab/encap-backends.ts). */
+    readonly forwarding?: 'nat' | 'dsr-l2' | 'ipip' | 'gue';
+    /** `dataplane.xdp.pinDir`; default the agent's (a bpffs it mounts, private to its process). */
+    readonly pinDir?: string;
+  };
+}
+
+function xdpLines(xdp: NonNullable<DemoConfigOptions['xdp']>): string {
+  const extra = `${xdp.forwarding === undefined ? '' : `, forwarding: ${xdp.forwarding}`}${xdp.pinDir === undefined ? '' : `, pinDir: ${JSON.stringify(xdp.pinDir)}`}`;
+  return `  engine: xdp\n  xdp: { interfaces: [dc], mode: generic, snatAddresses: [${xdp.snatAddresses.map((a) => JSON.stringify(a)).join(', ')}]${extra} }\n`;
 }
 
 /** The agent config for lb1: the original walk-through's pools, VIP interface and services. */
@@ -46,7 +57,7 @@ vipInterface:
   addresses: [10.200.0.1/24, fd00:200::1/64]
   routes: [${DEMO.vipCidr.v4}, ${DEMO.vipCidr.v6}]
 dataplane:
-${options.xdp === undefined ? '  engine: nftables\n' : `  engine: xdp\n  xdp: { interfaces: [dc], mode: generic, snatAddresses: [${options.xdp.snatAddresses.map((a) => JSON.stringify(a)).join(', ')}] }\n`}  snat: masquerade
+${options.xdp === undefined ? '  engine: nftables\n' : xdpLines(options.xdp)}  snat: masquerade
   # The cluster nodes' network: in-cluster clients are not served external VIPs (CVE-2020-8554).
   denySources: [10.180.1.0/24, fd00:180:1::/64]
   resyncSeconds: ${options.resyncSeconds ?? 5}

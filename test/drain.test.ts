@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bgpDemoConfig, startBgpWalkthrough, type BgpWalkthroughLab } from '../lab/scenario-bgp.ts';
-import type { FlowSample } from '../lab/probe.ts';
 import type { LbAgent, ServicesJson } from '../lab/scenario.ts';
 import { DEMO } from '../lab/topologies.ts';
 import { eventually } from './support/eventually.ts';
+import { steadyLoad } from './support/steady-load.ts';
 
 const LB1 = DEMO.lbNode;
 const LB2 = DEMO.lbNode2;
@@ -28,22 +28,6 @@ interface DrainJson {
 }
 
 const drainOf = async (agent: LbAgent): Promise<DrainJson> => (JSON.parse(await agent.vipgate(['status', '-o', 'json'])) as { drain: DrainJson }).drain;
-
-/** Back-to-back bounded probes (at most 40 × 5 s) until `stop()`; the samples so far. */
-function steadyLoad(w: BgpWalkthroughLab, url: string): { samples: FlowSample[]; stop(): Promise<void> } {
-  const samples: FlowSample[] = [];
-  const load = { stopped: false };
-  const running = (async () => {
-    for (let i = 0; i < 40 && !load.stopped; i++) samples.push(...(await w.lab.flowProbe('client', url, { durationMs: 5000, concurrency: 2, timeoutMs: 2000 })));
-  })();
-  return {
-    samples,
-    stop: async () => {
-      load.stopped = true;
-      await running;
-    },
-  };
-}
 
 describe('drain: GRACEFUL_SHUTDOWN to a BIRD that honours it, two LB nodes with ECMP', { concurrency: false }, () => {
   let w: BgpWalkthroughLab;

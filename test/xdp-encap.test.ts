@@ -276,3 +276,28 @@ test('an encap mode without an LB address for the family drops (and counts) that
   assert.equal(v4only.stats().dropped - before, 1n);
   assert.equal(v4only.testRun(packet({ src: CLIENT.v4, dst: VIP.v4, sport: 43_000, dport: 80, protocol: 'udp' })).verdict, 'XDP_PASS');
 });
+
+// Two LB nodes behind a stateless ECMP router: a flow moved from one to the other in mid-flight
+// (a drain, a node joining) must reach the same backend there, or the backend resets it. Each
+// node numbers its backends by its own history (slots are reused); what must agree is the backend
+// each ring position leads to, for the same backend set in any order.
+test('two LB nodes with different histories send every flow to the same backend (encapsulated to the same address)', async () => {
+  const pods = [41, 42, 43, 44, 45].map((n) => `10.100.1.${n}`);
+  const tableOf = (addresses: readonly string[]): ServiceTable => ({ frontends: [webFrontend(VIP.v4, 'tcp', addresses.map((a) => readyBackend(a, 80)))], denySources: [] });
+  const lb1 = await plane('node-a', { forwarding: 'ipip' });
+  await lb1.apply(tableOf(pods));
+  const lb2 = await plane('node-b', { forwarding: 'ipip' });
+  await lb2.apply(tableOf(['10.100.1.46', pods[4]!, pods[3]!]));
+  await lb2.apply(tableOf([pods[2]!, pods[4]!, pods[0]!, pods[3]!, pods[1]!]));
+  const outerDestination = (dp: XdpDataplane, sport: number): string => {
+    const out = ipOf(dp.testRun(packet({ src: CLIENT.v4, dst: VIP.v4, sport, dport: 80, protocol: 'tcp', tcpFlags: 0x10 })).packet);
+    return [...out.subarray(16, 20)].join('.');
+  };
+  const chosen = new Map<string, number>();
+  for (let sport = 20_000; sport < 20_400; sport++) {
+    const there = outerDestination(lb1, sport);
+    assert.equal(outerDestination(lb2, sport), there, `client port ${sport}`);
+    chosen.set(there, (chosen.get(there) ?? 0) + 1);
+  }
+  assert.deepEqual([...chosen.keys()].sort(), pods, 'the flows spread over every backend');
+});
