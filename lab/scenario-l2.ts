@@ -73,6 +73,14 @@ export interface L2ConfigOptions {
   readonly extraPools?: string;
   /** More `services:` entries (YAML list items at two spaces). */
   readonly extraServices?: string;
+  /** The dataplane of each LB node (default nftables): `xdp` serves with the XDP engine (generic mode on `lan`, nat, SNAT to the node's own addresses). */
+  readonly engines?: Partial<Record<L2Node, 'nftables' | 'xdp'>>;
+}
+
+function engineSection(node: L2Node, options: L2ConfigOptions): string {
+  if ((options.engines?.[node] ?? 'nftables') === 'nftables') return '  engine: nftables\n';
+  const own = L2_LAB[node];
+  return `  engine: xdp\n  xdp: { interfaces: [lan], mode: generic, snatAddresses: [${own.v4}, "${own.v6}"] }\n`;
 }
 
 /** The agent config of one L2 LB node: the same on both but for nodeName. */
@@ -100,8 +108,7 @@ nodeName: ${node}
 vipInterface:
   name: vipgate0
 dataplane:
-  engine: nftables
-  snat: masquerade
+${engineSection(node, options)}  snat: masquerade
   # The cluster nodes themselves are not served (the client shares their subnet here).
   denySources: [${L2_LAB.node1.v4}/32, ${L2_LAB.node2.v4}/32, "${L2_LAB.node1.v6}/128", "${L2_LAB.node2.v6}/128"]
   resyncSeconds: 5

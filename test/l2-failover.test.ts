@@ -1,5 +1,6 @@
-// L2 mode end to end (docs/design/017): a client, two LB nodes running the agent and the cluster
-// nodes share one bridge; no router, no static route. Every VIP (IPv4 and IPv6) answers through
+// L2 mode end to end (docs/design/017): a client, two LB nodes running the agent (lb1 on nftables,
+// lb2 on XDP: both engines serve what L2 brings them) and the cluster nodes share one bridge; no
+// router, no static route. Every VIP (IPv4 and IPv6) answers through
 // the LB node that owns it; the client's neighbour table holds that node's MAC; asked on the wire,
 // exactly one MAC answers for each VIP; the owner's cable pulled under load → the other node takes
 // over within a second and the client's entry moves; BFD filtered between the nodes while both stay
@@ -31,7 +32,7 @@ describe('L2 mode: one owner per VIP on a flat network, failover under a second'
   const peerUp = async (node: L2Node): Promise<boolean> => (await w.status(node)).peers.every((p) => p.state === 'Up');
 
   before(async () => {
-    w = await startL2Walkthrough({ failbackHoldDownSeconds: 2 });
+    w = await startL2Walkthrough({ failbackHoldDownSeconds: 2, engines: { lb2: 'xdp' } });
     macs = { lb1: await w.macOf('lb1'), lb2: await w.macOf('lb2') };
     await eventually('both LB nodes to see each other and agree on every owner', async () => (await peerUp('lb1')) && (await peerUp('lb2')) && settled(), 30_000);
   });

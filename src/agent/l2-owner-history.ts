@@ -1,6 +1,6 @@
 // Who has owned each L2 VIP since when, and why, as this node sees it: what `vipgate l2 status`
 // shows and what ownership-change logs, metrics and Events are made from. Pure.
-import type { L2View, VipOwner } from '../l2/eligibility.ts';
+import { liveNodes, type L2View, type VipOwner } from '../l2/eligibility.ts';
 import { formatIp } from '../net/index.ts';
 
 export interface Held {
@@ -24,8 +24,7 @@ export function ownerReason(o: VipOwner, previous: string | undefined, view: L2V
   if (o.owner === undefined) return 'no live node can serve it';
   const live = o.ranked.join(', ');
   if (previous !== undefined && previous !== o.owner && !o.ranked.includes(previous)) return `${previous} is down or cannot serve it; highest rank among ${live}`;
-  const since = o.owner === view.self ? view.selfSinceMs : view.peers.get(o.owner);
-  if (since !== undefined && view.nowMs - since < view.holdDownMs) return `fills a gap: no node up for the hold-down can serve it (${live})`;
+  if (liveNodes(view).recent.includes(o.owner)) return `fills a gap: no node up for the hold-down can serve it (${live})`;
   return `highest rank among ${live}`;
 }
 

@@ -67,3 +67,21 @@ test('an unhealthy node answers for nothing; a VIP only some nodes can serve goe
   const nobody = owners(viewFrom('lb1', { lb1: 0, lb2: 0 }, 60_000), vips.map((v) => ({ ...v, servers: [] })));
   assert.ok(nobody.every((o) => o.owner === undefined));
 });
+
+test('nodes that start a little apart (within the hold-down) move no VIP when the first one settles', () => {
+  const upSince = { lb1: 0, lb2: 4_000 }; // lb2 starts 4 s after lb1, hold-down 10 s
+  const at = (nowMs: number): (string | undefined)[] => ownersSeenBy(upSince, nowMs).get('lb1')!;
+  const shared = at(5_000);
+  assert.ok(shared.includes('lb2'), 'lb2 takes its share at once');
+  for (const t of [9_999, 10_000, 12_000, 14_000, 30_000]) assert.deepEqual(at(t), shared, `at ${t} ms`);
+  assert.deepEqual(ownersSeenBy(upSince, 12_000).get('lb2'), shared, 'both agree');
+});
+
+test('a node that returns to nodes up for longer than the hold-down waits it out, then takes its VIPs once', () => {
+  const upSince = { lb1: 0, lb2: 60_000 };
+  const before = ownersSeenBy({ lb1: 0 }, 60_000).get('lb1')!;
+  assert.deepEqual(ownersSeenBy(upSince, 65_000).get('lb1'), before, 'lb1 keeps everything during lb2\'s hold-down');
+  const after = ownersSeenBy(upSince, 70_000).get('lb1')!;
+  assert.ok(after.includes('lb2'));
+  assert.deepEqual(ownersSeenBy(upSince, 90_000).get('lb1'), after);
+});

@@ -40,13 +40,21 @@ export interface VipOwner {
   readonly ranked: readonly string[];
 }
 
-/** The live nodes as this node sees them, split by whether they have been up for the hold-down. */
+/**
+ * The live nodes as this node sees them, split by whether they are in their hold-down: up for less
+ * than it, and up at least the hold-down later than the longest-running live node. The second
+ * half keeps nodes that start a little apart (within a hold-down) from moving VIPs as each one's
+ * hold-down ends: they count as starting together. A node that returns to nodes that have been up
+ * for longer waits out its hold-down.
+ */
 export function liveNodes(view: L2View): { settled: string[]; recent: string[] } {
+  const live: [string, number][] = [];
+  if (view.selfHealthy) live.push([view.self, view.selfSinceMs]);
+  for (const [name, since] of view.peers) if (since !== undefined) live.push([name, since]);
+  const earliest = Math.min(...live.map(([, since]) => since));
   const settled: string[] = [];
   const recent: string[] = [];
-  const place = (name: string, since: number): void => void (view.nowMs - since >= view.holdDownMs ? settled : recent).push(name);
-  if (view.selfHealthy) place(view.self, view.selfSinceMs);
-  for (const [name, since] of view.peers) if (since !== undefined) place(name, since);
+  for (const [name, since] of live) (view.nowMs - since < view.holdDownMs && since - earliest >= view.holdDownMs ? recent : settled).push(name);
   return { settled, recent };
 }
 
