@@ -114,14 +114,16 @@ export function decide(allocator: Allocator, svc: KubeService, policy: ClassPoli
   return { key, managed, addresses, ...(failure === undefined ? {} : { failure }), refusedExternalIPs };
 }
 
-function condition(current: readonly KubeCondition[], type: string, status: 'True' | 'False', reason: string, message: string, now: Date, generation: number | undefined): KubeCondition {
+/** A condition whose lastTransitionTime is kept unless its status flips. */
+export function condition(current: readonly KubeCondition[], type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, now: Date, generation: number | undefined): KubeCondition {
   const old = current.find((c) => c.type === type);
   // lastTransitionTime moves only when the status flips, as metav1.Condition requires.
   const at = old !== undefined && old.status === status ? old.lastTransitionTime : now.toISOString();
   return { type, status, reason, message, lastTransitionTime: typeof at === 'string' ? at : at.toISOString(), ...(generation === undefined ? {} : { observedGeneration: generation }) };
 }
 
-const OUR_TYPES: ReadonlySet<string> = new Set<string>(Object.values(ConditionType));
+/** The types this writer owns; Served and Announced belong to service-conditions.ts and are kept as they are. */
+const OUR_TYPES: ReadonlySet<string> = new Set<string>([ConditionType.vipAllocated, ConditionType.externalIPsAllowed]);
 
 function sameIngress(current: readonly KubeIngress[], wanted: readonly { ip: string; ipMode: string }[]): boolean {
   return current.length === wanted.length && current.every((c, i) => c.ip === wanted[i]!.ip && c.ipMode === wanted[i]!.ipMode);
@@ -133,7 +135,7 @@ const instant = (t: Date | string): number => (typeof t === 'string' ? Date.pars
  * Field by field, the times as instants (the API gives strings, the library's list Dates). Runs
  * for every Service on every pass, so no JSON and no Date objects (it was ~10 µs a call).
  */
-function sameConditions(a: readonly KubeCondition[], b: readonly KubeCondition[]): boolean {
+export function sameConditions(a: readonly KubeCondition[], b: readonly KubeCondition[]): boolean {
   return a.length === b.length && a.every((x, i) => {
     const y = b[i]!;
     return x.type === y.type && x.status === y.status && x.reason === y.reason && x.message === y.message &&
