@@ -143,6 +143,22 @@ export function sameConditions(a: readonly KubeCondition[], b: readonly KubeCond
   });
 }
 
+/**
+ * `current` with the types `owned` replaced by `wanted` where they stand, dropped when not
+ * wanted, appended when new. In place, so two writers of one list (VIPAllocated here, Served and
+ * Announced in service-conditions.ts) never reorder each other's: that would be a write each.
+ */
+export function replacedInPlace(current: readonly KubeCondition[], owned: ReadonlySet<string>, wanted: readonly KubeCondition[]): KubeCondition[] {
+  const byType = new Map(wanted.map((c) => [c.type, c]));
+  const out: KubeCondition[] = [];
+  for (const c of current) {
+    if (!owned.has(c.type)) out.push(c);
+    else if (byType.has(c.type)) out.push(byType.get(c.type)!);
+  }
+  for (const c of wanted) if (!current.some((x) => x.type === c.type)) out.push(c);
+  return out;
+}
+
 /** The status the Service should have, as a merge-patch body, or undefined when it already has it. */
 export function desiredStatus(svc: KubeService, decision: Decision, now: Date): Record<string, unknown> | undefined {
   const current = svc.status?.conditions ?? [];
@@ -163,7 +179,7 @@ export function desiredStatus(svc: KubeService, decision: Decision, now: Date): 
         : condition(current, ConditionType.externalIPsAllowed, 'False', 'ExternalIPNotAllowed', refused.map((r) => r.message).join('; '), now, generation),
     );
   }
-  const conditions = [...current.filter((c) => !OUR_TYPES.has(c.type)), ...ours];
+  const conditions = replacedInPlace(current, OUR_TYPES, ours);
   const ingress = decision.addresses.map((ip) => ({ ip, ipMode: 'VIP' }));
   if ((!decision.managed || sameIngress(svc.status?.loadBalancer?.ingress ?? [], ingress)) && sameConditions(conditions, current)) return undefined;
   return {

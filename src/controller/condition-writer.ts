@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { statusOf, watchKind, type KubeClients, type KubeCondition, type KubeLbNodeStatus, type KubeService, type KubeVipPool, type WatchedKind } from '../kube/index.ts';
 import { keyOf, type ClassPolicy } from '../kube-model/index.ts';
-import { condition, sameConditions } from './assign.ts';
+import { condition, replacedInPlace, sameConditions } from './assign.ts';
 import { ConditionType } from './errors.ts';
 import { conditionsPatch, freshViews, poolAnnounced, serviceStates, vipAnnouncements, type NodeView } from './service-conditions.ts';
 
@@ -32,6 +32,8 @@ interface Deps extends ClassPolicy {
   readonly now?: () => Date;
   readonly restartDelayMs?: number;
 }
+
+const ANNOUNCED: ReadonlySet<string> = new Set([ConditionType.announced]);
 
 export class ConditionWriter {
   readonly #d: Deps;
@@ -156,7 +158,7 @@ export class ConditionWriter {
       const state = poolAnnounced(pool, vips);
       const current = (Array.isArray(pool.status?.['conditions']) ? pool.status['conditions'] : []) as KubeCondition[];
       const mine = condition(current, ConditionType.announced, state.status, state.reason, state.message, now, pool.metadata?.generation);
-      const next = current.some((c) => c.type === ConditionType.announced) ? current.map((c) => (c.type === ConditionType.announced ? mine : c)) : [...current, mine];
+      const next = replacedInPlace(current, ANNOUNCED, [mine]);
       if (sameConditions(next, current)) continue;
       try {
         await this.#d.clients.patchPoolStatus(pool.metadata?.name ?? '', { conditions: next });

@@ -27,14 +27,14 @@ const states = (svc: KubeService, reports: KubeLbNodeStatus[], now = T0 + 30_000
 test('served when one LB node serves it, even if another does not', () => {
   const s = states(service('web', '10.200.0.5'), [report('lb1', at(10)), report('lb2', at(10), [{ service: 'default/web', condition: 'Served', reason: 'KernelDiffers' }])]);
   assert.equal(s?.served.status, 'True');
-  assert.equal(s?.announced.status, 'True');
+  assert.equal(s.announced.status, 'True');
 });
 
 test('False with the first node\'s reason when every node has the problem; the message names each', () => {
   const bad = { service: 'default/web', condition: 'Announced', reason: 'NoBGPSession', message: 'no session' };
   const s = states(service('web', '10.200.0.5'), [report('lb2', at(10), [bad]), report('lb1', at(10), [{ ...bad, reason: 'Drained', message: 'drained' }])]);
   assert.equal(s?.served.status, 'True');
-  assert.deepEqual(s?.announced, { status: 'False', reason: 'Drained', message: 'lb1: drained; lb2: no session' });
+  assert.deepEqual(s.announced, { status: 'False', reason: 'Drained', message: 'lb1: drained; lb2: no session' });
 });
 
 test('Unknown without a fresh report, and for a Service newer than every report', () => {
@@ -65,10 +65,10 @@ test('written only on change, in place, and lastTransitionTime moves only when t
   const ok = states(svc, [report('lb1', at(10))]);
   const first = conditionsPatch(svc, ok, new Date(T0 + 30_000));
   assert.deepEqual(first?.map((c) => `${c.type}=${c.status}`), ['vipgate.io/VIPAllocated=True', 'vipgate.io/Served=True', 'vipgate.io/Announced=True']);
-  const written: KubeService = { ...svc, status: { ...svc.status, conditions: first! } };
+  const written: KubeService = { ...svc, status: { ...svc.status, conditions: first } };
   assert.equal(conditionsPatch(written, ok, new Date(T0 + 40_000)), undefined, 'nothing changed: no write');
   // The VIPAllocated writer puts its type last: ours keep their places after that.
-  const reordered: KubeService = { ...written, status: { ...written.status, conditions: [first![1]!, first![2]!, first![0]!] } };
+  const reordered: KubeService = { ...written, status: { ...written.status, conditions: [first[1]!, first[2]!, first[0]!] } };
   assert.equal(conditionsPatch(reordered, ok, new Date(T0 + 40_000)), undefined);
   const down = states(svc, [report('lb1', at(50), [{ service: 'default/web', condition: 'Served', reason: 'KernelDiffers' }])], T0 + 60_000);
   const flipped = conditionsPatch(written, down, new Date(T0 + 60_000))!;

@@ -4,7 +4,7 @@
 import type { KubeCondition, KubeLbNodeStatus, KubeService, KubeVipPool } from '../kube/index.ts';
 import { ingressAddresses, isOurLoadBalancer, keyOf, type ClassPolicy } from '../kube-model/index.ts';
 import { parseRange, rangeContains, tryParseIp, type IpRange } from '../net/index.ts';
-import { condition, sameConditions } from './assign.ts';
+import { condition, replacedInPlace, sameConditions } from './assign.ts';
 import { ConditionType } from './errors.ts';
 
 type Which = 'Served' | 'Announced';
@@ -108,18 +108,13 @@ const MINE: ReadonlySet<string> = new Set([ConditionType.served, ConditionType.a
 export function conditionsPatch(svc: KubeService, states: { served: State; announced: State } | undefined, now: Date): KubeCondition[] | undefined {
   const current = svc.status?.conditions ?? [];
   const generation = svc.metadata?.generation;
-  const wanted = new Map<string, KubeCondition>();
+  const wanted: KubeCondition[] = [];
   if (states !== undefined) {
     for (const [type, s] of [[ConditionType.served, states.served], [ConditionType.announced, states.announced]] as const) {
-      wanted.set(type, condition(current, type, s.status, s.reason, s.message, now, generation));
+      wanted.push(condition(current, type, s.status, s.reason, s.message, now, generation));
     }
   }
-  const next: KubeCondition[] = [];
-  for (const c of current) {
-    if (!MINE.has(c.type)) next.push(c);
-    else if (wanted.has(c.type)) next.push(wanted.get(c.type)!);
-  }
-  for (const [type, c] of wanted) if (!current.some((x) => x.type === type)) next.push(c);
+  const next = replacedInPlace(current, MINE, wanted);
   return sameConditions(next, current) ? undefined : next;
 }
 
