@@ -51,6 +51,11 @@ export class ConditionWriter {
   #drain: NodeJS.Timeout | undefined;
   #stopped = false;
   #poolsBusy = false;
+  /**
+   * service → the resourceVersion our write was made against: until the cache shows a newer one
+   * (the echo), the cached object is stale, and deciding on it would write again (a sure 409).
+   */
+  readonly #stale = new Map<string, string>();
   /** Status writes made, for the benchmark and the log. */
   writes = 0;
 
@@ -101,8 +106,16 @@ export class ConditionWriter {
     this.#dirty = false;
     this.#lastFull = now.getTime();
     this.#views = freshViews(this.#reports?.list() ?? [], now);
+    for (const key of this.#stale.keys()) if (this.#d.service(key) === undefined) this.#stale.delete(key);
     const services = this.#d.services();
-    for (const svc of services) if (conditionsPatch(svc, serviceStates(svc, this.#views, this.#d), now) !== undefined) this.#pending.add(keyOf(svc));
+    for (const svc of services) {
+      const key = keyOf(svc);
+      if (this.#stale.has(key)) {
+        if (this.#stale.get(key) === svc.metadata?.resourceVersion) continue;
+        this.#stale.delete(key);
+      }
+      if (conditionsPatch(svc, serviceStates(svc, this.#views, this.#d), now) !== undefined) this.#pending.add(key);
+    }
     this.#pump();
     if (this.#poolsBusy) return;
     this.#poolsBusy = true;
@@ -136,7 +149,7 @@ export class ConditionWriter {
   /** Decided again on the cached Service now (it may have changed while it waited); conditional on its resourceVersion. */
   async #write(key: string): Promise<void> {
     const svc = this.#d.service(key);
-    if (svc === undefined) return;
+    if (svc === undefined || (this.#stale.has(key) && this.#stale.get(key) === svc.metadata?.resourceVersion)) return;
     const now = this.#now();
     const conditions = conditionsPatch(svc, serviceStates(svc, this.#views, this.#d), now);
     if (conditions === undefined) return;
@@ -144,6 +157,7 @@ export class ConditionWriter {
     try {
       this.writes++;
       await this.#d.clients.patchServiceStatus(ns, name, { conditions: conditions.length === 0 ? null : conditions }, svc.metadata?.resourceVersion);
+      this.#stale.set(key, svc.metadata?.resourceVersion ?? '');
     } catch (error) {
       const status = statusOf(error);
       // 409: changed since the cache saw it; its watch event makes the next tick decide again.
