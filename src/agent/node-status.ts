@@ -4,7 +4,7 @@
 // at least every `refreshSeconds` so that a silent node is seen as stale.
 import type { Logger } from 'pino';
 import type { ExplainSnapshot } from '../api/explain.ts';
-import { findings, nodeReport, reportSignature, type NodeReport } from '../api/node-report.ts';
+import { findings, NO_MEMORY, nodeReport, reportSignature, type NodeReport, type ReportMemory } from '../api/node-report.ts';
 
 export interface NodeStatusPublisherOptions {
   /** The whole node's snapshot: every frontend read back from the kernel, no counter sampling. */
@@ -23,7 +23,7 @@ export const NODE_STATUS_DEFAULTS = { observeMs: 5000, minWriteMs: 5000, refresh
 export class NodeStatusPublisher {
   readonly #o: NodeStatusPublisherOptions;
   #timer: NodeJS.Timeout | undefined;
-  #firstSeen = new Map<string, string>();
+  #memory: ReportMemory = NO_MEMORY;
   #written = '';
   #writtenAt = -Infinity;
   #lastError = '';
@@ -63,10 +63,10 @@ export class NodeStatusPublisher {
     try {
       const snap = await o.snapshot();
       const now = o.now?.() ?? new Date();
-      const { report, firstSeen } = nodeReport(findings(snap), this.#firstSeen, snap.bgp !== undefined || snap.l2 !== undefined, now, {
+      const { report, memory } = nodeReport(findings(snap), this.#memory, snap.bgp !== undefined || snap.l2 !== undefined, now, {
         refreshSeconds, graceMs: observeMs, maxProblems: o.maxProblems ?? NODE_STATUS_DEFAULTS.maxProblems,
       });
-      this.#firstSeen = firstSeen;
+      this.#memory = memory;
       const signature = reportSignature(report);
       const since = now.getTime() - this.#writtenAt;
       const due = since >= refreshSeconds * 1000;

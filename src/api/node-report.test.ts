@@ -4,7 +4,7 @@ import type { PeerStatus } from '../bgp/index.ts';
 import type { FrontendReadBack } from '../dataplane/dataplane.ts';
 import type { Frontend, ServiceSpec } from '../model/index.ts';
 import type { ExplainSnapshot } from './explain.ts';
-import { findings, nodeReport, reportSignature, type Finding } from './node-report.ts';
+import { findings, NO_MEMORY, nodeReport, reportSignature, type Finding } from './node-report.ts';
 
 const spec = (name: string, vip: string): ServiceSpec => ({
   key: `default/${name}`, namespace: 'default', name, type: 'ClusterIP', externalIPs: [vip], requestedIPs: [], ipFamilies: [4],
@@ -57,33 +57,45 @@ test('no BGP session: every Service is not announced, with NoBGPSession', () => 
   assert.deepEqual(codes(f.problems), ['default/svc0 Announced NoBGPSession', 'default/svc1 Announced NoBGPSession']);
 });
 
-test('a problem is reported only once it has lasted the grace, with the time it was first seen', () => {
+test('a problem of a Service served at the previous look is reported once it has lasted the grace, with the time it was first seen', () => {
   const o = { refreshSeconds: 60, graceMs: 5000, maxProblems: 500 };
-  const found = findings(snapshot(2, { missing: ['default/svc0'] }));
   const t0 = new Date('2026-12-06T08:00:00.000Z');
-  const first = nodeReport(found, new Map(), true, t0, o);
+  const healthy = nodeReport(findings(snapshot(2)), NO_MEMORY, true, t0, o);
+  const found = findings(snapshot(2, { missing: ['default/svc0'] }));
+  const t1 = new Date(t0.getTime() + 5000);
+  const first = nodeReport(found, healthy.memory, true, t1, o);
   assert.deepEqual(first.report.problems, [], 'not at the first sighting (a pass may repair it)');
   assert.equal(first.report.served, 2);
-  const second = nodeReport(found, first.firstSeen, true, new Date(t0.getTime() + 5000), o);
-  assert.deepEqual(second.report.problems.map((p) => [p.service, p.since]), [['default/svc0', t0.toISOString()]]);
+  const second = nodeReport(found, first.memory, true, new Date(t1.getTime() + 5000), o);
+  assert.deepEqual(second.report.problems.map((p) => [p.service, p.since]), [['default/svc0', t1.toISOString()]]);
   assert.equal(second.report.served, 1);
   assert.equal(second.report.announced, 2);
   // Repaired: gone from the report and from memory.
-  const third = nodeReport(findings(snapshot(2)), second.firstSeen, true, new Date(t0.getTime() + 10_000), o);
+  const third = nodeReport(findings(snapshot(2)), second.memory, true, new Date(t1.getTime() + 10_000), o);
   assert.deepEqual(third.report.problems, []);
-  assert.equal(third.firstSeen.size, 0);
+  assert.equal(third.memory.firstSeen.size, 0);
+});
+
+test('a Service new at this look has its problem listed at once: its absence would read as served', () => {
+  const o = { refreshSeconds: 60, graceMs: 5000, maxProblems: 500 };
+  const t0 = new Date('2026-12-06T08:00:00.000Z');
+  const before = nodeReport(findings(snapshot(1)), NO_MEMORY, true, t0, o);
+  const now = nodeReport(findings(snapshot(2, { missing: ['default/svc1'] })), before.memory, true, new Date(t0.getTime() + 5000), o);
+  assert.deepEqual(codes(now.report.problems), ['default/svc1 Served KernelDiffers']);
+  const next = nodeReport(findings(snapshot(2, { missing: ['default/svc1'] })), now.memory, true, new Date(t0.getTime() + 6000), o);
+  assert.deepEqual(codes(next.report.problems), ['default/svc1 Served KernelDiffers'], 'and it stays listed while it lasts');
 });
 
 test('the list is bounded and says so; the signature ignores only the time', () => {
   const o = { refreshSeconds: 60, graceMs: 0, maxProblems: 3 };
   const found = findings(snapshot(5, { peer: 'Idle' }));
-  const a = nodeReport(found, new Map(), true, new Date('2026-12-06T08:00:00.000Z'), o).report;
+  const a = nodeReport(found, NO_MEMORY, true, new Date('2026-12-06T08:00:00.000Z'), o).report;
   assert.equal(a.problems.length, 3);
   assert.equal(a.truncated, true);
   assert.equal(a.announced, 0);
-  const b = nodeReport(found, new Map(), true, new Date('2026-12-06T08:00:09.000Z'), o).report;
+  const b = nodeReport(found, NO_MEMORY, true, new Date('2026-12-06T08:00:09.000Z'), o).report;
   assert.notEqual(reportSignature(a), reportSignature(b), 'since differs');
-  const c = nodeReport(found, new Map(), true, new Date('2026-12-06T08:00:00.000Z'), { ...o, maxProblems: 10 }).report;
+  const c = nodeReport(found, NO_MEMORY, true, new Date('2026-12-06T08:00:00.000Z'), { ...o, maxProblems: 10 }).report;
   assert.equal(c.truncated, false);
 });
 

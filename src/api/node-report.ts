@@ -41,6 +41,25 @@ const SERVED_REASON: Readonly<Record<string, string>> = {
   frontend: 'NotInTable', backends: 'NoReadyBackend', dataplane: 'KernelDiffers',
 };
 
+/** What one look found: the Services looked at, and what is wrong with some. */
+export interface Findings {
+  readonly services: number;
+  readonly keys: ReadonlySet<string>;
+  readonly problems: readonly Finding[];
+}
+
+/** What a report carries over from the previous look. */
+export interface ReportMemory {
+  /** service|condition|reason → when first seen (ISO 8601). */
+  readonly firstSeen: ReadonlyMap<string, string>;
+  /** The Services of the previous look. */
+  readonly known: ReadonlySet<string>;
+  /** The problems (service|condition|reason) listed at the previous look: they stay listed while they last. */
+  readonly listed: ReadonlySet<string>;
+}
+
+export const NO_MEMORY: ReportMemory = { firstSeen: new Map(), known: new Set(), listed: new Set() };
+
 /** A state the walk found for one condition of one Service on this node, before `since` is known. */
 export interface Finding {
   readonly service: string;
@@ -78,7 +97,7 @@ function announceReason(link: ExplainLink, snap: ExplainSnapshot): string {
  * The walk for every Service, each over a snapshot cut down to that Service (the full table,
  * the Adj-RIB-Out and the L2 view would make 10,000 walks cost 10,000 × 10,000).
  */
-export function findings(snap: ExplainSnapshot): { services: number; problems: Finding[] } {
+export function findings(snap: ExplainSnapshot): Findings {
   const frontendsOf = groupBy(snap.status.table.frontends, (f) => f.service);
   const specs = new Map<string, ServiceSpec>((snap.status.input?.services ?? []).map((s) => [s.key, s]));
   const keys = new Set<string>(frontendsOf.keys());
@@ -111,7 +130,7 @@ export function findings(snap: ExplainSnapshot): { services: number; problems: F
     if (served !== undefined) out.push(served);
     if (announced !== undefined) out.push(announced);
   }
-  return { services: keys.size, problems: out };
+  return { services: keys.size, keys, problems: out };
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
@@ -159,22 +178,27 @@ export interface ReportOptions {
 }
 
 /**
- * The report from this observation's findings. `firstSeen` (service|condition|reason → ISO
- * time) carries `since` over from the previous observation and is returned updated: a problem
- * whose reason changes starts again.
+ * The report from this look's findings. A problem of a Service that was there at the previous
+ * look is listed once it has lasted `graceMs` (a repair in the same pass never shows); one of a
+ * Service new here is listed at once (it was never reported served, so there is nothing to
+ * protect, and the controller must not read its absence as served). `since` comes from memory.
  */
-export function nodeReport(found: { services: number; problems: readonly Finding[] }, firstSeen: ReadonlyMap<string, string>, announcementChecked: boolean, now: Date, o: ReportOptions): { report: NodeReport; firstSeen: Map<string, string> } {
+export function nodeReport(found: Findings, memory: ReportMemory, announcementChecked: boolean, now: Date, o: ReportOptions): { report: NodeReport; memory: ReportMemory } {
   const seen = new Map<string, string>();
   const listed: NodeProblem[] = [];
+  const ids = new Set<string>();
   for (const f of found.problems) {
     const id = `${f.service}|${f.condition}|${f.reason}`;
-    const since = firstSeen.get(id) ?? now.toISOString();
+    const since = memory.firstSeen.get(id) ?? now.toISOString();
     seen.set(id, since);
-    if (now.getTime() - Date.parse(since) >= o.graceMs) listed.push({ ...f, since });
+    if (memory.listed.has(id) || !memory.known.has(f.service) || now.getTime() - Date.parse(since) >= o.graceMs) {
+      listed.push({ ...f, since });
+      ids.add(id);
+    }
   }
   const count = (c: ReportCondition): number => found.services - new Set(listed.filter((p) => p.condition === c).map((p) => p.service)).size;
   return {
-    firstSeen: seen,
+    memory: { firstSeen: seen, known: found.keys, listed: ids },
     report: {
       observedAt: now.toISOString(),
       refreshSeconds: o.refreshSeconds,
