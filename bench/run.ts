@@ -16,6 +16,7 @@ const BENCHMARKS = {
   xdp: { file: 'xdp.bench.ts', timeoutMs: 600_000 },
   'xdp-ladder': { file: 'xdp-ladder.bench.ts', timeoutMs: 900_000 },
   kube: { file: 'kube.bench.ts', timeoutMs: 900_000 },
+  conditions: { file: 'conditions.bench.ts', timeoutMs: 900_000 },
   startup: { file: 'startup.bench.ts', timeoutMs: 900_000 },
   'l2-failover': { file: 'l2-failover.bench.ts', timeoutMs: 900_000 },
 } as const;

@@ -24,6 +24,9 @@ import { fromKubernetes, startSettingsSources, type SettingsSourceOptions } from
 import type { StopKind } from './announcer.ts';
 import { fileAssignmentStore, runMarker, runMarkerPath } from './state-store.ts';
 import { withdrawFromRouters } from './withdraw.ts';
+import { NodeStatusPublisher } from './node-status.ts';
+import { gatherSnapshot } from '../api/explain-endpoint.ts';
+import type { ApiDeps } from '../api/server.ts';
 
 export interface AgentOptions extends SettingsSourceOptions {
   readonly stateFile: string;
@@ -46,6 +49,8 @@ export interface PreparedNode {
   readonly from: string;
   /** In Kubernetes mode: writes an Event (best effort). */
   readonly recordEvent?: (event: EventRecord) => void;
+  /** In Kubernetes mode: writes this node's LBNodeStatus status. */
+  readonly writeNodeStatus?: (name: string, status: object) => Promise<void>;
   stopSources(): Promise<void>;
 }
 
@@ -78,7 +83,8 @@ export async function prepareNode(options: AgentOptions, log: Logger): Promise<{
     runner: createCommandRunner(),
     logger: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
   });
-  const node: PreparedNode = { settings, config, dataplane: opened.dataplane, engine: opened.detail, host, from, stopSources: () => sources.stop(), ...(sources.recordEvent === undefined ? {} : { recordEvent: sources.recordEvent }) };
+  const node: PreparedNode = { settings, config, dataplane: opened.dataplane, engine: opened.detail, host, from, stopSources: () => sources.stop(), ...(sources.recordEvent === undefined ? {} : { recordEvent: sources.recordEvent }),
+    ...(sources.writeNodeStatus === undefined ? {} : { writeNodeStatus: sources.writeNodeStatus }) };
   return { ok: true, node };
 }
 
@@ -196,29 +202,35 @@ export async function serveNode(node: PreparedNode, started: StartedNode, option
   const { agent, bgp, l2, drain, metrics } = started;
   agent.start();
   const api = options.apiListen === undefined ? { host: config.api.host, port: config.api.port } : splitListen(options.apiListen);
-  const http = await startHttpServers({
-    api,
-    ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }),
-    deps: {
-      status: () => agent.status(),
-      counters: () => dataplane.counters(),
-      leftOut: () => settings.leftOut,
-      nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
-      bgp: () => bgp.current(),
-      l2: () => {
-        const status = l2.status();
-        return status === undefined ? undefined : l2StatusView(status);
-      },
-      drain,
-      explain: { node: config.nodeName, ...(dataplane.readBack === undefined ? {} : { readBack: (frontends) => dataplane.readBack!(frontends) }) },
-      registry: metrics.registry,
-      log,
+  const deps: ApiDeps = {
+    status: () => agent.status(),
+    counters: () => dataplane.counters(),
+    leftOut: () => settings.leftOut,
+    nodeAddresses: () => defaultRouteAddresses(config.vipInterface.name),
+    bgp: () => bgp.current(),
+    l2: () => {
+      const status = l2.status();
+      return status === undefined ? undefined : l2StatusView(status);
     },
-    vipRoutes: () => settings.input?.vipInterface?.routes ?? [],
+    drain,
+    explain: { node: config.nodeName, ...(dataplane.readBack === undefined ? {} : { readBack: (frontends) => dataplane.readBack!(frontends) }) },
+    registry: metrics.registry,
+    log,
+  };
+  const vipRoutes = (): readonly string[] => settings.input?.vipInterface?.routes ?? [];
+  const http = await startHttpServers({ api, ...(options.metricsListen === undefined ? {} : { metricsListen: options.metricsListen }), deps, vipRoutes });
+  // Kubernetes mode: what the kernel and the peers really show, for the Services' conditions.
+  const write = node.writeNodeStatus;
+  const publisher = write === undefined ? undefined : new NodeStatusPublisher({
+    snapshot: () => gatherSnapshot(deps, vipRoutes, agent.status().table.frontends, 0),
+    write: (report) => write(config.nodeName, report),
+    log,
   });
+  publisher?.start();
   log.info({ api: `${api.host}:${api.port}`, metrics: options.metricsListen ?? null, engine: node.engine, settings: node.from }, 'agent running');
   return {
     stop: async (kind: StopKind = 'restart') => {
+      await publisher?.stop();
       await node.stopSources();
       http.close();
       await agent.stop({ kind });

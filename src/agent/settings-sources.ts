@@ -28,6 +28,8 @@ export type SourcesStart =
       readonly config: AgentConfig;
       /** In Kubernetes mode: writes an Event (best effort). */
       readonly recordEvent?: (event: EventRecord) => void;
+      /** In Kubernetes mode: writes this node's LBNodeStatus status. */
+      readonly writeNodeStatus?: (name: string, status: object) => Promise<void>;
       stop(): Promise<void>;
     }
   | { readonly ok: false; readonly message: string };
@@ -55,6 +57,7 @@ export async function startSettingsSources(options: SettingsSourceOptions, setti
     ok: true,
     config: cluster.config,
     recordEvent: cluster.recordEvent,
+    writeNodeStatus: cluster.writeNodeStatus,
     stop: async () => {
       file?.stop();
       await cluster.stop();
@@ -82,7 +85,7 @@ async function startClusterSource(
   settings: AgentSettings,
   log: Logger,
   fileConfig: AgentConfig | undefined,
-): Promise<{ config: AgentConfig; recordEvent: (event: EventRecord) => void; stop(): Promise<void> }> {
+): Promise<{ config: AgentConfig; recordEvent: (event: EventRecord) => void; writeNodeStatus: (name: string, status: object) => Promise<void>; stop(): Promise<void> }> {
   const { startKubernetesSource } = await import('../sources/kubernetes.ts');
   const target = options.kubeconfig === undefined || options.kubeconfig === 'in-cluster' ? {} : { kubeconfig: options.kubeconfig };
   const nodeName = options.nodeName ?? hostname().toLowerCase();
@@ -104,7 +107,7 @@ async function startClusterSource(
   const config = fileConfig ?? (await waiting?.settled);
   if (config === undefined) throw new Error('invariant: no settings from the file or the cluster');
   settings.initial(config);
-  return { config, recordEvent: (event) => source.recordEvent(event), stop: () => source.stop() };
+  return { config, recordEvent: (event) => source.recordEvent(event), writeNodeStatus: (name, status) => source.writeNodeStatus(name, status), stop: () => source.stop() };
 }
 
 /**

@@ -1,6 +1,7 @@
 // `/v1/explain?target=…&sample=…`: gathers the snapshot `explain` walks — the agent's status, the
 // target's frontends read back from the kernel, their counters twice, the BGP speaker, L2.
 import type { SentRoute } from '../bgp/index.ts';
+import type { Frontend } from '../model/index.ts';
 import { explain, parseTarget, type ExplainSnapshot, type Explanation } from './explain.ts';
 import type { ApiDeps } from './server.ts';
 
@@ -22,13 +23,22 @@ export async function explainRequest(deps: ApiDeps, vipRoutes: () => readonly st
   // The frontends the walk will look at; a superset is harmless (the walk picks its own).
   const mine = status.table.frontends.filter((f) =>
     target.kind === 'service' ? f.service === target.key : f.address === target.address && (target.port === undefined || f.port === target.port));
+  const snapshot = await gatherSnapshot(deps, vipRoutes, mine, sampleMs);
+  return { status: 200, body: explain(target, snapshot) };
+}
+
+/**
+ * The snapshot `explain` walks: `frontends` read back from the kernel (and their counters
+ * sampled over `sampleMs`, when above 0), then the agent's status, drain, BGP and L2 views.
+ */
+export async function gatherSnapshot(deps: ApiDeps, vipRoutes: () => readonly string[], frontends: readonly Frontend[], sampleMs: number): Promise<ExplainSnapshot> {
   const before = sampleMs > 0 ? await deps.counters() : undefined;
-  const readBack = deps.explain?.readBack === undefined || mine.length === 0 ? undefined : await deps.explain.readBack(mine);
+  const readBack = deps.explain?.readBack === undefined || frontends.length === 0 ? undefined : await deps.explain.readBack(frontends);
   if (sampleMs > 0) await sleep(sampleMs);
   const after = sampleMs > 0 ? await deps.counters() : undefined;
   const bgp = deps.bgp?.();
   const l2 = deps.l2?.();
-  const snapshot: ExplainSnapshot = {
+  return {
     node: deps.explain?.node ?? 'this node',
     // Taken after the sample: the latest pass, and a drain that moved meanwhile, count.
     status: deps.status(),
@@ -40,5 +50,4 @@ export async function explainRequest(deps: ApiDeps, vipRoutes: () => readonly st
     ...(l2 === undefined ? {} : { l2 }),
     routes: { prefixes: vipRoutes(), via: await deps.nodeAddresses() },
   };
-  return { status: 200, body: explain(target, snapshot) };
 }

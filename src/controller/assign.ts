@@ -114,14 +114,16 @@ export function decide(allocator: Allocator, svc: KubeService, policy: ClassPoli
   return { key, managed, addresses, ...(failure === undefined ? {} : { failure }), refusedExternalIPs };
 }
 
-function condition(current: readonly KubeCondition[], type: string, status: 'True' | 'False', reason: string, message: string, now: Date, generation: number | undefined): KubeCondition {
+/** A condition whose lastTransitionTime is kept unless its status flips. */
+export function condition(current: readonly KubeCondition[], type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, now: Date, generation: number | undefined): KubeCondition {
   const old = current.find((c) => c.type === type);
   // lastTransitionTime moves only when the status flips, as metav1.Condition requires.
   const at = old !== undefined && old.status === status ? old.lastTransitionTime : now.toISOString();
   return { type, status, reason, message, lastTransitionTime: typeof at === 'string' ? at : at.toISOString(), ...(generation === undefined ? {} : { observedGeneration: generation }) };
 }
 
-const OUR_TYPES: ReadonlySet<string> = new Set<string>(Object.values(ConditionType));
+/** The types this writer owns; Served and Announced belong to service-conditions.ts and are kept as they are. */
+const OUR_TYPES: ReadonlySet<string> = new Set<string>([ConditionType.vipAllocated, ConditionType.externalIPsAllowed]);
 
 function sameIngress(current: readonly KubeIngress[], wanted: readonly { ip: string; ipMode: string }[]): boolean {
   return current.length === wanted.length && current.every((c, i) => c.ip === wanted[i]!.ip && c.ipMode === wanted[i]!.ipMode);
@@ -133,12 +135,28 @@ const instant = (t: Date | string): number => (typeof t === 'string' ? Date.pars
  * Field by field, the times as instants (the API gives strings, the library's list Dates). Runs
  * for every Service on every pass, so no JSON and no Date objects (it was ~10 µs a call).
  */
-function sameConditions(a: readonly KubeCondition[], b: readonly KubeCondition[]): boolean {
+export function sameConditions(a: readonly KubeCondition[], b: readonly KubeCondition[]): boolean {
   return a.length === b.length && a.every((x, i) => {
     const y = b[i]!;
     return x.type === y.type && x.status === y.status && x.reason === y.reason && x.message === y.message &&
       x.observedGeneration === y.observedGeneration && instant(x.lastTransitionTime) === instant(y.lastTransitionTime);
   });
+}
+
+/**
+ * `current` with the types `owned` replaced by `wanted` where they stand, dropped when not
+ * wanted, appended when new. In place, so two writers of one list (VIPAllocated here, Served and
+ * Announced in service-conditions.ts) never reorder each other's: that would be a write each.
+ */
+export function replacedInPlace(current: readonly KubeCondition[], owned: ReadonlySet<string>, wanted: readonly KubeCondition[]): KubeCondition[] {
+  const byType = new Map(wanted.map((c) => [c.type, c]));
+  const out: KubeCondition[] = [];
+  for (const c of current) {
+    if (!owned.has(c.type)) out.push(c);
+    else if (byType.has(c.type)) out.push(byType.get(c.type)!);
+  }
+  for (const c of wanted) if (!current.some((x) => x.type === c.type)) out.push(c);
+  return out;
 }
 
 /** The status the Service should have, as a merge-patch body, or undefined when it already has it. */
@@ -161,7 +179,7 @@ export function desiredStatus(svc: KubeService, decision: Decision, now: Date): 
         : condition(current, ConditionType.externalIPsAllowed, 'False', 'ExternalIPNotAllowed', refused.map((r) => r.message).join('; '), now, generation),
     );
   }
-  const conditions = [...current.filter((c) => !OUR_TYPES.has(c.type)), ...ours];
+  const conditions = replacedInPlace(current, OUR_TYPES, ours);
   const ingress = decision.addresses.map((ip) => ({ ip, ipMode: 'VIP' }));
   if ((!decision.managed || sameIngress(svc.status?.loadBalancer?.ingress ?? [], ingress)) && sameConditions(conditions, current)) return undefined;
   return {

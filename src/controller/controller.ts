@@ -8,6 +8,7 @@ import { claimedExternalIPs, decide, desiredStatus, portKeys, rebuildAllocator, 
 import { EventReason } from './errors.ts';
 import { EventSink } from '../kube/index.ts';
 import { desiredPoolStatus, poolConflicts } from './pool-status.ts';
+import { ConditionWriter, type ConditionWriterOptions } from './condition-writer.ts';
 
 export interface ControllerOptions extends ClassPolicy {
   readonly clients: KubeClients;
@@ -27,6 +28,8 @@ export interface ControllerOptions extends ClassPolicy {
   readonly namespace?: string;
   /** How often the pools' status and the admission params are checked even with no change (default 60 s). */
   readonly poolResyncMs?: number;
+  /** The Served and Announced conditions from the LB nodes' reports; false: not written. */
+  readonly conditions?: ConditionWriterOptions | false;
 }
 
 const COMPONENT = 'vipgate-controller';
@@ -66,6 +69,7 @@ export class Controller {
   #poolTimer: NodeJS.Timeout | undefined;
   /** Brings pool status and the admission params back in line now and then (nothing watches the ConfigMap). */
   #resyncTimer: NodeJS.Timeout | undefined;
+  #conditions: ConditionWriter | undefined;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -90,6 +94,7 @@ export class Controller {
       restartDelayMs,
       onError: onError('service'),
       onChange: (type, svc) => {
+        this.#conditions?.touch();
         if (!this.#ready) return;
         const key = keyOf(svc);
         const written = this.#written.get(key);
@@ -122,6 +127,7 @@ export class Controller {
       restartDelayMs,
       onError: onError('VIPPool'),
       onChange: () => {
+        this.#conditions?.touch();
         // Our own status writes come back as changes too: only a spec change is news.
         if (this.#ready && this.#poolSpecs() !== this.#poolView.specs) this.#rebuild();
       },
@@ -129,6 +135,16 @@ export class Controller {
     await Promise.all([this.#services.synced, this.#pools.synced]);
     this.#rebuild();
     this.#ready = true;
+    if (this.#o.conditions !== false) {
+      const services = this.#services;
+      const pools = this.#pools;
+      this.#conditions = new ConditionWriter({
+        clients, log, isDefaultClass: this.#o.isDefaultClass, restartDelayMs,
+        services: () => services.list(), service: (key) => services.get(key), pools: () => pools.list(),
+        ...(this.#o.now === undefined ? {} : { now: this.#o.now }),
+      }, this.#o.conditions);
+      this.#conditions.start();
+    }
     // Nothing watches the params ConfigMap: a periodic pass restores one deleted or edited by hand.
     this.#resyncTimer = setInterval(() => this.#schedulePoolSync(), this.#o.poolResyncMs ?? 60_000);
     this.#resyncTimer.unref();
@@ -140,7 +156,7 @@ export class Controller {
     clearInterval(this.#resyncTimer);
     this.#poolTimer = undefined;
     this.#queue.stop();
-    await Promise.all([this.#services?.stop(), this.#pools?.stop(), this.#events.stop()]);
+    await Promise.all([this.#services?.stop(), this.#pools?.stop(), this.#events.stop(), this.#conditions?.stop()]);
   }
 
   /** Resolves when no reconcile is queued or running and every Event is written. */
@@ -212,6 +228,11 @@ export class Controller {
         if (this.#ready) this.#schedulePoolSync(1000);
       });
     }, delayMs);
+  }
+
+  /** The writer of the Served and Announced conditions, while running. */
+  conditions(): ConditionWriter | undefined {
+    return this.#conditions;
   }
 
   /** Addresses per pool and family (total, used, free) as the allocator sees them; empty before the first rebuild. */

@@ -17,6 +17,10 @@ export const ConditionType = {
   externalIPsAllowed: 'vipgate.io/ExternalIPsAllowed',
   /** On a VIPPool: True while IPAM hands addresses out from it; False says why not (Conflict, Invalid). */
   poolUsable: 'vipgate.io/Usable',
+  /** Some LB node has the Service's frontends in its kernel as the table says (docs/design/019). */
+  served: 'vipgate.io/Served',
+  /** Some LB node told a router (BGP) or answers ARP/NDP (L2) for its VIPs; on a VIPPool: all its held VIPs are. */
+  announced: 'vipgate.io/Announced',
 } as const;
 
 /** Condition reasons (CamelCase, as metav1.Condition requires) for each IPAM failure. */

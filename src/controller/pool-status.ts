@@ -1,6 +1,7 @@
 import type { PoolStats } from '../ipam/index.ts';
 import type { KubeCondition, KubeVipPool } from '../kube/index.ts';
 import { parseRange, type IpRange } from '../net/index.ts';
+import { replacedInPlace } from './assign.ts';
 import { ConditionType } from './errors.ts';
 
 /** One other pool this one shares addresses with, and this pool's entries that overlap it. */
@@ -75,10 +76,9 @@ export function desiredPoolStatus(resource: KubeVipPool, stats: readonly PoolSta
   const old = currentConditions.find((c) => c.type === ConditionType.poolUsable);
   // lastTransitionTime moves only when the status flips, as metav1.Condition requires.
   const at = old !== undefined && old.status === status ? new Date(old.lastTransitionTime).toISOString() : now.toISOString();
-  const conditions: KubeCondition[] = [
-    ...currentConditions.filter((c) => c.type !== ConditionType.poolUsable),
+  const conditions = replacedInPlace(currentConditions, new Set([ConditionType.poolUsable]), [
     { type: ConditionType.poolUsable, status, reason, message, lastTransitionTime: at, ...(generation === undefined ? {} : { observedGeneration: generation }) },
-  ];
+  ]);
   const desired = {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     ipv4: usage(stats, 4),

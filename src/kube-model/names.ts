@@ -14,6 +14,7 @@ export const Kinds = {
   BGPAdvertisement: { kind: 'BGPAdvertisement', plural: 'bgpadvertisements', singular: 'bgpadvertisement', shortNames: ['bgpadv'] },
   L2Advertisement: { kind: 'L2Advertisement', plural: 'l2advertisements', singular: 'l2advertisement', shortNames: ['l2adv'] },
   LBNodeConfig: { kind: 'LBNodeConfig', plural: 'lbnodeconfigs', singular: 'lbnodeconfig', shortNames: ['lbnc'] },
+  LBNodeStatus: { kind: 'LBNodeStatus', plural: 'lbnodestatuses', singular: 'lbnodestatus', shortNames: ['lbns'] },
 } as const;
 export type KindName = keyof typeof Kinds;
 

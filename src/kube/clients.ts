@@ -4,7 +4,8 @@ import {
 } from '@kubernetes/client-node';
 import type { Agent as HttpAgent } from 'node:http';
 import { KubeError, KubeErrorCode } from './errors.ts';
-import type { KubeCustomObject, KubeEndpointSlice, KubeLbNodeConfig, KubeNode, KubeSecret, KubeService, KubeVipPool } from './objects.ts';
+import { statusOf } from './errors.ts';
+import type { KubeCustomObject, KubeEndpointSlice, KubeLbNodeConfig, KubeLbNodeStatus, KubeNode, KubeSecret, KubeService, KubeVipPool } from './objects.ts';
 
 export const VIPGATE_GROUP = 'vipgate.io';
 export const VIPGATE_VERSION = 'v1alpha1';
@@ -37,7 +38,7 @@ export interface EventRecord {
   readonly at: Date;
 }
 
-export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools' | 'lbnodeconfigs' | 'bgppeers' | 'bgpadvertisements' | 'l2advertisements' | 'secrets';
+export type InformedKind = 'services' | 'endpointslices' | 'nodes' | 'vippools' | 'lbnodeconfigs' | 'bgppeers' | 'bgpadvertisements' | 'l2advertisements' | 'secrets' | 'lbnodestatuses';
 export interface InformedObject {
   services: KubeService;
   endpointslices: KubeEndpointSlice;
@@ -49,6 +50,7 @@ export interface InformedObject {
   l2advertisements: KubeCustomObject;
   /** Only in `KubeClientOptions.secretsNamespace` (BGP passwords): the agent may read no other. */
   secrets: KubeSecret;
+  lbnodestatuses: KubeLbNodeStatus;
 }
 
 /** An informer as `watchKind` uses it: the client library's `ListWatch`, or our `RawInformer`. */
@@ -98,6 +100,8 @@ export interface KubeClients {
   writeLease(namespace: string, name: string, lease: LeaseRecord): Promise<LeaseRecord>;
   /** Merge-patches a VIPPool's status subresource. */
   patchPoolStatus(name: string, status: object): Promise<void>;
+  /** Merge-patches the status of LBNodeStatus `name`, creating the object first when it is missing. */
+  writeNodeStatus(name: string, status: object): Promise<void>;
   /**
    * Makes ConfigMap `namespace/name` hold exactly `data` (other keys removed): nothing when it
    * already does, a JSON patch of `/data` when it differs, a create when it is missing.
@@ -196,6 +200,10 @@ export function createKubeClients(target: KubeTarget, options: KubeClientOptions
       list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'l2advertisements' }) as Promise<{ items: KubeCustomObject[]; metadata?: { resourceVersion?: string } }>,
     },
     secrets: { path: informedPath('secrets', options), list: () => core.listNamespacedSecret({ namespace: secretsNamespace }) },
+    lbnodestatuses: {
+      path: informedPath('lbnodestatuses'),
+      list: () => custom.listClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'lbnodestatuses' }) as Promise<{ items: KubeLbNodeStatus[]; metadata?: { resourceVersion?: string } }>,
+    },
   } as const;
   return {
     informer(kind) {
@@ -231,6 +239,24 @@ export function createKubeClients(target: KubeTarget, options: KubeClientOptions
     },
     async patchPoolStatus(name, status) {
       await custom.patchClusterCustomObjectStatus({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'vippools', name, body: { status } }, merge);
+    },
+    async writeNodeStatus(name, status) {
+      const where = { group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'lbnodestatuses', name };
+      const patch = (): Promise<object> => custom.patchClusterCustomObjectStatus({ ...where, body: { status } }, merge);
+      try {
+        await patch();
+        return;
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+      // First write from this node: the object (status is ignored on create with a status subresource), then its status.
+      try {
+        const body = { apiVersion: `${VIPGATE_GROUP}/${VIPGATE_VERSION}`, kind: 'LBNodeStatus', metadata: { name }, spec: {} };
+        await custom.createClusterCustomObject({ group: VIPGATE_GROUP, version: VIPGATE_VERSION, plural: 'lbnodestatuses', body });
+      } catch (error) {
+        if (statusOf(error) !== 409) throw error; // created meanwhile (a restart racing itself)
+      }
+      await patch();
     },
     async syncConfigMapData(namespace, name, data, labels) {
       let current: { data?: Record<string, string> } | undefined;

@@ -99,6 +99,12 @@ export interface KubeLbNodeConfig {
   readonly spec?: Readonly<Record<string, unknown>>;
 }
 
+/** A vipgate.io/v1alpha1 LBNodeStatus: what one LB node's agent reads back (docs/design/019), checked by its reader. */
+export interface KubeLbNodeStatus {
+  readonly metadata?: ObjectMeta;
+  readonly status?: Readonly<Record<string, unknown>>;
+}
+
 /** Any vipgate.io custom object read as plain JSON (BGPPeer, BGPAdvertisement, L2Advertisement): checked by its reader. */
 export interface KubeCustomObject {
   readonly metadata?: ObjectMeta;

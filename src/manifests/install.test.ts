@@ -35,10 +35,14 @@ function grants(objects: readonly KubeObject[], account: string): Set<string> {
 
 const writeVerbs = ['create', 'update', 'patch', 'delete', 'deletecollection'];
 
-test('RBAC: the agent only reads (but for Events), and reads Secrets only in its own namespace', () => {
+test('RBAC: the agent only reads (but for Events and its LBNodeStatus), and reads Secrets only in its own namespace', () => {
   const agent = grants(renderManifests(), 'vipgate-agent');
-  // Its only writes: Events (L2 ownership changes and conflicts on the Service).
-  assert.deepEqual([...agent].filter((g) => writeVerbs.some((v) => g.endsWith(`:${v}`))).sort(), ['/events:create', '/events:patch', 'events.k8s.io/events:create', 'events.k8s.io/events:patch']);
+  // Its only writes: Events (L2 ownership changes and conflicts on the Service), and its node's
+  // read-back (created once, then only its status patched).
+  assert.deepEqual([...agent].filter((g) => writeVerbs.some((v) => g.endsWith(`:${v}`))).sort(), [
+    '/events:create', '/events:patch', 'events.k8s.io/events:create', 'events.k8s.io/events:patch',
+    'vipgate.io/lbnodestatuses/status:patch', 'vipgate.io/lbnodestatuses:create',
+  ]);
   for (const needed of ['/services:watch', 'discovery.k8s.io/endpointslices:watch', '/nodes:list', 'vipgate.io/vippools:watch', 'vipgate.io/bgppeers:list', 'vipgate.io/lbnodeconfigs:get', 'vipgate.io/l2advertisements:list', 'vipgate.io/l2advertisements:watch', '/nodes:watch']) {
     assert.ok(agent.has(needed), needed);
   }

@@ -1,7 +1,7 @@
 /**
- * Least privilege: the agent only reads (it programs its own node, and anything it wants to say
- * goes through its API and metrics); the controller is the only writer, and then only of
- * Service status, Events, its Lease, VIPPool status and the admission policy's params ConfigMap.
+ * Least privilege: the agent reads, and writes only Events and its node's LBNodeStatus (what it
+ * reads back from the kernel and its peers); the controller is the only writer of Service and
+ * VIPPool status, and otherwise writes Events, its Lease and the admission policy's params ConfigMap.
  */
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
@@ -27,6 +27,10 @@ const agentRules: IPolicyRule[] = [
   },
   // L2 mode says on the Service when a node takes its VIP over, or sees it claimed twice.
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  // Its node's read-back (docs/design/019). RBAC can't limit this to the object named after the
+  // agent's own node (one account for the whole DaemonSet): any agent could write any node's.
+  { apiGroups: [API_GROUP], resources: [Kinds.LBNodeStatus.plural], verbs: ['create'] },
+  { apiGroups: [API_GROUP], resources: [`${Kinds.LBNodeStatus.plural}/status`], verbs: ['patch'] },
 ];
 
 const controllerRules: IPolicyRule[] = [
@@ -37,6 +41,8 @@ const controllerRules: IPolicyRule[] = [
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   { apiGroups: [API_GROUP], resources: [Kinds.VIPPool.plural], verbs: read },
   { apiGroups: [API_GROUP], resources: [`${Kinds.VIPPool.plural}/status`], verbs: ['update', 'patch'] },
+  // The LB nodes' read-backs, which the Served and Announced conditions are made from.
+  { apiGroups: [API_GROUP], resources: [Kinds.LBNodeStatus.plural], verbs: read },
 ];
 
 function serviceAccount(name: string, o: ManifestOptions): IServiceAccount {

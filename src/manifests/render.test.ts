@@ -44,7 +44,7 @@ test('CRDs: vipgate.io/v1alpha1, structural schemas, status subresource where th
   const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => crdNamed(objects, o.metadata?.name ?? ''));
   assert.deepEqual(
     crds.map((c) => c.spec.names.kind).sort(),
-    ['BGPAdvertisement', 'BGPPeer', 'L2Advertisement', 'LBNodeConfig', 'VIPPool'],
+    ['BGPAdvertisement', 'BGPPeer', 'L2Advertisement', 'LBNodeConfig', 'LBNodeStatus', 'VIPPool'],
   );
   for (const c of crds) {
     assert.equal(c.spec.group, 'vipgate.io');
@@ -64,6 +64,10 @@ test('CRDs: vipgate.io/v1alpha1, structural schemas, status subresource where th
     }
   }
   assert.deepEqual(crdNamed(objects, 'vippools.vipgate.io').spec.versions[0]?.subresources, { status: {} });
+  // The agents' read-back: bounded whatever the number of Services (etcd keeps objects under 1.5 MB).
+  const nodeStatus = crdNamed(objects, 'lbnodestatuses.vipgate.io');
+  assert.deepEqual(nodeStatus.spec.versions[0]?.subresources, { status: {} });
+  assert.equal(prop(rootSchema(nodeStatus), 'status', 'problems').maxItems, 500);
 });
 
 test('the structural check finds what the API server would refuse', () => {

@@ -3,6 +3,7 @@ import { externalIPsParams, externalIPsPolicy, externalIPsPolicyBinding } from '
 import { bgpAdvertisementCrd, bgpPeerCrd } from './crds-bgp.ts';
 import { l2AdvertisementCrd } from './crds-l2.ts';
 import { lbNodeConfigCrd } from './crds-node.ts';
+import { lbNodeStatusCrd } from './crds-status.ts';
 import { vipPoolCrd } from './crds-pools.ts';
 import { resolveManifestOptions, type ManifestOptions } from './options.ts';
 import { monitoringObjects } from './monitoring.ts';
@@ -30,6 +31,7 @@ export function renderManifests(given: Partial<ManifestOptions> = {}): KubeObjec
     bgpAdvertisementCrd(),
     l2AdvertisementCrd(),
     lbNodeConfigCrd(),
+    lbNodeStatusCrd(),
     ...rbacObjects(o),
     controllerDeployment(o),
     agentDaemonSet(o),

@@ -229,6 +229,8 @@ export interface KubernetesSource {
   setFileSettings(settings: Pick<AgentConfig, 'nodeName' | 'kubernetes' | 'dataplane'>): void;
   /** Writes an Event (best effort, queued, a few at a time: an agent's Events never hold up its work). */
   recordEvent(event: EventRecord): void;
+  /** Writes this node's LBNodeStatus `status` (the agent's read-back, docs/design/019). */
+  writeNodeStatus(name: string, status: object): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -328,6 +330,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     ready,
     nodeSettings: () => settings,
     recordEvent: (event) => events.record(event),
+    writeNodeStatus: (name, status) => clients.writeNodeStatus(name, status),
     setFileSettings(next) {
       fileSettings = next;
       if (synced && timer === undefined) timer = setTimeout(emit, 0);
