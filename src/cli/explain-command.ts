@@ -1,5 +1,5 @@
 // `vipgate explain <target>`: asks each agent given (`--api`, repeated or a comma list) and joins
-// their answers (docs/design/018-explain.md).
+// their answers; with `--kubeconfig`, reads the cluster's objects instead (docs/design/018-explain.md).
 import { parseTarget, type Explanation } from '../api/explain.ts';
 import { apiGet, DEFAULT_API } from './client.ts';
 import { formatExplain, joinAnswers, type ExplainAnswer } from './format-explain.ts';
@@ -8,6 +8,9 @@ export interface ExplainOptions {
   readonly api: readonly string[];
   readonly output: string;
   readonly sample: string;
+  /** Kubernetes: walk the cluster's objects instead of asking agents. */
+  readonly kubeconfig?: string;
+  readonly defaultLoadBalancerClass?: boolean;
 }
 
 /** Prints the explanation; the exit status is 0 when some agent serves the target, 1 otherwise, 2 for a bad target. */
@@ -16,6 +19,10 @@ export async function runExplain(target: string, opts: ExplainOptions): Promise<
   if ('error' in parsed) {
     process.stderr.write(`vipgate explain: ${parsed.error}\n`);
     return 2;
+  }
+  if (opts.kubeconfig !== undefined) {
+    const { runKubeExplain } = await import('./kube-explain-command.ts');
+    return runKubeExplain(parsed, { kubeconfig: opts.kubeconfig, output: opts.output, defaultLoadBalancerClass: opts.defaultLoadBalancerClass === true });
   }
   const apis = opts.api.length === 0 ? [DEFAULT_API] : opts.api;
   const sample = Number(opts.sample);

@@ -182,7 +182,7 @@ program
 
 program
   .command('explain')
-  .description('why a VIP is (not) reachable: walks Service, policy, allocation, drain, frontend, backends, the kernel (read back), traffic and the announcement on each agent; names the first broken link and its fix. Exit status 1 when no agent serves it')
+  .description('why a VIP is (not) reachable: walks Service, policy, allocation, drain, frontend, backends, the kernel (read back), traffic and the announcement on each agent; names the first broken link and its fix. With --kubeconfig, walks the cluster\'s objects instead (the Service, its conditions and Events, VIPPools, LB nodes and each node\'s LBNodeStatus), without reaching any agent. Exit status 0 when served, 1 when not, 2 for a bad target')
   .argument('<target>', 'namespace/name, a VIP (10.200.0.5) or VIP:port (10.200.0.5:80, [fd00:200::5]:80)')
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
   .addOption(
@@ -191,7 +191,9 @@ program
       .argParser((v: string, prev: string[]) => [...prev, ...v.split(',').filter((x) => x !== '')]),
   )
   .option('--sample <ms>', 'watch the frontends\' packet counters this long (0: do not)', '1000')
-  .action(async (target: string, opts: { api: string[]; output: string; sample: string }) => {
+  .option('--kubeconfig <file>', 'Kubernetes: read the cluster (get/list only: services, events, nodes, vippools, lbnodeconfigs, lbnodestatuses) instead of asking agents; the per-node answers are those the agents last published in their LBNodeStatus')
+  .option('--default-load-balancer-class', 'with --kubeconfig: vipgate also serves LoadBalancer Services without a class (as the controller was started)', false)
+  .action(async (target: string, opts: { api: string[]; output: string; sample: string; kubeconfig?: string; defaultLoadBalancerClass: boolean }) => {
     const { runExplain } = await import('./explain-command.ts');
     process.exitCode = await runExplain(target, opts);
   });

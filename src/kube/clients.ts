@@ -5,7 +5,7 @@ import {
 import type { Agent as HttpAgent } from 'node:http';
 import { KubeError, KubeErrorCode } from './errors.ts';
 import { statusOf } from './errors.ts';
-import type { KubeCustomObject, KubeEndpointSlice, KubeLbNodeConfig, KubeLbNodeStatus, KubeNode, KubeSecret, KubeService, KubeVipPool } from './objects.ts';
+import type { KubeCustomObject, KubeEndpointSlice, KubeEvent, KubeLbNodeConfig, KubeLbNodeStatus, KubeNode, KubeSecret, KubeService, KubeVipPool } from './objects.ts';
 
 export const VIPGATE_GROUP = 'vipgate.io';
 export const VIPGATE_VERSION = 'v1alpha1';
@@ -90,6 +90,10 @@ export interface KubeClients {
   readService(namespace: string, name: string): Promise<KubeService>;
   /** Every Service in every namespace, read once (no watch). */
   listServices(): Promise<readonly KubeService[]>;
+  /** Every object of a kind, read once (no watch): what `vipgate explain --kubeconfig` looks at. */
+  list<K extends InformedKind>(kind: K): Promise<readonly InformedObject[K][]>;
+  /** The Events about one object of `namespace` (by `involvedObject.name`), read once. */
+  listEvents(namespace: string, involvedName: string): Promise<readonly KubeEvent[]>;
   /** Merge-patches a Service (spec and metadata); a `metadata.resourceVersion` in the patch makes it conditional (409 when stale). */
   patchService(namespace: string, name: string, patch: object): Promise<KubeService>;
   /** Merge-patches `status` on the status subresource; a resourceVersion makes it conditional (409 when stale). */
@@ -214,6 +218,8 @@ export function createKubeClients(target: KubeTarget, options: KubeClientOptions
     },
     readService: (namespace, name) => core.readNamespacedService({ namespace, name }),
     listServices: async () => (await core.listServiceForAllNamespaces()).items,
+    list: async (kind) => (await lists[kind].list()).items as unknown as InformedObject[typeof kind][],
+    listEvents: async (namespace, involvedName) => (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${involvedName}` })).items,
     patchService: (namespace, name, patch) => core.patchNamespacedService({ namespace, name, body: patch }, merge),
     patchServiceStatus: (namespace, name, status, resourceVersion) =>
       core.patchNamespacedServiceStatus(

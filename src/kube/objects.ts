@@ -123,3 +123,17 @@ export function objectKey(obj: { readonly metadata?: ObjectMeta }): string {
   const name = obj.metadata?.name ?? '';
   return ns === undefined || ns === '' ? name : `${ns}/${name}`;
 }
+
+/** A core/v1 Event, the parts `vipgate explain` shows (the controller's and agents' Events on a Service). */
+export interface KubeEvent {
+  readonly metadata?: ObjectMeta;
+  readonly involvedObject?: { readonly kind?: string; readonly name?: string; readonly namespace?: string };
+  readonly type?: string;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly count?: number;
+  readonly firstTimestamp?: Date | string;
+  readonly lastTimestamp?: Date | string;
+  readonly eventTime?: Date | string;
+  readonly source?: { readonly component?: string; readonly host?: string };
+}
