@@ -25,3 +25,8 @@ test('not served: the first broken link with where and its fix, then every chain
   assert.match(text, /\ncluster:\n {2}ok {6}service {7}default\/web: LoadBalancer\nlb1:\n {2}BROKEN {2}announcement {2}NoBGPSession: no session\n {24}fix: look at the router\n/);
   assert.match(text, /events \(newest first\):\n {2}2026-12-06T07:00:00\.000Z {2}Normal {3}VIPAllocated: assigned VIPs 10\.200\.0\.130\n$/);
 });
+
+test('nothing broken but no node known to serve it: says so, not "served"', () => {
+  const e: ClusterExplanation = { ...base, served: false, servedBy: [], nodes: [{ node: 'lb1', served: false, links: [{ link: 'report', state: 'unknown', says: 'before the VIP' }] }] };
+  assert.match(formatClusterExplain(e), /^default\/web \(10\.200\.0\.130\) is not known to be served: no fresh LB node report covers it/);
+});

@@ -30,7 +30,7 @@ export function formatClusterExplain(e: ClusterExplanation): string {
   const head: string[] = [];
   const first = firstBroken(e);
   const by = e.servedBy.length > 0 ? ` (served by ${e.servedBy.join(', ')})` : '';
-  if (first === undefined) head.push(`${e.target}${vips} is not known to be served: no fresh LB node report covers it yet`);
+  if (first === undefined) head.push(`${e.target}${vips} is not known to be served: no fresh LB node report covers it (see the ? links)`);
   else {
     head.push(`${e.target}${vips} is ${e.served ? 'served, but not everywhere' : 'not served'}${by}: ${first.where}: ${first.link.link}: ${first.link.says}`);
     if (first.link.fix !== undefined) head.push(`  fix: ${first.link.fix}`);

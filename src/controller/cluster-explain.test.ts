@@ -130,7 +130,8 @@ test('the node\'s report: missing, stale, or older than the VIP', () => {
   assert.match(firstBroken(stale)!.says, /observed 600 s ago \(stale after 180 s\)/);
   const early = explainCluster(WEB, snapshot({ reports: [report('lb1', [], { observedAt: '2026-12-06T06:59:00Z' })], now: new Date('2026-12-06T07:01:00Z') }));
   assert.equal(early.nodes[0]!.links[1]!.state, 'unknown');
-  assert.equal(early.served, true, 'unknown is not broken (as the standalone walk counts it)');
+  assert.equal(early.served, false, 'not known to be served until a report covers it');
+  assert.equal(firstBroken(early), undefined, 'and nothing is broken');
 });
 
 test('a node lists the Service: served / announcement link with its reason, message, since and a fix', () => {
@@ -145,9 +146,17 @@ test('a node lists the Service: served / announcement link with its reason, mess
   assert.match(firstBroken(kernel)!.fix!, /next read-back/);
 });
 
-test('static routes: announcement unknown; an L2 owner change Event is named on its node', () => {
+test('a cut report that does not list the Service: served unknown, so not served', () => {
+  const cut = report('lb1');
+  const e = explainCluster(WEB, snapshot({ reports: [{ ...cut, status: { ...cut.status, truncated: true } }] }));
+  assert.equal(e.nodes[0]!.links[2]!.state, 'unknown');
+  assert.equal(e.served, false);
+});
+
+test('static routes: announcement unknown, still served; an L2 owner change Event is named on its node', () => {
   const e = explainCluster(WEB, snapshot({ reports: [report('lb1', [], { announcementChecked: false })] }));
   assert.equal(e.nodes[0]!.links[3]!.state, 'unknown');
+  assert.equal(e.served, true);
   const events: KubeEvent[] = [{ reason: 'L2OwnerChanged', type: 'Normal', message: '10.200.0.130: lb1 took over from lb2', lastTimestamp: '2026-12-06T07:59:00Z', source: { component: 'vipgate-agent' } }];
   const l2 = explainCluster(WEB, snapshot({ events }));
   assert.match(l2.nodes[0]!.links[3]!.says, /last L2 owner change: 10\.200\.0\.130: lb1 took over from lb2/);

@@ -42,7 +42,7 @@ export interface ClusterSnapshot {
 
 export interface NodeChain {
   readonly node: string;
-  /** No link broken: this node serves the target. */
+  /** No link broken, and the node's fresh report says it is served: this node serves the target. */
   readonly served: boolean;
   readonly links: readonly ClusterLink[];
 }
@@ -270,7 +270,8 @@ function nodeChain(svc: KubeService, lb: { node: KubeNode; configs: KubeLbNodeCo
     reportState.state === 'ok' ? problemLink('served', 'Served', key, view, since) : unknown('served', 'no fresh report covers it'),
     reportState.state === 'ok' ? { ...announce, says: `${announce.says}${l2Note(name, snap.events)}` } : unknown('announcement', 'no fresh report covers it'),
   ];
-  return { node: name, served: links.every((l) => l.state !== 'broken'), links };
+  // Served only on the node's word: a fresh report covering the Service that does not list it (an unknown is no answer).
+  return { node: name, served: links.every((l) => l.state !== 'broken') && links[1]!.state === 'ok' && links[2]!.state === 'ok', links };
 }
 
 function eventsOf(events: readonly KubeEvent[]): ClusterExplanation['events'] {
