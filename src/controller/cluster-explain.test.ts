@@ -157,8 +157,10 @@ test('static routes: announcement unknown, still served; an L2 owner change Even
   const e = explainCluster(WEB, snapshot({ reports: [report('lb1', [], { announcementChecked: false })] }));
   assert.equal(e.nodes[0]!.links[3]!.state, 'unknown');
   assert.equal(e.served, true);
-  const events: KubeEvent[] = [{ reason: 'L2OwnerChanged', type: 'Normal', message: '10.200.0.130: lb1 took over from lb2', lastTimestamp: '2026-12-06T07:59:00Z', source: { component: 'vipgate-agent' } }];
-  const l2 = explainCluster(WEB, snapshot({ events }));
-  assert.match(l2.nodes[0]!.links[3]!.says, /last L2 owner change: 10\.200\.0\.130: lb1 took over from lb2/);
-  assert.deepEqual(l2.events.map((x) => x.reason), ['L2OwnerChanged']);
+  const change = (message: string, at: string): KubeEvent => ({ reason: 'L2OwnerChanged', type: 'Normal', message, lastTimestamp: at, source: { component: 'vipgate-agent' } });
+  const events = [change('lb1 now answers ARP/NDP for 10.200.0.130 on eth1 (was lb2): lb2 lost BFD', '2026-12-06T07:59:00Z'), change('lb2 now answers ARP/NDP for 10.200.0.130 on eth1 (was lb1): lb1 drained', '2026-12-06T07:59:30Z')];
+  const l2 = explainCluster(WEB, snapshot({ nodes: [node('lb1'), node('lb2')], reports: [report('lb1'), report('lb2')], events }));
+  assert.match(l2.nodes[0]!.links[3]!.says, /; last L2 owner change: lb1 now answers ARP\/NDP for 10\.200\.0\.130 on eth1 \(was lb2\): lb2 lost BFD$/, 'its own take-over, not the one that named it as the old owner');
+  assert.match(l2.nodes[1]!.links[3]!.says, /lb2 now answers/);
+  assert.deepEqual(l2.events.map((x) => x.at), ['2026-12-06T07:59:30.000Z', '2026-12-06T07:59:00.000Z'], 'newest first');
 });

@@ -249,9 +249,17 @@ function sinceOf(report: KubeLbNodeStatus): Map<string, string> {
   return out;
 }
 
+/** When an Event last happened (ISO 8601; empty when it carries no time). */
+function at(e: KubeEvent): string {
+  const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp;
+  return t === undefined ? '' : new Date(t).toISOString();
+}
+
 /** The L2 owner changes this node made for the Service (agents record them as Events on it). */
 function l2Note(name: string, events: readonly KubeEvent[]): string {
-  const mine = events.filter((e) => e.reason === 'L2OwnerChanged' && (e.source?.host === name || (e.message ?? '').includes(name))).at(-1);
+  // The agent that took over records it: "lb1 now answers ARP/NDP for … (was lb2): …".
+  const mine = events.filter((e) => e.reason === 'L2OwnerChanged' && (e.source?.host === name || (e.message ?? '').startsWith(`${name} `)))
+    .sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0)).at(-1);
   return mine === undefined ? '' : `; last L2 owner change: ${mine.message ?? ''}`;
 }
 
@@ -275,10 +283,6 @@ function nodeChain(svc: KubeService, lb: { node: KubeNode; configs: KubeLbNodeCo
 }
 
 function eventsOf(events: readonly KubeEvent[]): ClusterExplanation['events'] {
-  const at = (e: KubeEvent): string => {
-    const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp;
-    return t === undefined ? '' : new Date(t).toISOString();
-  };
   return events
     .filter((e) => (e.source?.component ?? '').startsWith('vipgate') || /^(VIP|L2|AllocationFailed|ExternalIPRejected)/.test(e.reason ?? ''))
     .map((e) => ({ type: e.type ?? 'Normal', reason: e.reason ?? '', message: e.message ?? '', at: at(e), from: e.source?.component ?? '' }))
