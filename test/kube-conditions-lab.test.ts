@@ -15,6 +15,7 @@ import { VIPGATE_BIN } from '../lab/scenario.ts';
 import { DEMO, demoTopology } from '../lab/topologies.ts';
 import { eventually } from './support/eventually.ts';
 import { agentHealthy, clusterBgpWithMd5, spawnLogged, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
+import { assertQueriesReturnData, dashboardQueries, startPrometheus } from './support/prometheus-lab.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 
 const LB = 'node-role.kubernetes.io/lb';
@@ -137,5 +138,15 @@ describe('Service conditions from the LB nodes\' read-backs', { concurrency: fal
     await exited;
     await startAgent();
     await waitFor(SVC, 'vipgate.io/Served', 'True', 'Served');
+  });
+
+  test("the dashboard's controller row returns data from a real Prometheus scraping the controller", async () => {
+    const prometheus = await startPrometheus(lab, { host: 'lb1', dir: join(dir, 'prometheus'), targets: ['127.0.0.1:9471'], quickAlerts: [] });
+    const queries = dashboardQueries().filter((q) => q.row === 'Controller and pools');
+    assert.ok(queries.length >= 2);
+    await assertQueriesReturnData(prometheus, queries);
+    const usage = (await prometheus.query('max by (pool, family) (vipgate_pool_addresses{state="used"}) / max by (pool, family) (vipgate_pool_addresses{state="total"})')) as { metric: { pool: string }; value: [number, string] }[];
+    const pool = usage.find((u) => u.metric.pool === 'default');
+    assert.ok(pool !== undefined && Number(pool.value[1]) > 0, `the default pool has a VIP handed out: ${JSON.stringify(usage)}`);
   });
 });

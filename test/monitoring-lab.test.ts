@@ -1,7 +1,8 @@
 // The shipped monitoring against a real Prometheus (Debian's prometheus 2.42) scraping a lab LB
-// node in BGP mode: every dashboard panel's query but the L2 row's returns data from a real
-// agent, and the BGP-session alert fires when the router cuts the session and clears when it comes
-// back. The L2 row and alerts: test/monitoring-l2-lab.test.ts.
+// node in BGP mode: every dashboard panel's query but the L2 row's and the controller row's returns
+// data from a real agent, and the BGP-session alert fires when the router cuts the session and
+// clears when it comes back. The L2 row and alerts: test/monitoring-l2-lab.test.ts; the controller
+// row: test/kube-conditions-lab.test.ts (a real controller against the fake API server).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -26,8 +27,8 @@ describe('monitoring with a real Prometheus scraping lb1', { concurrency: false 
     await w.down();
   });
 
-  test('every dashboard panel query but the L2 row returns data from the agent', async () => {
-    const queries = dashboardQueries().filter((q) => q.row !== 'L2 mode');
+  test('every dashboard panel query but the L2 and controller rows returns data from the agent', async () => {
+    const queries = dashboardQueries().filter((q) => q.row !== 'L2 mode' && q.row !== 'Controller and pools');
     assert.ok(queries.length >= 11);
     await assertQueriesReturnData(prometheus, queries);
     // A node without L2 mode exports no L2 series, so no L2 alert can fire for it.
