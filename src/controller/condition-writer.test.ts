@@ -51,8 +51,10 @@ test('each Service is written once, through the token bucket; with nothing chang
     // 10 at once, then 100 a second: the 60th no sooner than 0.5 s after the start.
     assert.ok(writes[59]! - t0 >= 450, `all 60 written within ${writes[59]! - t0} ms`);
     assert.ok([...services.values()].every((s) => s.status?.conditions?.some((c) => c.type === 'vipgate.io/Served' && c.status === 'True')));
+    const before = writer.aggregations;
     writer.touch();
-    await sleep(200);
+    for (let i = 0; i < 250 && (writer.aggregations === before || writer.pending() > 0); i++) await sleep(20);
+    assert.ok(writer.aggregations > before, 'the touched pass ran');
     assert.equal(writes.length, 60, 'a pass with nothing changed writes nothing');
   } finally {
     await writer.stop();

@@ -86,6 +86,9 @@ export class ConditionWriter {
     await this.#reports?.stop();
   }
 
+  /** Full passes over the Services so far (tests wait on it rather than on time). */
+  aggregations = 0;
+
   /** Something the conditions depend on changed: aggregate at the next tick. */
   touch(): void {
     this.#dirty = true;
@@ -105,6 +108,7 @@ export class ConditionWriter {
     if (!this.#dirty && now.getTime() - this.#lastFull < this.#o.staleCheckMs) return;
     this.#dirty = false;
     this.#lastFull = now.getTime();
+    this.aggregations++;
     this.#views = freshViews(this.#reports?.list() ?? [], now);
     for (const key of this.#stale.keys()) if (this.#d.service(key) === undefined) this.#stale.delete(key);
     const services = this.#d.services();
