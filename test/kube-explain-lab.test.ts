@@ -13,10 +13,10 @@ import { after, before, describe, test } from 'node:test';
 import type { Bird } from '../lab/bird.ts';
 import { Lab } from '../lab/lab.ts';
 import { VIPGATE_BIN } from '../lab/scenario.ts';
-import { DEMO, demoTopology } from '../lab/topologies.ts';
+import { demoTopology } from '../lab/topologies.ts';
 import type { ClusterExplanation, ClusterLink } from '../src/controller/cluster-explain.ts';
 import { eventually } from './support/eventually.ts';
-import { agentHealthy, clusterBgpWithMd5, spawnLogged, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
+import { agentHealthy, clusterBgpWithMd5, seedOneLbNodeCluster, spawnLogged, startKubeApi, type KubeApiInLab } from './support/kube-in-lab.ts';
 import type { JsonObject } from './support/fake-kube-api/index.ts';
 
 const LB = 'node-role.kubernetes.io/lb';
@@ -70,24 +70,7 @@ describe('vipgate explain --kubeconfig: the chain from cluster objects', { concu
       await lab.startBackends();
       kubeconfig = join(dir, 'kubeconfig');
       api = await startKubeApi(lab, 'lb1', kubeconfig);
-      await kube('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'lb1', labels: { 'kubernetes.io/hostname': 'lb1', [LB]: '' } } });
-      await api.merge('/api/v1/nodes/lb1/status', { status: { addresses: [{ type: 'InternalIP', address: DEMO.lbNode.v4 }], conditions: [{ type: 'Ready', status: 'True' }] } });
-      await kube('POST', '/apis/vipgate.io/v1alpha1/vippools', { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'default' }, spec: { addresses: ['10.200.0.128/26'] } });
-      await kube('POST', '/apis/vipgate.io/v1alpha1/lbnodeconfigs', {
-        apiVersion: 'vipgate.io/v1alpha1', kind: 'LBNodeConfig', metadata: { name: 'lb-nodes' },
-        spec: {
-          nodeSelector: { matchLabels: { [LB]: '' } },
-          vipInterface: { name: 'cilium_ext', addresses: ['10.200.0.1/24'], routes: [DEMO.vipCidr.v4] },
-          dataplane: { engine: 'nftables', denySources: ['10.180.1.0/24'] },
-        },
-      });
-      await service('web', { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb' });
-      await kube('POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', {
-        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-        metadata: { name: 'web-abc12', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
-        addressType: 'IPv4', ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
-        endpoints: (['pod1a', 'pod2a'] as const).map((p) => ({ addresses: [DEMO.pods[p].v4], nodeName: DEMO.pods[p].node, conditions: { ready: true, serving: true, terminating: false } })),
-      });
+      await seedOneLbNodeCluster(api, { labelKey: LB });
       bird = await clusterBgpWithMd5(lab, api, dir, {});
       await spawnLogged(lab, 'lb1', [VIPGATE_BIN, 'controller', '--kubeconfig', kubeconfig, '--lease-namespace', 'vipgate-system', '--metrics-listen', '127.0.0.1:9471'], join(dir, 'controller.log'));
       await spawnLogged(lab, 'lb1', [VIPGATE_BIN, 'agent', '--kubeconfig', kubeconfig, '--node-name', 'lb1', '--state-file', join(dir, 'assignments.json')], join(dir, 'agent.log'));

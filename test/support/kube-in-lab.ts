@@ -83,3 +83,33 @@ export async function clusterBgpWithMd5(lab: Lab, api: KubeApiInLab, dir: string
   await api.request('POST', '/apis/vipgate.io/v1alpha1/bgpadvertisements', { apiVersion: 'vipgate.io/v1alpha1', kind: 'BGPAdvertisement', metadata: { name: 'default' }, spec: advertisement });
   return bird;
 }
+
+/**
+ * The cluster of the one-LB-node Kubernetes labs: Node lb1 (labelled `labelKey`, its InternalIP),
+ * the VIPPool `default` (10.200.0.128/26), an LBNodeConfig for the labelled nodes (nftables; a
+ * read-back every `resyncSeconds`), and the LoadBalancer Service `default/web` of vipgate's class
+ * with an EndpointSlice of pod1a and pod2a.
+ */
+export async function seedOneLbNodeCluster(api: KubeApiInLab, o: { readonly labelKey: string; readonly resyncSeconds?: number }): Promise<void> {
+  await api.request('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'lb1', labels: { 'kubernetes.io/hostname': 'lb1', [o.labelKey]: '' } } });
+  await api.merge('/api/v1/nodes/lb1/status', { status: { addresses: [{ type: 'InternalIP', address: DEMO.lbNode.v4 }], conditions: [{ type: 'Ready', status: 'True' }] } });
+  await api.request('POST', '/apis/vipgate.io/v1alpha1/vippools', { apiVersion: 'vipgate.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'default' }, spec: { addresses: ['10.200.0.128/26'] } });
+  await api.request('POST', '/apis/vipgate.io/v1alpha1/lbnodeconfigs', {
+    apiVersion: 'vipgate.io/v1alpha1', kind: 'LBNodeConfig', metadata: { name: 'lb-nodes' },
+    spec: {
+      nodeSelector: { matchLabels: { [o.labelKey]: '' } },
+      vipInterface: { name: 'cilium_ext', addresses: ['10.200.0.1/24'], routes: [DEMO.vipCidr.v4] },
+      dataplane: { engine: 'nftables', denySources: ['10.180.1.0/24'], ...(o.resyncSeconds === undefined ? {} : { resyncSeconds: o.resyncSeconds }) },
+    },
+  });
+  await api.request('POST', '/api/v1/namespaces/default/services', {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'vipgate.io/lb', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 80 }] },
+  });
+  await api.request('POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'web-abc12', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4', ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+    endpoints: (['pod1a', 'pod2a'] as const).map((p) => ({ addresses: [DEMO.pods[p].v4], nodeName: DEMO.pods[p].node, conditions: { ready: true, serving: true, terminating: false } })),
+  });
+}
