@@ -3,7 +3,8 @@
 // snapshot of the agent (its status, the kernel read back, the BGP speaker, L2), this walks it.
 import type { PeerStatus, SentRoute } from '../bgp/index.ts';
 import type { FrontendCounters, FrontendReadBack } from '../dataplane/dataplane.ts';
-import type { Frontend, Pool, ServiceProblem, ServiceSpec } from '../model/index.ts';
+import type { ChainLink, ExplainTarget, Frontend, Pool, ServiceProblem, ServiceSpec } from '../model/index.ts';
+export { parseTarget, type ExplainTarget, type LinkState } from '../model/index.ts';
 import { canonicalIp, cidrContains, parseCidr, parseRange, rangeContains, tryParseIp } from '../net/index.ts';
 import type { AgentStatus, DrainStatus, L2StatusView } from './status.ts';
 import type { SourceProblem } from './views.ts';
@@ -11,21 +12,9 @@ import type { SourceProblem } from './views.ts';
 /** The links, in the order a packet needs them. */
 export const LINKS = ['service', 'policy', 'allocation', 'node', 'frontend', 'backends', 'dataplane', 'traffic', 'announcement'] as const;
 export type LinkName = (typeof LINKS)[number];
-export type LinkState = 'ok' | 'broken' | 'unknown';
 
-export interface ExplainLink {
-  readonly link: LinkName;
-  readonly state: LinkState;
-  /** One plain sentence: what this link is, seen from this node. */
-  readonly says: string;
-  /** For a broken link: what to do about it. */
-  readonly fix?: string;
-}
+export type ExplainLink = ChainLink<LinkName>;
 
-/** A Service by key, a VIP, or one port of a VIP. */
-export type ExplainTarget =
-  | { readonly kind: 'service'; readonly key: string; readonly text: string }
-  | { readonly kind: 'vip'; readonly address: string; readonly port?: number; readonly text: string };
 
 /** One agent's answer (`/v1/explain`). */
 export interface Explanation {
@@ -54,21 +43,6 @@ export interface ExplainSnapshot {
   readonly l2?: L2StatusView;
   /** Without a routing protocol: the prefixes routed to the VIP interface and this node's addresses. */
   readonly routes?: { readonly prefixes: readonly string[]; readonly via: readonly string[] };
-}
-
-/** `default/web`, `10.200.0.5`, `10.200.0.5:80`, `fd00:200::5`, `[fd00:200::5]:80`. */
-export function parseTarget(text: string): ExplainTarget | { readonly error: string } {
-  const t = text.trim();
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
-  const v4port = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(t);
-  const [address, port] = bracketed !== null ? [bracketed[1]!, bracketed[2]] : v4port !== null ? [v4port[1]!, v4port[2]] : [t, undefined];
-  if (tryParseIp(address) !== undefined) {
-    const p = port === undefined ? undefined : Number(port);
-    if (p !== undefined && (p < 1 || p > 65_535)) return { error: `${text}: the port must be 1–65535` };
-    return { kind: 'vip', address: canonicalIp(address), ...(p === undefined ? {} : { port: p }), text: t };
-  }
-  if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(t)) return { kind: 'service', key: t, text: t };
-  return { error: `${text}: expected namespace/name, a VIP (10.200.0.5, fd00:200::5) or VIP:port (10.200.0.5:80, [fd00:200::5]:80)` };
 }
 
 export function poolOf(pools: readonly Pool[], address: string): Pool | undefined {

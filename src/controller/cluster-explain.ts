@@ -5,6 +5,7 @@
 import { selectorMatches, selectorProblem } from '../ipam/index.ts';
 import type { KubeEvent, KubeLbNodeConfig, KubeLbNodeStatus, KubeNode, KubeService, KubeVipPool } from '../kube/index.ts';
 import { EXTERNAL_IPS_ALLOWED_CONDITION, ingressAddresses, isOurLoadBalancer, keyOf, LOAD_BALANCER_CLASS, requestedAddresses, VIP_ALLOCATED_CONDITION, type ClassPolicy } from '../kube-model/index.ts';
+import type { ChainLink, ExplainTarget } from '../model/index.ts';
 import { canonicalIp, parseRange, rangeContains, tryParseIp } from '../net/index.ts';
 import { nodeView, STALE_AFTER_REFRESHES, type NodeView } from './service-conditions.ts';
 
@@ -13,19 +14,10 @@ export const CLUSTER_LINKS = ['service', 'policy', 'allocation', 'nodes'] as con
 export const NODE_LINKS = ['node', 'report', 'served', 'announcement'] as const;
 export type ClusterLinkName = (typeof CLUSTER_LINKS)[number] | (typeof NODE_LINKS)[number];
 
-export interface ClusterLink {
-  readonly link: ClusterLinkName;
-  readonly state: 'ok' | 'broken' | 'unknown';
-  /** One plain sentence. */
-  readonly says: string;
-  /** For a broken link: what to do about it. */
-  readonly fix?: string;
-}
+export type ClusterLink = ChainLink<ClusterLinkName>;
 
-/** What the target names, as `parseTarget` (api/explain.ts) reads it. */
-export type ClusterTarget =
-  | { readonly kind: 'service'; readonly key: string; readonly text: string }
-  | { readonly kind: 'vip'; readonly address: string; readonly port?: number; readonly text: string };
+/** What the target names, as `parseTarget` (model/explain-chain.ts) reads it. */
+export type ClusterTarget = ExplainTarget;
 
 /** The cluster's objects, read at one moment. */
 export interface ClusterSnapshot {
